@@ -1,0 +1,143 @@
+//! Subcommands. Each returns `anyhow::Result`: this is the binary's edge.
+
+mod check;
+mod demo;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sobre_agent::clock::Clock;
+use sobre_agent::config::Settings;
+use sobre_agent::replay::{self, ReplayOptions, Speed};
+use sobre_agent::stats::Stats;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "sobre", version, about = "A frugal building-energy agent for the gateway inside a building.")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent: ingest from the building's broker into the local store.
+    Run {
+        /// The configuration file (see config/example.toml).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and print what it describes.
+    Check { config: PathBuf },
+    /// Publish a CSV of timestamped columns to a broker as readings (`<prefix>/<column>`).
+    Replay {
+        csv: PathBuf,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 1883)]
+        port: u16,
+        /// Topic prefix; each column goes to `<prefix>/<column>`.
+        #[arg(long)]
+        prefix: String,
+        #[arg(long, default_value = "timestamp_utc")]
+        time_column: String,
+        /// Comma-separated columns to publish (default: all but the time column).
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// Zone of timestamps written without an offset.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// "max", or a factor of the data's pace (3600: an hour of data per second).
+        #[arg(long, default_value = "max")]
+        speed: Speed,
+        /// MQTT QoS: 0 or 1.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+        qos: u8,
+    },
+    /// The whole job on bundled data: an embedded broker, the agent, a year of a real building.
+    Demo {
+        /// Keep the store here instead of a temporary folder.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// "max", or a factor of the data's pace.
+        #[arg(long, default_value = "max")]
+        speed: Speed,
+    },
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run { config } => {
+            let settings = Settings::load(&config)?;
+            let clock = Clock::system(settings.agent.clock);
+            sobre_agent::daemon::run(settings, clock, Arc::new(Stats::default()), terminate()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => match Settings::load(&config) {
+            Ok(settings) => {
+                print!("{}", check::summary(&config, &settings));
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        Command::Replay { csv, host, port, prefix, time_column, columns, timezone, speed, qos } => {
+            let file = std::fs::File::open(&csv).with_context(|| format!("cannot open {}", csv.display()))?;
+            let timezone =
+                timezone.parse().map_err(|_| anyhow::anyhow!("--timezone {timezone:?} is not an IANA zone"))?;
+            let qos = if qos == 0 { rumqttc::QoS::AtMostOnce } else { rumqttc::QoS::AtLeastOnce };
+            let options = ReplayOptions {
+                host,
+                port,
+                prefix,
+                time_column,
+                columns,
+                timezone,
+                speed,
+                qos,
+                stall_timeout: Duration::from_secs(30),
+            };
+            let started = std::time::Instant::now();
+            let summary = replay::replay(std::io::BufReader::new(file), &options).await?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "published {} readings from {} rows ({} blank cells skipped) in {:.1} s ({:.0} readings/s)",
+                summary.published,
+                summary.rows,
+                summary.blank,
+                secs,
+                summary.published as f64 / secs.max(1e-9)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { store, speed } => demo::run(store, speed).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM (systemd's stop).
+async fn terminate() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

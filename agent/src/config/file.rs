@@ -1,0 +1,226 @@
+//! The configuration file as the operator writes it. Every default lives here, in one place;
+//! `validate()` turns these types into the runtime [`Settings`](super::Settings).
+
+use super::duration::Span;
+use crate::point::{Fuel, PointKind};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub site: SiteFile,
+    #[serde(default)]
+    pub broker: BrokerFile,
+    #[serde(default)]
+    pub agent: AgentFile,
+    #[serde(default)]
+    pub ingest: IngestFile,
+    #[serde(default)]
+    pub storage: StorageFile,
+    #[serde(default)]
+    pub points: Vec<PointFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteFile {
+    /// Stable identifier: it names the topics and every report. Letters, digits, `-`, `_`.
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// IANA time zone: schedules, local days and months follow it.
+    pub timezone: String,
+    /// Conditioned floor area, for energy use intensity (kWh/m²).
+    #[serde(default)]
+    pub floor_area_m2: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerFile {
+    pub host: String,
+    pub port: u16,
+    /// Defaults to `sobre-<site id>`.
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// A file holding the password (e.g. a systemd credential), instead of `password`.
+    pub password_file: Option<PathBuf>,
+    pub keep_alive: Span,
+    pub reconnect_min: Span,
+    pub reconnect_max: Span,
+    /// Largest MQTT packet accepted or sent. The rumqttc default (10 KiB) is too small for reports.
+    pub max_packet_bytes: usize,
+    pub tls: Option<TlsFile>,
+}
+
+impl Default for BrokerFile {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 1883,
+            client_id: None,
+            username: None,
+            password: None,
+            password_file: None,
+            keep_alive: Span::secs(30),
+            reconnect_min: Span(std::time::Duration::from_millis(250)),
+            reconnect_max: Span::secs(30),
+            max_packet_bytes: 1 << 20,
+            tls: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    /// PEM file of the certificate authority that signed the broker's certificate.
+    pub ca_file: PathBuf,
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockMode {
+    /// "Now" is the wall clock: live operation.
+    Wall,
+    /// "Now" follows the newest accepted reading: replays run at the speed of the data.
+    Event,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentFile {
+    /// Defaults to `sobre/<site id>`.
+    pub topic_prefix: Option<String>,
+    pub clock: ClockMode,
+    /// How often the retained status is refreshed.
+    pub status_interval: Span,
+}
+
+impl Default for AgentFile {
+    fn default() -> Self {
+        Self { topic_prefix: None, clock: ClockMode::Wall, status_interval: Span::secs(60) }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestFile {
+    /// Payloads above this are rejected before decoding.
+    pub max_payload_bytes: usize,
+    /// A reading stamped further ahead of the wall clock than this is rejected.
+    pub future_tolerance: Span,
+    /// A reading older than a point's newest reading by more than this is rejected as late.
+    pub late_window: Span,
+    /// Rejections are logged as one summary line per point and reason per interval.
+    pub rejection_log_interval: Span,
+    /// Messages waiting between the MQTT link and ingest; when full, the link waits (TCP
+    /// back-pressure on the broker) rather than dropping.
+    pub queue: usize,
+}
+
+impl Default for IngestFile {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 64 * 1024,
+            future_tolerance: Span::secs(300),
+            late_window: Span::days(7),
+            rejection_log_interval: Span::secs(300),
+            queue: 1024,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageFile {
+    pub path: PathBuf,
+    /// Readings are committed together at most this often (fewer writes: SD-card wear)...
+    pub commit_interval: Span,
+    /// ...or as soon as this many are waiting.
+    pub batch_max: usize,
+    /// Records waiting for the writer; when full, ingest waits.
+    pub queue: usize,
+    pub retention: RetentionFile,
+}
+
+impl Default for StorageFile {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("/var/lib/sobre/sobre.db"),
+            commit_interval: Span::secs(1),
+            batch_max: 2000,
+            queue: 8192,
+            retention: RetentionFile::default(),
+        }
+    }
+}
+
+/// How long each resolution is kept. The French BACS decree (décret 2020-887) asks for
+/// hourly data and monthly data kept for at least five years; monthly below five years is refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionFile {
+    pub raw: Span,
+    pub quarter_hour: Span,
+    pub hourly: Span,
+    pub daily: Span,
+    pub monthly: Span,
+}
+
+impl Default for RetentionFile {
+    fn default() -> Self {
+        Self {
+            raw: Span::days(35),
+            quarter_hour: Span::days(400),
+            hourly: Span::days(5 * 365),
+            daily: Span::days(10 * 365),
+            monthly: Span::days(10 * 365),
+        }
+    }
+}
+
+/// How a payload becomes a number (and maybe a timestamp).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "format", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DecodeFile {
+    /// The payload is the number itself (`21.5`, `ON`/`OFF` for occupancy).
+    Plain,
+    /// A JSON document: `pointer` (RFC 6901) to the value, `timestamp` to an ISO 8601 string
+    /// or epoch seconds / milliseconds.
+    Json { pointer: String, timestamp: Option<String> },
+    /// A Zigbee2MQTT device topic; `field` is the exposed property (`energy`, `local_temperature`).
+    Zigbee2mqtt { field: String },
+    /// A Tasmota `tele/<topic>/SENSOR` message; `field` is a dotted path (`ENERGY.Total`).
+    Tasmota { field: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointFile {
+    pub id: String,
+    pub kind: PointKind,
+    /// The unit the device sends. Presets know their device's unit; otherwise required.
+    pub unit: Option<String>,
+    pub zone: Option<String>,
+    pub topic: String,
+    pub decode: Option<DecodeFile>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Energy points: what is metered (default electricity).
+    pub fuel: Option<Fuel>,
+    /// Energy points: `true` (default) for a meter counter, `false` for interval energy.
+    pub cumulative: Option<bool>,
+    /// Interval energy: the length of the interval each reading covers, from its timestamp.
+    pub interval: Option<Span>,
+    /// Counters: the largest plausible average power; a larger step is a meter swap or glitch.
+    pub max_kw: Option<f64>,
+    /// `[min, max]` in the stored unit (kWh, kW, °C, %, ppm). Defaults per kind.
+    pub range: Option<[f64; 2]>,
+    /// Where the device says `online` / `offline`. Presets derive it.
+    pub availability_topic: Option<String>,
+}

@@ -1,0 +1,150 @@
+use super::*;
+use crate::point::{Fuel, PointKind, Unit};
+
+const MINIMAL: &str = r#"
+[site]
+id = "gym"
+timezone = "Europe/Paris"
+
+[[points]]
+id = "t"
+kind = "zone_temperature"
+unit = "°C"
+topic = "sensors/t"
+"#;
+
+fn problems(text: &str) -> Vec<Problem> {
+    match Settings::parse(text, "test.toml") {
+        Err(ConfigError::Invalid { problems, .. }) => problems,
+        other => panic!("expected validation problems, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_annotated_example_parses_into_what_it_says() {
+    let text = include_str!("../../../config/example.toml");
+    let settings = Settings::parse(text, "config/example.toml").expect("example.toml is valid");
+    assert_eq!(settings.site.timezone, chrono_tz::Europe::Paris);
+    assert_eq!(settings.agent.topic_prefix, "sobre/ecole-jaures");
+    assert_eq!(settings.points.len(), 7);
+
+    let main = &settings.points[settings.point_index("main_elec").expect("main_elec")];
+    assert_eq!((main.unit, main.energy), (Unit::KilowattHour, Some(EnergyMode::Counter { max_kw: 250.0 })));
+    assert_eq!(main.availability_topic.as_deref(), Some("tele/main-meter/LWT"));
+    let power = &settings.points[settings.point_index("main_power").expect("main_power")];
+    assert_eq!(power.unit, Unit::Watt);
+    let gas = &settings.points[settings.point_index("boiler_gas").expect("boiler_gas")];
+    assert_eq!(gas.fuel, Some(Fuel::Gas));
+    assert_eq!(gas.energy, Some(EnergyMode::Interval { length: Span::secs(900), max_kw: DEFAULT_MAX_KW }));
+    let trv = &settings.points[settings.point_index("class1_temp").expect("class1_temp")];
+    assert_eq!((trv.kind, trv.unit), (PointKind::ZoneTemperature, Unit::Celsius));
+    assert_eq!(trv.availability_topic.as_deref(), Some("zigbee2mqtt/trv-class1/availability"));
+    let outdoor = &settings.points[settings.point_index("outdoor_temp").expect("outdoor_temp")];
+    assert_eq!((outdoor.unit, outdoor.range), (Unit::Fahrenheit, (-40.0, 50.0)));
+}
+
+#[test]
+fn defaults_come_from_one_place() {
+    let settings = Settings::parse(MINIMAL, "minimal").expect("minimal config is valid");
+    let defaults = file::BrokerFile::default();
+    assert_eq!((settings.broker.host.as_str(), settings.broker.port), (defaults.host.as_str(), defaults.port));
+    assert_eq!(settings.broker.client_id, "sobre-gym");
+    assert_eq!(settings.storage.retention.monthly, file::RetentionFile::default().monthly);
+    assert_eq!(settings.points[0].range, PointKind::ZoneTemperature.default_range());
+}
+
+#[test]
+fn parse_errors_name_the_key() {
+    let table = [
+        ("unknown key", format!("{MINIMAL}\n[storage]\npaht = \"x.db\"\n"), "paht"),
+        ("unknown kind", MINIMAL.replace("zone_temperature", "vibes"), "vibes"),
+        ("bad duration", format!("{MINIMAL}\n[ingest]\nlate_window = \"7 days\"\n"), "unknown unit"),
+        ("missing site", MINIMAL.replace("[site]", "[sight]"), "sight"),
+        (
+            "unknown decode field",
+            MINIMAL.replace(
+                "topic = \"sensors/t\"",
+                "topic = \"sensors/t\"\ndecode = { format = \"json\", pointer = \"/v\", ptr = \"/x\" }",
+            ),
+            "ptr",
+        ),
+    ];
+    for (name, text, fragment) in table {
+        match Settings::parse(&text, "test.toml") {
+            Err(ConfigError::Parse { message, .. }) => assert!(message.contains(fragment), "{name}: {message}"),
+            other => panic!("{name}: expected a parse error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn validation_names_key_value_and_fix() {
+    let table = [
+        ("wrong unit for kind", MINIMAL.replace("\"°C\"", "\"kWh\""), "points[0].unit", "\"kWh\"", "°C, °F, K"),
+        ("unknown unit", MINIMAL.replace("\"°C\"", "\"furlong\""), "points[0].unit", "\"furlong\"", "accepts"),
+        ("bad zone", MINIMAL.replace("Europe/Paris", "Mars/Olympus"), "site.timezone", "Mars/Olympus", "IANA"),
+        (
+            "wildcard topic",
+            MINIMAL.replace("sensors/t", "sensors/#"),
+            "points[0].topic",
+            "sensors/#",
+            "without wildcards",
+        ),
+        ("bad site id", MINIMAL.replace("\"gym\"", "\"my gym\""), "site.id", "my gym", "letters"),
+        (
+            "BACS monthly retention",
+            format!("{MINIMAL}\n[storage.retention]\nmonthly = \"2y\"\ndaily = \"1y\"\n"),
+            "storage.retention.monthly",
+            "2y",
+            "5y",
+        ),
+        (
+            "inverted range",
+            MINIMAL.replace("topic = \"sensors/t\"", "topic = \"sensors/t\"\nrange = [30.0, 10.0]"),
+            "points[0].range",
+            "30.0",
+            "min < max",
+        ),
+        (
+            "energy option on temperature",
+            MINIMAL.replace("topic = \"sensors/t\"", "topic = \"sensors/t\"\nmax_kw = 3.0"),
+            "points[0].max_kw",
+            "zone_temperature",
+            "energy points only",
+        ),
+        (
+            "interval energy without interval",
+            MINIMAL
+                .replace("zone_temperature", "energy")
+                .replace("\"°C\"", "\"kWh\"")
+                .replace("topic = \"sensors/t\"", "topic = \"sensors/t\"\ncumulative = false"),
+            "points[0].interval",
+            "nothing",
+            "interval = \"1h\"",
+        ),
+        ("unit missing without preset", MINIMAL.replace("unit = \"°C\"\n", ""), "points[0].unit", "nothing", "°C"),
+    ];
+    for (name, text, key, found, expected) in table {
+        let problems = problems(&text);
+        let problem = problems
+            .iter()
+            .find(|p| p.key == key)
+            .unwrap_or_else(|| panic!("{name}: no problem at {key}: {problems:?}"));
+        assert!(problem.found.contains(found), "{name}: found {:?}", problem.found);
+        assert!(problem.expected.contains(expected), "{name}: expected {:?}", problem.expected);
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = MINIMAL.replace("Europe/Paris", "Nowhere").replace("\"°C\"", "\"kWh\"");
+    let message = Settings::parse(&text, "school.toml").expect_err("two problems").to_string();
+    assert!(message.starts_with("school.toml: 2 problem(s)"), "{message}");
+    assert!(message.contains("site.timezone") && message.contains("points[0].unit"), "{message}");
+}
+
+#[test]
+fn duplicate_point_ids_are_refused() {
+    let text = format!("{MINIMAL}\n[[points]]\nid = \"t\"\nkind = \"humidity\"\nunit = \"%\"\ntopic = \"x\"\n");
+    assert!(problems(&text).iter().any(|p| p.key == "points[1].id"));
+}

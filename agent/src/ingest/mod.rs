@@ -1,0 +1,9 @@
+//! Ingest: MQTT messages → decoded, normalised, validated readings for the store.
+
+pub mod decode;
+pub mod reading;
+pub mod rejections;
+pub mod stage;
+pub mod validate;
+
+pub use stage::Ingest;

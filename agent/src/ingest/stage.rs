@@ -1,0 +1,158 @@
+//! The ingest task: routes each MQTT message to the points on its topic, decodes, normalises
+//! units, validates, and sends readings and rejections to the writer in arrival order.
+
+use super::decode::availability;
+use super::reading::Reason;
+use super::rejections::RejectionLog;
+use super::validate::{Rejected, Validator};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::mqtt::Inbound;
+use crate::stats::Stats;
+use crate::store::Record;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+#[derive(Debug)]
+pub struct Ingest {
+    settings: Arc<Settings>,
+    /// Topic → indices of the points it carries.
+    routes: HashMap<String, Vec<usize>>,
+    /// Availability topic → last known state (None until first heard).
+    devices: HashMap<String, Option<bool>>,
+    validator: Validator,
+    rejections: RejectionLog,
+    clock: Clock,
+    stats: Arc<Stats>,
+}
+
+impl Ingest {
+    pub fn new(settings: Arc<Settings>, validator: Validator, clock: Clock, stats: Arc<Stats>) -> Self {
+        let mut routes: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut devices = HashMap::new();
+        for (i, point) in settings.points.iter().enumerate() {
+            routes.entry(point.topic.clone()).or_default().push(i);
+            if let Some(topic) = &point.availability_topic {
+                devices.insert(topic.clone(), None);
+            }
+        }
+        let rejections = RejectionLog::new(settings.ingest.rejection_log_interval.as_millis_i64());
+        Self { settings, routes, devices, validator, rejections, clock, stats }
+    }
+
+    /// Every topic to subscribe to: data and availability.
+    pub fn topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self.routes.keys().chain(self.devices.keys()).cloned().collect();
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
+    /// Runs until the link closes `inbound`, then drains it; the writer's channel closes when
+    /// this returns, which is how the writer learns to stop.
+    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, records: mpsc::Sender<Record>) {
+        let interval = self.settings.ingest.rejection_log_interval.0.max(std::time::Duration::from_secs(1));
+        let mut summary = tokio::time::interval(interval);
+        loop {
+            tokio::select! {
+                message = inbound.recv() => match message {
+                    Some(message) => {
+                        if self.handle(message, &records).await.is_err() {
+                            tracing::error!("the writer stopped; ingest stops");
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                _ = summary.tick() => { self.rejections.summarise_if_due(self.clock.now_ms()); }
+            }
+        }
+        self.rejections.summarise();
+    }
+
+    async fn handle(
+        &mut self,
+        message: Inbound,
+        records: &mpsc::Sender<Record>,
+    ) -> Result<(), mpsc::error::SendError<Record>> {
+        Stats::add(&self.stats.messages, 1);
+        let now_ms = self.clock.now_ms();
+        if let Some(known) = self.devices.get_mut(&message.topic) {
+            let Some(online) = availability(&message.payload) else {
+                tracing::debug!(topic = message.topic, "availability message not understood");
+                return Ok(());
+            };
+            if *known != Some(online) {
+                match (*known, online) {
+                    (Some(true) | None, false) => Stats::add(&self.stats.devices_offline, 1),
+                    (Some(false), true) => {
+                        self.stats.devices_offline.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+                tracing::info!(topic = message.topic, online, "device availability");
+                *known = Some(online);
+                records
+                    .send(Record::Availability { topic: message.topic.clone(), at_ms: message.received_ms, online })
+                    .await?;
+            }
+            // A topic may carry both availability and data only by misconfiguration; data wins below.
+        }
+        let Some(points) = self.routes.get(&message.topic).cloned() else { return Ok(()) };
+
+        let oversize = message.payload.len() > self.settings.ingest.max_payload_bytes;
+        for point in points {
+            let verdict = if oversize {
+                Err(Rejected {
+                    reason: Reason::Oversize,
+                    detail: format!(
+                        "{} bytes, limit {}",
+                        message.payload.len(),
+                        self.settings.ingest.max_payload_bytes
+                    ),
+                })
+            } else {
+                self.check(point, &message)
+            };
+            match verdict {
+                Ok(accepted) => {
+                    Stats::add(&self.stats.accepted, 1);
+                    self.clock.observe(accepted.reading.ts_ms);
+                    records.send(Record::Reading(accepted.reading)).await?;
+                    if let Some(flag) = accepted.flag {
+                        self.reject(point, flag, now_ms, records).await?;
+                    }
+                }
+                Err(rejected) => {
+                    Stats::add(&self.stats.rejected, 1);
+                    self.reject(point, rejected, now_ms, records).await?;
+                }
+            }
+        }
+        self.rejections.summarise_if_due(now_ms);
+        Ok(())
+    }
+
+    fn check(&mut self, point: usize, message: &Inbound) -> Result<super::validate::Accepted, Rejected> {
+        let spec = &self.settings.points[point];
+        let decoded = spec
+            .decoder
+            .decode(&message.payload, self.settings.site.timezone)
+            .map_err(|e| Rejected { reason: Reason::Malformed, detail: e.to_string() })?;
+        let value = decoded.unit.unwrap_or(spec.unit).normalise(decoded.value);
+        let ts_ms = decoded.ts_ms.unwrap_or(message.received_ms);
+        self.validator.check(point, ts_ms, value, self.clock.wall_ms())
+    }
+
+    async fn reject(
+        &mut self,
+        point: usize,
+        rejected: Rejected,
+        at_ms: i64,
+        records: &mpsc::Sender<Record>,
+    ) -> Result<(), mpsc::error::SendError<Record>> {
+        self.rejections.record(&self.settings.points[point].id, rejected.reason, &rejected.detail);
+        records.send(Record::Rejection { point, reason: rejected.reason, at_ms, detail: rejected.detail }).await
+    }
+}

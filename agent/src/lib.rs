@@ -1,0 +1,12 @@
+//! sobre-agent: everything with I/O. Data flows mqtt → ingest → store; see DESIGN.md.
+
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod ingest;
+pub mod mqtt;
+pub mod point;
+pub mod replay;
+pub mod stats;
+pub mod status;
+pub mod store;

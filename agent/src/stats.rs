@@ -1,0 +1,61 @@
+//! Counters shared by the stages, read by the status message, the demo and tests.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// MQTT messages that reached ingest.
+    pub messages: AtomicU64,
+    /// Readings that passed validation.
+    pub accepted: AtomicU64,
+    /// Readings refused by ingest (not counting interval-energy flags).
+    pub rejected: AtomicU64,
+    /// Readings committed to the store.
+    pub stored: AtomicU64,
+    /// Readings the store already held.
+    pub duplicates: AtomicU64,
+    /// Readings lost because the store could not write them (disk full, broken card).
+    pub lost: AtomicU64,
+    pub commits: AtomicU64,
+    pub devices_offline: AtomicU64,
+    pub connections: AtomicU64,
+    /// Subscription acknowledgements: readings published before the first one are not seen.
+    pub subscribed: AtomicU64,
+}
+
+/// A consistent-enough copy for reporting.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Snapshot {
+    pub messages: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub lost: u64,
+    pub commits: u64,
+    pub devices_offline: u64,
+    pub connections: u64,
+    pub subscribed: u64,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Snapshot {
+            messages: get(&self.messages),
+            accepted: get(&self.accepted),
+            rejected: get(&self.rejected),
+            stored: get(&self.stored),
+            duplicates: get(&self.duplicates),
+            lost: get(&self.lost),
+            commits: get(&self.commits),
+            devices_offline: get(&self.devices_offline),
+            connections: get(&self.connections),
+            subscribed: get(&self.subscribed),
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! The local store: SQLite in WAL mode behind one type, so nothing else writes SQL.
+//! One writer (see [`writer`]) commits batches; anyone may open a second connection to read.
+
+pub mod rollup;
+pub mod writer;
+
+use crate::config::{Point, Retention};
+use crate::ingest::reading::{Reading, Reason};
+use rollup::{quarter_pieces, Calendar, Resolution};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+pub const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = include_str!("schema.sql");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("the store at {path} has schema version {found}; this sobre knows version {SCHEMA_VERSION}")]
+    Version { path: PathBuf, found: i64 },
+    #[error("store query failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// What the writer hands the store, in arrival order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Reading(Reading),
+    Rejection { point: usize, reason: Reason, at_ms: i64, detail: String },
+    Availability { topic: String, at_ms: i64, online: bool },
+}
+
+/// What one committed batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub readings: u64,
+    /// Readings the store already held (older than the in-memory dedupe window).
+    pub duplicates: u64,
+    pub rejections: u64,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    calendar: Calendar,
+    /// Point index in `Settings::points` → `points.key`.
+    keys: Vec<i64>,
+    ids: Vec<String>,
+    energy: Vec<bool>,
+}
+
+/// The newest stored reading of a point, to resume validation after a restart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Newest {
+    pub point: usize,
+    pub ts_ms: i64,
+    pub value: f64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Acc {
+    n: i64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    kwh: f64,
+    covered_s: f64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store and registers the configured points.
+    pub fn open(path: &Path, points: &[Point], tz: chrono_tz::Tz) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        }
+        let conn = Connection::open(path).map_err(open_err)?;
+        // NORMAL is durable across power loss in WAL mode up to the last checkpointed commit,
+        // and much gentler on SD cards than FULL.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(open_err)?;
+        if found != 0 && found != SCHEMA_VERSION {
+            return Err(StoreError::Version { path: path.to_path_buf(), found });
+        }
+        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(open_err)?;
+
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+            calendar: Calendar { tz },
+            keys: Vec::new(),
+            ids: Vec::new(),
+            energy: Vec::new(),
+        };
+        store.register(points)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn register(&mut self, points: &[Point]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for p in points {
+            let tags = serde_json::to_string(&p.tags).unwrap_or_else(|_| "[]".into());
+            tx.execute(
+                "INSERT INTO points (id, kind, unit, zone, fuel, topic, brick, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, unit = excluded.unit, zone = excluded.zone,
+                   fuel = excluded.fuel, topic = excluded.topic, brick = excluded.brick, tags = excluded.tags",
+                params![
+                    p.id,
+                    p.kind.name(),
+                    p.kind.stored_unit().symbol(),
+                    p.zone,
+                    p.fuel.map(|f| f.name()),
+                    p.topic,
+                    p.kind.brick(),
+                    tags
+                ],
+            )?;
+            let key: i64 = tx.query_row("SELECT key FROM points WHERE id = ?1", [&p.id], |r| r.get(0))?;
+            self.keys.push(key);
+            self.ids.push(p.id.clone());
+            self.energy.push(p.kind.is_energy());
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The newest reading of every point that has one.
+    pub fn newest(&self) -> Result<Vec<Newest>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT ts, value FROM readings WHERE point = ?1 ORDER BY ts DESC LIMIT 1")?;
+        let mut found = Vec::new();
+        for (point, key) in self.keys.iter().enumerate() {
+            if let Some((ts_ms, value)) = stmt.query_row([key], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
+                found.push(Newest { point, ts_ms, value });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes a batch in one transaction: readings, their rollups, rejections, availability.
+    /// A reading already stored is left as it is and counted.
+    pub fn write(&mut self, batch: &[Record]) -> Result<Written, StoreError> {
+        let mut written = Written::default();
+        let mut rollups: HashMap<(usize, Resolution, i64), (String, Acc)> = HashMap::new();
+        let mut rejections: BTreeMap<(usize, Reason), (u64, i64, i64, &str)> = BTreeMap::new();
+        let mut late_duplicates = Vec::new();
+
+        // `&mut self` already guarantees no other transaction is open on this connection.
+        let tx = self.conn.unchecked_transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO readings (point, ts, value, energy_kwh, energy_start, energy_end)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let mut existing = tx.prepare_cached("SELECT value FROM readings WHERE point = ?1 AND ts = ?2")?;
+            let mut availability =
+                tx.prepare_cached("INSERT OR IGNORE INTO availability (topic, ts, online) VALUES (?1, ?2, ?3)")?;
+            for record in batch {
+                match record {
+                    Record::Reading(r) => {
+                        let Some(&key) = self.keys.get(r.point) else { continue };
+                        let e = r.energy;
+                        let inserted = insert.execute(params![
+                            key,
+                            r.ts_ms,
+                            r.value,
+                            e.map(|e| e.kwh),
+                            e.map(|e| e.start_ms),
+                            e.map(|e| e.end_ms)
+                        ])?;
+                        if inserted == 0 {
+                            let stored: f64 = existing.query_row(params![key, r.ts_ms], |row| row.get(0))?;
+                            let reason = if stored.to_bits() == r.value.to_bits() {
+                                Reason::Duplicate
+                            } else {
+                                Reason::Conflict
+                            };
+                            late_duplicates.push((r.point, reason, r.ts_ms));
+                            written.duplicates += 1;
+                            continue;
+                        }
+                        written.readings += 1;
+                        self.add_to_rollups(&mut rollups, r);
+                    }
+                    Record::Rejection { point, reason, at_ms, detail } => {
+                        let entry = rejections.entry((*point, *reason)).or_insert((0, *at_ms, *at_ms, detail));
+                        entry.0 += 1;
+                        entry.2 = *at_ms;
+                        entry.3 = detail;
+                        written.rejections += 1;
+                    }
+                    Record::Availability { topic, at_ms, online } => {
+                        availability.execute(params![topic, at_ms, online])?;
+                    }
+                }
+            }
+            for (point, reason, at_ms) in &late_duplicates {
+                let entry = rejections.entry((*point, *reason)).or_insert((0, *at_ms, *at_ms, "already in the store"));
+                entry.0 += 1;
+            }
+
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO rollups (point, resolution, bucket, label, n, sum, min, max, energy_kwh, covered_s)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(point, resolution, bucket) DO UPDATE SET
+                   n = n + excluded.n,
+                   sum = sum + excluded.sum,
+                   min = min(min, excluded.min),
+                   max = max(max, excluded.max),
+                   energy_kwh = energy_kwh + excluded.energy_kwh,
+                   covered_s = covered_s + excluded.covered_s",
+            )?;
+            for ((point, resolution, bucket), (label, acc)) in &rollups {
+                let (key, energy) = (self.keys[*point], self.energy[*point]);
+                let (sum, min, max, kwh, covered) = if energy {
+                    (None, None, None, Some(acc.kwh), Some(acc.covered_s))
+                } else {
+                    (Some(acc.sum), Some(acc.min), Some(acc.max), None, None)
+                };
+                upsert.execute(params![key, resolution.name(), bucket, label, acc.n, sum, min, max, kwh, covered])?;
+            }
+
+            let mut count = tx.prepare_cached(
+                "INSERT INTO rejections (point, reason, count, first_at, last_at, last_detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(point, reason) DO UPDATE SET count = count + excluded.count,
+                   last_at = excluded.last_at, last_detail = excluded.last_detail",
+            )?;
+            for ((point, reason), (n, first, last, detail)) in &rejections {
+                let id = self.ids.get(*point).map_or("?", String::as_str);
+                count.execute(params![id, reason.name(), n, first, last, detail])?;
+            }
+        }
+        tx.commit()?;
+        Ok(written)
+    }
+
+    /// Adds a reading (already stored, so `r.point` indexes `keys`) to the batch's rollups.
+    fn add_to_rollups(&self, rollups: &mut HashMap<(usize, Resolution, i64), (String, Acc)>, r: &Reading) {
+        let mut add = |ts_ms: i64, contribution: Acc| {
+            for resolution in Resolution::ALL {
+                let bucket = self.calendar.bucket(resolution, ts_ms);
+                let (_, acc) = rollups.entry((r.point, resolution, bucket.start_ms)).or_insert_with(|| {
+                    (bucket.label, Acc { min: f64::INFINITY, max: f64::NEG_INFINITY, ..Acc::default() })
+                });
+                acc.n += contribution.n;
+                acc.sum += contribution.sum;
+                acc.min = acc.min.min(contribution.min);
+                acc.max = acc.max.max(contribution.max);
+                acc.kwh += contribution.kwh;
+                acc.covered_s += contribution.covered_s;
+            }
+        };
+        match r.energy {
+            Some(span) if span.end_ms > span.start_ms => {
+                let total_ms = (span.end_ms - span.start_ms) as f64;
+                for (i, (from, to)) in quarter_pieces(span.start_ms, span.end_ms).enumerate() {
+                    let share = (to - from) as f64 / total_ms;
+                    // The reading counts once, in the bucket where its interval starts.
+                    let n = i64::from(i == 0);
+                    add(
+                        from,
+                        Acc { n, kwh: span.kwh * share, covered_s: (to - from) as f64 / 1000.0, ..Acc::default() },
+                    );
+                }
+            }
+            Some(_) => {}
+            None if self.energy[r.point] => {}
+            None => add(r.ts_ms, Acc { n: 1, sum: r.value, min: r.value, max: r.value, kwh: 0.0, covered_s: 0.0 }),
+        }
+    }
+
+    /// Deletes what each resolution keeps no longer, relative to `now_ms` (agent time).
+    pub fn apply_retention(&mut self, now_ms: i64, retention: &Retention) -> Result<u64, StoreError> {
+        let cutoff = |span: crate::config::Span| now_ms.saturating_sub(span.as_millis_i64());
+        let tx = self.conn.transaction()?;
+        let mut deleted = tx.execute("DELETE FROM readings WHERE ts < ?1", [cutoff(retention.raw)])? as u64;
+        deleted += tx.execute("DELETE FROM availability WHERE ts < ?1", [cutoff(retention.raw)])? as u64;
+        for (resolution, span) in [
+            (Resolution::QuarterHour, retention.quarter_hour),
+            (Resolution::Hour, retention.hourly),
+            (Resolution::Day, retention.daily),
+            (Resolution::Month, retention.monthly),
+        ] {
+            deleted += tx.execute(
+                "DELETE FROM rollups WHERE resolution = ?1 AND bucket < ?2",
+                params![resolution.name(), cutoff(span)],
+            )? as u64;
+        }
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    /// Read access for the CLI and the demo: `(label, value)` per bucket of one point, where
+    /// value is the energy for energy points and the mean otherwise.
+    pub fn series(&self, point_id: &str, resolution: Resolution) -> Result<Vec<(String, f64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT label, COALESCE(energy_kwh, sum / n) FROM rollups r JOIN points p ON p.key = r.point
+             WHERE p.id = ?1 AND r.resolution = ?2 ORDER BY bucket",
+        )?;
+        let rows = stmt.query_map(params![point_id, resolution.name()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn reading_count(&self, point_id: &str) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM readings r JOIN points p ON p.key = r.point WHERE p.id = ?1",
+            [point_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// `(point, reason, count)` for every rejection recorded.
+    pub fn rejections(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT point, reason, count FROM rejections ORDER BY point, reason")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

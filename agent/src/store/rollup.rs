@@ -1,0 +1,148 @@
+//! Which rollup buckets a reading falls in. 15-minute and hourly buckets follow UTC; days and
+//! months follow the site's local calendar, as a facility manager reads them.
+
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+
+pub const QUARTER_MS: i64 = 15 * 60_000;
+const HOUR_MS: i64 = 3_600_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Resolution {
+    QuarterHour,
+    Hour,
+    Day,
+    Month,
+}
+
+impl Resolution {
+    pub const ALL: [Resolution; 4] = [Resolution::QuarterHour, Resolution::Hour, Resolution::Day, Resolution::Month];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Resolution::QuarterHour => "15m",
+            Resolution::Hour => "1h",
+            Resolution::Day => "1d",
+            Resolution::Month => "1mo",
+        }
+    }
+}
+
+/// A bucket: its start (ms UTC) and its human label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub start_ms: i64,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Calendar {
+    pub tz: Tz,
+}
+
+impl Calendar {
+    pub fn bucket(&self, resolution: Resolution, ts_ms: i64) -> Bucket {
+        match resolution {
+            Resolution::QuarterHour => utc_bucket(ts_ms, QUARTER_MS),
+            Resolution::Hour => utc_bucket(ts_ms, HOUR_MS),
+            Resolution::Day => {
+                let date = self.local_date(ts_ms);
+                Bucket { start_ms: self.local_midnight(date), label: date.format("%Y-%m-%d").to_string() }
+            }
+            Resolution::Month => {
+                let date = self.local_date(ts_ms).with_day(1).unwrap_or_else(|| self.local_date(ts_ms));
+                Bucket { start_ms: self.local_midnight(date), label: date.format("%Y-%m").to_string() }
+            }
+        }
+    }
+
+    pub fn local_date(&self, ts_ms: i64) -> NaiveDate {
+        let utc = DateTime::<Utc>::from_timestamp_millis(ts_ms).unwrap_or_default();
+        utc.with_timezone(&self.tz).date_naive()
+    }
+
+    /// The first instant of a local day. Where midnight does not exist (a DST jump at 00:00,
+    /// as in some American zones) the day starts at the first instant that does.
+    pub fn local_midnight(&self, date: NaiveDate) -> i64 {
+        let mut time = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+        for _ in 0..4 {
+            if let Some(t) = self.tz.from_local_datetime(&time).earliest() {
+                return t.with_timezone(&Utc).timestamp_millis();
+            }
+            time += chrono::Duration::minutes(30);
+        }
+        date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis()
+    }
+
+    pub fn next_day(&self, date: NaiveDate) -> NaiveDate {
+        date.checked_add_days(Days::new(1)).unwrap_or(date)
+    }
+
+    pub fn next_month(&self, date: NaiveDate) -> NaiveDate {
+        date.checked_add_months(Months::new(1)).unwrap_or(date)
+    }
+}
+
+fn utc_bucket(ts_ms: i64, size_ms: i64) -> Bucket {
+    let start_ms = ts_ms.div_euclid(size_ms) * size_ms;
+    let label =
+        DateTime::<Utc>::from_timestamp_millis(start_ms).unwrap_or_default().format("%Y-%m-%dT%H:%MZ").to_string();
+    Bucket { start_ms, label }
+}
+
+/// Splits `[start_ms, end_ms)` at 15-minute boundaries. Every zone's offset is a multiple of
+/// 15 minutes, so each piece lies inside one bucket of every resolution.
+pub fn quarter_pieces(start_ms: i64, end_ms: i64) -> impl Iterator<Item = (i64, i64)> {
+    let mut at = start_ms;
+    std::iter::from_fn(move || {
+        if at >= end_ms {
+            return None;
+        }
+        let next = ((at.div_euclid(QUARTER_MS) + 1) * QUARTER_MS).min(end_ms);
+        let piece = (at, next);
+        at = next;
+        Some(piece)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(iso: &str) -> i64 {
+        DateTime::parse_from_rfc3339(iso).map(|t| t.timestamp_millis()).expect("test timestamp")
+    }
+
+    #[test]
+    fn buckets_follow_utc_for_hours_and_the_local_calendar_for_days() {
+        let paris = Calendar { tz: chrono_tz::Europe::Paris };
+        let table = [
+            (Resolution::QuarterHour, "2024-01-15T10:44:59Z", "2024-01-15T10:30:00Z", "2024-01-15T10:30Z"),
+            (Resolution::Hour, "2024-01-15T10:44:59Z", "2024-01-15T10:00:00Z", "2024-01-15T10:00Z"),
+            // 23:30 UTC on the 15th is 00:30 on the 16th in Paris.
+            (Resolution::Day, "2024-01-15T23:30:00Z", "2024-01-15T23:00:00Z", "2024-01-16"),
+            (Resolution::Day, "2024-07-15T21:59:00Z", "2024-07-14T22:00:00Z", "2024-07-15"),
+            (Resolution::Month, "2024-03-31T22:30:00Z", "2024-03-31T22:00:00Z", "2024-04"),
+            (Resolution::Month, "2024-03-31T21:30:00Z", "2024-02-29T23:00:00Z", "2024-03"),
+        ];
+        for (resolution, at, start, label) in table {
+            let bucket = paris.bucket(resolution, ms(at));
+            assert_eq!(bucket, Bucket { start_ms: ms(start), label: label.to_string() }, "{resolution:?} {at}");
+        }
+    }
+
+    #[test]
+    fn pieces_cover_the_span_exactly() {
+        let pieces: Vec<_> = quarter_pieces(ms("2024-01-15T10:10:00Z"), ms("2024-01-15T10:50:00Z")).collect();
+        assert_eq!(
+            pieces,
+            vec![
+                (ms("2024-01-15T10:10:00Z"), ms("2024-01-15T10:15:00Z")),
+                (ms("2024-01-15T10:15:00Z"), ms("2024-01-15T10:30:00Z")),
+                (ms("2024-01-15T10:30:00Z"), ms("2024-01-15T10:45:00Z")),
+                (ms("2024-01-15T10:45:00Z"), ms("2024-01-15T10:50:00Z")),
+            ]
+        );
+        assert_eq!(quarter_pieces(5, 5).count(), 0);
+    }
+}

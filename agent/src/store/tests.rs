@@ -1,0 +1,117 @@
+use super::*;
+use crate::config::Settings;
+use crate::ingest::reading::EnergySpan;
+
+const H: i64 = 3_600_000;
+// 2024-01-15T00:00:00Z
+const DAY0: i64 = 1_705_276_800_000;
+
+fn settings() -> Settings {
+    let text = r#"
+[site]
+id = "s"
+timezone = "Europe/Paris"
+[[points]]
+id = "temp"
+kind = "zone_temperature"
+unit = "°C"
+topic = "t"
+[[points]]
+id = "elec"
+kind = "energy"
+unit = "kWh"
+topic = "e"
+cumulative = false
+interval = "1h"
+"#;
+    Settings::parse(text, "test").expect("valid test config")
+}
+
+fn open(dir: &tempfile::TempDir) -> Store {
+    let s = settings();
+    Store::open(&dir.path().join("sobre.db"), &s.points, s.site.timezone).expect("store opens")
+}
+
+fn temp(ts_ms: i64, value: f64) -> Record {
+    Record::Reading(Reading { point: 0, ts_ms, value, energy: None })
+}
+
+fn elec(ts_ms: i64, kwh: f64) -> Record {
+    Record::Reading(Reading {
+        point: 1,
+        ts_ms,
+        value: kwh,
+        energy: Some(EnergySpan { start_ms: ts_ms, end_ms: ts_ms + H, kwh }),
+    })
+}
+
+#[test]
+fn rollups_sum_energy_and_average_temperatures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    // 48 hours from midnight UTC: in Paris the local day starts at 23:00 UTC the day before.
+    let batch: Vec<Record> =
+        (0..48).flat_map(|h| [elec(DAY0 + h * H, 1.0 + h as f64), temp(DAY0 + h * H, 20.0 + (h % 2) as f64)]).collect();
+    let written = store.write(&batch).expect("write");
+    assert_eq!(written, Written { readings: 96, duplicates: 0, rejections: 0 });
+
+    let days = store.series("elec", Resolution::Day).expect("daily");
+    // Local 2024-01-15 holds UTC hours 0..22 (h = 0..=22); 2024-01-16 holds h = 23..=46; h = 47 is on the 17th.
+    let expected_15: f64 = (0..23).map(|h| 1.0 + h as f64).sum();
+    let expected_16: f64 = (23..47).map(|h| 1.0 + h as f64).sum();
+    assert_eq!(days.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(), ["2024-01-15", "2024-01-16", "2024-01-17"]);
+    assert!((days[0].1 - expected_15).abs() < 1e-9 && (days[1].1 - expected_16).abs() < 1e-9, "{days:?}");
+    let total: f64 = store.series("elec", Resolution::QuarterHour).expect("15m").iter().map(|(_, v)| v).sum();
+    assert!((total - (1..=48).sum::<i64>() as f64).abs() < 1e-9);
+
+    let hours = store.series("temp", Resolution::Day).expect("temp daily");
+    assert!((hours[1].1 - 20.5).abs() < 1e-12, "24 alternating hours average 20.5: {hours:?}");
+}
+
+#[test]
+fn a_stored_reading_is_never_overwritten() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    store.write(&[temp(DAY0, 20.0), elec(DAY0, 5.0)]).expect("first");
+    let again = store.write(&[temp(DAY0, 20.0), temp(DAY0, 25.0), elec(DAY0, 5.0)]).expect("again");
+    assert_eq!((again.readings, again.duplicates), (0, 3));
+    assert_eq!(store.series("temp", Resolution::Hour).expect("hourly"), vec![("2024-01-15T00:00Z".to_string(), 20.0)]);
+    assert_eq!(store.series("elec", Resolution::Day).expect("daily"), vec![("2024-01-15".to_string(), 5.0)]);
+    let rejections = store.rejections().expect("rejections");
+    assert_eq!(
+        rejections,
+        vec![
+            ("elec".into(), "duplicate".into(), 1),
+            ("temp".into(), "conflict".into(), 1),
+            ("temp".into(), "duplicate".into(), 1)
+        ]
+    );
+}
+
+#[test]
+fn retention_keeps_each_resolution_for_its_own_span() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    store.write(&[elec(DAY0, 5.0), elec(DAY0 + 40 * 24 * H, 7.0)]).expect("write");
+    let mut retention = settings().storage.retention;
+    retention.raw = crate::config::Span::days(35);
+    store.apply_retention(DAY0 + 41 * 24 * H, &retention).expect("retention");
+    assert_eq!(store.reading_count("elec").expect("count"), 1, "raw older than 35 days is gone");
+    assert_eq!(store.series("elec", Resolution::Day).expect("daily").len(), 2, "daily rollups stay");
+}
+
+#[test]
+fn reopening_resumes_and_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut store = open(&dir);
+        store.write(&[temp(DAY0, 20.0), temp(DAY0 + H, 21.0)]).expect("write");
+    }
+    let store = open(&dir);
+    assert_eq!(store.newest().expect("newest"), vec![Newest { point: 0, ts_ms: DAY0 + H, value: 21.0 }]);
+    store.conn.pragma_update(None, "user_version", 99).expect("bump");
+    drop(store);
+    let s = settings();
+    let err = Store::open(&dir.path().join("sobre.db"), &s.points, s.site.timezone).expect_err("newer schema");
+    assert!(err.to_string().contains("schema version 99"), "{err}");
+}
