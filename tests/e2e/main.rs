@@ -1,1 +1,9 @@
+//! End-to-end tests of the `sobre` binary against a real mosquitto and a real SQLite file.
 
+mod bad_input;
+mod cli;
+mod devices;
+mod resilience;
+mod status;
+mod support;
+mod year_replay;

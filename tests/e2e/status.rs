@@ -1,0 +1,40 @@
+//! The agent's retained status: online with health while it runs; offline when it stops,
+//! whether it stops cleanly or dies (the last will).
+
+use crate::support::*;
+
+#[test]
+fn status_is_online_then_offline_on_stop_and_on_crash() {
+    let broker = Mosquitto::start();
+    let mut agent = Agent::start(broker.port, &json_point("temp", "zone_temperature", "°C", ""), "");
+    let mqtt = Mqtt::connect(broker.port, &["sobre/test-site/status"]);
+
+    let online = mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    assert_eq!(online["schema"], "sobre.status/1");
+    assert_eq!(online["site"], "test-site");
+    assert_eq!(online["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(online["points"], 1);
+    check_against_schema(&online);
+
+    // A clean stop (SIGTERM) publishes offline itself
+    assert!(agent.terminate().success(), "a clean stop exits 0");
+    let offline = mqtt.expect("sobre/test-site/status", |s| s["state"] == "offline");
+    check_against_schema(&offline);
+
+    // A crash leaves it to the broker's last will
+    agent.launch();
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    agent.kill();
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "offline");
+
+    // The status is retained: a newcomer learns it at once
+    let late = Mqtt::connect(broker.port, &["sobre/test-site/status"]);
+    late.expect("sobre/test-site/status", |s| s["state"] == "offline");
+}
+
+/// Checks the message against config/schemas/status.json: required keys, types, enums.
+fn check_against_schema(message: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../config/schemas/status.json")).expect("status schema is JSON");
+    crate::support::schema::check(&schema, message).unwrap_or_else(|e| panic!("{e}: {message}"));
+}

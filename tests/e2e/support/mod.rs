@@ -1,0 +1,287 @@
+//! The harness: a real mosquitto on a free loopback port, the real `sobre` binary, a real
+//! SQLite file, and an MQTT client. Waits are for a condition with a deadline, never a guess.
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use rusqlite::Connection;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+/// Polls `condition` until it holds or the deadline passes.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < DEADLINE, "timed out after {DEADLINE:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A mosquitto of the test's own, stopped on drop.
+pub struct Mosquitto {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Mosquitto {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut broker = Mosquitto { port: free_port(), dir, child: None };
+        broker.restart();
+        broker
+    }
+
+    /// Starts (again) on the same port, with no memory of the previous run.
+    pub fn restart(&mut self) {
+        self.stop();
+        let conf = self.dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            // A replay publishes a year in seconds; mosquitto's default queue of 1000 messages
+            // per subscriber would drop most of it (deploy/mosquitto-local.conf says the same).
+            format!(
+                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_queued_messages 100000\n",
+                self.port
+            ),
+        )
+        .expect("write mosquitto.conf");
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed (the README's test command installs it)");
+        self.child = Some(child);
+        let port = self.port;
+        wait_until("mosquitto to listen", || TcpStream::connect(("127.0.0.1", port)).is_ok());
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The `sobre` binary running `sobre run` on a config written into its own folder.
+pub struct Agent {
+    /// Holds the config and store; removed when the test ends.
+    _dir: tempfile::TempDir,
+    pub db: PathBuf,
+    config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Agent {
+    /// `points` is TOML for `[[points]]` tables; `extra` any further sections.
+    pub fn start(broker_port: u16, points: &str, extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("sobre.db");
+        let config = dir.path().join("sobre.toml");
+        let text = format!(
+            "[site]\nid = \"test-site\"\ntimezone = \"Europe/London\"\n\n[broker]\nport = {broker_port}\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n\n[storage]\npath = {db:?}\ncommit_interval = \"50ms\"\n\n[storage.retention]\nraw = \"20y\"\nquarter_hour = \"20y\"\nhourly = \"20y\"\ndaily = \"20y\"\nmonthly = \"20y\"\n\n{extra}\n{points}\n"
+        );
+        std::fs::write(&config, text).expect("write config");
+        let mut agent = Agent { _dir: dir, db, config, child: None };
+        agent.launch();
+        agent
+    }
+
+    pub fn launch(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_sobre"))
+            .args(["run", "-c"])
+            .arg(&self.config)
+            .env("RUST_LOG", "warn,sobre_agent=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sobre");
+        self.child = Some(child);
+    }
+
+    /// Asks the agent to stop as systemd does (SIGTERM) and waits for it to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("agent running");
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
+        assert!(status.success());
+        child.wait().expect("agent exits")
+    }
+
+    /// Kills the agent without warning, as a power cut would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn db(&self) -> Db {
+        Db { path: self.db.clone() }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Read access to the agent's store through the documented schema, as `sqlite3` would.
+pub struct Db {
+    path: PathBuf,
+}
+
+impl Db {
+    fn open(&self) -> Option<Connection> {
+        Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()
+    }
+
+    /// A single number from a query, or None while the store does not exist yet.
+    pub fn number(&self, sql: &str) -> Option<f64> {
+        self.open()?.query_row(sql, [], |r| r.get::<_, Option<f64>>(0)).ok().flatten()
+    }
+
+    pub fn count(&self, sql: &str) -> u64 {
+        self.number(sql).unwrap_or(0.0) as u64
+    }
+
+    pub fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        let Some(conn) = self.open() else { return Vec::new() };
+        let mut stmt = conn.prepare(sql).expect("query");
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    let v: rusqlite::types::Value = r.get(i)?;
+                    Ok(match v {
+                        rusqlite::types::Value::Null => "NULL".to_string(),
+                        rusqlite::types::Value::Integer(i) => i.to_string(),
+                        rusqlite::types::Value::Real(f) => f.to_string(),
+                        rusqlite::types::Value::Text(t) => t,
+                        rusqlite::types::Value::Blob(_) => "<blob>".to_string(),
+                    })
+                })
+                .collect()
+        })
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+    }
+
+    pub fn readings(&self, point: &str) -> u64 {
+        self.count(&format!("SELECT count(*) FROM readings_view WHERE point = '{point}'"))
+    }
+
+    pub fn rejections(&self, point: &str, reason: &str) -> u64 {
+        self.count(&format!("SELECT count FROM rejections WHERE point = '{point}' AND reason = '{reason}'"))
+    }
+}
+
+/// A test client: publishes with QoS 1 and waits for every acknowledgement; collects what
+/// arrives on its subscriptions.
+pub struct Mqtt {
+    client: Client,
+    acks: mpsc::Receiver<()>,
+    pub messages: mpsc::Receiver<(String, Vec<u8>)>,
+}
+
+impl Mqtt {
+    pub fn connect(port: u16, subscriptions: &[&str]) -> Self {
+        let mut opts = MqttOptions::new(format!("test-{}", fastrand::u32(..)), "127.0.0.1", port);
+        opts.set_max_packet_size(4 << 20, 4 << 20);
+        opts.set_keep_alive(Duration::from_secs(5));
+        let (client, mut connection) = Client::new(opts, 1000);
+        let (ack_tx, acks) = mpsc::channel();
+        let (msg_tx, messages) = mpsc::channel();
+        let (ready_tx, ready) = mpsc::channel();
+        let topics: Vec<String> = subscriptions.iter().map(|s| s.to_string()).collect();
+        let sub = client.clone();
+        std::thread::spawn(move || {
+            for event in connection.iter() {
+                match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        for t in &topics {
+                            let _ = sub.try_subscribe(t.clone(), QoS::AtLeastOnce);
+                        }
+                        if topics.is_empty() {
+                            let _ = ready_tx.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = ready_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        let _ = ack_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let _ = msg_tx.send((p.topic, p.payload.to_vec()));
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        });
+        ready.recv_timeout(DEADLINE).expect("test client connected");
+        Mqtt { client, acks, messages }
+    }
+
+    pub fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+        self.publish_all([(topic.to_string(), payload.into())]);
+    }
+
+    pub fn publish_all(&self, messages: impl IntoIterator<Item = (String, Vec<u8>)>) {
+        let mut sent = 0;
+        for (topic, payload) in messages {
+            self.client.publish(topic, QoS::AtLeastOnce, false, payload).expect("queue publish");
+            sent += 1;
+        }
+        for _ in 0..sent {
+            self.acks.recv_timeout(DEADLINE).expect("broker acknowledged");
+        }
+    }
+
+    /// The next message on `topic` whose payload satisfies `matches`.
+    pub fn expect(&self, topic: &str, matches: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            let left = DEADLINE.checked_sub(start.elapsed()).unwrap_or_default();
+            let (t, payload) = self.messages.recv_timeout(left).unwrap_or_else(|_| panic!("no matching message on {topic}"));
+            if t == topic {
+                if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&payload) {
+                    if matches(&json) {
+                        return json;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `{"ts": "...", "value": v}` as the generic JSON decoder in these tests expects.
+pub fn json_reading(ts: &str, value: impl std::fmt::Display) -> Vec<u8> {
+    format!("{{\"ts\":\"{ts}\",\"value\":{value}}}").into_bytes()
+}
+
+/// A `[[points]]` table for a generic JSON point.
+pub fn json_point(id: &str, kind: &str, unit: &str, extra: &str) -> String {
+    format!(
+        "[[points]]\nid = \"{id}\"\nkind = \"{kind}\"\nunit = \"{unit}\"\ntopic = \"test/{id}\"\ndecode = {{ format = \"json\", pointer = \"/value\", timestamp = \"/ts\" }}\n{extra}\n"
+    )
+}
+pub mod schema;
