@@ -19,7 +19,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("redelivered", json_reading("2024-01-15T10:00:00Z", 20), "duplicate"),
         ("same_time_other_value", json_reading("2024-01-15T10:00:00Z", 25), "conflict"),
         ("bad_timestamp", br#"{"ts":"yesterday","value":21}"#.to_vec(), "malformed"),
-        ("oversize", format!("{{\"ts\":\"2024-01-15T11:00:00Z\",\"value\":21,\"pad\":\"{}\"}}", "x".repeat(5000)).into_bytes(), "oversize"),
+        (
+            "oversize",
+            format!("{{\"ts\":\"2024-01-15T11:00:00Z\",\"value\":21,\"pad\":\"{}\"}}", "x".repeat(5000)).into_bytes(),
+            "oversize",
+        ),
     ]
 }
 
@@ -46,10 +50,23 @@ fn each_bad_input_is_counted_and_stored_data_stays() {
 
     // Then each bad input has exactly its counted rejection, and the good reading is as it was
     for (id, _, reason) in &cases {
-        assert_eq!(db.rejections(id, reason), 1, "{id}: expected one {reason} rejection; all: {:?}", db.rows("SELECT * FROM rejections"));
-        assert_eq!(db.count(&format!("SELECT count(*) FROM rejections WHERE point = '{id}'")), 1, "{id}: one reason only");
+        assert_eq!(
+            db.rejections(id, reason),
+            1,
+            "{id}: expected one {reason} rejection; all: {:?}",
+            db.rows("SELECT * FROM rejections")
+        );
+        assert_eq!(
+            db.count(&format!("SELECT count(*) FROM rejections WHERE point = '{id}'")),
+            1,
+            "{id}: one reason only"
+        );
         assert_eq!(db.readings(id), 1, "{id}: nothing added");
-        assert_eq!(db.number(&format!("SELECT value FROM readings_view WHERE point = '{id}'")), Some(20.0), "{id}: unchanged");
+        assert_eq!(
+            db.number(&format!("SELECT value FROM readings_view WHERE point = '{id}'")),
+            Some(20.0),
+            "{id}: unchanged"
+        );
     }
     let after = db.rows("SELECT * FROM rollups WHERE point != (SELECT key FROM points WHERE id = 'sentinel') ORDER BY point, resolution, bucket");
     assert_eq!(before, after, "rollups of the good readings are untouched");
@@ -64,8 +81,17 @@ fn counter_resets_and_glitches_never_make_negative_or_huge_energy() {
     mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
 
     // Given a counter that climbs, resets to zero, glitches by 1 GWh and climbs again
-    let readings = [("10:00", 5000.0), ("10:15", 5010.0), ("10:30", 3.0), ("10:45", 8.0), ("11:00", 1_000_008.0), ("11:15", 1_000_020.0)];
-    mqtt.publish_all(readings.iter().map(|(t, v)| ("test/meter".to_string(), json_reading(&format!("2024-01-15T{t}:00Z"), v))));
+    let readings = [
+        ("10:00", 5000.0),
+        ("10:15", 5010.0),
+        ("10:30", 3.0),
+        ("10:45", 8.0),
+        ("11:00", 1_000_008.0),
+        ("11:15", 1_000_020.0),
+    ];
+    mqtt.publish_all(
+        readings.iter().map(|(t, v)| ("test/meter".to_string(), json_reading(&format!("2024-01-15T{t}:00Z"), v))),
+    );
 
     // Then every reading is stored, the reset and the jump are counted, and the energy is
     // only the three plausible steps (10 + 5 + 12 kWh)
@@ -74,5 +100,8 @@ fn counter_resets_and_glitches_never_make_negative_or_huge_energy() {
     wait_until("flags", || db.rejections("meter", "counter_jump") == 1);
     assert_eq!(db.rejections("meter", "counter_reset"), 1);
     assert_eq!(db.number("SELECT min(energy_kwh) FROM readings_view WHERE point = 'meter'"), Some(5.0));
-    assert_eq!(db.number("SELECT sum(energy_kwh) FROM rollups_view WHERE point = 'meter' AND resolution = '1d'"), Some(27.0));
+    assert_eq!(
+        db.number("SELECT sum(energy_kwh) FROM rollups_view WHERE point = 'meter' AND resolution = '1d'"),
+        Some(27.0)
+    );
 }

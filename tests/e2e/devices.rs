@@ -64,10 +64,19 @@ fn real_device_payloads_are_stored_in_normalised_units() {
     // Given a Zigbee TRV, a Zigbee plug, a Tasmota meter, a gas logger and a plain °F sensor
     // When each publishes what it publishes in the field
     mqtt.publish_all([
-        ("zigbee2mqtt/trv-class1".to_string(), br#"{"battery":87,"local_temperature":20.5,"occupied_heating_setpoint":19,"linkquality":120}"#.to_vec()),
+        (
+            "zigbee2mqtt/trv-class1".to_string(),
+            br#"{"battery":87,"local_temperature":20.5,"occupied_heating_setpoint":19,"linkquality":120}"#.to_vec(),
+        ),
         ("zigbee2mqtt/plug-kitchen".to_string(), br#"{"energy":12.5,"power":230,"state":"ON"}"#.to_vec()),
-        ("tele/main-meter/SENSOR".to_string(), br#"{"Time":"2024-01-15T10:00:00","ENERGY":{"Total":1000.0,"Power":4500}}"#.to_vec()),
-        ("tele/main-meter/SENSOR".to_string(), br#"{"Time":"2024-01-15T11:00:00","ENERGY":{"Total":1012.5,"Power":5200}}"#.to_vec()),
+        (
+            "tele/main-meter/SENSOR".to_string(),
+            br#"{"Time":"2024-01-15T10:00:00","ENERGY":{"Total":1000.0,"Power":4500}}"#.to_vec(),
+        ),
+        (
+            "tele/main-meter/SENSOR".to_string(),
+            br#"{"Time":"2024-01-15T11:00:00","ENERGY":{"Total":1012.5,"Power":5200}}"#.to_vec(),
+        ),
         ("site/gas".to_string(), br#"{"start":"2024-01-15T10:00:00Z","energy":{"wh":2500}}"#.to_vec()),
         ("weather/roof/status".to_string(), b"online".to_vec()),
         ("weather/roof/temperature".to_string(), b"50".to_vec()),
@@ -76,7 +85,9 @@ fn real_device_payloads_are_stored_in_normalised_units() {
     // Then every reading is stored once, in kWh, kW and °C
     let db = agent.db();
     wait_until("nine readings", || db.count("SELECT count(*) FROM readings") == 9);
-    let value = |point: &str| db.number(&format!("SELECT value FROM readings_view WHERE point = '{point}' ORDER BY time_utc DESC LIMIT 1"));
+    let value = |point: &str| {
+        db.number(&format!("SELECT value FROM readings_view WHERE point = '{point}' ORDER BY time_utc DESC LIMIT 1"))
+    };
     assert_eq!(value("trv_temp"), Some(20.5));
     assert_eq!(value("trv_setpoint"), Some(19.0));
     assert_eq!(value("plug_energy"), Some(12.5));
@@ -95,7 +106,9 @@ fn real_device_payloads_are_stored_in_normalised_units() {
     assert_eq!(db.count("SELECT count(*) FROM readings_view WHERE point = 'meter_total' AND energy_kwh IS NULL"), 1);
 
     // And the device's availability is recorded
-    wait_until("availability", || db.count("SELECT count(*) FROM availability WHERE topic = 'weather/roof/status' AND online = 1") == 1);
+    wait_until("availability", || {
+        db.count("SELECT count(*) FROM availability WHERE topic = 'weather/roof/status' AND online = 1") == 1
+    });
 }
 
 #[test]

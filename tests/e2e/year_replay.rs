@@ -68,6 +68,8 @@ fn a_replayed_year_is_stored_whole_and_daily_rollups_equal_the_csv() {
         assert!((gas[day] - g).abs() < 1e-6, "{day}: gas {} vs CSV {g}", gas[day]);
     }
     // With full coverage: every day's seconds are accounted for (23 h and 25 h days included)
-    let short_day = db.number("SELECT covered_s FROM rollups_view WHERE point = 'elec' AND resolution = '1d' AND label = '2019-03-31'");
+    let short_day = db.number(
+        "SELECT covered_s FROM rollups_view WHERE point = 'elec' AND resolution = '1d' AND label = '2019-03-31'",
+    );
     assert_eq!(short_day, Some(23.0 * 3600.0));
 }

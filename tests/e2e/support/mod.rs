@@ -261,7 +261,8 @@ impl Mqtt {
         let start = Instant::now();
         loop {
             let left = DEADLINE.checked_sub(start.elapsed()).unwrap_or_default();
-            let (t, payload) = self.messages.recv_timeout(left).unwrap_or_else(|_| panic!("no matching message on {topic}"));
+            let (t, payload) =
+                self.messages.recv_timeout(left).unwrap_or_else(|_| panic!("no matching message on {topic}"));
             if t == topic {
                 if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&payload) {
                     if matches(&json) {

@@ -78,7 +78,12 @@ fn the_checker_refuses_what_it_should() {
         "properties": { "a": { "enum": ["x", "y"] }, "n": { "type": "integer", "minimum": 0 } }
     });
     assert!(check(&schema, &serde_json::json!({"a": "x", "n": 3})).is_ok());
-    for bad in [serde_json::json!({"n": 1}), serde_json::json!({"a": "z"}), serde_json::json!({"a": "x", "n": -1}), serde_json::json!({"a": "x", "b": 1})] {
+    for bad in [
+        serde_json::json!({"n": 1}),
+        serde_json::json!({"a": "z"}),
+        serde_json::json!({"a": "x", "n": -1}),
+        serde_json::json!({"a": "x", "b": 1}),
+    ] {
         assert!(check(&schema, &bad).is_err(), "{bad}");
     }
 }
