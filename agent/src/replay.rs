@@ -20,6 +20,17 @@ pub enum Speed {
     Factor(f64),
 }
 
+impl Speed {
+    /// When a row stamped `ts_ms` is due, counted from the start of the replay of the row
+    /// stamped `first_ms`; `None` when it is due at once. Rows out of order are due at once.
+    pub fn offset(self, first_ms: i64, ts_ms: i64) -> Option<Duration> {
+        match self {
+            Speed::Max => None,
+            Speed::Factor(factor) => Some(Duration::from_secs_f64((ts_ms - first_ms).max(0) as f64 / 1000.0 / factor)),
+        }
+    }
+}
+
 impl std::str::FromStr for Speed {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -137,8 +148,7 @@ pub async fn replay(csv: impl std::io::Read, options: &ReplayOptions) -> Result<
             column: options.time_column.clone(),
             value: raw_ts.to_string(),
         })?;
-        if let (Speed::Factor(factor), Some(first)) = (options.speed, summary.first_ts_ms) {
-            let offset = Duration::from_millis(((ts_ms - first).max(0) as f64 / factor) as u64);
+        if let Some(offset) = summary.first_ts_ms.and_then(|first| options.speed.offset(first, ts_ms)) {
             tokio::time::sleep_until(started + offset).await;
         }
         summary.first_ts_ms.get_or_insert(ts_ms);
@@ -183,4 +193,27 @@ pub async fn replay(csv: impl std::io::Read, options: &ReplayOptions) -> Result<
     let _ = client.disconnect().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), poller).await;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_speed_factor_paces_rows_by_their_timestamps() {
+        const H: i64 = 3_600_000;
+        let table = [
+            (Speed::Max, 5 * H, None),
+            (Speed::Factor(3600.0), 0, Some(Duration::ZERO)),
+            (Speed::Factor(3600.0), 5 * H, Some(Duration::from_secs(5))),
+            (Speed::Factor(1.0), 90_000, Some(Duration::from_secs(90))),
+            (Speed::Factor(7200.0), -H, Some(Duration::ZERO)),
+        ];
+        for (speed, ts, due) in table {
+            assert_eq!(speed.offset(0, ts), due, "{speed:?} at {ts}");
+        }
+        assert_eq!("max".parse(), Ok(Speed::Max));
+        assert_eq!("3600".parse(), Ok(Speed::Factor(3600.0)));
+        assert!("-2".parse::<Speed>().is_err() && "fast".parse::<Speed>().is_err());
+    }
 }

@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 #[derive(Debug)]
 pub struct Ingest {
     settings: Arc<Settings>,
-    /// Topic → indices of the points it carries.
-    routes: HashMap<String, Vec<usize>>,
+    /// Topic → indices of the points it carries (shared, so routing a message copies nothing).
+    routes: HashMap<String, Arc<[usize]>>,
     /// Availability topic → last known state (None until first heard).
     devices: HashMap<String, Option<bool>>,
     validator: Validator,
@@ -37,6 +37,7 @@ impl Ingest {
                 devices.insert(topic.clone(), None);
             }
         }
+        let routes = routes.into_iter().map(|(topic, points)| (topic, Arc::from(points))).collect();
         let rejections = RejectionLog::new(settings.ingest.rejection_log_interval.as_millis_i64());
         Self { settings, routes, devices, validator, rejections, clock, stats }
     }
@@ -102,7 +103,7 @@ impl Ingest {
         let Some(points) = self.routes.get(&message.topic).cloned() else { return Ok(()) };
 
         let oversize = message.payload.len() > self.settings.ingest.max_payload_bytes;
-        for point in points {
+        for &point in points.iter() {
             let verdict = if oversize {
                 Err(Rejected {
                     reason: Reason::Oversize,
