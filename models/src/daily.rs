@@ -1,0 +1,343 @@
+//! The daily change-point model (CalTRACK 2.0 daily; ASHRAE 3P/4P/5P): energy per day against
+//! the day's mean outdoor temperature. Candidates: intercept only, heating (HDD), cooling (CDD),
+//! heating and cooling; each optionally with weekday/weekend intercepts, or fully split by day
+//! type. Balance points are searched on a grid and refined; a candidate whose slopes are not
+//! significantly positive, or that lacks the degree days to support them, is refused; the
+//! survivor with the best adjusted R² is selected.
+
+use crate::metrics::{metrics, Metrics};
+use crate::stats::t_quantile;
+use crate::wls::NormalEquations;
+use serde::Serialize;
+
+/// One day of data. `index` orders days and reveals gaps (days since any fixed origin).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Day {
+    pub index: i64,
+    pub energy: f64,
+    pub temp: f64,
+    pub weekend: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fuel {
+    Electricity,
+    Gas,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    Intercept,
+    Heating,
+    Cooling,
+    HeatingCooling,
+}
+
+/// How weekdays and weekends differ in the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayTypes {
+    /// One model for every day.
+    Same,
+    /// Weekends get their own intercept.
+    Intercepts,
+    /// Weekends get their own intercept and slopes.
+    Split,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DailyOptions {
+    pub fuel: Fuel,
+    /// Try cooling candidates (default: electricity yes, gas no).
+    pub cooling: bool,
+    /// Try weekday/weekend variants.
+    pub day_types: bool,
+    /// Significance a slope must reach to be kept (CalTRACK: p < 0.1).
+    pub slope_p_value: f64,
+}
+
+impl DailyOptions {
+    pub fn new(fuel: Fuel) -> Self {
+        Self { fuel, cooling: fuel == Fuel::Electricity, day_types: true, slope_p_value: 0.1 }
+    }
+}
+
+/// CalTRACK's minimum support for a degree-day term: 10 days with degree days and 20 °F·days
+/// in total (11.1 °C·days).
+const MIN_DEGREE_DAYS: usize = 10;
+const MIN_DEGREE_DAY_TOTAL: f64 = 20.0 * 5.0 / 9.0;
+/// CalTRACK searches 30–90 °F.
+const GRID_LOW: f64 = -1.0;
+const GRID_HIGH: f64 = 32.0;
+const GRID_STEP: f64 = 0.5;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DailyModel {
+    pub form: Form,
+    pub day_types: DayTypes,
+    pub heating_balance_c: Option<f64>,
+    pub cooling_balance_c: Option<f64>,
+    /// Named coefficients, in kWh/day and kWh/day/°C.
+    pub coefficients: Vec<(String, f64)>,
+    #[serde(skip)]
+    beta: Vec<f64>,
+    /// Fitted parameters: coefficients plus balance points.
+    pub p: usize,
+    pub adj_r2: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FitError {
+    #[error("{days} usable days; the daily model needs at least {needed}")]
+    TooFewDays { days: usize, needed: usize },
+    #[error("no candidate model could be fitted: {0}")]
+    NoCandidate(String),
+}
+
+impl DailyModel {
+    pub fn predict(&self, temp: f64, weekend: bool) -> f64 {
+        let x = regressors(self.form, self.day_types, self.heating_balance_c, self.cooling_balance_c, temp, weekend);
+        self.beta.iter().zip(x.values()).map(|(b, v)| b * v).sum()
+    }
+}
+
+/// The fitted model and its baseline fit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DailyFit {
+    pub model: DailyModel,
+    pub metrics: Metrics,
+    /// Candidates considered: form, day types, adjusted R², or why refused.
+    pub candidates: Vec<String>,
+}
+
+/// At most: intercept, weekend intercept, two slopes and their weekend increments.
+const MAX_P: usize = 6;
+
+/// The regressors of one day, in a fixed array (the grid search calls this millions of times).
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    x: [f64; MAX_P],
+    len: usize,
+}
+
+impl Row {
+    fn push(&mut self, v: f64) {
+        self.x[self.len] = v;
+        self.len += 1;
+    }
+
+    fn values(&self) -> &[f64] {
+        &self.x[..self.len]
+    }
+}
+
+fn regressors(form: Form, types: DayTypes, heat: Option<f64>, cool: Option<f64>, temp: f64, weekend: bool) -> Row {
+    let we = if weekend { 1.0 } else { 0.0 };
+    let mut x = Row { x: [0.0; MAX_P], len: 0 };
+    x.push(1.0);
+    if types != DayTypes::Same {
+        x.push(we);
+    }
+    let mut term = |value: f64| {
+        x.push(value);
+        if types == DayTypes::Split {
+            x.push(value * we);
+        }
+    };
+    if matches!(form, Form::Heating | Form::HeatingCooling) {
+        term((heat.unwrap_or(0.0) - temp).max(0.0));
+    }
+    if matches!(form, Form::Cooling | Form::HeatingCooling) {
+        term((temp - cool.unwrap_or(0.0)).max(0.0));
+    }
+    x
+}
+
+fn coefficient_names(form: Form, types: DayTypes) -> Vec<String> {
+    let mut names = vec!["intercept".to_string()];
+    if types != DayTypes::Same {
+        names.push("weekend_intercept".into());
+    }
+    let mut term = |name: &str| {
+        names.push(name.to_string());
+        if types == DayTypes::Split {
+            names.push(format!("weekend_{name}"));
+        }
+    };
+    if matches!(form, Form::Heating | Form::HeatingCooling) {
+        term("heating_slope");
+    }
+    if matches!(form, Form::Cooling | Form::HeatingCooling) {
+        term("cooling_slope");
+    }
+    names
+}
+
+struct Candidate {
+    model: DailyModel,
+    sse: f64,
+}
+
+/// Fits one form at given balance points; `None` when it cannot be solved.
+fn fit_at(
+    days: &[Day],
+    form: Form,
+    types: DayTypes,
+    heat: Option<f64>,
+    cool: Option<f64>,
+    sst: f64,
+) -> Option<Candidate> {
+    let probe = regressors(form, types, heat, cool, 0.0, false);
+    let mut ne = NormalEquations::new(probe.len);
+    for d in days {
+        ne.add(regressors(form, types, heat, cool, d.temp, d.weekend).values(), d.energy, 1.0);
+    }
+    let solution = ne.solve(0.0).ok()?;
+    let n = days.len() as f64;
+    let p = probe.len + usize::from(heat.is_some()) + usize::from(cool.is_some());
+    let adj_r2 = 1.0 - (solution.sse / (n - p as f64)) / (sst / (n - 1.0));
+    let coefficients = coefficient_names(form, types).into_iter().zip(solution.beta.iter().copied()).collect();
+    Some(Candidate {
+        sse: solution.sse,
+        model: DailyModel {
+            form,
+            day_types: types,
+            heating_balance_c: heat,
+            cooling_balance_c: cool,
+            coefficients,
+            beta: solution.beta,
+            p,
+            adj_r2,
+        },
+    })
+}
+
+/// Why a candidate is not physical or not supported, if it is not.
+fn refusal(days: &[Day], c: &Candidate, t_critical: f64) -> Option<String> {
+    let m = &c.model;
+    let n = days.len() as f64;
+    // Degree-day support.
+    for (balance, heating) in [(m.heating_balance_c, true), (m.cooling_balance_c, false)] {
+        let Some(bp) = balance else { continue };
+        let dd: Vec<f64> = days
+            .iter()
+            .map(|d| if heating { bp - d.temp } else { d.temp - bp }.max(0.0))
+            .filter(|v| *v > 0.0)
+            .collect();
+        if dd.len() < MIN_DEGREE_DAYS || dd.iter().sum::<f64>() < MIN_DEGREE_DAY_TOTAL {
+            return Some(format!("too few {} degree days at {bp:.1} °C", if heating { "heating" } else { "cooling" }));
+        }
+    }
+    // Slopes: positive, significant; for split models the weekend slope (sum) positive too.
+    let probe = regressors(m.form, m.day_types, m.heating_balance_c, m.cooling_balance_c, 0.0, false);
+    let mut ne = NormalEquations::new(probe.len);
+    for d in days {
+        ne.add(
+            regressors(m.form, m.day_types, m.heating_balance_c, m.cooling_balance_c, d.temp, d.weekend).values(),
+            d.energy,
+            1.0,
+        );
+    }
+    let Ok(solution) = ne.solve(0.0) else { return Some("singular".into()) };
+    let sigma2 = c.sse / (n - m.p as f64);
+    let inverse = solution.inverse_diagonal();
+    for (i, (name, value)) in m.coefficients.iter().enumerate() {
+        if !name.ends_with("slope") {
+            continue;
+        }
+        if name.starts_with("weekend_") {
+            let base = m.coefficients.get(i - 1).map_or(0.0, |(_, v)| *v);
+            if base + value <= 0.0 {
+                return Some(format!("{name} makes the weekend slope negative"));
+            }
+            continue;
+        }
+        let se = (sigma2 * inverse[i]).sqrt();
+        if *value <= 0.0 || value / se < t_critical {
+            return Some(format!("{name} {value:.3} not significantly positive (t = {:.2})", value / se));
+        }
+    }
+    None
+}
+
+pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitError> {
+    const NEEDED: usize = 30;
+    if days.len() < NEEDED {
+        return Err(FitError::TooFewDays { days: days.len(), needed: NEEDED });
+    }
+    let n = days.len() as f64;
+    let mean = days.iter().map(|d| d.energy).sum::<f64>() / n;
+    let sst: f64 = days.iter().map(|d| (d.energy - mean).powi(2)).sum();
+    let t_critical = t_quantile(1.0 - options.slope_p_value / 2.0, n - 6.0);
+    let grid: Vec<f64> =
+        (0..).map(|i| GRID_LOW + GRID_STEP * f64::from(i)).take_while(|t| *t <= GRID_HIGH + 1e-9).collect();
+    let types: &[DayTypes] =
+        if options.day_types { &[DayTypes::Same, DayTypes::Intercepts, DayTypes::Split] } else { &[DayTypes::Same] };
+    let mut forms = vec![Form::Intercept, Form::Heating];
+    if options.cooling {
+        forms.extend([Form::Cooling, Form::HeatingCooling]);
+    }
+
+    let mut best: Option<Candidate> = None;
+    let mut considered = Vec::new();
+    for &form in &forms {
+        for &day_types in types {
+            // Grid search on SSE, then refine around the best point at 0.1 °C.
+            let pairs: Vec<(Option<f64>, Option<f64>)> = match form {
+                Form::Intercept => vec![(None, None)],
+                Form::Heating => grid.iter().map(|&h| (Some(h), None)).collect(),
+                Form::Cooling => grid.iter().map(|&c| (None, Some(c))).collect(),
+                Form::HeatingCooling => grid
+                    .iter()
+                    .flat_map(|&h| grid.iter().filter(move |&&c| c >= h).map(move |&c| (Some(h), Some(c))))
+                    .collect(),
+            };
+            let mut local: Option<Candidate> = None;
+            // The refusal check refits, so it runs only for fits that would improve on the best.
+            let consider = |heat, cool, local: &mut Option<Candidate>| {
+                if let Some(c) = fit_at(days, form, day_types, heat, cool, sst) {
+                    if local.as_ref().is_none_or(|l| c.sse < l.sse) && refusal(days, &c, t_critical).is_none() {
+                        *local = Some(c);
+                    }
+                }
+            };
+            for (heat, cool) in pairs {
+                consider(heat, cool, &mut local);
+            }
+            if let Some((h0, c0)) = local.as_ref().map(|l| (l.model.heating_balance_c, l.model.cooling_balance_c)) {
+                let around = |v: Option<f64>| -> Vec<Option<f64>> {
+                    v.map_or(vec![None], |v| (-5..=5).map(|k| Some(v + 0.1 * f64::from(k))).collect())
+                };
+                for heat in around(h0) {
+                    for cool in around(c0) {
+                        if let (Some(h), Some(c)) = (heat, cool) {
+                            if c < h {
+                                continue;
+                            }
+                        }
+                        consider(heat, cool, &mut local);
+                    }
+                }
+            }
+            match local {
+                Some(c) => {
+                    considered.push(format!("{form:?}/{day_types:?}: adjusted R² {:.4}", c.model.adj_r2));
+                    if best.as_ref().is_none_or(|b| c.model.adj_r2 > b.model.adj_r2) {
+                        best = Some(c);
+                    }
+                }
+                None => considered.push(format!("{form:?}/{day_types:?}: refused (no physical, supported fit)")),
+            }
+        }
+    }
+    let best = best.ok_or_else(|| FitError::NoCandidate(considered.join("; ")))?;
+    let predicted: Vec<f64> = days.iter().map(|d| best.model.predict(d.temp, d.weekend)).collect();
+    let actual: Vec<f64> = days.iter().map(|d| d.energy).collect();
+    let metrics = metrics(&actual, &predicted, best.model.p);
+    Ok(DailyFit { model: best.model, metrics, candidates: considered })
+}
+
+#[cfg(test)]
+mod tests;

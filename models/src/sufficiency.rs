@@ -1,0 +1,174 @@
+//! CalTRACK data sufficiency and cleaning, reported, never silent: hourly data → days with
+//! coverage rules, electricity zeros treated as missing (not gas), short temperature gaps
+//! interpolated, extreme days flagged.
+
+use crate::daily::{Day, Fuel};
+use serde::Serialize;
+
+/// One hour in the site's local calendar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hour {
+    /// Local day, as days since any fixed origin.
+    pub day: i64,
+    pub weekend: bool,
+    pub energy: Option<f64>,
+    pub temp: Option<f64>,
+}
+
+/// Temperature gaps up to this many hours are interpolated (CalTRACK: up to 6).
+pub const MAX_INTERPOLATED_HOURS: usize = 6;
+/// A day needs this share of hours with temperature.
+const DAY_TEMPERATURE_COVERAGE: f64 = 0.9;
+/// The baseline needs this share of its days usable (CalTRACK: 90 %).
+const PERIOD_COVERAGE: f64 = 0.9;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Sufficiency {
+    pub days_in_period: usize,
+    pub days_usable: usize,
+    pub zeros_as_missing: usize,
+    pub temperatures_interpolated: usize,
+    /// Warnings a reader should see; the data is still used.
+    pub warnings: Vec<String>,
+    /// Reasons the data does not meet CalTRACK's requirements; a result is still computed and
+    /// labelled, never passed off as compliant.
+    pub disqualifications: Vec<String>,
+}
+
+/// Interpolates interior temperature gaps of at most `MAX_INTERPOLATED_HOURS`; returns how many.
+fn interpolate(temps: &mut [Option<f64>]) -> usize {
+    let mut filled = 0;
+    let mut i = 0;
+    while i < temps.len() {
+        if temps[i].is_some() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < temps.len() && temps[i].is_none() {
+            i += 1;
+        }
+        let gap = i - start;
+        if let (Some(Some(before)), Some(Some(after))) = (start.checked_sub(1).map(|b| temps[b]), temps.get(i).copied())
+        {
+            if gap <= MAX_INTERPOLATED_HOURS {
+                for (k, slot) in temps[start..i].iter_mut().enumerate() {
+                    *slot = Some(before + (after - before) * (k + 1) as f64 / (gap + 1) as f64);
+                }
+                filled += gap;
+            }
+        }
+    }
+    filled
+}
+
+/// Aggregates hours (in time order) into usable days. A day is usable when every hour it has
+/// carries energy and at least 90 % carry temperature; its energy is the sum and its
+/// temperature the mean.
+pub fn daily_from_hours(hours: &[Hour], fuel: Fuel) -> (Vec<Day>, Sufficiency) {
+    let mut report = Sufficiency::default();
+    let mut temps: Vec<Option<f64>> = hours.iter().map(|h| h.temp.filter(|t| t.is_finite())).collect();
+    report.temperatures_interpolated = interpolate(&mut temps);
+    let mut days = Vec::new();
+    let mut i = 0;
+    while i < hours.len() {
+        let day = hours[i].day;
+        let (mut energy, mut energy_hours, mut temp_sum, mut temp_hours, mut count) = (0.0, 0, 0.0, 0, 0);
+        while i < hours.len() && hours[i].day == day {
+            let e = hours[i].energy.filter(|e| e.is_finite());
+            let e = match (fuel, e) {
+                (Fuel::Electricity, Some(0.0)) => {
+                    report.zeros_as_missing += 1;
+                    None
+                }
+                (_, e) => e,
+            };
+            if let Some(e) = e {
+                energy += e;
+                energy_hours += 1;
+            }
+            if let Some(t) = temps[i] {
+                temp_sum += t;
+                temp_hours += 1;
+            }
+            count += 1;
+            i += 1;
+        }
+        report.days_in_period += 1;
+        if energy_hours == count && temp_hours as f64 >= DAY_TEMPERATURE_COVERAGE * count as f64 {
+            days.push(Day { index: day, energy, temp: temp_sum / temp_hours as f64, weekend: hours[i - 1].weekend });
+        }
+    }
+    report.days_usable = days.len();
+    if report.zeros_as_missing > 0 {
+        report.warnings.push(format!("{} zero electricity readings treated as missing", report.zeros_as_missing));
+    }
+    if report.temperatures_interpolated > 0 {
+        report
+            .warnings
+            .push(format!("{} hourly temperatures interpolated across short gaps", report.temperatures_interpolated));
+    }
+    let coverage = report.days_usable as f64 / report.days_in_period.max(1) as f64;
+    if coverage < PERIOD_COVERAGE {
+        report.disqualifications.push(format!("{:.0} % of days usable; CalTRACK requires 90 %", coverage * 100.0));
+    }
+    let extreme = extreme_days(&days);
+    if !extreme.is_empty() {
+        report
+            .warnings
+            .push(format!("{} days with extreme energy (beyond 3 IQR of the quartiles), kept", extreme.len()));
+    }
+    (days, report)
+}
+
+/// Days whose energy lies beyond Q1 − 3·IQR or Q3 + 3·IQR.
+pub fn extreme_days(days: &[Day]) -> Vec<i64> {
+    if days.len() < 8 {
+        return Vec::new();
+    }
+    let mut sorted: Vec<f64> = days.iter().map(|d| d.energy).collect();
+    sorted.sort_by(f64::total_cmp);
+    let q = |f: f64| sorted[((sorted.len() - 1) as f64 * f).round() as usize];
+    let (q1, q3) = (q(0.25), q(0.75));
+    let iqr = q3 - q1;
+    days.iter().filter(|d| d.energy < q1 - 3.0 * iqr || d.energy > q3 + 3.0 * iqr).map(|d| d.index).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hours(days: i64, energy: f64) -> Vec<Hour> {
+        (0..days * 24).map(|h| Hour { day: h / 24, weekend: false, energy: Some(energy), temp: Some(10.0) }).collect()
+    }
+
+    #[test]
+    fn days_need_all_their_energy_and_most_of_their_temperature() {
+        let mut h = hours(4, 2.0);
+        h[5].energy = None; // day 0 loses an hour of energy: unusable
+        for slot in &mut h[24..24 + 8] {
+            slot.temp = None; // day 1: 8 hours without temperature, too long to interpolate
+        }
+        h[50].temp = None; // day 2: one hour, interpolated
+        h[80].energy = Some(0.0); // day 3: electricity zero is missing
+        let (days, report) = daily_from_hours(&h, Fuel::Electricity);
+        assert_eq!(days.iter().map(|d| d.index).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(
+            (report.days_in_period, report.days_usable, report.zeros_as_missing, report.temperatures_interpolated),
+            (4, 1, 1, 1)
+        );
+        assert!((days[0].energy - 48.0).abs() < 1e-12 && (days[0].temp - 10.0).abs() < 1e-12);
+        assert_eq!(report.disqualifications.len(), 1, "{report:?}");
+        // Gas zeros are real readings
+        let (gas_days, gas_report) = daily_from_hours(&h, Fuel::Gas);
+        assert_eq!(gas_report.zeros_as_missing, 0);
+        assert!(gas_days.iter().any(|d| d.index == 3));
+    }
+
+    #[test]
+    fn interpolation_is_linear_and_only_inside_short_gaps() {
+        let mut t = vec![Some(0.0), None, None, Some(3.0), None];
+        assert_eq!(interpolate(&mut t), 2);
+        assert_eq!(t, vec![Some(0.0), Some(1.0), Some(2.0), Some(3.0), None], "a trailing gap stays missing");
+    }
+}

@@ -1,0 +1,85 @@
+//! The daily model on real buildings against eemeter 4.1.1 (CalTRACK), as listed in
+//! tests/data/README.md: baseline 2018, reporting 2019 and 2020.
+
+use sobre_models::daily::{fit_daily, DailyOptions, Day, Fuel};
+use sobre_models::savings::savings;
+use sobre_models::stats::lag1_autocorrelation;
+use sobre_models::sufficiency::{daily_from_hours, Hour};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/");
+
+/// Hours of one energy column, in UTC days (as eemeter reads the UTC index).
+fn hours(file: &str, column: usize) -> Vec<(i32, Hour)> {
+    let text = std::fs::read_to_string(format!("{DATA}{file}")).expect("bundled data");
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            let date = &cells[0][..10];
+            let year: i32 = date[..4].parse().expect("year");
+            let day = days_from_civil(year, date[5..7].parse().expect("month"), date[8..10].parse().expect("day"));
+            let weekday = (day + 3).rem_euclid(7); // 1970-01-01 was a Thursday (3, Monday = 0)
+            let number = |s: &str| s.parse::<f64>().ok();
+            (year, Hour { day, weekend: weekday >= 5, energy: number(cells[column]), temp: number(cells[3]) })
+        })
+        .collect()
+}
+
+fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
+    let y = i64::from(if m <= 2 { y - 1 } else { y });
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn year(all: &[(i32, Hour)], y: i32, fuel: Fuel) -> Vec<Day> {
+    let hours: Vec<Hour> = all.iter().filter(|(year, _)| *year == y).map(|(_, h)| *h).collect();
+    daily_from_hours(&hours, fuel).0
+}
+
+struct Result {
+    cv_rmse: f64,
+    nmbe_2019: f64,
+    savings_2020: f64,
+}
+
+fn run(file: &str, column: usize, fuel: Fuel) -> Result {
+    let all = hours(file, column);
+    let baseline = year(&all, 2018, fuel);
+    let fit = fit_daily(&baseline, &DailyOptions::new(fuel)).expect("baseline fits");
+    let residuals: Vec<Option<f64>> =
+        baseline.iter().map(|d| Some(d.energy - fit.model.predict(d.temp, d.weekend))).collect();
+    let rho = lag1_autocorrelation(&residuals);
+    let period = |y: i32| {
+        let days = year(&all, y, fuel);
+        let predicted: Vec<f64> = days.iter().map(|d| fit.model.predict(d.temp, d.weekend)).collect();
+        let metered: Vec<f64> = days.iter().map(|d| d.energy).collect();
+        savings(&fit.metrics, rho, &predicted, &metered)
+    };
+    let (s2019, s2020) = (period(2019), period(2020));
+    eprintln!(
+        "{file} {fuel:?}: {:?} {:?} bp {:?}/{:?} cv {:.4} nmbe {:.4} | 2019 nmbe {:.4} savings {:.4} | 2020 savings {:.4} ±{:.0} (90 %) of {:.0}, rho {rho:.2}",
+        fit.model.form, fit.model.day_types, fit.model.heating_balance_c, fit.model.cooling_balance_c,
+        fit.metrics.cv_rmse, fit.metrics.nmbe, s2019.reporting.nmbe, s2019.savings_pct, s2020.savings_pct, s2020.interval90_kwh, s2020.savings_kwh
+    );
+    Result { cv_rmse: fit.metrics.cv_rmse, nmbe_2019: s2019.reporting.nmbe, savings_2020: s2020.savings_pct }
+}
+
+#[test]
+fn building_33_electricity_matches_or_beats_eemeter() {
+    let r = run("ucam_b33_hourly.csv", 1, Fuel::Electricity);
+    assert!(r.cv_rmse <= 0.048 + 0.003, "CV(RMSE) {:.4} vs eemeter 0.048", r.cv_rmse);
+    assert!((r.savings_2020 - 0.216).abs() <= 0.01, "2020 savings {:.4} vs eemeter 0.216", r.savings_2020);
+    assert!((r.nmbe_2019 + 0.013).abs() <= 0.01, "2019 NMBE {:.4} vs eemeter -0.013", r.nmbe_2019);
+}
+
+#[test]
+fn building_64_gas_matches_or_beats_eemeter() {
+    let r = run("ucam_b64_hourly.csv", 2, Fuel::Gas);
+    assert!(r.cv_rmse <= 0.092 + 0.003, "CV(RMSE) {:.4} vs eemeter 0.092", r.cv_rmse);
+    assert!((r.savings_2020 - 0.022).abs() <= 0.01, "2020 savings {:.4} vs eemeter 0.022", r.savings_2020);
+    assert!((r.nmbe_2019 + 0.058).abs() <= 0.01, "2019 NMBE {:.4} vs eemeter -0.058", r.nmbe_2019);
+}
