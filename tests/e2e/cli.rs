@@ -51,3 +51,81 @@ fn version_is_printed() {
     assert_eq!(code, 0);
     assert_eq!(out.trim(), format!("sobre {}", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn fit_prints_the_json_contract_on_real_data() {
+    let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/ucam_b33_hourly.csv");
+    let (code, out, err) = sobre(&[
+        "fit",
+        "--csv",
+        csv,
+        "--time-column",
+        "timestamp_utc",
+        "--energy-column",
+        "elec_kwh",
+        "--temperature-column",
+        "temp_c",
+        "--model",
+        "daily",
+        "--baseline",
+        "2018-01-01..2018-12-31",
+        "--reporting",
+        "2020-01-01..2020-12-31",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    // Given a baseline and a reporting period, the fields the issue names are there, as plain numbers
+    for key in ["n", "p", "cv_rmse", "nmbe", "r2"] {
+        assert!(v["baseline"][key].is_number(), "baseline.{key}: {v}");
+    }
+    assert_eq!(v["baseline"]["gl14_pass"], true);
+    for key in [
+        "metered_kwh",
+        "baseline_kwh",
+        "savings_kwh",
+        "savings_pct",
+        "interval68_kwh",
+        "interval90_kwh",
+        "cv_rmse",
+        "nmbe",
+    ] {
+        assert!(v["reporting"][key].is_number(), "reporting.{key}: {v}");
+    }
+    assert!(v["warnings"].is_array() && v["model"]["form"].is_string());
+    // And the figures are the building's: 2020 (COVID-19 closures) saved about a fifth
+    let pct = v["reporting"]["savings_pct"].as_f64().expect("fraction");
+    assert!((0.2..0.23).contains(&pct), "{pct}");
+    let (i68, i90) = (
+        v["reporting"]["interval68_kwh"].as_f64().unwrap_or(0.0),
+        v["reporting"]["interval90_kwh"].as_f64().unwrap_or(0.0),
+    );
+    assert!(0.0 < i68 && i68 < i90, "{i68} {i90}");
+    assert!(!v["reporting"]["non_routine"].as_array().expect("array").is_empty(), "the lockdown is flagged");
+}
+
+#[test]
+fn fit_refuses_bad_arguments_clearly() {
+    let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/ucam_b33_hourly.csv");
+    let table: [(&[&str], &str); 3] = [
+        (
+            &["--energy-column", "steam_kwh", "--temperature-column", "temp_c", "--baseline", "2018-01-01..2018-12-31"],
+            "no column \"steam_kwh\"",
+        ),
+        (
+            &["--energy-column", "elec_kwh", "--temperature-column", "temp_c", "--baseline", "2018-12-31..2018-01-01"],
+            "ends before it starts",
+        ),
+        (
+            &["--energy-column", "elec_kwh", "--temperature-column", "temp_c", "--baseline", "2016-01-01..2016-01-10"],
+            "usable days",
+        ),
+    ];
+    for (args, fragment) in table {
+        let mut all = vec!["fit", "--csv", csv];
+        all.extend_from_slice(args);
+        let (code, _, err) = sobre(&all);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(err.contains(fragment), "{args:?}: {err}");
+    }
+}

@@ -2,6 +2,7 @@
 
 mod check;
 mod demo;
+mod fit;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -56,6 +57,8 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
         qos: u8,
     },
+    /// Fit a weather-normalised baseline to a CSV and, for a reporting period, measure savings.
+    Fit(fit::FitArgs),
     /// The whole job on bundled data: an embedded broker, the agent, a year of a real building.
     Demo {
         /// Keep the store here instead of a temporary folder.
@@ -114,6 +117,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Fit(args) => fit::run(args).map(|()| ExitCode::SUCCESS),
         Command::Demo { store, speed } => demo::run(store, speed).await.map(|()| ExitCode::SUCCESS),
     }
 }

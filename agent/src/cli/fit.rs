@@ -1,0 +1,281 @@
+//! `sobre fit`: a baseline from a CSV of metered energy and outdoor temperature, its Guideline 14
+//! verdict, and when a reporting period is given the avoided energy with its uncertainty.
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+use sobre_agent::ingest::decode::parse_timestamp;
+use sobre_models::daily::{fit_daily, DailyOptions, Day, Fuel};
+use sobre_models::metrics::{gl14, metrics, Resolution};
+use sobre_models::savings::{level_shifts, savings};
+use sobre_models::stats::lag1_autocorrelation;
+use sobre_models::sufficiency::{daily_from_hours, Hour};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelKind {
+    Daily,
+    Hourly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FuelArg {
+    Electricity,
+    Gas,
+}
+
+/// An inclusive range of local days, written `2018-01-01..2018-12-31`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl std::str::FromStr for Period {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (a, b) =
+            text.split_once("..").ok_or_else(|| format!("{text:?} is not START..END, e.g. 2018-01-01..2018-12-31"))?;
+        let day = |s: &str| {
+            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("{s:?} is not an ISO day (YYYY-MM-DD)"))
+        };
+        let (start, end) = (day(a)?, day(b)?);
+        if end < start {
+            return Err(format!("{text:?} ends before it starts"));
+        }
+        Ok(Period { start, end })
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FitArgs {
+    #[arg(long)]
+    csv: PathBuf,
+    #[arg(long, default_value = "timestamp_utc")]
+    time_column: String,
+    #[arg(long)]
+    energy_column: String,
+    #[arg(long)]
+    temperature_column: String,
+    /// Zone of the site: days are local days.
+    #[arg(long, default_value = "UTC")]
+    timezone: String,
+    #[arg(long, value_enum, default_value = "daily")]
+    model: ModelKind,
+    #[arg(long)]
+    baseline: Period,
+    #[arg(long)]
+    reporting: Option<Period>,
+    #[arg(long, value_enum, default_value = "electricity")]
+    fuel: FuelArg,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Days since 1970-01-01 → the calendar day.
+fn date_of(index: i64) -> NaiveDate {
+    NaiveDate::default() + chrono::Days::new(index.max(0) as u64)
+}
+
+fn index_of(date: NaiveDate) -> i64 {
+    date.signed_duration_since(NaiveDate::default()).num_days()
+}
+
+/// Reads hourly rows into local-day hours, in time order.
+fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<Vec<Hour>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(&args.csv)
+        .with_context(|| format!("cannot read {}", args.csv.display()))?;
+    let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .with_context(|| format!("no column {name:?} in {}; it has {header:?}", args.csv.display()))
+    };
+    let (t, e, temp) = (column(&args.time_column)?, column(&args.energy_column)?, column(&args.temperature_column)?);
+    let mut hours = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        let record = record?;
+        let raw = record.get(t).unwrap_or_default();
+        let Some(ms) = parse_timestamp(raw, tz) else { bail!("row {}: {raw:?} is not a timestamp", row + 2) };
+        let local = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&tz);
+        let number = |i: usize| record.get(i).and_then(|s| s.parse::<f64>().ok()).filter(|v| v.is_finite());
+        hours.push(Hour {
+            day: index_of(local.date_naive()),
+            weekend: matches!(local.weekday(), Weekday::Sat | Weekday::Sun),
+            energy: number(e),
+            temp: number(temp),
+        });
+    }
+    Ok(hours)
+}
+
+pub fn run(args: FitArgs) -> anyhow::Result<()> {
+    let tz: Tz =
+        args.timezone.parse().map_err(|_| anyhow::anyhow!("--timezone {:?} is not an IANA zone", args.timezone))?;
+    if args.model == ModelKind::Hourly {
+        bail!("the hourly time-of-week-and-temperature model is not built yet; use --model daily");
+    }
+    let fuel = match args.fuel {
+        FuelArg::Electricity => Fuel::Electricity,
+        FuelArg::Gas => Fuel::Gas,
+    };
+    let hours = read_hours(&args, tz)?;
+    let within = |p: Period| -> Vec<Hour> {
+        let (a, b) = (index_of(p.start), index_of(p.end));
+        hours.iter().filter(|h| h.day >= a && h.day <= b).copied().collect()
+    };
+    let (baseline_days, baseline_report) = daily_from_hours(&within(args.baseline), fuel);
+    let fit = fit_daily(&baseline_days, &DailyOptions::new(fuel)).context("fitting the baseline")?;
+    let model = &fit.model;
+    let predict = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| model.predict(d.temp, d.weekend)).collect() };
+    let energy = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| d.energy).collect() };
+    let predicted = predict(&baseline_days);
+    let rho = lag1_autocorrelation(
+        &baseline_days.iter().zip(&predicted).map(|(d, p)| Some(d.energy - p)).collect::<Vec<_>>(),
+    );
+
+    // The verdict: daily residuals at the hourly/daily limits, monthly totals at the monthly ones.
+    let daily_gate = gl14(Resolution::Daily, &fit.metrics);
+    let mut months: BTreeMap<(i32, u32), (f64, f64)> = BTreeMap::new();
+    for (d, p) in baseline_days.iter().zip(&predicted) {
+        let date = date_of(d.index);
+        let m = months.entry((date.year(), date.month())).or_default();
+        m.0 += d.energy;
+        m.1 += p;
+    }
+    let (ma, mp): (Vec<f64>, Vec<f64>) = months.values().copied().unzip();
+    let monthly = metrics(&ma, &mp, 0);
+    let monthly_gate = gl14(Resolution::Monthly, &monthly);
+    let mut warnings = baseline_report.warnings.clone();
+    let mut disqualifications = baseline_report.disqualifications.clone();
+    if baseline_report.days_in_period < 365 {
+        disqualifications.push(format!("baseline has {} days; CalTRACK asks for 365", baseline_report.days_in_period));
+    }
+
+    let mut out = json!({
+        "model": {
+            "kind": "daily",
+            "form": model.form,
+            "day_types": model.day_types,
+            "heating_balance_c": model.heating_balance_c,
+            "cooling_balance_c": model.cooling_balance_c,
+            "coefficients": model.coefficients.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "adj_r2": model.adj_r2,
+            "candidates": fit.candidates,
+        },
+        "baseline": {
+            "start": args.baseline.start.to_string(),
+            "end": args.baseline.end.to_string(),
+            "days": baseline_report.days_in_period,
+            "n": fit.metrics.n,
+            "p": fit.metrics.p,
+            "cv_rmse": fit.metrics.cv_rmse,
+            "nmbe": fit.metrics.nmbe,
+            "r2": fit.metrics.r2,
+            "autocorrelation": rho,
+            "monthly_cv_rmse": monthly.cv_rmse,
+            "monthly_nmbe": monthly.nmbe,
+            "gl14_pass": daily_gate.pass && monthly_gate.pass,
+        },
+    });
+    if let Some(period) = args.reporting {
+        let (days, report) = daily_from_hours(&within(period), fuel);
+        warnings.extend(report.warnings.iter().map(|w| format!("reporting: {w}")));
+        let (p, m) = (predict(&days), energy(&days));
+        let s = savings(&fit.metrics, rho, &p, &m);
+        let shifts: Vec<Value> = level_shifts(&fit.metrics, rho, &p, &m, 28, 4.0)
+            .into_iter()
+            .map(|shift| {
+                json!({
+                    "from": date_of(days[shift.start].index).to_string(),
+                    "days": shift.len,
+                    "mean_residual_kwh": shift.mean_residual,
+                    "z": shift.z,
+                })
+            })
+            .collect();
+        if !shifts.is_empty() {
+            warnings.push(format!(
+                "{} 28-day blocks show a level shift the model cannot explain (non-routine event?)",
+                shifts.len()
+            ));
+        }
+        out["reporting"] = json!({
+            "start": period.start.to_string(),
+            "end": period.end.to_string(),
+            "days": s.m,
+            "metered_kwh": s.metered_kwh,
+            "baseline_kwh": s.baseline_kwh,
+            "savings_kwh": s.savings_kwh,
+            "savings_pct": s.savings_pct,
+            "interval68_kwh": s.interval68_kwh,
+            "interval90_kwh": s.interval90_kwh,
+            "cv_rmse": s.reporting.cv_rmse,
+            "nmbe": s.reporting.nmbe,
+            "non_routine": shifts,
+        });
+    }
+    out["warnings"] = json!(warnings);
+    out["disqualifications"] = json!(disqualifications);
+
+    if args.json {
+        println!("{out}");
+    } else {
+        print_table(&out);
+    }
+    Ok(())
+}
+
+fn print_table(out: &Value) {
+    let pct = |v: &Value| v.as_f64().map_or("-".into(), |v| format!("{:.1} %", v * 100.0));
+    let num = |v: &Value| v.as_f64().map_or("-".into(), |v| format!("{v:.0}"));
+    let m = &out["model"];
+    let b = &out["baseline"];
+    println!("model        daily, {} / {}", m["form"].as_str().unwrap_or("?"), m["day_types"].as_str().unwrap_or("?"));
+    for (name, key) in [("heating at", "heating_balance_c"), ("cooling at", "cooling_balance_c")] {
+        if let Some(v) = m[key].as_f64() {
+            println!("{name:<12} {v:.1} °C");
+        }
+    }
+    if let Some(coefficients) = m["coefficients"].as_object() {
+        for (name, v) in coefficients {
+            println!("  {name:<24} {:>10.2}", v.as_f64().unwrap_or(f64::NAN));
+        }
+    }
+    println!(
+        "baseline     {}..{}: {} days, n {}, p {}; CV(RMSE) {}, NMBE {}, R² {:.3}; Guideline 14 {}",
+        b["start"].as_str().unwrap_or(""),
+        b["end"].as_str().unwrap_or(""),
+        b["days"],
+        b["n"],
+        b["p"],
+        pct(&b["cv_rmse"]),
+        pct(&b["nmbe"]),
+        b["r2"].as_f64().unwrap_or(f64::NAN),
+        if b["gl14_pass"] == true { "pass" } else { "FAIL" }
+    );
+    if let Some(r) = out.get("reporting") {
+        println!(
+            "reporting    {}..{}: metered {} kWh, baseline {} kWh, savings {} kWh ({}) ± {} (68 %) ± {} (90 %)",
+            r["start"].as_str().unwrap_or(""),
+            r["end"].as_str().unwrap_or(""),
+            num(&r["metered_kwh"]),
+            num(&r["baseline_kwh"]),
+            num(&r["savings_kwh"]),
+            pct(&r["savings_pct"]),
+            num(&r["interval68_kwh"]),
+            num(&r["interval90_kwh"])
+        );
+    }
+    for key in ["warnings", "disqualifications"] {
+        for w in out[key].as_array().into_iter().flatten() {
+            println!("{}  {}", if key == "warnings" { "warning" } else { "NOT CALTRACK" }, w.as_str().unwrap_or(""));
+        }
+    }
+}
