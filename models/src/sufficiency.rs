@@ -36,7 +36,7 @@ pub struct Sufficiency {
 }
 
 /// Interpolates interior temperature gaps of at most `MAX_INTERPOLATED_HOURS`; returns how many.
-fn interpolate(temps: &mut [Option<f64>]) -> usize {
+pub fn interpolate(temps: &mut [Option<f64>]) -> usize {
     let mut filled = 0;
     let mut i = 0;
     while i < temps.len() {

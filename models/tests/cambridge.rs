@@ -132,3 +132,50 @@ fn the_90_percent_interval_covers_injected_savings() {
     let (coverage, _) = injected_savings(200);
     assert!(coverage >= 0.85, "the 90 % interval covered the truth in {coverage:.2} of injections");
 }
+
+/// Hourly observations of one energy column in UTC, zeros as missing for electricity, short
+/// temperature gaps interpolated; `(year, observation)`.
+fn hourly_obs(file: &str, column: usize, fuel: Fuel) -> Vec<(i32, sobre_models::hourly::HourObs)> {
+    let text = std::fs::read_to_string(format!("{DATA}{file}")).expect("bundled data");
+    let rows: Vec<Vec<String>> = text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    let mut temps: Vec<Option<f64>> = rows.iter().map(|r| r[3].parse().ok()).collect();
+    sobre_models::sufficiency::interpolate(&mut temps);
+    rows.iter()
+        .zip(temps)
+        .filter_map(|(r, temp)| {
+            let energy: f64 = r[column].parse().ok()?;
+            if fuel == Fuel::Electricity && energy == 0.0 {
+                return None;
+            }
+            let (y, m, d): (i32, u32, u32) =
+                (r[0][..4].parse().ok()?, r[0][5..7].parse().ok()?, r[0][8..10].parse().ok()?);
+            let hour: i64 = r[0][11..13].parse().ok()?;
+            let weekday = (days_from_civil(y, m, d) + 3).rem_euclid(7);
+            let obs =
+                sobre_models::hourly::HourObs { month: m as u8, tow: (weekday * 24 + hour) as u8, temp: temp?, energy };
+            Some((y, obs))
+        })
+        .collect()
+}
+
+#[test]
+fn building_33_electricity_hourly_matches_or_beats_eemeter() {
+    use sobre_models::hourly::fit_hourly;
+    let all = hourly_obs("ucam_b33_hourly.csv", 1, Fuel::Electricity);
+    let of_year = |y: i32| all.iter().filter(|(year, _)| *year == y).map(|(_, o)| *o).collect::<Vec<_>>();
+    let fit = fit_hourly(&of_year(2018)).expect("baseline fits");
+    let compare = |y: i32| {
+        let obs = of_year(y);
+        let (metered, predicted): (Vec<f64>, Vec<f64>) =
+            obs.iter().filter_map(|o| Some((o.energy, fit.model.predict(o)?))).unzip();
+        savings(&fit.metrics, 0.0, &predicted, &metered)
+    };
+    let (s2019, s2020) = (compare(2019), compare(2020));
+    eprintln!(
+        "hourly b33: cv {:.4} nmbe {:.4} p {} | 2019 nmbe {:.4} | 2020 savings {:.4}",
+        fit.metrics.cv_rmse, fit.metrics.nmbe, fit.metrics.p, s2019.reporting.nmbe, s2020.savings_pct
+    );
+    assert!(fit.metrics.cv_rmse <= 0.052 + 0.003, "CV(RMSE) {:.4} vs eemeter 0.052", fit.metrics.cv_rmse);
+    assert!((s2020.savings_pct - 0.221).abs() <= 0.01, "2020 savings {:.4} vs eemeter 0.221", s2020.savings_pct);
+    assert!((s2019.reporting.nmbe + 0.017).abs() <= 0.01, "2019 NMBE {:.4} vs eemeter -0.017", s2019.reporting.nmbe);
+}

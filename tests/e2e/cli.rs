@@ -105,6 +105,36 @@ fn fit_prints_the_json_contract_on_real_data() {
 }
 
 #[test]
+fn fit_hourly_measures_the_same_savings_as_the_reference() {
+    let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/ucam_b33_hourly.csv");
+    let (code, out, err) = sobre(&[
+        "fit",
+        "--csv",
+        csv,
+        "--energy-column",
+        "elec_kwh",
+        "--temperature-column",
+        "temp_c",
+        "--model",
+        "hourly",
+        "--baseline",
+        "2018-01-01..2018-12-31",
+        "--reporting",
+        "2020-01-01..2020-12-31",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(v["model"]["kind"], "hourly");
+    assert_eq!(v["model"]["months"].as_array().map(Vec::len), Some(12));
+    assert_eq!(v["baseline"]["n"], 8760);
+    assert_eq!(v["baseline"]["gl14_pass"], true);
+    // eemeter 4.1.1 (CalTRACK hourly) on the same data: 22.1 % savings in 2020
+    let pct = v["reporting"]["savings_pct"].as_f64().expect("fraction");
+    assert!((pct - 0.221).abs() < 0.01, "{pct}");
+}
+
+#[test]
 fn fit_refuses_bad_arguments_clearly() {
     let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/ucam_b33_hourly.csv");
     let table: [(&[&str], &str); 3] = [

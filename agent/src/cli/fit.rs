@@ -2,7 +2,7 @@
 //! verdict, and when a reporting period is given the avoided energy with its uncertainty.
 
 use anyhow::{bail, Context};
-use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 use sobre_agent::ingest::decode::parse_timestamp;
@@ -84,8 +84,17 @@ fn index_of(date: NaiveDate) -> i64 {
     date.signed_duration_since(NaiveDate::default()).num_days()
 }
 
-/// Reads hourly rows into local-day hours, in time order.
-fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<Vec<Hour>> {
+/// One CSV row in the site's calendar.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    hour: Hour,
+    month: u8,
+    /// Hour of the week, Monday 00:00 = 0.
+    tow: u8,
+}
+
+/// Reads hourly rows in local time, in file order.
+fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<Vec<Row>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(&args.csv)
@@ -105,12 +114,14 @@ fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<Vec<Hour>> {
         let Some(ms) = parse_timestamp(raw, tz) else { bail!("row {}: {raw:?} is not a timestamp", row + 2) };
         let local = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&tz);
         let number = |i: usize| record.get(i).and_then(|s| s.parse::<f64>().ok()).filter(|v| v.is_finite());
-        hours.push(Hour {
+        let hour = Hour {
             day: index_of(local.date_naive()),
             weekend: matches!(local.weekday(), Weekday::Sat | Weekday::Sun),
             energy: number(e),
             temp: number(temp),
-        });
+        };
+        let tow = local.weekday().num_days_from_monday() * 24 + local.hour();
+        hours.push(Row { hour, month: local.month() as u8, tow: tow as u8 });
     }
     Ok(hours)
 }
@@ -118,19 +129,20 @@ fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<Vec<Hour>> {
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let tz: Tz =
         args.timezone.parse().map_err(|_| anyhow::anyhow!("--timezone {:?} is not an IANA zone", args.timezone))?;
-    if args.model == ModelKind::Hourly {
-        bail!("the hourly time-of-week-and-temperature model is not built yet; use --model daily");
-    }
     let fuel = match args.fuel {
         FuelArg::Electricity => Fuel::Electricity,
         FuelArg::Gas => Fuel::Gas,
     };
-    let hours = read_hours(&args, tz)?;
-    let within = |p: Period| -> Vec<Hour> {
+    let rows = read_hours(&args, tz)?;
+    let within = |p: Period| -> Vec<Row> {
         let (a, b) = (index_of(p.start), index_of(p.end));
-        hours.iter().filter(|h| h.day >= a && h.day <= b).copied().collect()
+        rows.iter().filter(|r| r.hour.day >= a && r.hour.day <= b).copied().collect()
     };
-    let (baseline_days, baseline_report) = daily_from_hours(&within(args.baseline), fuel);
+    if args.model == ModelKind::Hourly {
+        return hourly::run(&args, fuel, within(args.baseline), args.reporting.map(|p| (p, within(p))));
+    }
+    let hours_of = |rows: Vec<Row>| -> Vec<Hour> { rows.into_iter().map(|r| r.hour).collect() };
+    let (baseline_days, baseline_report) = daily_from_hours(&hours_of(within(args.baseline)), fuel);
     let fit = fit_daily(&baseline_days, &DailyOptions::new(fuel)).context("fitting the baseline")?;
     let model = &fit.model;
     let predict = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| model.predict(d.temp, d.weekend)).collect() };
@@ -185,7 +197,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         },
     });
     if let Some(period) = args.reporting {
-        let (days, report) = daily_from_hours(&within(period), fuel);
+        let (days, report) = daily_from_hours(&hours_of(within(period)), fuel);
         warnings.extend(report.warnings.iter().map(|w| format!("reporting: {w}")));
         let (p, m) = (predict(&days), energy(&days));
         let s = savings(&fit.metrics, rho, &p, &m);
@@ -223,13 +235,16 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     }
     out["warnings"] = json!(warnings);
     out["disqualifications"] = json!(disqualifications);
+    print(&out, args.json);
+    Ok(())
+}
 
-    if args.json {
+fn print(out: &Value, as_json: bool) {
+    if as_json {
         println!("{out}");
     } else {
-        print_table(&out);
+        print_table(out);
     }
-    Ok(())
 }
 
 fn print_table(out: &Value) {
@@ -237,7 +252,17 @@ fn print_table(out: &Value) {
     let num = |v: &Value| v.as_f64().map_or("-".into(), |v| format!("{v:.0}"));
     let m = &out["model"];
     let b = &out["baseline"];
-    println!("model        daily, {} / {}", m["form"].as_str().unwrap_or("?"), m["day_types"].as_str().unwrap_or("?"));
+    match m["kind"].as_str() {
+        Some("hourly") => println!(
+            "model        hourly time-of-week and temperature, {} monthly models",
+            m["months"].as_array().map_or(0, Vec::len)
+        ),
+        _ => println!(
+            "model        daily, {} / {}",
+            m["form"].as_str().unwrap_or("?"),
+            m["day_types"].as_str().unwrap_or("?")
+        ),
+    }
     for (name, key) in [("heating at", "heating_balance_c"), ("cooling at", "cooling_balance_c")] {
         if let Some(v) = m[key].as_f64() {
             println!("{name:<12} {v:.1} °C");
@@ -249,10 +274,9 @@ fn print_table(out: &Value) {
         }
     }
     println!(
-        "baseline     {}..{}: {} days, n {}, p {}; CV(RMSE) {}, NMBE {}, R² {:.3}; Guideline 14 {}",
+        "baseline     {}..{}: n {}, p {}; CV(RMSE) {}, NMBE {}, R² {:.3}; Guideline 14 {}",
         b["start"].as_str().unwrap_or(""),
         b["end"].as_str().unwrap_or(""),
-        b["days"],
         b["n"],
         b["p"],
         pct(&b["cv_rmse"]),
@@ -277,5 +301,115 @@ fn print_table(out: &Value) {
         for w in out[key].as_array().into_iter().flatten() {
             println!("{}  {}", if key == "warnings" { "warning" } else { "NOT CALTRACK" }, w.as_str().unwrap_or(""));
         }
+    }
+}
+
+/// `--model hourly`: the time-of-week-and-temperature model on hours.
+mod hourly {
+    use super::{print, Period, Row};
+    use serde_json::json;
+    use sobre_models::daily::Fuel;
+    use sobre_models::hourly::{fit_hourly, HourObs};
+    use sobre_models::metrics::{gl14, Resolution};
+    use sobre_models::savings::{level_shifts, savings};
+    use sobre_models::stats::lag1_autocorrelation;
+    use sobre_models::sufficiency::interpolate;
+
+    /// Usable hours: energy present (electricity zeros are missing), temperature present after
+    /// short gaps are interpolated. `None` keeps the gaps visible to the autocorrelation.
+    fn observations(rows: &[Row], fuel: Fuel) -> (Vec<Option<HourObs>>, usize) {
+        let mut temps: Vec<Option<f64>> = rows.iter().map(|r| r.hour.temp).collect();
+        let interpolated = interpolate(&mut temps);
+        let obs = rows
+            .iter()
+            .zip(temps)
+            .map(|(r, temp)| {
+                let energy = r.hour.energy.filter(|e| !(fuel == Fuel::Electricity && *e == 0.0))?;
+                Some(HourObs { month: r.month, tow: r.tow, temp: temp?, energy })
+            })
+            .collect();
+        (obs, interpolated)
+    }
+
+    pub fn run(
+        args: &super::FitArgs,
+        fuel: Fuel,
+        baseline: Vec<Row>,
+        reporting: Option<(Period, Vec<Row>)>,
+    ) -> anyhow::Result<()> {
+        let (obs, interpolated) = observations(&baseline, fuel);
+        let usable: Vec<HourObs> = obs.iter().flatten().copied().collect();
+        let fit = fit_hourly(&usable)?;
+        let residuals: Vec<Option<f64>> =
+            obs.iter().map(|o| o.and_then(|o| fit.model.predict(&o).map(|p| o.energy - p))).collect();
+        let rho = lag1_autocorrelation(&residuals);
+        let gate = gl14(Resolution::Hourly, &fit.metrics);
+        let mut warnings = Vec::new();
+        if interpolated > 0 {
+            warnings.push(format!("{interpolated} hourly temperatures interpolated across short gaps"));
+        }
+        let missing = obs.len() - usable.len();
+        if missing > 0 {
+            warnings.push(format!("{missing} baseline hours without energy or temperature left out"));
+        }
+        let mut disqualifications = Vec::new();
+        if (usable.len() as f64) < 0.9 * obs.len() as f64 {
+            disqualifications.push(format!(
+                "{} of {} baseline hours usable; CalTRACK requires 90 %",
+                usable.len(),
+                obs.len()
+            ));
+        }
+        if !fit.model.skipped_months.is_empty() {
+            warnings.push(format!(
+                "months {:?} have less than a week of data: no prediction for them",
+                fit.model.skipped_months
+            ));
+        }
+        let mut out = json!({
+            "model": { "kind": "hourly", "months": fit.model.months },
+            "baseline": {
+                "start": args.baseline.start.to_string(),
+                "end": args.baseline.end.to_string(),
+                "n": fit.metrics.n,
+                "p": fit.metrics.p,
+                "cv_rmse": fit.metrics.cv_rmse,
+                "nmbe": fit.metrics.nmbe,
+                "r2": fit.metrics.r2,
+                "autocorrelation": rho,
+                "gl14_pass": gate.pass,
+            },
+        });
+        if let Some((period, rows)) = reporting {
+            let (obs, _) = observations(&rows, fuel);
+            let (predicted, metered): (Vec<f64>, Vec<f64>) =
+                obs.iter().flatten().filter_map(|o| Some((fit.model.predict(o)?, o.energy))).unzip();
+            let s = savings(&fit.metrics, rho, &predicted, &metered);
+            let shifts = level_shifts(&fit.metrics, rho, &predicted, &metered, 28 * 24, 4.0);
+            if !shifts.is_empty() {
+                warnings.push(format!(
+                    "{} four-week blocks show a level shift the model cannot explain (non-routine event?)",
+                    shifts.len()
+                ));
+            }
+            out["reporting"] = json!({
+                "start": period.start.to_string(),
+                "end": period.end.to_string(),
+                "hours": s.m,
+                "metered_kwh": s.metered_kwh,
+                "baseline_kwh": s.baseline_kwh,
+                "savings_kwh": s.savings_kwh,
+                "savings_pct": s.savings_pct,
+                "interval68_kwh": s.interval68_kwh,
+                "interval90_kwh": s.interval90_kwh,
+                "cv_rmse": s.reporting.cv_rmse,
+                "nmbe": s.reporting.nmbe,
+                "non_routine": shifts.iter().map(|x| json!({"hour": x.start, "hours": x.len, "mean_residual_kwh": x.mean_residual, "z": x.z})).collect::<Vec<_>>(),
+            });
+        }
+        out["warnings"] = json!(warnings);
+        out["disqualifications"] = json!(disqualifications);
+        print(&out, args.json);
+        Ok(())
     }
 }
