@@ -25,7 +25,10 @@ fn daily_change_point_365_days(bencher: divan::Bencher) {
 
 #[divan::bench(sample_count = 20)]
 fn hourly_towt_8760_hours(bencher: divan::Bencher) {
-    let obs: Vec<_> =
-        support::hourly_obs("ucam_b33_hourly.csv", 1, Fuel::Electricity).into_iter().filter(|(y, _)| *y == 2018).map(|(_, o)| o).collect();
+    let obs: Vec<_> = support::hourly_obs("ucam_b33_hourly.csv", 1, Fuel::Electricity)
+        .into_iter()
+        .filter(|(y, _)| *y == 2018)
+        .map(|(_, o)| o)
+        .collect();
     bencher.bench(|| fit_hourly(divan::black_box(&obs)).map(|f| f.metrics.cv_rmse));
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sobre_agent::ingest::decode::parse_timestamp;
 use sobre_models::daily::{fit_daily, DailyOptions, Day, Fuel};
 use sobre_models::metrics::{gl14, metrics, Resolution};
-use sobre_models::savings::{level_shifts, savings};
+use sobre_models::savings::{level_shifts, savings, Savings};
 use sobre_models::stats::lag1_autocorrelation;
 use sobre_models::sufficiency::{daily_from_hours, Hour};
 use std::collections::BTreeMap;
@@ -212,31 +212,42 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        if !shifts.is_empty() {
-            warnings.push(format!(
-                "{} 28-day blocks show a level shift the model cannot explain (non-routine event?)",
-                shifts.len()
-            ));
-        }
-        out["reporting"] = json!({
-            "start": period.start.to_string(),
-            "end": period.end.to_string(),
-            "days": s.m,
-            "metered_kwh": s.metered_kwh,
-            "baseline_kwh": s.baseline_kwh,
-            "savings_kwh": s.savings_kwh,
-            "savings_pct": s.savings_pct,
-            "interval68_kwh": s.interval68_kwh,
-            "interval90_kwh": s.interval90_kwh,
-            "cv_rmse": s.reporting.cv_rmse,
-            "nmbe": s.reporting.nmbe,
-            "non_routine": shifts,
-        });
+        out["reporting"] = reporting_json(period, &s, "days", shifts, &mut warnings);
     }
     out["warnings"] = json!(warnings);
     out["disqualifications"] = json!(disqualifications);
     print(&out, args.json);
     Ok(())
+}
+
+/// The reporting period's figures; `points` names what `m` counts (days or hours).
+fn reporting_json(
+    period: Period,
+    s: &Savings,
+    points: &str,
+    non_routine: Vec<Value>,
+    warnings: &mut Vec<String>,
+) -> Value {
+    if !non_routine.is_empty() {
+        warnings.push(format!(
+            "{} four-week blocks show a level shift the model cannot explain (non-routine event?)",
+            non_routine.len()
+        ));
+    }
+    json!({
+        "start": period.start.to_string(),
+        "end": period.end.to_string(),
+        points: s.m,
+        "metered_kwh": s.metered_kwh,
+        "baseline_kwh": s.baseline_kwh,
+        "savings_kwh": s.savings_kwh,
+        "savings_pct": s.savings_pct,
+        "interval68_kwh": s.interval68_kwh,
+        "interval90_kwh": s.interval90_kwh,
+        "cv_rmse": s.reporting.cv_rmse,
+        "nmbe": s.reporting.nmbe,
+        "non_routine": non_routine,
+    })
 }
 
 fn print(out: &Value, as_json: bool) {
@@ -306,7 +317,7 @@ fn print_table(out: &Value) {
 
 /// `--model hourly`: the time-of-week-and-temperature model on hours.
 mod hourly {
-    use super::{print, Period, Row};
+    use super::{print, reporting_json, Period, Row};
     use serde_json::json;
     use sobre_models::daily::Fuel;
     use sobre_models::hourly::{fit_hourly, HourObs};
@@ -386,26 +397,11 @@ mod hourly {
                 obs.iter().flatten().filter_map(|o| Some((fit.model.predict(o)?, o.energy))).unzip();
             let s = savings(&fit.metrics, rho, &predicted, &metered);
             let shifts = level_shifts(&fit.metrics, rho, &predicted, &metered, 28 * 24, 4.0);
-            if !shifts.is_empty() {
-                warnings.push(format!(
-                    "{} four-week blocks show a level shift the model cannot explain (non-routine event?)",
-                    shifts.len()
-                ));
-            }
-            out["reporting"] = json!({
-                "start": period.start.to_string(),
-                "end": period.end.to_string(),
-                "hours": s.m,
-                "metered_kwh": s.metered_kwh,
-                "baseline_kwh": s.baseline_kwh,
-                "savings_kwh": s.savings_kwh,
-                "savings_pct": s.savings_pct,
-                "interval68_kwh": s.interval68_kwh,
-                "interval90_kwh": s.interval90_kwh,
-                "cv_rmse": s.reporting.cv_rmse,
-                "nmbe": s.reporting.nmbe,
-                "non_routine": shifts.iter().map(|x| json!({"hour": x.start, "hours": x.len, "mean_residual_kwh": x.mean_residual, "z": x.z})).collect::<Vec<_>>(),
-            });
+            let shifts = shifts
+                .iter()
+                .map(|x| json!({"hour": x.start, "hours": x.len, "mean_residual_kwh": x.mean_residual, "z": x.z}))
+                .collect();
+            out["reporting"] = reporting_json(period, &s, "hours", shifts, &mut warnings);
         }
         out["warnings"] = json!(warnings);
         out["disqualifications"] = json!(disqualifications);

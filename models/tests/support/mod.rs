@@ -57,10 +57,8 @@ pub fn hourly_obs(file: &str, column: usize, fuel: Fuel) -> Vec<(i32, HourObs)> 
                 (r[0][..4].parse().ok()?, r[0][5..7].parse().ok()?, r[0][8..10].parse().ok()?);
             let hour: i64 = r[0][11..13].parse().ok()?;
             let weekday = (days_from_civil(y, m, d) + 3).rem_euclid(7);
-            let obs =
-                HourObs { month: m as u8, tow: (weekday * 24 + hour) as u8, temp: temp?, energy };
+            let obs = HourObs { month: m as u8, tow: (weekday * 24 + hour) as u8, temp: temp?, energy };
             Some((y, obs))
         })
         .collect()
 }
-
