@@ -7,6 +7,17 @@ use crate::metrics::{metrics, Metrics};
 use crate::stats::t_two_sided;
 use serde::Serialize;
 
+/// Where the interval comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalMethod {
+    /// ASHRAE Guideline 14 with the lag-1 autocorrelation correction: the model's random error.
+    Gl14,
+    /// The errors of the same model fitted on the year before the baseline, over every window of
+    /// the reporting period's length in the baseline year: random error and year-to-year drift.
+    Backtest,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Savings {
     pub metered_kwh: f64,
@@ -17,6 +28,10 @@ pub struct Savings {
     /// Half-widths: the savings lie within ± this at 68 % and 90 % confidence.
     pub interval68_kwh: f64,
     pub interval90_kwh: f64,
+    pub interval_method: IntervalMethod,
+    /// The Guideline 14 half-widths, always given.
+    pub gl14_interval68_kwh: f64,
+    pub gl14_interval90_kwh: f64,
     /// Reporting points.
     pub m: usize,
     /// Effective independent points of the baseline.
@@ -37,17 +52,52 @@ pub fn savings(baseline: &Metrics, rho: f64, predicted: &[f64], metered: &[f64])
     let n_effective = (n * (1.0 - rho) / (1.0 + rho)).clamp(1.0, n);
     let spread = GL14_FACTOR * baseline.rmse * (m as f64 * (n / n_effective) * (1.0 + 2.0 / n_effective)).sqrt();
     let dof = (n_effective - baseline.p as f64).max(1.0);
+    let (gl14_68, gl14_90) = (t_two_sided(0.68, dof) * spread, t_two_sided(0.90, dof) * spread);
     Savings {
         metered_kwh,
         baseline_kwh,
         savings_kwh,
         savings_pct: if baseline_kwh != 0.0 { savings_kwh / baseline_kwh } else { 0.0 },
-        interval68_kwh: t_two_sided(0.68, dof) * spread,
-        interval90_kwh: t_two_sided(0.90, dof) * spread,
+        interval68_kwh: gl14_68,
+        interval90_kwh: gl14_90,
+        interval_method: IntervalMethod::Gl14,
+        gl14_interval68_kwh: gl14_68,
+        gl14_interval90_kwh: gl14_90,
         m,
         n_effective,
         reporting: metrics(metered, predicted, 0),
     }
+}
+
+impl Savings {
+    /// Uses a backtest's half-widths (see [`backtest_interval`]) instead of Guideline 14's.
+    pub fn with_backtest(self, (half68, half90): (f64, f64)) -> Savings {
+        Savings { interval68_kwh: half68, interval90_kwh: half90, interval_method: IntervalMethod::Backtest, ..self }
+    }
+}
+
+/// The 68th and 90th percentiles of |Σ error| over every window of `m` consecutive points of
+/// `errors` (predicted − actual of a model fitted on the year before the baseline, over the
+/// baseline, in time order). Windows longer than half the series are scaled up from half-series
+/// windows in proportion to their length: drift adds up, it does not average out. `None` when
+/// the series is too short to say anything (fewer than 60 points).
+pub fn backtest_interval(errors: &[f64], m: usize) -> Option<(f64, f64)> {
+    const MIN_POINTS: usize = 60;
+    if errors.len() < MIN_POINTS || m == 0 {
+        return None;
+    }
+    let window = m.min(errors.len() / 2);
+    let scale = m as f64 / window as f64;
+    let mut sums = Vec::with_capacity(errors.len() - window + 1);
+    let mut running: f64 = errors[..window].iter().sum();
+    sums.push(running.abs());
+    for i in window..errors.len() {
+        running += errors[i] - errors[i - window];
+        sums.push(running.abs());
+    }
+    sums.sort_by(f64::total_cmp);
+    let quantile = |q: f64| sums[((sums.len() - 1) as f64 * q).round() as usize] * scale;
+    Some((quantile(0.68), quantile(0.90)))
 }
 
 /// A level shift the model cannot explain: a block of reporting residuals whose mean is more
@@ -108,6 +158,19 @@ mod tests {
         let correlated = savings(&b, 0.6, &predicted, &metered);
         assert!((correlated.n_effective - 365.0 * 0.4 / 1.6).abs() < 1e-9);
         assert!(correlated.interval90_kwh > 1.9 * s.interval90_kwh);
+    }
+
+    #[test]
+    fn a_backtest_interval_is_the_spread_of_window_errors() {
+        // Given errors alternating ±1 with a drift of +0.1 a point over 100 points
+        let errors: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 } + 0.1).collect();
+        // When windows of 10 points are summed, Then every window sums to 1.0
+        let (q68, q90) = backtest_interval(&errors, 10).expect("long enough");
+        assert!((q68 - 1.0).abs() < 1e-9 && (q90 - 1.0).abs() < 1e-9, "{q68} {q90}");
+        // And a reporting period longer than half the series scales the half-series windows
+        let (_, long) = backtest_interval(&errors, 100).expect("scaled");
+        assert!((long - 10.0).abs() < 1e-9, "{long}");
+        assert_eq!(backtest_interval(&errors[..30], 10), None, "too short to tell");
     }
 
     #[test]

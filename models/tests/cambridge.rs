@@ -2,7 +2,7 @@
 //! tests/data/README.md: baseline 2018, reporting 2019 and 2020.
 
 use sobre_models::daily::{fit_daily, DailyOptions, Fuel};
-use sobre_models::savings::savings;
+use sobre_models::savings::{backtest_interval, savings};
 use sobre_models::stats::lag1_autocorrelation;
 mod support;
 
@@ -53,19 +53,24 @@ fn building_64_gas_matches_or_beats_eemeter() {
 }
 
 /// Injects a known saving (3–15 %) into windows of 60–180 days of building 33's 2019 data and
-/// estimates it against the 2018 baseline. Returns the share of windows whose 90 % interval
-/// covers the truth, and the mean estimation error as a fraction of the baseline prediction.
-fn injected_savings(trials: u32) -> (f64, f64) {
+/// estimates it against the 2018 baseline, with the interval from a backtest of the same model
+/// fitted on 2017. Returns the shares of windows whose 90 % interval covers the truth (backtest,
+/// and Guideline 14 for comparison), and the mean error as a fraction of the baseline prediction.
+fn injected_savings(trials: u32) -> (f64, f64, f64) {
     let all = hours("ucam_b33_hourly.csv", 1);
+    let options = DailyOptions::new(Fuel::Electricity);
     let baseline = year(&all, 2018, Fuel::Electricity);
-    let fit = fit_daily(&baseline, &DailyOptions::new(Fuel::Electricity)).expect("baseline");
+    let fit = fit_daily(&baseline, &options).expect("baseline");
     let residuals: Vec<Option<f64>> =
         baseline.iter().map(|d| Some(d.energy - fit.model.predict(d.temp, d.weekend))).collect();
     let rho = lag1_autocorrelation(&residuals);
+    let prior = fit_daily(&year(&all, 2017, Fuel::Electricity), &options).expect("prior year");
+    let backtest_errors: Vec<f64> =
+        baseline.iter().map(|d| prior.model.predict(d.temp, d.weekend) - d.energy).collect();
     let reporting = year(&all, 2019, Fuel::Electricity);
 
     let mut rng = fastrand::Rng::with_seed(2019);
-    let (mut covered, mut errors) = (0, 0.0);
+    let (mut covered, mut covered_gl14, mut errors) = (0, 0, 0.0);
     for _ in 0..trials {
         let fraction = 0.03 + 0.12 * rng.f64();
         let start = rng.usize(0..reporting.len() - 60);
@@ -74,30 +79,26 @@ fn injected_savings(trials: u32) -> (f64, f64) {
         let predicted: Vec<f64> = window.iter().map(|d| fit.model.predict(d.temp, d.weekend)).collect();
         let metered: Vec<f64> = window.iter().map(|d| d.energy * (1.0 - fraction)).collect();
         let truth: f64 = window.iter().map(|d| d.energy * fraction).sum();
-        let s = savings(&fit.metrics, rho, &predicted, &metered);
+        let gl14 = savings(&fit.metrics, rho, &predicted, &metered);
+        let s = gl14.with_backtest(backtest_interval(&backtest_errors, len).expect("a year of backtest"));
         covered += u32::from((s.savings_kwh - truth).abs() <= s.interval90_kwh);
+        covered_gl14 += u32::from((s.savings_kwh - truth).abs() <= s.gl14_interval90_kwh);
         errors += (s.savings_kwh - truth) / s.baseline_kwh;
     }
-    (f64::from(covered) / f64::from(trials), errors / f64::from(trials))
+    let share = |n: u32| f64::from(n) / f64::from(trials);
+    (share(covered), share(covered_gl14), errors / f64::from(trials))
 }
 
 /// Given real 2019 data and its 2018 baseline, When a known saving is injected from random
-/// dates, Then the estimate recovers it: the error is the model's own year-ahead drift
-/// (eemeter: 2019 NMBE −1.3 %), never more than 2 % of the baseline on average.
+/// dates, Then the estimate recovers it (the error is the model's own year-ahead drift; eemeter:
+/// 2019 NMBE −1.3 %), and the 90 % interval covers the truth for at least 85 % of the dates.
+/// The Guideline 14 interval alone covers far fewer (printed): it holds the model's random
+/// error, not the building's drift from one year to the next.
 #[test]
-fn injected_savings_are_recovered() {
-    let (_, mean_error) = injected_savings(200);
+fn injected_savings_are_recovered_within_the_90_percent_interval() {
+    let (coverage, coverage_gl14, mean_error) = injected_savings(200);
+    eprintln!("coverage: backtest {coverage:.2}, Guideline 14 alone {coverage_gl14:.2}; mean error {mean_error:.4}");
     assert!(mean_error.abs() < 0.02, "mean error {mean_error:.4} of the baseline");
-}
-
-/// The requirement: the 90 % interval covers the truth for ≥ 85 % of injection dates.
-/// Measured: 0.39 with the Guideline 14 interval (lag-1 autocorrelation); 0.52 with a blocked
-/// cross-validation estimate of window errors. Building 33 drifts from year to year by more
-/// than any baseline-only estimate of uncertainty. Open; see the README's known limits.
-#[test]
-#[ignore = "open: the Guideline 14 interval covers 0.39 of injections on building 33, not 0.85"]
-fn the_90_percent_interval_covers_injected_savings() {
-    let (coverage, _) = injected_savings(200);
     assert!(coverage >= 0.85, "the 90 % interval covered the truth in {coverage:.2} of injections");
 }
 

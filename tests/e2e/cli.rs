@@ -102,6 +102,10 @@ fn fit_prints_the_json_contract_on_real_data() {
     );
     assert!(0.0 < i68 && i68 < i90, "{i68} {i90}");
     assert!(!v["reporting"]["non_routine"].as_array().expect("array").is_empty(), "the lockdown is flagged");
+    // 2017 precedes the baseline: the interval comes from a year-ahead backtest, wider than
+    // Guideline 14's, which is still given
+    assert_eq!(v["reporting"]["interval_method"], "backtest");
+    assert!(i90 > v["reporting"]["gl14_interval90_kwh"].as_f64().expect("number"));
 }
 
 #[test]

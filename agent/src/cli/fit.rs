@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sobre_agent::ingest::decode::parse_timestamp;
 use sobre_models::daily::{fit_daily, DailyOptions, Day, Fuel};
 use sobre_models::metrics::{gl14, metrics, Resolution};
-use sobre_models::savings::{level_shifts, savings, Savings};
+use sobre_models::savings::{backtest_interval, level_shifts, savings, Savings};
 use sobre_models::stats::lag1_autocorrelation;
 use sobre_models::sufficiency::{daily_from_hours, Hour};
 use std::collections::BTreeMap;
@@ -75,6 +75,27 @@ pub struct FitArgs {
     json: bool,
 }
 
+/// The year before the baseline: where a backtest of the model finds its year-ahead error.
+fn prior_year(baseline: Period) -> Period {
+    let end = baseline.start.pred_opt().unwrap_or(baseline.start);
+    Period { start: baseline.start - chrono::Days::new(365), end }
+}
+
+/// The interval from a backtest when the history allows, Guideline 14's otherwise (said so).
+fn with_interval(s: Savings, backtest_errors: Option<&[f64]>, warnings: &mut Vec<String>) -> Savings {
+    match backtest_errors.and_then(|errors| backtest_interval(errors, s.m)) {
+        Some(halves) => s.with_backtest(halves),
+        None => {
+            warnings.push(
+                "no year of data before the baseline to backtest the model: the interval is Guideline 14's, \
+                 the model's random error only, and does not cover the building's drift between years"
+                    .into(),
+            );
+            s
+        }
+    }
+}
+
 /// Days since 1970-01-01 → the calendar day.
 fn date_of(index: i64) -> NaiveDate {
     NaiveDate::default() + chrono::Days::new(index.max(0) as u64)
@@ -139,7 +160,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         rows.iter().filter(|r| r.hour.day >= a && r.hour.day <= b).copied().collect()
     };
     if args.model == ModelKind::Hourly {
-        return hourly::run(&args, fuel, within(args.baseline), args.reporting.map(|p| (p, within(p))));
+        return hourly::run(&args, fuel, within);
     }
     let hours_of = |rows: Vec<Row>| -> Vec<Hour> { rows.into_iter().map(|r| r.hour).collect() };
     let (baseline_days, baseline_report) = daily_from_hours(&hours_of(within(args.baseline)), fuel);
@@ -148,6 +169,11 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let predict = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| model.predict(d.temp, d.weekend)).collect() };
     let energy = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| d.energy).collect() };
     let predicted = predict(&baseline_days);
+    let (prior_days, _) = daily_from_hours(&hours_of(within(prior_year(args.baseline))), fuel);
+    let backtest_errors: Option<Vec<f64>> = (prior_days.len() >= 300)
+        .then(|| fit_daily(&prior_days, &DailyOptions::new(fuel)).ok())
+        .flatten()
+        .map(|prior| baseline_days.iter().map(|d| prior.model.predict(d.temp, d.weekend) - d.energy).collect());
     let rho = lag1_autocorrelation(
         &baseline_days.iter().zip(&predicted).map(|(d, p)| Some(d.energy - p)).collect::<Vec<_>>(),
     );
@@ -200,7 +226,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         let (days, report) = daily_from_hours(&hours_of(within(period)), fuel);
         warnings.extend(report.warnings.iter().map(|w| format!("reporting: {w}")));
         let (p, m) = (predict(&days), energy(&days));
-        let s = savings(&fit.metrics, rho, &p, &m);
+        let s = with_interval(savings(&fit.metrics, rho, &p, &m), backtest_errors.as_deref(), &mut warnings);
         let shifts: Vec<Value> = level_shifts(&fit.metrics, rho, &p, &m, 28, 4.0)
             .into_iter()
             .map(|shift| {
@@ -244,6 +270,9 @@ fn reporting_json(
         "savings_pct": s.savings_pct,
         "interval68_kwh": s.interval68_kwh,
         "interval90_kwh": s.interval90_kwh,
+        "interval_method": s.interval_method,
+        "gl14_interval68_kwh": s.gl14_interval68_kwh,
+        "gl14_interval90_kwh": s.gl14_interval90_kwh,
         "cv_rmse": s.reporting.cv_rmse,
         "nmbe": s.reporting.nmbe,
         "non_routine": non_routine,
@@ -297,7 +326,7 @@ fn print_table(out: &Value) {
     );
     if let Some(r) = out.get("reporting") {
         println!(
-            "reporting    {}..{}: metered {} kWh, baseline {} kWh, savings {} kWh ({}) ± {} (68 %) ± {} (90 %)",
+            "reporting    {}..{}: metered {} kWh, baseline {} kWh, savings {} kWh ({}) ± {} (68 %) ± {} (90 %, {})",
             r["start"].as_str().unwrap_or(""),
             r["end"].as_str().unwrap_or(""),
             num(&r["metered_kwh"]),
@@ -305,7 +334,8 @@ fn print_table(out: &Value) {
             num(&r["savings_kwh"]),
             pct(&r["savings_pct"]),
             num(&r["interval68_kwh"]),
-            num(&r["interval90_kwh"])
+            num(&r["interval90_kwh"]),
+            if r["interval_method"] == "backtest" { "year-ahead backtest" } else { "Guideline 14" }
         );
     }
     for key in ["warnings", "disqualifications"] {
@@ -317,7 +347,7 @@ fn print_table(out: &Value) {
 
 /// `--model hourly`: the time-of-week-and-temperature model on hours.
 mod hourly {
-    use super::{print, reporting_json, Period, Row};
+    use super::{print, prior_year, reporting_json, with_interval, Period, Row};
     use serde_json::json;
     use sobre_models::daily::Fuel;
     use sobre_models::hourly::{fit_hourly, HourObs};
@@ -342,19 +372,22 @@ mod hourly {
         (obs, interpolated)
     }
 
-    pub fn run(
-        args: &super::FitArgs,
-        fuel: Fuel,
-        baseline: Vec<Row>,
-        reporting: Option<(Period, Vec<Row>)>,
-    ) -> anyhow::Result<()> {
-        let (obs, interpolated) = observations(&baseline, fuel);
+    /// `rows_within` gives the CSV's rows inside a period.
+    pub fn run(args: &super::FitArgs, fuel: Fuel, rows_within: impl Fn(Period) -> Vec<Row>) -> anyhow::Result<()> {
+        let (obs, interpolated) = observations(&rows_within(args.baseline), fuel);
         let usable: Vec<HourObs> = obs.iter().flatten().copied().collect();
         let fit = fit_hourly(&usable)?;
         let residuals: Vec<Option<f64>> =
             obs.iter().map(|o| o.and_then(|o| fit.model.predict(&o).map(|p| o.energy - p))).collect();
         let rho = lag1_autocorrelation(&residuals);
         let gate = gl14(Resolution::Hourly, &fit.metrics);
+        // A year-ahead backtest: the same model fitted on the year before, over the baseline.
+        let (prior, _) = observations(&rows_within(prior_year(args.baseline)), fuel);
+        let prior: Vec<HourObs> = prior.into_iter().flatten().collect();
+        let backtest_errors: Option<Vec<f64>> = (prior.len() >= 6000)
+            .then(|| fit_hourly(&prior).ok())
+            .flatten()
+            .map(|p| usable.iter().filter_map(|o| Some(p.model.predict(o)? - o.energy)).collect());
         let mut warnings = Vec::new();
         if interpolated > 0 {
             warnings.push(format!("{interpolated} hourly temperatures interpolated across short gaps"));
@@ -391,11 +424,15 @@ mod hourly {
                 "gl14_pass": gate.pass,
             },
         });
-        if let Some((period, rows)) = reporting {
-            let (obs, _) = observations(&rows, fuel);
+        if let Some(period) = args.reporting {
+            let (obs, _) = observations(&rows_within(period), fuel);
             let (predicted, metered): (Vec<f64>, Vec<f64>) =
                 obs.iter().flatten().filter_map(|o| Some((fit.model.predict(o)?, o.energy))).unzip();
-            let s = savings(&fit.metrics, rho, &predicted, &metered);
+            let s = with_interval(
+                savings(&fit.metrics, rho, &predicted, &metered),
+                backtest_errors.as_deref(),
+                &mut warnings,
+            );
             let shifts = level_shifts(&fit.metrics, rho, &predicted, &metered, 28 * 24, 4.0);
             let shifts = shifts
                 .iter()
