@@ -76,14 +76,39 @@ impl Savings {
     }
 }
 
+/// A year-ahead drift beyond this share of the baseline is a non-routine change (a retrofit,
+/// another meter), not an uncertainty: such a year cannot calibrate the interval.
+pub const BACKTEST_MAX_BIAS: f64 = 0.10;
+const BACKTEST_MIN_POINTS: usize = 60;
+
+/// Why a backtest cannot give the interval.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum BacktestRefusal {
+    #[error("{points} backtest points; at least {BACKTEST_MIN_POINTS} are needed")]
+    TooShort { points: usize },
+    #[error("the year before the baseline differs from it by {:.0} % (a non-routine change?)", .bias * 100.0)]
+    NonRoutine { bias: f64 },
+}
+
+/// The interval from a year-ahead backtest: `errors` are predicted − actual of the same model
+/// fitted on the year before the baseline, over the baseline in time order; `baseline_kwh` is
+/// the baseline's metered total. Refused when that year is not comparable (see
+/// [`BACKTEST_MAX_BIAS`]) or too short.
+pub fn backtest(errors: &[f64], baseline_kwh: f64, m: usize) -> Result<(f64, f64), BacktestRefusal> {
+    let bias = -errors.iter().sum::<f64>() / baseline_kwh;
+    // NaN (an empty baseline) is refused too.
+    if bias.is_nan() || bias.abs() > BACKTEST_MAX_BIAS {
+        return Err(BacktestRefusal::NonRoutine { bias });
+    }
+    backtest_interval(errors, m).ok_or(BacktestRefusal::TooShort { points: errors.len() })
+}
+
 /// The 68th and 90th percentiles of |Σ error| over every window of `m` consecutive points of
-/// `errors` (predicted − actual of a model fitted on the year before the baseline, over the
-/// baseline, in time order). Windows longer than half the series are scaled up from half-series
-/// windows in proportion to their length: drift adds up, it does not average out. `None` when
-/// the series is too short to say anything (fewer than 60 points).
+/// `errors`. Windows longer than half the series are scaled up from half-series windows in
+/// proportion to their length: drift adds up, it does not average out. `None` when the series
+/// is too short to say anything.
 pub fn backtest_interval(errors: &[f64], m: usize) -> Option<(f64, f64)> {
-    const MIN_POINTS: usize = 60;
-    if errors.len() < MIN_POINTS || m == 0 {
+    if errors.len() < BACKTEST_MIN_POINTS || m == 0 {
         return None;
     }
     let window = m.min(errors.len() / 2);
@@ -171,6 +196,10 @@ mod tests {
         let (_, long) = backtest_interval(&errors, 100).expect("scaled");
         assert!((long - 10.0).abs() < 1e-9, "{long}");
         assert_eq!(backtest_interval(&errors[..30], 10), None, "too short to tell");
+        // And a prior year 20 % off is a non-routine change, not an uncertainty
+        let off: Vec<f64> = vec![20.0; 100];
+        assert!(matches!(backtest(&off, 10_000.0, 10), Err(BacktestRefusal::NonRoutine { .. })));
+        assert!(backtest(&errors, 10_000.0, 10).is_ok());
     }
 
     #[test]

@@ -105,6 +105,14 @@ fn fit_prints_the_json_contract_on_real_data() {
     // 2017 precedes the baseline: the interval comes from a year-ahead backtest, wider than
     // Guideline 14's, which is still given
     assert_eq!(v["reporting"]["interval_method"], "backtest");
+    // Per month and per day too, adding up to the period
+    let months = v["reporting"]["monthly"].as_array().expect("monthly");
+    assert_eq!(months.len(), 12);
+    let days = v["reporting"]["daily"].as_array().expect("daily");
+    let sum =
+        |rows: &[serde_json::Value]| rows.iter().map(|m| m["savings_kwh"].as_f64().unwrap_or(f64::NAN)).sum::<f64>();
+    let total = v["reporting"]["savings_kwh"].as_f64().expect("number");
+    assert!((sum(months) - total).abs() < 1e-6 * total.abs() && (sum(days) - total).abs() < 1e-6 * total.abs());
     assert!(i90 > v["reporting"]["gl14_interval90_kwh"].as_f64().expect("number"));
 }
 

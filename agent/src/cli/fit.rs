@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sobre_agent::ingest::decode::parse_timestamp;
 use sobre_models::daily::{fit_daily, DailyOptions, Day, Fuel};
 use sobre_models::metrics::{gl14, metrics, Resolution};
-use sobre_models::savings::{backtest_interval, level_shifts, savings, Savings};
+use sobre_models::savings::{level_shifts, savings, Savings};
 use sobre_models::stats::lag1_autocorrelation;
 use sobre_models::sufficiency::{daily_from_hours, Hour};
 use std::collections::BTreeMap;
@@ -70,6 +70,9 @@ pub struct FitArgs {
     reporting: Option<Period>,
     #[arg(long, value_enum, default_value = "electricity")]
     fuel: FuelArg,
+    /// Try cooling terms for gas too (electricity always tries them).
+    #[arg(long)]
+    cooling: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -81,16 +84,20 @@ fn prior_year(baseline: Period) -> Period {
     Period { start: baseline.start - chrono::Days::new(365), end }
 }
 
-/// The interval from a backtest when the history allows, Guideline 14's otherwise (said so).
-fn with_interval(s: Savings, backtest_errors: Option<&[f64]>, warnings: &mut Vec<String>) -> Savings {
-    match backtest_errors.and_then(|errors| backtest_interval(errors, s.m)) {
-        Some(halves) => s.with_backtest(halves),
-        None => {
-            warnings.push(
-                "no year of data before the baseline to backtest the model: the interval is Guideline 14's, \
-                 the model's random error only, and does not cover the building's drift between years"
-                    .into(),
-            );
+/// The interval from a year-ahead backtest when the history allows, Guideline 14's otherwise,
+/// saying why. `backtest` is the prior-year model's errors over the baseline and the
+/// baseline's metered total.
+fn with_interval(s: Savings, backtest: Option<(&[f64], f64)>, warnings: &mut Vec<String>) -> Savings {
+    let gl14_only =
+        "the interval is Guideline 14's: the model's random error only, not the building's drift between years";
+    let Some((errors, baseline_kwh)) = backtest else {
+        warnings.push(format!("no year of data before the baseline to backtest the model; {gl14_only}"));
+        return s;
+    };
+    match sobre_models::savings::backtest(errors, baseline_kwh, s.m) {
+        Ok(halves) => s.with_backtest(halves),
+        Err(refusal) => {
+            warnings.push(format!("{refusal}: it cannot calibrate the interval; {gl14_only}"));
             s
         }
     }
@@ -164,14 +171,15 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     }
     let hours_of = |rows: Vec<Row>| -> Vec<Hour> { rows.into_iter().map(|r| r.hour).collect() };
     let (baseline_days, baseline_report) = daily_from_hours(&hours_of(within(args.baseline)), fuel);
-    let fit = fit_daily(&baseline_days, &DailyOptions::new(fuel)).context("fitting the baseline")?;
+    let options = DailyOptions { cooling: args.cooling || fuel == Fuel::Electricity, ..DailyOptions::new(fuel) };
+    let fit = fit_daily(&baseline_days, &options).context("fitting the baseline")?;
     let model = &fit.model;
     let predict = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| model.predict(d.temp, d.weekend)).collect() };
     let energy = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| d.energy).collect() };
     let predicted = predict(&baseline_days);
     let (prior_days, _) = daily_from_hours(&hours_of(within(prior_year(args.baseline))), fuel);
     let backtest_errors: Option<Vec<f64>> = (prior_days.len() >= 300)
-        .then(|| fit_daily(&prior_days, &DailyOptions::new(fuel)).ok())
+        .then(|| fit_daily(&prior_days, &options).ok())
         .flatten()
         .map(|prior| baseline_days.iter().map(|d| prior.model.predict(d.temp, d.weekend) - d.energy).collect());
     let rho = lag1_autocorrelation(
@@ -226,7 +234,9 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         let (days, report) = daily_from_hours(&hours_of(within(period)), fuel);
         warnings.extend(report.warnings.iter().map(|w| format!("reporting: {w}")));
         let (p, m) = (predict(&days), energy(&days));
-        let s = with_interval(savings(&fit.metrics, rho, &p, &m), backtest_errors.as_deref(), &mut warnings);
+        let metered_baseline: f64 = baseline_days.iter().map(|d| d.energy).sum();
+        let backtest = backtest_errors.as_deref().map(|e| (e, metered_baseline));
+        let s = with_interval(savings(&fit.metrics, rho, &p, &m), backtest, &mut warnings);
         let shifts: Vec<Value> = level_shifts(&fit.metrics, rho, &p, &m, 28, 4.0)
             .into_iter()
             .map(|shift| {
@@ -239,11 +249,40 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             })
             .collect();
         out["reporting"] = reporting_json(period, &s, "days", shifts, &mut warnings);
+        let (daily, monthly) = breakdown(days.iter().zip(p.iter().zip(&m)).map(|(d, (p, m))| (d.index, *p, *m)));
+        out["reporting"]["daily"] = json!(daily);
+        out["reporting"]["monthly"] = json!(monthly);
     }
     out["warnings"] = json!(warnings);
     out["disqualifications"] = json!(disqualifications);
     print(&out, args.json);
     Ok(())
+}
+
+/// Avoided energy per day and per month: `(local day index, baseline prediction, metered)`.
+fn breakdown(points: impl IntoIterator<Item = (i64, f64, f64)>) -> (Vec<Value>, Vec<Value>) {
+    let mut days: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+    for (day, predicted, metered) in points {
+        let d = days.entry(day).or_default();
+        d.0 += predicted;
+        d.1 += metered;
+    }
+    let mut months: BTreeMap<(i32, u32), (f64, f64)> = BTreeMap::new();
+    let daily = days
+        .iter()
+        .map(|(day, (p, m))| {
+            let date = date_of(*day);
+            let month = months.entry((date.year(), date.month())).or_default();
+            month.0 += p;
+            month.1 += m;
+            json!({ "date": date.to_string(), "baseline_kwh": p, "metered_kwh": m, "savings_kwh": p - m })
+        })
+        .collect();
+    let monthly = months
+        .iter()
+        .map(|((y, mo), (p, m))| json!({ "month": format!("{y}-{mo:02}"), "baseline_kwh": p, "metered_kwh": m, "savings_kwh": p - m }))
+        .collect();
+    (daily, monthly)
 }
 
 /// The reporting period's figures; `points` names what `m` counts (days or hours).
@@ -338,6 +377,18 @@ fn print_table(out: &Value) {
             if r["interval_method"] == "backtest" { "year-ahead backtest" } else { "Guideline 14" }
         );
     }
+    if let Some(months) = out.get("reporting").and_then(|r| r["monthly"].as_array()) {
+        println!("  month        baseline kWh    metered kWh    savings kWh");
+        for m in months {
+            println!(
+                "  {:<10} {:>14} {:>14} {:>14}",
+                m["month"].as_str().unwrap_or(""),
+                num(&m["baseline_kwh"]),
+                num(&m["metered_kwh"]),
+                num(&m["savings_kwh"])
+            );
+        }
+    }
     for key in ["warnings", "disqualifications"] {
         for w in out[key].as_array().into_iter().flatten() {
             println!("{}  {}", if key == "warnings" { "warning" } else { "NOT CALTRACK" }, w.as_str().unwrap_or(""));
@@ -374,7 +425,8 @@ mod hourly {
 
     /// `rows_within` gives the CSV's rows inside a period.
     pub fn run(args: &super::FitArgs, fuel: Fuel, rows_within: impl Fn(Period) -> Vec<Row>) -> anyhow::Result<()> {
-        let (obs, interpolated) = observations(&rows_within(args.baseline), fuel);
+        let baseline_rows = rows_within(args.baseline);
+        let (obs, interpolated) = observations(&baseline_rows, fuel);
         let usable: Vec<HourObs> = obs.iter().flatten().copied().collect();
         let fit = fit_hourly(&usable)?;
         let residuals: Vec<Option<f64>> =
@@ -397,6 +449,19 @@ mod hourly {
             warnings.push(format!("{missing} baseline hours without energy or temperature left out"));
         }
         let mut disqualifications = Vec::new();
+        // CalTRACK hourly: each calendar month of the baseline needs 90 % of its hours.
+        let mut per_month: std::collections::BTreeMap<u8, (usize, usize)> = std::collections::BTreeMap::new();
+        for (r, o) in baseline_rows.iter().zip(&obs) {
+            let m = per_month.entry(r.month).or_default();
+            m.0 += usize::from(o.is_some());
+            m.1 += 1;
+        }
+        for (month, (good, all)) in per_month {
+            if (good as f64) < 0.9 * all as f64 {
+                disqualifications
+                    .push(format!("month {month}: {good} of {all} hours usable; CalTRACK requires 90 % per month"));
+            }
+        }
         if (usable.len() as f64) < 0.9 * obs.len() as f64 {
             disqualifications.push(format!(
                 "{} of {} baseline hours usable; CalTRACK requires 90 %",
@@ -425,20 +490,26 @@ mod hourly {
             },
         });
         if let Some(period) = args.reporting {
-            let (obs, _) = observations(&rows_within(period), fuel);
-            let (predicted, metered): (Vec<f64>, Vec<f64>) =
-                obs.iter().flatten().filter_map(|o| Some((fit.model.predict(o)?, o.energy))).unzip();
-            let s = with_interval(
-                savings(&fit.metrics, rho, &predicted, &metered),
-                backtest_errors.as_deref(),
-                &mut warnings,
-            );
+            let rows = rows_within(period);
+            let (obs, _) = observations(&rows, fuel);
+            let points: Vec<(i64, f64, f64)> = rows
+                .iter()
+                .zip(&obs)
+                .filter_map(|(r, o)| o.as_ref().and_then(|o| Some((r.hour.day, fit.model.predict(o)?, o.energy))))
+                .collect();
+            let (predicted, metered): (Vec<f64>, Vec<f64>) = points.iter().map(|(_, p, m)| (*p, *m)).unzip();
+            let metered_baseline: f64 = usable.iter().map(|o| o.energy).sum();
+            let backtest = backtest_errors.as_deref().map(|e| (e, metered_baseline));
+            let s = with_interval(savings(&fit.metrics, rho, &predicted, &metered), backtest, &mut warnings);
             let shifts = level_shifts(&fit.metrics, rho, &predicted, &metered, 28 * 24, 4.0);
             let shifts = shifts
                 .iter()
                 .map(|x| json!({"hour": x.start, "hours": x.len, "mean_residual_kwh": x.mean_residual, "z": x.z}))
                 .collect();
             out["reporting"] = reporting_json(period, &s, "hours", shifts, &mut warnings);
+            let (daily, monthly) = super::breakdown(points);
+            out["reporting"]["daily"] = json!(daily);
+            out["reporting"]["monthly"] = json!(monthly);
         }
         out["warnings"] = json!(warnings);
         out["disqualifications"] = json!(disqualifications);
