@@ -67,6 +67,7 @@ fn injected_savings(trials: u32) -> (f64, f64, f64) {
     let prior = fit_daily(&year(&all, 2017, Fuel::Electricity), &options).expect("prior year");
     let backtest_errors: Vec<f64> =
         baseline.iter().map(|d| prior.model.predict(d.temp, d.weekend) - d.energy).collect();
+    let baseline_kwh: f64 = baseline.iter().map(|d| d.energy).sum();
     let reporting = year(&all, 2019, Fuel::Electricity);
 
     let mut rng = fastrand::Rng::with_seed(2019);
