@@ -1,3 +1,4 @@
+use super::validate::DEFAULT_MAX_KW;
 use super::*;
 use crate::point::{Fuel, PointKind, Unit};
 

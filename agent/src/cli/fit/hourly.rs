@@ -1,0 +1,121 @@
+//! `sobre fit --model hourly`: the time-of-week-and-temperature model on hours.
+
+use super::output::print;
+use super::{breakdown, prior_year, reporting_json, with_interval, Period, Row};
+use serde_json::json;
+use sobre_models::daily::Fuel;
+use sobre_models::hourly::{fit_hourly, HourObs};
+use sobre_models::metrics::{gl14, Resolution};
+use sobre_models::savings::{level_shifts, savings};
+use sobre_models::stats::lag1_autocorrelation;
+use sobre_models::sufficiency::interpolate;
+
+/// Usable hours: energy present (electricity zeros are missing), temperature present after
+/// short gaps are interpolated. `None` keeps the gaps visible to the autocorrelation.
+fn observations(rows: &[Row], fuel: Fuel) -> (Vec<Option<HourObs>>, usize) {
+    let mut temps: Vec<Option<f64>> = rows.iter().map(|r| r.hour.temp).collect();
+    let interpolated = interpolate(&mut temps);
+    let obs = rows
+        .iter()
+        .zip(temps)
+        .map(|(r, temp)| {
+            let energy = r.hour.energy.filter(|e| !(fuel == Fuel::Electricity && *e == 0.0))?;
+            Some(HourObs { month: r.month, tow: r.tow, temp: temp?, energy })
+        })
+        .collect();
+    (obs, interpolated)
+}
+
+/// `rows_within` gives the CSV's rows inside a period.
+pub fn run(args: &super::FitArgs, fuel: Fuel, rows_within: impl Fn(Period) -> Vec<Row>) -> anyhow::Result<()> {
+    let baseline_rows = rows_within(args.baseline);
+    let (obs, interpolated) = observations(&baseline_rows, fuel);
+    let usable: Vec<HourObs> = obs.iter().flatten().copied().collect();
+    let fit = fit_hourly(&usable)?;
+    let residuals: Vec<Option<f64>> =
+        obs.iter().map(|o| o.and_then(|o| fit.model.predict(&o).map(|p| o.energy - p))).collect();
+    let rho = lag1_autocorrelation(&residuals);
+    let gate = gl14(Resolution::Hourly, &fit.metrics);
+    // A year-ahead backtest: the same model fitted on the year before, over the baseline.
+    let (prior, _) = observations(&rows_within(prior_year(args.baseline)), fuel);
+    let prior: Vec<HourObs> = prior.into_iter().flatten().collect();
+    let backtest_errors: Option<Vec<f64>> = (prior.len() >= 6000)
+        .then(|| fit_hourly(&prior).ok())
+        .flatten()
+        .map(|p| usable.iter().filter_map(|o| Some(p.model.predict(o)? - o.energy)).collect());
+    let mut warnings = Vec::new();
+    if interpolated > 0 {
+        warnings.push(format!("{interpolated} hourly temperatures interpolated across short gaps"));
+    }
+    let missing = obs.len() - usable.len();
+    if missing > 0 {
+        warnings.push(format!("{missing} baseline hours without energy or temperature left out"));
+    }
+    let mut disqualifications = Vec::new();
+    // CalTRACK hourly: each calendar month of the baseline needs 90 % of its hours.
+    let mut per_month: std::collections::BTreeMap<u8, (usize, usize)> = std::collections::BTreeMap::new();
+    for (r, o) in baseline_rows.iter().zip(&obs) {
+        let m = per_month.entry(r.month).or_default();
+        m.0 += usize::from(o.is_some());
+        m.1 += 1;
+    }
+    for (month, (good, all)) in per_month {
+        if (good as f64) < 0.9 * all as f64 {
+            disqualifications
+                .push(format!("month {month}: {good} of {all} hours usable; CalTRACK requires 90 % per month"));
+        }
+    }
+    if (usable.len() as f64) < 0.9 * obs.len() as f64 {
+        disqualifications.push(format!(
+            "{} of {} baseline hours usable; CalTRACK requires 90 %",
+            usable.len(),
+            obs.len()
+        ));
+    }
+    if !fit.model.skipped_months.is_empty() {
+        warnings.push(format!(
+            "months {:?} have less than a week of data: no prediction for them",
+            fit.model.skipped_months
+        ));
+    }
+    let mut out = json!({
+        "model": { "kind": "hourly", "months": fit.model.months },
+        "baseline": {
+            "start": args.baseline.start.to_string(),
+            "end": args.baseline.end.to_string(),
+            "n": fit.metrics.n,
+            "p": fit.metrics.p,
+            "cv_rmse": fit.metrics.cv_rmse,
+            "nmbe": fit.metrics.nmbe,
+            "r2": fit.metrics.r2,
+            "autocorrelation": rho,
+            "gl14_pass": gate.pass,
+        },
+    });
+    if let Some(period) = args.reporting {
+        let rows = rows_within(period);
+        let (obs, _) = observations(&rows, fuel);
+        let points: Vec<(i64, f64, f64)> = rows
+            .iter()
+            .zip(&obs)
+            .filter_map(|(r, o)| o.as_ref().and_then(|o| Some((r.hour.day, fit.model.predict(o)?, o.energy))))
+            .collect();
+        let (predicted, metered): (Vec<f64>, Vec<f64>) = points.iter().map(|(_, p, m)| (*p, *m)).unzip();
+        let metered_baseline: f64 = usable.iter().map(|o| o.energy).sum();
+        let backtest = backtest_errors.as_deref().map(|e| (e, metered_baseline));
+        let s = with_interval(savings(&fit.metrics, rho, &predicted, &metered), backtest, &mut warnings);
+        let shifts = level_shifts(&fit.metrics, rho, &predicted, &metered, 28 * 24, 4.0);
+        let shifts = shifts
+            .iter()
+            .map(|x| json!({"hour": x.start, "hours": x.len, "mean_residual_kwh": x.mean_residual, "z": x.z}))
+            .collect();
+        out["reporting"] = reporting_json(period, &s, "hours", shifts, &mut warnings);
+        let (daily, monthly) = breakdown(points);
+        out["reporting"]["daily"] = json!(daily);
+        out["reporting"]["monthly"] = json!(monthly);
+    }
+    out["warnings"] = json!(warnings);
+    out["disqualifications"] = json!(disqualifications);
+    print(&out, args.json);
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! `validate()`: the configuration file's types → the runtime [`Settings`], collecting every
+//! problem with its key, what was found and what would be accepted.
+
+use super::file::{self, ConfigFile, DecodeFile, PointFile};
+use super::{
+    AgentSettings, BrokerSettings, EnergyMode, IngestSettings, Point, Problem, Retention, Settings, Site, Span,
+    StorageSettings, TlsSettings,
+};
+use crate::ingest::decode::Decoder;
+use crate::point::{Fuel, Unit};
+use chrono_tz::Tz;
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+/// Ten megawatts: above any public building's draw, so only a glitch or a meter swap exceeds it.
+pub(super) const DEFAULT_MAX_KW: f64 = 10_000.0;
+/// The BACS decree's minimum for monthly data.
+const BACS_MONTHLY_MIN: Span = Span::days(5 * 365);
+
+/// Collects every problem rather than stopping at the first: an operator fixes a file in one go.
+#[derive(Default)]
+struct Check(Vec<Problem>);
+
+impl Check {
+    fn fail(&mut self, key: impl Into<String>, found: impl fmt::Debug, expected: impl Into<String>) {
+        self.0.push(Problem { key: key.into(), found: format!("{found:?}"), expected: expected.into() });
+    }
+}
+
+pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
+    let mut check = Check::default();
+
+    let site_id = file.site.id.clone();
+    if site_id.is_empty() || !site_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        check.fail("site.id", &site_id, "use letters, digits, '-' and '_' only: it becomes part of MQTT topics");
+    }
+    let timezone = file.site.timezone.parse::<Tz>().unwrap_or_else(|_| {
+        check.fail("site.timezone", &file.site.timezone, "use an IANA zone name such as \"Europe/Paris\"");
+        Tz::UTC
+    });
+    if let Some(area) = file.site.floor_area_m2 {
+        if !(area.is_finite() && area > 0.0) {
+            check.fail("site.floor_area_m2", area, "use the conditioned floor area in m², a positive number");
+        }
+    }
+    let site = Site {
+        name: file.site.name.unwrap_or_else(|| site_id.clone()),
+        id: site_id,
+        timezone,
+        floor_area_m2: file.site.floor_area_m2,
+    };
+
+    let broker = validate_broker(file.broker, &site.id, &mut check);
+
+    let agent = AgentSettings {
+        topic_prefix: file.agent.topic_prefix.unwrap_or_else(|| format!("sobre/{}", site.id)),
+        clock: file.agent.clock,
+        status_interval: file.agent.status_interval,
+    };
+    if agent.topic_prefix.contains(['+', '#']) || agent.topic_prefix.ends_with('/') {
+        check.fail("agent.topic_prefix", &agent.topic_prefix, "use a topic without wildcards or a trailing '/'");
+    }
+
+    let ingest = file.ingest;
+    for (key, value) in [("ingest.queue", ingest.queue), ("ingest.max_payload_bytes", ingest.max_payload_bytes)] {
+        if value == 0 {
+            check.fail(key, value, "use a positive number");
+        }
+    }
+    if ingest.max_payload_bytes > broker.max_packet_bytes {
+        check.fail(
+            "ingest.max_payload_bytes",
+            ingest.max_payload_bytes,
+            format!("use at most broker.max_packet_bytes ({})", broker.max_packet_bytes),
+        );
+    }
+    let ingest = IngestSettings {
+        max_payload_bytes: ingest.max_payload_bytes,
+        future_tolerance: ingest.future_tolerance,
+        late_window: ingest.late_window,
+        rejection_log_interval: ingest.rejection_log_interval,
+        queue: ingest.queue,
+    };
+
+    let storage = file.storage;
+    let r = storage.retention;
+    if r.monthly < BACS_MONTHLY_MIN {
+        check.fail(
+            "storage.retention.monthly",
+            r.monthly.to_string(),
+            "keep monthly data at least \"5y\" (BACS decree)",
+        );
+    }
+    for (key, shorter, longer) in [
+        ("storage.retention.quarter_hour", r.raw, r.quarter_hour),
+        ("storage.retention.hourly", r.quarter_hour, r.hourly),
+        ("storage.retention.daily", r.hourly, r.daily),
+        ("storage.retention.monthly", r.daily, r.monthly),
+    ] {
+        if longer < shorter {
+            check.fail(
+                key,
+                longer.to_string(),
+                format!("keep a coarser resolution at least as long as the finer one ({shorter})"),
+            );
+        }
+    }
+    if storage.batch_max == 0 || storage.queue == 0 {
+        check.fail("storage.batch_max / storage.queue", (storage.batch_max, storage.queue), "use positive numbers");
+    }
+    let storage = StorageSettings {
+        path: storage.path,
+        commit_interval: storage.commit_interval,
+        batch_max: storage.batch_max,
+        queue: storage.queue,
+        retention: Retention {
+            raw: r.raw,
+            quarter_hour: r.quarter_hour,
+            hourly: r.hourly,
+            daily: r.daily,
+            monthly: r.monthly,
+        },
+    };
+
+    let mut seen = HashSet::new();
+    let mut points = Vec::with_capacity(file.points.len());
+    for (i, point) in file.points.into_iter().enumerate() {
+        if !seen.insert(point.id.clone()) {
+            check.fail(format!("points[{i}].id"), &point.id, "give every point its own id");
+        }
+        if let Some(point) = validate_point(i, point, &mut check) {
+            points.push(point);
+        }
+    }
+    if points.is_empty() && check.0.is_empty() {
+        check.fail("points", "none", "declare at least one [[points]] table");
+    }
+
+    if check.0.is_empty() {
+        Ok(Settings { site, broker, agent, ingest, storage, points })
+    } else {
+        Err(check.0)
+    }
+}
+
+fn validate_broker(file: file::BrokerFile, site_id: &str, check: &mut Check) -> BrokerSettings {
+    if file.host.is_empty() {
+        check.fail("broker.host", &file.host, "name the broker's host, e.g. \"127.0.0.1\"");
+    }
+    if file.reconnect_min > file.reconnect_max || file.reconnect_min.0.is_zero() {
+        check.fail(
+            "broker.reconnect_min",
+            file.reconnect_min.to_string(),
+            format!("use a positive delay no longer than broker.reconnect_max ({})", file.reconnect_max),
+        );
+    }
+    if file.max_packet_bytes < 16 * 1024 {
+        check.fail(
+            "broker.max_packet_bytes",
+            file.max_packet_bytes,
+            "use at least 16384: reports are larger than that",
+        );
+    }
+    let password = match (&file.password, &file.password_file) {
+        (Some(_), Some(_)) => {
+            check.fail("broker.password_file", "both password and password_file", "give one of them");
+            None
+        }
+        (Some(p), None) => Some(p.clone()),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(p) => Some(p.trim_end().to_string()),
+            Err(e) => {
+                check.fail("broker.password_file", path.display().to_string(), format!("make it readable ({e})"));
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let credentials = match (file.username, password) {
+        (Some(user), Some(pass)) => Some((user, pass)),
+        (Some(user), None) => Some((user, String::new())),
+        (None, Some(_)) => {
+            check.fail("broker.username", "none", "give a username with the password");
+            None
+        }
+        (None, None) => None,
+    };
+    let read = |check: &mut Check, key: &str, path: &Path| match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            check.fail(key, path.display().to_string(), format!("give a readable PEM file ({e})"));
+            Vec::new()
+        }
+    };
+    let tls = file.tls.map(|tls| {
+        let ca_pem = read(check, "broker.tls.ca_file", &tls.ca_file);
+        let client_auth = match (tls.client_cert_file, tls.client_key_file) {
+            (Some(cert), Some(key)) => Some((
+                read(check, "broker.tls.client_cert_file", &cert),
+                read(check, "broker.tls.client_key_file", &key),
+            )),
+            (None, None) => None,
+            _ => {
+                check.fail("broker.tls", "only one of client_cert_file / client_key_file", "give both or neither");
+                None
+            }
+        };
+        TlsSettings { ca_pem, client_auth }
+    });
+    BrokerSettings {
+        host: file.host,
+        port: file.port,
+        client_id: file.client_id.unwrap_or_else(|| format!("sobre-{site_id}")),
+        credentials,
+        keep_alive: file.keep_alive,
+        reconnect_min: file.reconnect_min,
+        reconnect_max: file.reconnect_max,
+        max_packet_bytes: file.max_packet_bytes,
+        tls,
+    }
+}
+
+fn validate_point(i: usize, file: PointFile, check: &mut Check) -> Option<Point> {
+    let key = |field: &str| format!("points[{i}].{field}");
+    let problems_before = check.0.len();
+    if file.id.is_empty() || file.id.chars().any(|c| c.is_whitespace() || c == '/') {
+        check.fail(key("id"), &file.id, "use a short name without spaces or '/'");
+    }
+    if file.topic.is_empty() || file.topic.contains(['+', '#']) {
+        check.fail(key("topic"), &file.topic, "use the exact topic the device publishes on, without wildcards");
+    }
+
+    let decode = file.decode.unwrap_or(DecodeFile::Plain);
+    let (decoder, preset_unit, preset_availability) = match &decode {
+        DecodeFile::Plain => (Decoder::Plain, None, None),
+        DecodeFile::Json { pointer, timestamp } => {
+            for (field, p) in [("decode.pointer", Some(pointer)), ("decode.timestamp", timestamp.as_ref())] {
+                if let Some(p) = p.filter(|p| !p.starts_with('/')) {
+                    check.fail(key(field), p, "use a JSON pointer starting with '/', e.g. \"/value\"");
+                }
+            }
+            (Decoder::Json { pointer: pointer.clone(), timestamp: timestamp.clone() }, None, None)
+        }
+        DecodeFile::Zigbee2mqtt { field } => {
+            (Decoder::zigbee2mqtt(field), zigbee2mqtt_unit(field), Some(format!("{}/availability", file.topic)))
+        }
+        DecodeFile::Tasmota { field } => {
+            let lwt = file.topic.strip_suffix("/SENSOR").map(|base| format!("{base}/LWT"));
+            (Decoder::tasmota(field), tasmota_unit(field), lwt)
+        }
+    };
+
+    let accepted = || {
+        let units: Vec<_> = file.kind.accepted_units().iter().map(|u| u.symbol()).collect();
+        format!("a {} point accepts {}", file.kind, units.join(", "))
+    };
+    let unit = match file.unit.as_deref() {
+        Some(text) => match Unit::parse(text) {
+            Some(unit) if file.kind.accepted_units().contains(&unit) => Some(unit),
+            _ => {
+                check.fail(key("unit"), text, accepted());
+                None
+            }
+        },
+        None => preset_unit.filter(|u| file.kind.accepted_units().contains(u)).or_else(|| {
+            check.fail(key("unit"), "nothing", accepted());
+            None
+        }),
+    };
+
+    let is_energy = file.kind.is_energy();
+    for (field, given) in [
+        ("fuel", file.fuel.is_some()),
+        ("cumulative", file.cumulative.is_some()),
+        ("interval", file.interval.is_some()),
+        ("max_kw", file.max_kw.is_some()),
+    ] {
+        if given && !is_energy {
+            check.fail(
+                key(field),
+                format!("{field} on a {} point", file.kind),
+                "remove it: it applies to energy points only",
+            );
+        }
+    }
+    let max_kw = file.max_kw.unwrap_or(DEFAULT_MAX_KW);
+    if !(max_kw.is_finite() && max_kw > 0.0) {
+        check.fail(key("max_kw"), max_kw, "use the largest plausible average power in kW, a positive number");
+    }
+    let energy = match (is_energy, file.cumulative.unwrap_or(true), file.interval) {
+        (false, _, _) => None,
+        (true, true, None) => Some(EnergyMode::Counter { max_kw }),
+        (true, true, Some(_)) => {
+            check.fail(key("interval"), "interval on a cumulative counter", "remove it, or set cumulative = false");
+            None
+        }
+        (true, false, Some(length)) if !length.0.is_zero() => Some(EnergyMode::Interval { length, max_kw }),
+        (true, false, _) => {
+            check.fail(
+                key("interval"),
+                "nothing",
+                "interval energy needs the interval it covers, e.g. interval = \"1h\"",
+            );
+            None
+        }
+    };
+
+    let range = match file.range {
+        Some([lo, hi]) if lo.is_finite() && hi.is_finite() && lo < hi => (lo, hi),
+        Some(given) => {
+            check.fail(key("range"), given, "use [min, max] with min < max, finite, in the stored unit");
+            file.kind.default_range()
+        }
+        None => file.kind.default_range(),
+    };
+
+    if check.0.len() > problems_before {
+        return None;
+    }
+    Some(Point {
+        id: file.id,
+        kind: file.kind,
+        unit: unit?,
+        zone: file.zone,
+        topic: file.topic,
+        decoder,
+        tags: file.tags,
+        fuel: is_energy.then(|| file.fuel.unwrap_or(Fuel::Electricity)),
+        energy,
+        range,
+        availability_topic: file.availability_topic.or(preset_availability),
+    })
+}
+
+/// The units Zigbee2MQTT documents for its exposes.
+fn zigbee2mqtt_unit(field: &str) -> Option<Unit> {
+    match field {
+        "energy" => Some(Unit::KilowattHour),
+        "power" => Some(Unit::Watt),
+        "humidity" => Some(Unit::Percent),
+        "co2" => Some(Unit::Ppm),
+        "occupancy" | "presence" => Some(Unit::Boolean),
+        f if f.contains("temperature") || f.contains("setpoint") => Some(Unit::Celsius),
+        _ => None,
+    }
+}
+
+/// The units Tasmota documents for its SENSOR message (temperatures follow `TempUnit`).
+fn tasmota_unit(field: &str) -> Option<Unit> {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    match last {
+        "Total" | "Today" | "Yesterday" => Some(Unit::KilowattHour),
+        "Power" => Some(Unit::Watt),
+        "Temperature" => Some(Unit::Celsius),
+        "Humidity" => Some(Unit::Percent),
+        "CarbonDioxide" | "eCO2" => Some(Unit::Ppm),
+        _ => None,
+    }
+}
