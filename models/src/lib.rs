@@ -10,4 +10,5 @@ pub mod metrics;
 pub mod savings;
 pub mod stats;
 pub mod sufficiency;
+pub mod thermal;
 pub mod wls;

@@ -1,0 +1,77 @@
+//! The zone thermal model on real homes (tests/data/nl_homes_thermal): fitted on the first 70 %
+//! of each series, it forecasts the last 30 % (days it did not see) from the measured inputs,
+//! against persistence (tomorrow is like now), at 1 h, 6 h and 24 h.
+
+use sobre_models::thermal::{fit_zone, fit_zone_trajectories, forecast_errors, Order, ZoneStep};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/nl_homes_thermal/");
+const HORIZONS: [usize; 3] = [4, 24, 96];
+
+fn steps(file: &str) -> Vec<ZoneStep> {
+    let text = std::fs::read_to_string(format!("{DATA}{file}")).expect("bundled data");
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let c: Vec<f64> = line.split(',').skip(1).map(|v| v.parse().expect("number")).collect();
+            // Ps, Ta, yTi, Thm
+            ZoneStep { indoor: c[2], outdoor: c[1], solar: c[0], heating: c[3] }
+        })
+        .collect()
+}
+
+/// `(horizon in steps, model RMSE, persistence RMSE)`, K.
+type Errors = Vec<(usize, f64, f64)>;
+
+/// The three fits of one home, each with its forecast errors.
+fn evaluate(file: &str) -> Vec<(&'static str, Errors)> {
+    let all = steps(file);
+    let split = all.len() * 7 / 10;
+    let (train, test) = all.split_at(split);
+    let fits = [
+        ("1R1C one-step", fit_zone(train, 0.25, Order::R1C1)),
+        ("2R2C one-step", fit_zone(train, 0.25, Order::R2C2)),
+        ("1R1C trajectories", fit_zone_trajectories(train, 0.25, 96)),
+    ];
+    fits.into_iter()
+        .map(|(name, model)| {
+            let model = model.expect("physical fit");
+            let errors = forecast_errors(&model, test, &HORIZONS);
+            eprintln!(
+                "{file} {name}: τ {:.1} h; RMSE model / persistence: {}",
+                model.time_constant_hours,
+                errors.iter().map(|(h, m, p)| format!("{} h {m:.2} / {p:.2} K", h / 4)).collect::<Vec<_>>().join(", ")
+            );
+            (name, errors)
+        })
+        .collect()
+}
+
+fn beats_persistence(file: &str, horizon_steps: usize) {
+    for (name, errors) in evaluate(file) {
+        let (_, model, persistence) = errors.into_iter().find(|(h, _, _)| *h == horizon_steps).expect("horizon");
+        assert!(
+            model < persistence,
+            "{file} {name} at {} h: {model:.3} K vs persistence {persistence:.3} K",
+            horizon_steps / 4
+        );
+    }
+}
+
+/// Given a home's first 70 %, When the zone model forecasts the rest from measured inputs,
+/// Then it beats persistence at 6 h on both homes and at 24 h on home 2.
+#[test]
+fn the_zone_model_beats_persistence_on_unseen_days() {
+    beats_persistence("blg_1_15min.csv", 24);
+    beats_persistence("blg_2_15min.csv", 24);
+    beats_persistence("blg_2_15min.csv", 96);
+}
+
+/// Issue 4 asks for 24 h on every home. Measured on home 1: 2.04–2.30 K against persistence's
+/// 1.60 K. Home 1 cools at night with τ ≈ 30 h but warms within the hour once heated: two time
+/// scales a single time constant cannot hold, and the one-step 2R2C fit is shrunk by sensor
+/// noise (τ 2.4 h). Next: a 2R2C fitted on trajectories with the mass temperature estimated.
+#[test]
+#[ignore = "open: on home 1 the zone model loses to persistence at 24 h (2.04 K vs 1.60 K)"]
+fn the_zone_model_beats_persistence_at_24_hours_on_home_1() {
+    beats_persistence("blg_1_15min.csv", 96);
+}
