@@ -2,7 +2,7 @@
 //! of each series, it forecasts the last 30 % (days it did not see) from the measured inputs,
 //! against persistence (tomorrow is like now), at 1 h, 6 h and 24 h.
 
-use sobre_models::thermal::{fit_zone, fit_zone_trajectories, forecast_errors, Order, ZoneStep};
+use sobre_models::thermal::{fit_two_node, fit_zone, fit_zone_trajectories, forecast_errors, Order, ZoneStep};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/nl_homes_thermal/");
 const HORIZONS: [usize; 3] = [4, 24, 96];
@@ -32,18 +32,27 @@ fn evaluate(file: &str) -> Vec<(&'static str, Errors)> {
         ("2R2C one-step", fit_zone(train, 0.25, Order::R2C2)),
         ("1R1C trajectories", fit_zone_trajectories(train, 0.25, 96)),
     ];
-    fits.into_iter()
+    let show = |name: &str, tau: f64, errors: &Errors| {
+        eprintln!(
+            "{file} {name}: τ {tau:.1} h; RMSE model / persistence: {}",
+            errors.iter().map(|(h, m, p)| format!("{} h {m:.2} / {p:.2} K", h / 4)).collect::<Vec<_>>().join(", ")
+        );
+    };
+    let mut results: Vec<(&'static str, Errors)> = fits
+        .into_iter()
         .map(|(name, model)| {
             let model = model.expect("physical fit");
             let errors = forecast_errors(&model, test, &HORIZONS);
-            eprintln!(
-                "{file} {name}: τ {:.1} h; RMSE model / persistence: {}",
-                model.time_constant_hours,
-                errors.iter().map(|(h, m, p)| format!("{} h {m:.2} / {p:.2} K", h / 4)).collect::<Vec<_>>().join(", ")
-            );
+            show(name, model.time_constant_hours, &errors);
             (name, errors)
         })
-        .collect()
+        .collect();
+    let two_node = fit_two_node(train, 0.25, 96).expect("physical 2R2C");
+    let errors = forecast_errors(&two_node, test, &HORIZONS);
+    show("2R2C trajectories", two_node.time_constant_hours(), &errors);
+    eprintln!("  {two_node:?}");
+    results.push(("2R2C trajectories", errors));
+    results
 }
 
 fn beats_persistence(file: &str, horizon_steps: usize) {
@@ -66,12 +75,15 @@ fn the_zone_model_beats_persistence_on_unseen_days() {
     beats_persistence("blg_2_15min.csv", 96);
 }
 
-/// Issue 4 asks for 24 h on every home. Measured on home 1: 2.04–2.30 K against persistence's
-/// 1.60 K. Home 1 cools at night with τ ≈ 30 h but warms within the hour once heated: two time
-/// scales a single time constant cannot hold, and the one-step 2R2C fit is shrunk by sensor
-/// noise (τ 2.4 h). Next: a 2R2C fitted on trajectories with the mass temperature estimated.
+/// Issue 4 asks for 24 h on every home. On home 1 the best form, the 2R2C fitted on
+/// trajectories, reaches 1.83 K against persistence's 1.60 K (1R1C: 2.04–2.30 K). Home 1 heats
+/// on a strict daily schedule, which persistence copies; next to try: heating as heat delivered,
+/// ∝ (supply − indoor) rather than the supply temperature, and a daily internal-gains profile.
 #[test]
-#[ignore = "open: on home 1 the zone model loses to persistence at 24 h (2.04 K vs 1.60 K)"]
-fn the_zone_model_beats_persistence_at_24_hours_on_home_1() {
-    beats_persistence("blg_1_15min.csv", 96);
+#[ignore = "open: on home 1 the best zone model loses to persistence at 24 h (1.83 K vs 1.60 K)"]
+fn the_best_zone_model_beats_persistence_at_24_hours_on_home_1() {
+    let errors = evaluate("blg_1_15min.csv");
+    let (_, best) = errors.iter().find(|(name, _)| *name == "2R2C trajectories").expect("fitted");
+    let (_, model, persistence) = best.iter().find(|(h, _, _)| *h == 96).copied().expect("24 h");
+    assert!(model < persistence, "{model:.3} K vs persistence {persistence:.3} K");
 }

@@ -9,6 +9,27 @@
 use crate::wls::NormalEquations;
 use serde::Serialize;
 
+mod two_node;
+pub use two_node::{fit_two_node, TwoNodeModel};
+
+/// What a forecast needs of a zone model.
+pub trait ZoneForecast {
+    /// Steps of measured history needed before predicting.
+    fn warm_up(&self) -> usize;
+    /// The indoor temperatures after each of `inputs`, starting from the end of `history`.
+    fn simulate(&self, history: &[ZoneStep], inputs: &[Inputs]) -> Vec<f64>;
+}
+
+impl ZoneForecast for ZoneModel {
+    fn warm_up(&self) -> usize {
+        ZoneModel::warm_up(self)
+    }
+
+    fn simulate(&self, history: &[ZoneStep], inputs: &[Inputs]) -> Vec<f64> {
+        ZoneModel::simulate(self, history, inputs)
+    }
+}
+
 /// One time step of a zone: the measured indoor temperature and the inputs during the step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ZoneStep {
@@ -271,7 +292,7 @@ impl ZoneModel {
 
 /// Forecast error at each horizon (steps) for forecasts started at every step of `test` with
 /// the measured inputs: `(horizon, model RMSE, persistence RMSE)`, in K.
-pub fn forecast_errors(model: &ZoneModel, test: &[ZoneStep], horizons: &[usize]) -> Vec<(usize, f64, f64)> {
+pub fn forecast_errors(model: &impl ZoneForecast, test: &[ZoneStep], horizons: &[usize]) -> Vec<(usize, f64, f64)> {
     let longest = horizons.iter().copied().max().unwrap_or(0);
     let warm = model.warm_up();
     let mut sums = vec![(0.0, 0.0, 0usize); horizons.len()];

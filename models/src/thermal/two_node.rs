@@ -1,0 +1,159 @@
+//! The 2R2C zone model in state-space form: the air (observed) and the building's mass (not).
+//!   dTi/dt = k_im·(Tm − Ti) + k_ia·(Ta − Ti) + g_s·solar + g_h·heating + g_0
+//!   dTm/dt = k_mi·(Ti − Tm)
+//! The mass temperature is estimated by running the mass node on the measured air temperature
+//! (an observer). Fitted on trajectories: for fixed rates the trajectory is linear in the gains,
+//! so a grid over the three rates with least squares for the gains minimises the error of
+//! `window`-step forecasts started from measured states.
+
+use super::{Inputs, ThermalError, ZoneForecast, ZoneStep};
+use crate::wls::NormalEquations;
+use serde::Serialize;
+
+/// Euler substeps per time step: rates up to a few per hour stay stable and accurate.
+const SUBSTEPS: usize = 10;
+/// Hours of measured history the observer runs over to estimate the mass temperature.
+const OBSERVER_HOURS: f64 = 48.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TwoNodeModel {
+    pub step_hours: f64,
+    /// Rates, per hour: air ↔ mass, air ↔ outside, mass ↔ air.
+    pub k_im: f64,
+    pub k_ia: f64,
+    pub k_mi: f64,
+    /// Gains on the air node, K per hour per unit of input.
+    pub g_solar: f64,
+    pub g_heating: f64,
+    pub g_constant: f64,
+    /// RMSE of the fitted trajectories, K.
+    pub rmse_k: f64,
+}
+
+/// One time step as a linear map: x' = A·x + b_ta·Ta + b_air·(air-node input), x = (Ti, Tm).
+#[derive(Debug, Clone, Copy)]
+struct Discrete {
+    a: [[f64; 2]; 2],
+    b_ta: [f64; 2],
+    b_air: [f64; 2],
+}
+
+fn discretise(k_im: f64, k_ia: f64, k_mi: f64, step_hours: f64) -> Discrete {
+    let h = step_hours / SUBSTEPS as f64;
+    let euler = |x: [f64; 2], ta: f64, air: f64| -> [f64; 2] {
+        let mut x = x;
+        for _ in 0..SUBSTEPS {
+            let dti = k_im * (x[1] - x[0]) + k_ia * (ta - x[0]) + air;
+            let dtm = k_mi * (x[0] - x[1]);
+            x = [x[0] + h * dti, x[1] + h * dtm];
+        }
+        x
+    };
+    let c0 = euler([1.0, 0.0], 0.0, 0.0);
+    let c1 = euler([0.0, 1.0], 0.0, 0.0);
+    Discrete {
+        a: [[c0[0], c1[0]], [c0[1], c1[1]]],
+        b_ta: euler([0.0, 0.0], 1.0, 0.0),
+        b_air: euler([0.0, 0.0], 0.0, 1.0),
+    }
+}
+
+impl Discrete {
+    fn step(&self, x: [f64; 2], ta: f64, air: f64) -> [f64; 2] {
+        [
+            self.a[0][0] * x[0] + self.a[0][1] * x[1] + self.b_ta[0] * ta + self.b_air[0] * air,
+            self.a[1][0] * x[0] + self.a[1][1] * x[1] + self.b_ta[1] * ta + self.b_air[1] * air,
+        ]
+    }
+}
+
+fn observe_mass(k_mi: f64, step_hours: f64, history: &[ZoneStep]) -> f64 {
+    let steps = ((OBSERVER_HOURS / step_hours) as usize).min(history.len());
+    let recent = &history[history.len() - steps..];
+    let mut tm = recent.first().map_or(0.0, |s| s.indoor);
+    let decay = (-k_mi * step_hours).exp();
+    for s in recent {
+        tm = s.indoor + (tm - s.indoor) * decay;
+    }
+    tm
+}
+
+fn log_grid(low: f64, high: f64, points: usize) -> Vec<f64> {
+    (0..points).map(|i| low * (high / low).powf(i as f64 / (points - 1) as f64)).collect()
+}
+
+pub fn fit_two_node(steps: &[ZoneStep], step_hours: f64, window: usize) -> Result<TwoNodeModel, ThermalError> {
+    let warm = (OBSERVER_HOURS / step_hours) as usize;
+    let needed = warm + 4 * window;
+    if steps.len() < needed {
+        return Err(ThermalError::TooFewSteps { steps: steps.len(), needed });
+    }
+    let stride = (window / 4).max(1);
+    let starts: Vec<usize> = (warm..steps.len() - window).step_by(stride).collect();
+    let mut best: Option<(f64, TwoNodeModel)> = None;
+    for &k_ia in &log_grid(0.0005, 0.5, 10) {
+        for &k_im in &log_grid(0.02, 4.0, 10) {
+            for &k_mi in &log_grid(0.005, 1.0, 10) {
+                let d = discretise(k_im, k_ia, k_mi, step_hours);
+                let mut ne = NormalEquations::new(3);
+                for &s in &starts {
+                    let tm0 = observe_mass(k_mi, step_hours, &steps[..=s]);
+                    let mut free = [steps[s].indoor, tm0];
+                    let mut unit = [[0.0; 2]; 3];
+                    for j in 0..window {
+                        let u = steps[s + j];
+                        free = d.step(free, u.outdoor, 0.0);
+                        for (r, input) in unit.iter_mut().zip([u.solar, u.heating, 1.0]) {
+                            *r = d.step(*r, 0.0, input);
+                        }
+                        ne.add(&[unit[0][0], unit[1][0], unit[2][0]], steps[s + j + 1].indoor - free[0], 1.0);
+                    }
+                }
+                let Ok(solution) = ne.solve_penalising(1e-9, 0) else { continue };
+                let [g_solar, g_heating, g_constant] = [solution.beta[0], solution.beta[1], solution.beta[2]];
+                if g_heating <= 0.0 {
+                    continue;
+                }
+                if best.as_ref().is_none_or(|(sse, _)| solution.sse < *sse) {
+                    let rmse_k = (solution.sse / ne.rows().max(1) as f64).sqrt();
+                    best = Some((
+                        solution.sse,
+                        TwoNodeModel { step_hours, k_im, k_ia, k_mi, g_solar, g_heating, g_constant, rmse_k },
+                    ));
+                }
+            }
+        }
+    }
+    best.map(|(_, m)| m).ok_or_else(|| ThermalError::NotPhysical("no rates give heating that warms the zone".into()))
+}
+
+impl ZoneForecast for TwoNodeModel {
+    fn warm_up(&self) -> usize {
+        1
+    }
+
+    /// Indoor temperatures after each of `inputs`, from the state estimated on `history`.
+    fn simulate(&self, history: &[ZoneStep], inputs: &[Inputs]) -> Vec<f64> {
+        let d = discretise(self.k_im, self.k_ia, self.k_mi, self.step_hours);
+        let last = history[history.len() - 1];
+        let mut x = [last.indoor, observe_mass(self.k_mi, self.step_hours, history)];
+        inputs
+            .iter()
+            .map(|u| {
+                let air = self.g_solar * u.solar + self.g_heating * u.heating + self.g_constant;
+                x = d.step(x, u.outdoor, air);
+                x[0]
+            })
+            .collect()
+    }
+}
+
+impl TwoNodeModel {
+    /// Slowest time constant, hours.
+    pub fn time_constant_hours(&self) -> f64 {
+        let d = discretise(self.k_im, self.k_ia, self.k_mi, self.step_hours);
+        let (tr, det) = (d.a[0][0] + d.a[1][1], d.a[0][0] * d.a[1][1] - d.a[0][1] * d.a[1][0]);
+        let slowest = (tr + (tr * tr - 4.0 * det).max(0.0).sqrt()) / 2.0;
+        -self.step_hours / slowest.ln()
+    }
+}
