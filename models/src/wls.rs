@@ -103,6 +103,14 @@ impl NormalEquations {
         self.solve_penalising(ridge, 1)
     }
 
+    /// Solves with a ridge of `relative` × the largest diagonal entry on every column: enough to
+    /// keep a column that never varied (a missing sensor) from making the system singular, too
+    /// small to move any coefficient the data determines.
+    pub fn solve_regularised(&self, relative: f64) -> Result<Solution, SolveError> {
+        let scale = (0..self.p).map(|i| self.xtwx[i * self.p + i]).fold(0.0f64, f64::max).max(1.0);
+        self.solve_penalising(relative * scale, 0)
+    }
+
     /// Solves with `ridge` on the columns from `first_penalised` on.
     pub fn solve_penalising(&self, ridge: f64, first_penalised: usize) -> Result<Solution, SolveError> {
         let p = self.p;

@@ -111,7 +111,7 @@ pub fn fit_zone(steps: &[ZoneStep], step_hours: f64, order: Order) -> Result<Zon
     }
     // A tiny ridge keeps an input that never varied (no sun sensor, heating never on) from making
     // the system singular; it is negligible next to thousands of steps.
-    let solution = ne.solve_penalising(1e-6, 0)?;
+    let solution = ne.solve_regularised(1e-11)?;
     let beta = solution.beta;
     let n = ne.rows();
     // The autoregressive part: poles of z² − a1·z − a2 (or z − a1) must lie inside the unit circle.
@@ -167,7 +167,7 @@ pub fn fit_zone_trajectories(steps: &[ZoneStep], step_hours: f64, window: usize)
                 ne.add(&filtered, steps[s + j].indoor - decay * steps[s].indoor, 1.0);
             }
         }
-        let solution = ne.solve_penalising(1e-6, 0).ok()?;
+        let solution = ne.solve_regularised(1e-11).ok()?;
         Some((solution.beta, solution.sse, ne.rows()))
     };
     let mut best: Option<(f64, Vec<f64>, f64, usize)> = None;
