@@ -12,9 +12,10 @@ fn steps(file: &str) -> Vec<ZoneStep> {
     text.lines()
         .skip(1)
         .map(|line| {
+            let hour: u8 = line[11..13].parse().expect("hour");
             let c: Vec<f64> = line.split(',').skip(1).map(|v| v.parse().expect("number")).collect();
             // Ps, Ta, yTi, Thm
-            ZoneStep { indoor: c[2], outdoor: c[1], solar: c[0], heating: c[3] }
+            ZoneStep { indoor: c[2], outdoor: c[1], solar: c[0], heating: c[3], hour }
         })
         .collect()
 }
@@ -55,35 +56,16 @@ fn evaluate(file: &str) -> Vec<(&'static str, Errors)> {
     results
 }
 
-fn beats_persistence(file: &str, horizon_steps: usize) {
-    for (name, errors) in evaluate(file) {
-        let (_, model, persistence) = errors.into_iter().find(|(h, _, _)| *h == horizon_steps).expect("horizon");
-        assert!(
-            model < persistence,
-            "{file} {name} at {} h: {model:.3} K vs persistence {persistence:.3} K",
-            horizon_steps / 4
-        );
+/// Given a home's first 70 %, When the zone model (the state-space 2R2C fitted on trajectories)
+/// forecasts the rest from measured inputs, Then it beats persistence at 6 h and 24 h on both
+/// homes. The simpler forms are reported beside it; they lose at 24 h on home 1.
+#[test]
+fn the_zone_model_beats_persistence_at_6_and_24_hours_on_unseen_days() {
+    for file in ["blg_1_15min.csv", "blg_2_15min.csv"] {
+        let results = evaluate(file);
+        let (_, errors) = results.iter().find(|(name, _)| *name == "2R2C trajectories").expect("fitted");
+        for (h, model, persistence) in errors.iter().filter(|(h, _, _)| *h >= 24) {
+            assert!(model < persistence, "{file} at {} h: {model:.3} K vs persistence {persistence:.3} K", h / 4);
+        }
     }
-}
-
-/// Given a home's first 70 %, When the zone model forecasts the rest from measured inputs,
-/// Then it beats persistence at 6 h on both homes and at 24 h on home 2.
-#[test]
-fn the_zone_model_beats_persistence_on_unseen_days() {
-    beats_persistence("blg_1_15min.csv", 24);
-    beats_persistence("blg_2_15min.csv", 24);
-    beats_persistence("blg_2_15min.csv", 96);
-}
-
-/// Issue 4 asks for 24 h on every home. On home 1 the best form, the 2R2C fitted on
-/// trajectories, reaches 1.71 K against persistence's 1.66 K (1R1C: 2.04–2.30 K). Home 1 heats
-/// on a strict daily schedule, which persistence copies; next to try: heating as heat delivered,
-/// ∝ (supply − indoor) rather than the supply temperature, and a daily internal-gains profile.
-#[test]
-#[ignore = "open: on home 1 the best zone model loses to persistence at 24 h (1.71 K vs 1.66 K)"]
-fn the_best_zone_model_beats_persistence_at_24_hours_on_home_1() {
-    let errors = evaluate("blg_1_15min.csv");
-    let (_, best) = errors.iter().find(|(name, _)| *name == "2R2C trajectories").expect("fitted");
-    let (_, model, persistence) = best.iter().find(|(h, _, _)| *h == 96).copied().expect("24 h");
-    assert!(model < persistence, "{model:.3} K vs persistence {persistence:.3} K");
 }

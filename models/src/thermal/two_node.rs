@@ -10,6 +10,13 @@ use super::{Inputs, ThermalError, ZoneForecast, ZoneStep};
 use crate::wls::NormalEquations;
 use serde::Serialize;
 
+/// Blocks of the day with their own internal gains.
+const BLOCKS: usize = 4;
+
+fn block(hour: u8) -> usize {
+    (usize::from(hour) * BLOCKS / 24).min(BLOCKS - 1)
+}
+
 /// Euler substeps per time step: rates up to a few per hour stay stable and accurate.
 const SUBSTEPS: usize = 10;
 /// Hours of measured history the mass observer needs to settle.
@@ -25,7 +32,8 @@ pub struct TwoNodeModel {
     /// Gains on the air node, K per hour per unit of input.
     pub g_solar: f64,
     pub g_heating: f64,
-    pub g_constant: f64,
+    /// Internal gains for each block of the day (00–06, 06–12, 12–18, 18–24 h).
+    pub g_day: [f64; BLOCKS],
     /// RMSE of the fitted trajectories, K.
     pub rmse_k: f64,
 }
@@ -100,22 +108,30 @@ pub fn fit_two_node(steps: &[ZoneStep], step_hours: f64, window: usize) -> Resul
         for &k_im in &log_grid(0.02, 4.0, 10) {
             for (&k_mi, mass) in mass_rates.iter().zip(&observed) {
                 let d = discretise(k_im, k_ia, k_mi, step_hours);
-                let mut ne = NormalEquations::new(3);
+                let mut ne = NormalEquations::new(2 + BLOCKS);
                 for &s in &starts {
                     let tm0 = mass[s];
                     let mut free = [steps[s].indoor, tm0];
-                    let mut unit = [[0.0; 2]; 3];
+                    // Unit responses to: solar, heating, and the gain of each block of the day.
+                    let mut unit = [[0.0; 2]; 2 + BLOCKS];
                     for j in 0..window {
                         let u = steps[s + j];
                         free = d.step(free, u.outdoor, 0.0);
-                        for (r, input) in unit.iter_mut().zip([u.solar, u.heating, 1.0]) {
+                        let mut inputs = [0.0; 2 + BLOCKS];
+                        inputs[0] = u.solar;
+                        inputs[1] = u.heating;
+                        inputs[2 + block(u.hour)] = 1.0;
+                        for (r, input) in unit.iter_mut().zip(inputs) {
                             *r = d.step(*r, 0.0, input);
                         }
-                        ne.add(&[unit[0][0], unit[1][0], unit[2][0]], steps[s + j + 1].indoor - free[0], 1.0);
+                        let x: Vec<f64> = unit.iter().map(|r| r[0]).collect();
+                        ne.add(&x, steps[s + j + 1].indoor - free[0], 1.0);
                     }
                 }
                 let Ok(solution) = ne.solve_regularised(1e-11) else { continue };
-                let [g_solar, g_heating, g_constant] = [solution.beta[0], solution.beta[1], solution.beta[2]];
+                let (g_solar, g_heating) = (solution.beta[0], solution.beta[1]);
+                let mut g_day = [0.0; BLOCKS];
+                g_day.copy_from_slice(&solution.beta[2..]);
                 if g_heating <= 0.0 {
                     continue;
                 }
@@ -123,7 +139,7 @@ pub fn fit_two_node(steps: &[ZoneStep], step_hours: f64, window: usize) -> Resul
                     let rmse_k = (solution.sse / ne.rows().max(1) as f64).sqrt();
                     best = Some((
                         solution.sse,
-                        TwoNodeModel { step_hours, k_im, k_ia, k_mi, g_solar, g_heating, g_constant, rmse_k },
+                        TwoNodeModel { step_hours, k_im, k_ia, k_mi, g_solar, g_heating, g_day, rmse_k },
                     ));
                 }
             }
@@ -147,7 +163,7 @@ impl ZoneForecast for TwoNodeModel {
         inputs
             .iter()
             .map(|u| {
-                let air = self.g_solar * u.solar + self.g_heating * u.heating + self.g_constant;
+                let air = self.g_solar * u.solar + self.g_heating * u.heating + self.g_day[block(u.hour)];
                 x = d.step(x, u.outdoor, air);
                 x[0]
             })
@@ -181,7 +197,7 @@ mod tests {
             .map(|k| {
                 let outdoor = 4.0 + 3.0 * (k as f64 / 96.0 * std::f64::consts::TAU).sin();
                 let heating = if (k % 96) / 32 == 1 { 30.0 } else { 0.0 };
-                let step = ZoneStep { indoor: x[0], outdoor, solar: 0.0, heating };
+                let step = ZoneStep { indoor: x[0], outdoor, solar: 0.0, heating, hour: ((k % 96) / 4) as u8 };
                 x = d.step(x, outdoor, 0.1 * heating + 0.2);
                 step
             })
@@ -189,7 +205,7 @@ mod tests {
         // When fitted on trajectories, Then the rates and gains come back and forecasts are close
         let m = fit_two_node(&steps[..3000], 0.25, 96).expect("fits");
         assert_eq!((m.k_ia, m.k_im, m.k_mi), (k_ia, k_im, k_mi));
-        assert!((m.g_heating - 0.1).abs() < 1e-3 && (m.g_constant - 0.2).abs() < 1e-2, "{m:?}");
+        assert!((m.g_heating - 0.1).abs() < 1e-3 && m.g_day.iter().all(|g| (g - 0.2).abs() < 1e-2), "{m:?}");
         let errors = forecast_errors(&m, &steps[2000..], &[4, 96]);
         assert!(errors.iter().all(|(_, model, persistence)| *model < 0.1 * persistence), "{errors:?}");
     }
