@@ -1,7 +1,7 @@
 //! `sobre fit --model hourly`: the time-of-week-and-temperature model on hours.
 
 use super::output::print;
-use super::{breakdown, prior_year, reporting_json, with_interval, Period, Row};
+use super::{prior_year, reporting_json, with_interval, Period, Row};
 use serde_json::json;
 use sobre_models::daily::Fuel;
 use sobre_models::hourly::{fit_hourly, HourObs};
@@ -109,10 +109,7 @@ pub fn run(args: &super::FitArgs, fuel: Fuel, rows_within: impl Fn(Period) -> Ve
             .iter()
             .map(|x| json!({"hour": x.start, "hours": x.len, "mean_residual_kwh": x.mean_residual, "z": x.z}))
             .collect();
-        out["reporting"] = reporting_json(period, &s, "hours", shifts, &mut warnings);
-        let (daily, monthly) = breakdown(points);
-        out["reporting"]["daily"] = json!(daily);
-        out["reporting"]["monthly"] = json!(monthly);
+        out["reporting"] = reporting_json(period, &s, "hours", points, shifts, &mut warnings);
     }
     out["warnings"] = json!(warnings);
     out["disqualifications"] = json!(disqualifications);

@@ -253,10 +253,8 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        out["reporting"] = reporting_json(period, &s, "days", shifts, &mut warnings);
-        let (daily, monthly) = breakdown(days.iter().zip(p.iter().zip(&m)).map(|(d, (p, m))| (d.index, *p, *m)));
-        out["reporting"]["daily"] = json!(daily);
-        out["reporting"]["monthly"] = json!(monthly);
+        let points = days.iter().zip(p.iter().zip(&m)).map(|(d, (p, m))| (d.index, *p, *m));
+        out["reporting"] = reporting_json(period, &s, "days", points, shifts, &mut warnings);
     }
     out["warnings"] = json!(warnings);
     out["disqualifications"] = json!(disqualifications);
@@ -290,14 +288,17 @@ fn breakdown(points: impl IntoIterator<Item = (i64, f64, f64)>) -> (Vec<Value>, 
     (daily, monthly)
 }
 
-/// The reporting period's figures; `points` names what `m` counts (days or hours).
+/// The reporting period's figures; `unit` names what `m` counts (days or hours); `points` are
+/// `(local day, baseline prediction, metered)` for the per-day and per-month breakdown.
 fn reporting_json(
     period: Period,
     s: &Savings,
-    points: &str,
+    unit: &str,
+    points: impl IntoIterator<Item = (i64, f64, f64)>,
     non_routine: Vec<Value>,
     warnings: &mut Vec<String>,
 ) -> Value {
+    let (daily, monthly) = breakdown(points);
     if !non_routine.is_empty() {
         warnings.push(format!(
             "{} four-week blocks show a level shift the model cannot explain (non-routine event?)",
@@ -307,7 +308,7 @@ fn reporting_json(
     json!({
         "start": period.start.to_string(),
         "end": period.end.to_string(),
-        points: s.m,
+        unit: s.m,
         "metered_kwh": s.metered_kwh,
         "baseline_kwh": s.baseline_kwh,
         "savings_kwh": s.savings_kwh,
@@ -320,5 +321,7 @@ fn reporting_json(
         "cv_rmse": s.reporting.cv_rmse,
         "nmbe": s.reporting.nmbe,
         "non_routine": non_routine,
+        "daily": daily,
+        "monthly": monthly,
     })
 }
