@@ -178,6 +178,8 @@ fn coefficient_names(form: Form, types: DayTypes) -> Vec<String> {
 struct Candidate {
     model: DailyModel,
     sse: f64,
+    /// The solved system, kept for the slopes' standard errors.
+    solution: crate::wls::Solution,
 }
 
 /// Fits one form at given balance points; `None` when it cannot be solved.
@@ -207,10 +209,11 @@ fn fit_at(
             heating_balance_c: heat,
             cooling_balance_c: cool,
             coefficients,
-            beta: solution.beta,
+            beta: solution.beta.clone(),
             p,
             adj_r2,
         },
+        solution,
     })
 }
 
@@ -231,18 +234,8 @@ fn refusal(days: &[Day], c: &Candidate, t_critical: f64) -> Option<String> {
         }
     }
     // Slopes: positive, significant; for split models the weekend slope (sum) positive too.
-    let probe = regressors(m.form, m.day_types, m.heating_balance_c, m.cooling_balance_c, 0.0, false);
-    let mut ne = NormalEquations::new(probe.len);
-    for d in days {
-        ne.add(
-            regressors(m.form, m.day_types, m.heating_balance_c, m.cooling_balance_c, d.temp, d.weekend).values(),
-            d.energy,
-            1.0,
-        );
-    }
-    let Ok(solution) = ne.solve(0.0) else { return Some("singular".into()) };
     let sigma2 = c.sse / (n - m.p as f64);
-    let inverse = solution.inverse_diagonal();
+    let inverse = c.solution.inverse_diagonal();
     for (i, (name, value)) in m.coefficients.iter().enumerate() {
         if !name.ends_with("slope") {
             continue;
