@@ -36,13 +36,6 @@ pub fn run(args: &super::FitArgs, fuel: Fuel, rows_within: impl Fn(Period) -> Ve
         obs.iter().map(|o| o.and_then(|o| fit.model.predict(&o).map(|p| o.energy - p))).collect();
     let rho = lag1_autocorrelation(&residuals);
     let gate = gl14(Resolution::Hourly, &fit.metrics);
-    // A year-ahead backtest: the same model fitted on the year before, over the baseline.
-    let (prior, _) = observations(&rows_within(prior_year(args.baseline)), fuel);
-    let prior: Vec<HourObs> = prior.into_iter().flatten().collect();
-    let backtest_errors: Option<Vec<f64>> = (prior.len() >= 6000)
-        .then(|| fit_hourly(&prior).ok())
-        .flatten()
-        .map(|p| usable.iter().filter_map(|o| Some(p.model.predict(o)? - o.energy)).collect());
     let mut warnings = Vec::new();
     if interpolated > 0 {
         warnings.push(format!("{interpolated} hourly temperatures interpolated across short gaps"));
@@ -101,6 +94,14 @@ pub fn run(args: &super::FitArgs, fuel: Fuel, rows_within: impl Fn(Period) -> Ve
             .filter_map(|(r, o)| o.as_ref().and_then(|o| Some((r.hour.day, fit.model.predict(o)?, o.energy))))
             .collect();
         let (predicted, metered): (Vec<f64>, Vec<f64>) = points.iter().map(|(_, p, m)| (*p, *m)).unzip();
+        // A year-ahead backtest (only a reporting period needs it): the same model fitted on the
+        // year before, over the baseline.
+        let (prior, _) = observations(&rows_within(prior_year(args.baseline)), fuel);
+        let prior: Vec<HourObs> = prior.into_iter().flatten().collect();
+        let backtest_errors: Option<Vec<f64>> = (prior.len() >= 6000)
+            .then(|| fit_hourly(&prior).ok())
+            .flatten()
+            .map(|p| usable.iter().filter_map(|o| Some(p.model.predict(o)? - o.energy)).collect());
         let metered_baseline: f64 = usable.iter().map(|o| o.energy).sum();
         let backtest = backtest_errors.as_deref().map(|e| (e, metered_baseline));
         let s = with_interval(savings(&fit.metrics, rho, &predicted, &metered), backtest, &mut warnings);

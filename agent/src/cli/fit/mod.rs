@@ -182,11 +182,6 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let predict = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| model.predict(d.temp, d.weekend)).collect() };
     let energy = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| d.energy).collect() };
     let predicted = predict(&baseline_days);
-    let (prior_days, _) = daily_from_hours(&hours_of(within(prior_year(args.baseline))), fuel);
-    let backtest_errors: Option<Vec<f64>> = (prior_days.len() >= 300)
-        .then(|| fit_daily(&prior_days, &options).ok())
-        .flatten()
-        .map(|prior| baseline_days.iter().map(|d| prior.model.predict(d.temp, d.weekend) - d.energy).collect());
     let rho = lag1_autocorrelation(
         &baseline_days.iter().zip(&predicted).map(|(d, p)| Some(d.energy - p)).collect::<Vec<_>>(),
     );
@@ -239,6 +234,13 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         let (days, report) = daily_from_hours(&hours_of(within(period)), fuel);
         warnings.extend(report.warnings.iter().map(|w| format!("reporting: {w}")));
         let (p, m) = (predict(&days), energy(&days));
+        // A year-ahead backtest (only a reporting period needs it): the same model fitted on the
+        // year before, over the baseline.
+        let (prior_days, _) = daily_from_hours(&hours_of(within(prior_year(args.baseline))), fuel);
+        let backtest_errors: Option<Vec<f64>> = (prior_days.len() >= 300)
+            .then(|| fit_daily(&prior_days, &options).ok())
+            .flatten()
+            .map(|prior| baseline_days.iter().map(|d| prior.model.predict(d.temp, d.weekend) - d.energy).collect());
         let metered_baseline: f64 = baseline_days.iter().map(|d| d.energy).sum();
         let backtest = backtest_errors.as_deref().map(|e| (e, metered_baseline));
         let s = with_interval(savings(&fit.metrics, rho, &p, &m), backtest, &mut warnings);
