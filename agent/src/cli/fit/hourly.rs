@@ -1,7 +1,7 @@
 //! `sobre fit --model hourly`: the time-of-week-and-temperature model on hours.
 
 use super::output::print;
-use super::{prior_year, reporting_json, with_interval, Period, Row};
+use super::{baseline_json, prior_year, reporting_json, with_interval, Period, Row};
 use serde_json::json;
 use sobre_models::daily::Fuel;
 use sobre_models::hourly::{fit_hourly, HourObs};
@@ -73,17 +73,7 @@ pub fn run(args: &super::FitArgs, fuel: Fuel, rows_within: impl Fn(Period) -> Ve
     }
     let mut out = json!({
         "model": { "kind": "hourly", "months": fit.model.months },
-        "baseline": {
-            "start": args.baseline.start.to_string(),
-            "end": args.baseline.end.to_string(),
-            "n": fit.metrics.n,
-            "p": fit.metrics.p,
-            "cv_rmse": fit.metrics.cv_rmse,
-            "nmbe": fit.metrics.nmbe,
-            "r2": fit.metrics.r2,
-            "autocorrelation": rho,
-            "gl14_pass": gate.pass,
-        },
+        "baseline": baseline_json(args.baseline, &fit.metrics, rho, gate.pass),
     });
     if let Some(period) = args.reporting {
         let rows = rows_within(period);
