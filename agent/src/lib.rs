@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod mqtt;
 pub mod point;
 pub mod replay;
+pub mod sim;
 pub mod stats;
 pub mod status;
 pub mod store;

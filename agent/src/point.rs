@@ -20,10 +20,12 @@ pub enum PointKind {
     Occupancy,
     /// Global horizontal irradiance: solar gains for thermal models.
     SolarIrradiance,
+    /// How hard a zone's emitter works: a TRV's valve opening or PI heating demand, %.
+    HeatingDemand,
 }
 
 impl PointKind {
-    pub const ALL: [PointKind; 9] = [
+    pub const ALL: [PointKind; 10] = [
         PointKind::Energy,
         PointKind::Power,
         PointKind::ZoneTemperature,
@@ -33,6 +35,7 @@ impl PointKind {
         PointKind::Co2,
         PointKind::Occupancy,
         PointKind::SolarIrradiance,
+        PointKind::HeatingDemand,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +49,7 @@ impl PointKind {
             PointKind::Co2 => "co2",
             PointKind::Occupancy => "occupancy",
             PointKind::SolarIrradiance => "solar_irradiance",
+            PointKind::HeatingDemand => "heating_demand",
         }
     }
 
@@ -60,6 +64,7 @@ impl PointKind {
             PointKind::Co2 => "CO2_Level_Sensor",
             PointKind::Occupancy => "Occupancy_Sensor",
             PointKind::SolarIrradiance => "Solar_Irradiance_Sensor",
+            PointKind::HeatingDemand => "Valve_Position_Sensor",
         }
     }
 
@@ -69,7 +74,7 @@ impl PointKind {
             PointKind::Energy => Unit::KilowattHour,
             PointKind::Power => Unit::Kilowatt,
             PointKind::ZoneTemperature | PointKind::OutdoorTemperature | PointKind::Setpoint => Unit::Celsius,
-            PointKind::Humidity => Unit::Percent,
+            PointKind::Humidity | PointKind::HeatingDemand => Unit::Percent,
             PointKind::Co2 => Unit::Ppm,
             PointKind::Occupancy => Unit::Boolean,
             PointKind::SolarIrradiance => Unit::WattPerSquareMetre,
@@ -87,7 +92,7 @@ impl PointKind {
             PointKind::ZoneTemperature => (-20.0, 60.0),
             PointKind::OutdoorTemperature => (-60.0, 60.0),
             PointKind::Setpoint => (0.0, 40.0),
-            PointKind::Humidity => (0.0, 100.0),
+            PointKind::Humidity | PointKind::HeatingDemand => (0.0, 100.0),
             PointKind::Co2 => (0.0, 20_000.0),
             PointKind::Occupancy => (0.0, 1.0),
             // The solar constant is 1361 W/m²; nothing on the ground measures more than ~1500.

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod daily;
+pub mod emulator;
 pub mod estimators;
 pub mod hourly;
 pub mod metrics;

@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod devices;
 mod resilience;
+mod sim;
 mod status;
 mod support;
 mod year_replay;

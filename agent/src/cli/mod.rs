@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use sobre_agent::clock::Clock;
 use sobre_agent::config::Settings;
 use sobre_agent::replay::{self, ReplayOptions, Speed};
+use sobre_agent::sim::{self, SimSettings};
 use sobre_agent::stats::Stats;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,22 @@ enum Command {
     },
     /// Fit a weather-normalised baseline to a CSV and, for a reporting period, measure savings.
     Fit(fit::FitArgs),
+    /// Run an emulated building on a broker: its devices publish, its thermostats obey commands.
+    Sim {
+        /// The building (see config/sim-school.toml); the bundled school when absent.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 1883)]
+        port: u16,
+        /// "max", "stepped" (steps when asked on `<prefix>/step`), or a factor of real time.
+        #[arg(long, default_value = "max")]
+        pace: sobre_agent::sim::Pace,
+        /// Print the `[[points]]` an agent needs to read this building, and exit.
+        #[arg(long)]
+        points: bool,
+    },
     /// The whole job on bundled data: an embedded broker, the agent, a year of a real building.
     Demo {
         /// Keep the store here instead of a temporary folder.
@@ -114,6 +131,29 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.blank,
                 secs,
                 summary.published as f64 / secs.max(1e-9)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim { config, host, port, pace, points } => {
+            let settings = match &config {
+                Some(path) => SimSettings::load(path)?,
+                None => SimSettings::parse(sim::SCHOOL, "config/sim-school.toml")?,
+            };
+            let emulator = sim::Emulator::new(settings)?;
+            if points {
+                print!("{}", sim::devices::agent_points(emulator.settings(), emulator.topics()));
+                return Ok(ExitCode::SUCCESS);
+            }
+            let target = sim::Target { host, port, stall_timeout: Duration::from_secs(30) };
+            let started = std::time::Instant::now();
+            let summary = sim::run(emulator, &target, pace, terminate()).await?;
+            println!(
+                "simulated {} steps, published {} device messages in {:.1} s; {} commands applied, {} refused",
+                summary.steps,
+                summary.published,
+                started.elapsed().as_secs_f64(),
+                summary.commands,
+                summary.refused
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -338,7 +338,7 @@ fn zigbee2mqtt_unit(field: &str) -> Option<Unit> {
     match field {
         "energy" => Some(Unit::KilowattHour),
         "power" => Some(Unit::Watt),
-        "humidity" => Some(Unit::Percent),
+        "humidity" | "pi_heating_demand" | "position" => Some(Unit::Percent),
         "co2" => Some(Unit::Ppm),
         "occupancy" | "presence" => Some(Unit::Boolean),
         f if f.contains("temperature") || f.contains("setpoint") => Some(Unit::Celsius),

@@ -13,7 +13,8 @@ pub enum Decoder {
         pointer: String,
         timestamp: Option<String>,
     },
-    /// Zigbee2MQTT device JSON: the property sits at the top level.
+    /// Zigbee2MQTT device JSON: the property sits at the top level; `last_seen` (Zigbee2MQTT's
+    /// `advanced.last_seen` option, ISO 8601 or epoch ms) stamps the reading when present.
     Zigbee2mqtt {
         pointer: String,
     },
@@ -74,7 +75,12 @@ impl Decoder {
             }
             Decoder::Zigbee2mqtt { pointer } => {
                 let doc = parse_json(text)?;
-                Ok(Decoded { value: number_at(&doc, pointer)?, ts_ms: None, unit: None })
+                let value = number_at(&doc, pointer)?;
+                let ts_ms = match doc.get("last_seen") {
+                    Some(_) => Some(timestamp_at(&doc, "/last_seen", tz)?),
+                    None => None,
+                };
+                Ok(Decoded { value, ts_ms, unit: None })
             }
             Decoder::Tasmota { pointer } => {
                 let doc = parse_json(text)?;
@@ -199,7 +205,7 @@ mod tests {
         let z2m_plug = br#"{"energy":12.34,"power":230,"state":"ON"}"#;
         let tasmota = br#"{"Time":"2024-01-15T10:00:00","ENERGY":{"TotalStartTime":"2023-01-01T00:00:00","Total":1234.567,"Yesterday":3.2,"Today":1.1,"Power":450,"Voltage":231},"TempUnit":"C"}"#;
         let tasmota_f = br#"{"Time":"2024-01-15T10:00:00","DS18B20":{"Id":"0316","Temperature":68.0},"TempUnit":"F"}"#;
-        let table: [(&str, Decoder, &[u8], Decoded); 8] = [
+        let table: [(&str, Decoder, &[u8], Decoded); 9] = [
             ("plain", Decoder::Plain, b" 21.5\n", Decoded { value: 21.5, ts_ms: None, unit: None }),
             ("plain on", Decoder::Plain, b"ON", Decoded { value: 1.0, ts_ms: None, unit: None }),
             (
@@ -219,6 +225,12 @@ mod tests {
                 Decoder::zigbee2mqtt("local_temperature"),
                 z2m_trv,
                 Decoded { value: 20.5, ts_ms: None, unit: None },
+            ),
+            (
+                "z2m with last_seen (advanced.last_seen: ISO_8601)",
+                Decoder::zigbee2mqtt("pi_heating_demand"),
+                br#"{"pi_heating_demand":35,"last_seen":"2024-01-15T10:00:00+01:00"}"#,
+                Decoded { value: 35.0, ts_ms: Some(ms("2024-01-15T09:00:00Z")), unit: None },
             ),
             (
                 "z2m plug energy",

@@ -312,6 +312,17 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// `(bucket start in ms, value)` of one point at one resolution, oldest first: energy in
+    /// kWh for energy points, the mean for the others.
+    pub fn buckets(&self, point_id: &str, resolution: Resolution) -> Result<Vec<(i64, f64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT bucket, COALESCE(energy_kwh, sum / n) FROM rollups r JOIN points p ON p.key = r.point
+             WHERE p.id = ?1 AND r.resolution = ?2 AND COALESCE(energy_kwh, sum / n) IS NOT NULL ORDER BY bucket",
+        )?;
+        let rows = stmt.query_map(params![point_id, resolution.name()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn reading_count(&self, point_id: &str) -> Result<u64, StoreError> {
         Ok(self.conn.query_row(
             "SELECT count(*) FROM readings r JOIN points p ON p.key = r.point WHERE p.id = ?1",

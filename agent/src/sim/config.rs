@@ -1,0 +1,527 @@
+//! The emulated building as an integrator would describe it: rooms by use and floor area, the
+//! plant, the timetable, how well its own controls are tuned and what devices it speaks through.
+//! `validate()` turns it into [`SimSettings`] and reports every problem at once.
+
+use super::programme::{Calendar, ControlProgramme};
+use super::weather::{Weather, WeatherError};
+use crate::config::duration::Span;
+use chrono::{NaiveDate, NaiveTime, TimeZone, Weekday};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use sobre_models::emulator::{Envelope, Plant, Sensor, Use, ZoneSpec};
+use std::path::PathBuf;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimFile {
+    pub building: BuildingFile,
+    #[serde(default)]
+    pub plant: PlantFile,
+    #[serde(default)]
+    pub occupancy: OccupancyFile,
+    #[serde(default)]
+    pub control: ControlFile,
+    #[serde(default)]
+    pub occupants: OccupantsFile,
+    #[serde(default)]
+    pub comfort: ComfortFile,
+    #[serde(default)]
+    pub devices: DevicesFile,
+    #[serde(default)]
+    pub sensors: SensorsFile,
+    pub zones: Vec<ZoneFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildingFile {
+    /// Names the topics; letters, digits, `-`, `_`.
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default = "paris")]
+    pub timezone: String,
+    #[serde(default = "poor")]
+    pub envelope: EnvelopeFile,
+    /// First local day simulated; the weather must cover it.
+    pub start: NaiveDate,
+    pub days: u32,
+    #[serde(default = "quarter_hour")]
+    pub step: Span,
+    #[serde(default = "one")]
+    pub seed: u64,
+    /// School holidays, `[first, last]` local days, both included.
+    #[serde(default)]
+    pub holidays: Vec<[NaiveDate; 2]>,
+    /// An hourly CSV with `timestamp_utc`, `temp_c` and `ghi_wm2`; the bundled Cambridge 2019
+    /// year when absent.
+    #[serde(default)]
+    pub weather: Option<PathBuf>,
+}
+
+fn paris() -> String {
+    "Europe/Paris".into()
+}
+fn poor() -> EnvelopeFile {
+    EnvelopeFile::Poor
+}
+fn quarter_hour() -> Span {
+    Span::secs(900)
+}
+fn one() -> u64 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvelopeFile {
+    Poor,
+    Average,
+    Good,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum PlantFile {
+    HeatPump {
+        /// Heat at 7 °C outdoors; sized from the emitters when absent.
+        #[serde(default)]
+        rated_kw: Option<f64>,
+        #[serde(default = "supply")]
+        supply_c: f64,
+        #[serde(default = "carnot")]
+        carnot_share: f64,
+    },
+    Boiler {
+        #[serde(default)]
+        rated_kw: Option<f64>,
+        #[serde(default = "boiler_efficiency")]
+        efficiency: f64,
+    },
+}
+
+fn supply() -> f64 {
+    45.0
+}
+fn carnot() -> f64 {
+    0.45
+}
+fn boiler_efficiency() -> f64 {
+    0.9
+}
+
+impl Default for PlantFile {
+    fn default() -> Self {
+        PlantFile::HeatPump { rated_kw: None, supply_c: supply(), carnot_share: carnot() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OccupancyFile {
+    pub days: Vec<Weekday>,
+    pub from: NaiveTime,
+    pub until: NaiveTime,
+}
+
+impl Default for OccupancyFile {
+    fn default() -> Self {
+        Self {
+            days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+            from: NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
+            until: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
+        }
+    }
+}
+
+/// The building's own controls: a preset, with any of its values overridden.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlFile {
+    pub tuning: Tuning,
+    pub occupied_c: Option<f64>,
+    pub unoccupied_c: Option<f64>,
+    pub start: Option<NaiveTime>,
+    pub stop: Option<NaiveTime>,
+    /// Heat on Saturdays and Sundays as on school days.
+    pub weekends: Option<bool>,
+    /// Frost protection during holidays; holidays are heated as school days when absent.
+    pub holidays_c: Option<f64>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tuning {
+    /// What an energy audit finds: 21 °C from 04:30 to 20:00 every day of the year, 19 °C at
+    /// night.
+    #[default]
+    Poor,
+    /// 19.5 °C from an hour and a half before the pupils, setback to 16 °C at night and at
+    /// weekends, frost protection in the holidays.
+    Good,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OccupantsFile {
+    pub enabled: bool,
+    /// An occupant who is cold this long turns the thermostat up until the end of the day.
+    pub complain_below_c: f64,
+    pub after: Span,
+    pub raise_to_c: f64,
+}
+
+impl Default for OccupantsFile {
+    fn default() -> Self {
+        Self { enabled: true, complain_below_c: 18.0, after: Span::secs(30 * 60), raise_to_c: 22.0 }
+    }
+}
+
+/// The comfort band while occupied, for the emulator's own discomfort count (K·h).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComfortFile {
+    pub min_c: f64,
+    pub max_c: f64,
+}
+
+impl Default for ComfortFile {
+    fn default() -> Self {
+        Self { min_c: 19.0, max_c: 26.0 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneStyle {
+    /// A TRV and a presence sensor per zone, as Zigbee2MQTT publishes them.
+    #[default]
+    Zigbee2mqtt,
+    /// One JSON state message per zone.
+    Generic,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeterStyle {
+    /// Tasmota energy monitors (the SENSOR telemetry message).
+    #[default]
+    Tasmota,
+    Generic,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesFile {
+    pub zones: ZoneStyle,
+    pub meters: MeterStyle,
+    /// Where the emulator's own topics live (weather, clock, step, occupant); `sim/<id>`.
+    pub prefix: Option<String>,
+    /// The agent's status topic: when it says offline, commands lapse and the building's own
+    /// programme takes over (the fallback contract).
+    pub agent_status: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorsFile {
+    pub temperature_sigma: f64,
+    /// Resolution of published temperatures (Zigbee TRVs: 0.1 or 0.5 K).
+    pub temperature_quantum: f64,
+}
+
+impl Default for SensorsFile {
+    fn default() -> Self {
+        Self { temperature_sigma: 0.1, temperature_quantum: 0.1 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneFile {
+    pub name: String,
+    #[serde(rename = "use")]
+    pub room: UseFile,
+    pub area_m2: f64,
+    /// Zones sharing a wall or an open door with this one.
+    #[serde(default)]
+    pub neighbours: Vec<String>,
+    /// Where its windows face: the share of the sun it gets.
+    #[serde(default)]
+    pub facing: Facing,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Facing {
+    #[default]
+    South,
+    East,
+    West,
+    North,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UseFile {
+    Classroom,
+    Office,
+    Gym,
+    Hall,
+}
+
+/// Heat exchanged through an internal wall or door between neighbouring zones, W/K.
+const NEIGHBOUR_W_PER_K: f64 = 40.0;
+/// An undersized plant, as most are after decades of extensions: it caps the coldest mornings.
+const PLANT_SHARE_OF_EMITTERS: f64 = 0.8;
+
+/// The emulator's runtime settings.
+#[derive(Debug, Clone)]
+pub struct SimSettings {
+    pub id: String,
+    pub name: String,
+    pub timezone: Tz,
+    pub start_ms: i64,
+    pub steps: u64,
+    pub step_s: f64,
+    pub seed: u64,
+    pub zones: Vec<ZoneSpec>,
+    pub couplings: Vec<(usize, usize, f64)>,
+    pub plant: Plant,
+    pub calendar: Calendar,
+    pub control: ControlProgramme,
+    pub occupants: Option<OccupantsFile>,
+    pub comfort: ComfortFile,
+    pub zone_style: ZoneStyle,
+    pub meter_style: MeterStyle,
+    pub prefix: String,
+    pub agent_status: Option<String>,
+    pub sensor: Sensor,
+    pub weather: Weather,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("{origin} describes no building the emulator can run:\n  - {}", problems.join("\n  - "))]
+    Invalid { origin: String, problems: Vec<String> },
+    #[error("weather: {0}")]
+    Weather(#[from] WeatherError),
+}
+
+impl SimSettings {
+    pub fn load(path: &std::path::Path) -> Result<Self, SimConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SimConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Self, SimConfigError> {
+        let file: SimFile = toml::from_str(text)
+            .map_err(|e| SimConfigError::Parse { origin: origin.into(), message: e.to_string() })?;
+        validate(file, origin)
+    }
+}
+
+fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> {
+    let mut problems = Vec::new();
+    let b = &file.building;
+    if b.id.is_empty() || !b.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        problems.push(format!("building.id {:?}: use letters, digits, '-' or '_'", b.id));
+    }
+    let timezone: Tz = b.timezone.parse().unwrap_or_else(|_| {
+        problems.push(format!("building.timezone {:?} is not an IANA time zone", b.timezone));
+        chrono_tz::UTC
+    });
+    if b.days == 0 {
+        problems.push("building.days must be at least 1".into());
+    }
+    let step_s = b.step.0.as_secs_f64();
+    if !(60.0..=3600.0).contains(&step_s) || 86_400.0 % step_s != 0.0 {
+        problems.push(format!("building.step {}: use a divisor of a day between 1m and 1h, e.g. \"15m\"", b.step));
+    }
+    for [first, last] in &b.holidays {
+        if last < first {
+            problems.push(format!("building.holidays [{first}, {last}]: the last day is before the first"));
+        }
+    }
+    let envelope = match b.envelope {
+        EnvelopeFile::Poor => Envelope::Poor,
+        EnvelopeFile::Average => Envelope::Average,
+        EnvelopeFile::Good => Envelope::Good,
+    };
+    if file.zones.is_empty() {
+        problems.push("zones: describe at least one [[zones]]".into());
+    }
+    let mut zones = Vec::new();
+    for (i, z) in file.zones.iter().enumerate() {
+        if z.name.is_empty() || !z.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            problems.push(format!("zones[{i}].name {:?}: use letters, digits, '-' or '_'", z.name));
+        }
+        if file.zones[..i].iter().any(|o| o.name == z.name) {
+            problems.push(format!("zones[{i}].name {:?} is used twice", z.name));
+        }
+        if !(z.area_m2.is_finite() && (5.0..=5000.0).contains(&z.area_m2)) {
+            problems.push(format!("zones[{i}].area_m2 {}: a room is between 5 and 5000 m²", z.area_m2));
+        }
+        let room = match z.room {
+            UseFile::Classroom => Use::Classroom,
+            UseFile::Office => Use::Office,
+            UseFile::Gym => Use::Gym,
+            UseFile::Hall => Use::Hall,
+        };
+        let mut spec = ZoneSpec::from_archetype(&z.name, z.area_m2.clamp(5.0, 5000.0), room, envelope);
+        spec.solar_aperture_m2 *= match z.facing {
+            Facing::South => 1.0,
+            Facing::East | Facing::West => 0.7,
+            Facing::North => 0.35,
+        };
+        zones.push(spec);
+    }
+    let mut couplings: Vec<(usize, usize, f64)> = Vec::new();
+    for (i, z) in file.zones.iter().enumerate() {
+        for n in &z.neighbours {
+            match file.zones.iter().position(|o| &o.name == n) {
+                Some(j) if j == i => problems.push(format!("zones[{i}] {:?} lists itself as a neighbour", z.name)),
+                Some(j) => {
+                    let pair = (i.min(j), i.max(j), NEIGHBOUR_W_PER_K);
+                    if !couplings.iter().any(|c| (c.0, c.1) == (pair.0, pair.1)) {
+                        couplings.push(pair);
+                    }
+                }
+                None => problems.push(format!("zones[{i}] {:?}: neighbour {n:?} is not a zone", z.name)),
+            }
+        }
+    }
+    let emitters_kw: f64 = zones.iter().map(|z| z.emitter).sum::<f64>() / 1000.0;
+    let sized = |rated: Option<f64>| rated.unwrap_or(PLANT_SHARE_OF_EMITTERS * emitters_kw) * 1000.0;
+    let plant = match file.plant {
+        PlantFile::HeatPump { rated_kw, supply_c, carnot_share } => {
+            if !(25.0..=75.0).contains(&supply_c) {
+                problems.push(format!("plant.supply_c {supply_c}: heat pumps supply water at 25–75 °C"));
+            }
+            if !(0.2..=0.7).contains(&carnot_share) {
+                problems.push(format!("plant.carnot_share {carnot_share}: real units reach 0.3–0.55"));
+            }
+            Plant::HeatPump { rated_w: sized(rated_kw), supply_c, carnot_share }
+        }
+        PlantFile::Boiler { rated_kw, efficiency } => {
+            if !(0.5..=1.1).contains(&efficiency) {
+                problems.push(format!("plant.efficiency {efficiency}: boilers reach 0.6–1.07 on net calorific value"));
+            }
+            Plant::Boiler { rated_w: sized(rated_kw), efficiency }
+        }
+    };
+    if let PlantFile::HeatPump { rated_kw: Some(kw), .. } | PlantFile::Boiler { rated_kw: Some(kw), .. } = file.plant {
+        if !(kw.is_finite() && kw > 0.0) {
+            problems.push(format!("plant.rated_kw {kw} must be positive"));
+        }
+    }
+    let o = &file.occupancy;
+    if o.until <= o.from {
+        problems.push(format!("occupancy: until {} is not after from {}", o.until, o.from));
+    }
+    let control = ControlProgramme::from_file(&file.control);
+    if control.stop <= control.start {
+        problems.push(format!("control: stop {} is not after start {}", control.stop, control.start));
+    }
+    for (key, v) in [("occupied_c", control.occupied_c), ("unoccupied_c", control.unoccupied_c)] {
+        if !(5.0..=30.0).contains(&v) {
+            problems.push(format!("control.{key} {v}: thermostats take 5–30 °C"));
+        }
+    }
+    let c = file.comfort;
+    if c.max_c <= c.min_c {
+        problems.push(format!("comfort: max_c {} is not above min_c {}", c.max_c, c.min_c));
+    }
+    let s = file.sensors;
+    if !(s.temperature_sigma >= 0.0 && s.temperature_sigma < 2.0 && s.temperature_quantum >= 0.0) {
+        problems.push(format!(
+            "sensors: temperature_sigma {} must be in [0, 2) and temperature_quantum {} not negative",
+            s.temperature_sigma, s.temperature_quantum
+        ));
+    }
+    let local_start = b.start.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let start_ms = timezone.from_local_datetime(&local_start).earliest().map_or(0, |t| t.timestamp_millis());
+    let steps = (f64::from(b.days) * 86_400.0 / step_s.max(1.0)) as u64;
+    let weather = match &b.weather {
+        Some(path) => Weather::load(path)?,
+        None => Weather::bundled()?,
+    };
+    if problems.is_empty() {
+        if let Err(e) = weather.covers(start_ms, start_ms + (f64::from(b.days) * 86_400_000.0) as i64) {
+            problems.push(format!("building.start {} and days {}: {e}", b.start, b.days));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(SimConfigError::Invalid { origin: origin.into(), problems });
+    }
+    let prefix = file.devices.prefix.clone().unwrap_or_else(|| format!("sim/{}", b.id));
+    Ok(SimSettings {
+        id: b.id.clone(),
+        name: b.name.clone().unwrap_or_else(|| b.id.clone()),
+        timezone,
+        start_ms,
+        steps,
+        step_s,
+        seed: b.seed,
+        zones,
+        couplings,
+        plant,
+        calendar: Calendar {
+            timezone,
+            days: file.occupancy.days.clone(),
+            from: o.from,
+            until: o.until,
+            holidays: b.holidays.iter().map(|[a, z]| (*a, *z)).collect(),
+        },
+        control,
+        occupants: file.occupants.enabled.then_some(file.occupants),
+        comfort: file.comfort,
+        zone_style: file.devices.zones,
+        meter_style: file.devices.meters,
+        prefix,
+        agent_status: file.devices.agent_status,
+        sensor: Sensor { sigma: s.temperature_sigma, quantum: s.temperature_quantum },
+        weather,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHOOL: &str = include_str!("../../../config/sim-school.toml");
+
+    #[test]
+    fn the_bundled_school_is_valid() {
+        let s = SimSettings::parse(SCHOOL, "sim-school.toml").expect("valid");
+        assert!(s.zones.len() >= 6 && !s.couplings.is_empty());
+        assert_eq!(s.step_s, 900.0);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let broken = SCHOOL
+            .replace("timezone = \"Europe/Paris\"", "timezone = \"Mars/Olympus\"")
+            .replace("neighbours = [\"class-2\"]", "neighbours = [\"attic\"]")
+            .replace("days = 56", "days = 0");
+        let e = SimSettings::parse(&broken, "broken.toml").expect_err("three problems");
+        let text = e.to_string();
+        for key in ["building.timezone", "\"attic\"", "building.days"] {
+            assert!(text.contains(key), "{key} in {text}");
+        }
+        let unknown = SCHOOL.replace("[building]", "[building]\ncolour = \"red\"");
+        assert!(SimSettings::parse(&unknown, "x").expect_err("unknown key").to_string().contains("colour"));
+    }
+
+    #[test]
+    fn a_start_outside_the_weather_year_is_refused() {
+        let late = SCHOOL.replace("start = \"2019-01-07\"", "start = \"2023-01-09\"");
+        let e = SimSettings::parse(&late, "x").expect_err("no weather in 2023");
+        assert!(e.to_string().contains("building.start"), "{e}");
+    }
+}

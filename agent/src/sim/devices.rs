@@ -1,0 +1,260 @@
+//! What the emulated building's devices publish and accept, in the style the configuration
+//! chooses, and the agent configuration that reads them.
+
+use super::config::{MeterStyle, SimSettings, ZoneStyle};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+
+/// Topics of one zone's devices.
+#[derive(Debug, Clone)]
+pub struct ZoneTopics {
+    /// Temperature, setpoint and heating demand (a TRV, or the generic state message).
+    pub thermostat: String,
+    /// The presence sensor (Zigbee2MQTT only; the generic state carries occupancy).
+    pub presence: Option<String>,
+    /// Where the thermostat takes setpoint commands.
+    pub command: String,
+    /// Where the emulator takes an occupant's hand on the thermostat.
+    pub occupant: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Topics {
+    pub zones: Vec<ZoneTopics>,
+    pub heating_meter: String,
+    pub building_meter: String,
+    pub weather: String,
+    /// The emulator's clock and ground truth, after every step it is asked for.
+    pub clock: String,
+    /// A test asks for steps here (stepped pace).
+    pub step: String,
+}
+
+impl Topics {
+    pub fn new(s: &SimSettings) -> Self {
+        let p = &s.prefix;
+        let zones = s
+            .zones
+            .iter()
+            .map(|z| {
+                let occupant = format!("{p}/occupant/{}", z.name);
+                match s.zone_style {
+                    ZoneStyle::Zigbee2mqtt => ZoneTopics {
+                        thermostat: format!("zigbee2mqtt/trv-{}", z.name),
+                        presence: Some(format!("zigbee2mqtt/pir-{}", z.name)),
+                        command: format!("zigbee2mqtt/trv-{}/set", z.name),
+                        occupant,
+                    },
+                    ZoneStyle::Generic => ZoneTopics {
+                        thermostat: format!("{p}/zones/{}", z.name),
+                        presence: None,
+                        command: format!("{p}/zones/{}/setpoint/set", z.name),
+                        occupant,
+                    },
+                }
+            })
+            .collect();
+        let (heating_meter, building_meter) = match (s.meter_style, s.plant.is_electric()) {
+            (MeterStyle::Tasmota, true) => {
+                (format!("tele/{}-heating/SENSOR", s.id), format!("tele/{}-building/SENSOR", s.id))
+            }
+            // Tasmota meters electricity; a boiler's gas goes through a generic pulse logger.
+            (MeterStyle::Tasmota, false) => (format!("{p}/meters/heating"), format!("tele/{}-building/SENSOR", s.id)),
+            (MeterStyle::Generic, _) => (format!("{p}/meters/heating"), format!("{p}/meters/building")),
+        };
+        Self {
+            zones,
+            heating_meter,
+            building_meter,
+            weather: format!("{p}/weather"),
+            clock: format!("{p}/clock"),
+            step: format!("{p}/step"),
+        }
+    }
+
+    fn is_tasmota(topic: &str) -> bool {
+        topic.starts_with("tele/")
+    }
+}
+
+/// What one zone's devices report at the end of a step.
+#[derive(Debug, Clone, Copy)]
+pub struct ZoneReport {
+    pub temperature: f64,
+    pub setpoint: f64,
+    /// 0–100 %.
+    pub demand: f64,
+    pub occupied: bool,
+}
+
+/// What the whole building reports at the end of a step.
+#[derive(Debug, Clone)]
+pub struct Report<'a> {
+    pub ts_ms: i64,
+    pub zones: &'a [ZoneReport],
+    pub outdoor: f64,
+    pub ghi: f64,
+    pub heating_kwh: f64,
+    pub heating_w: f64,
+    pub building_kwh: f64,
+    pub building_w: f64,
+}
+
+/// Renders every device message of a step into `out` as (topic, payload).
+pub fn render(s: &SimSettings, topics: &Topics, r: &Report, out: &mut Vec<(String, String)>) {
+    let utc = DateTime::<Utc>::from_timestamp_millis(r.ts_ms).unwrap_or_default();
+    let iso = utc.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let local = s.timezone.from_utc_datetime(&utc.naive_utc());
+    // Zigbee2MQTT's `last_seen: ISO_8601_local` and Tasmota's `Time` are the device's local time.
+    let last_seen = local.to_rfc3339_opts(SecondsFormat::Millis, false);
+    let tasmota_time = local.naive_local().format("%Y-%m-%dT%H:%M:%S").to_string();
+    for (z, t) in r.zones.iter().zip(&topics.zones) {
+        match s.zone_style {
+            ZoneStyle::Zigbee2mqtt => {
+                let trv = json!({
+                    "local_temperature": z.temperature,
+                    "occupied_heating_setpoint": z.setpoint,
+                    "pi_heating_demand": z.demand.round(),
+                    "running_state": if z.demand > 0.0 { "heat" } else { "idle" },
+                    "system_mode": "heat",
+                    "battery": 87,
+                    "linkquality": 120,
+                    "last_seen": last_seen,
+                });
+                out.push((t.thermostat.clone(), trv.to_string()));
+                if let Some(presence) = &t.presence {
+                    let pir = json!({ "occupancy": z.occupied, "battery": 92, "last_seen": last_seen });
+                    out.push((presence.clone(), pir.to_string()));
+                }
+            }
+            ZoneStyle::Generic => {
+                let state = json!({
+                    "ts": iso,
+                    "temperature": z.temperature,
+                    "setpoint": z.setpoint,
+                    "heating_demand": z.demand.round(),
+                    "occupancy": u8::from(z.occupied),
+                });
+                out.push((t.thermostat.clone(), state.to_string()));
+            }
+        }
+    }
+    for (topic, kwh, w) in
+        [(&topics.heating_meter, r.heating_kwh, r.heating_w), (&topics.building_meter, r.building_kwh, r.building_w)]
+    {
+        let kwh = (kwh * 1000.0).round() / 1000.0;
+        let payload = if Topics::is_tasmota(topic) {
+            json!({ "Time": tasmota_time, "ENERGY": { "Total": kwh, "Power": w.round() } })
+        } else {
+            json!({ "ts": iso, "total_kwh": kwh, "power_w": w.round() })
+        };
+        out.push((topic.clone(), payload.to_string()));
+    }
+    let weather = json!({ "ts": iso, "temperature": r.outdoor, "ghi": r.ghi.round() });
+    out.push((topics.weather.clone(), weather.to_string()));
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("payload is not a setpoint: {0}")]
+    NotASetpoint(String),
+    #[error("setpoint {0} °C is outside what the thermostat takes (5–30 °C)")]
+    OutOfRange(f64),
+}
+
+/// A setpoint from a command payload: Zigbee2MQTT's `occupied_heating_setpoint` or
+/// `current_heating_setpoint`, a generic `{"setpoint": …}`, or a plain number.
+pub fn parse_setpoint(payload: &[u8]) -> Result<f64, CommandError> {
+    let text = String::from_utf8_lossy(payload);
+    let text = text.trim();
+    let value = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Number(n)) => n.as_f64(),
+        Ok(Value::Object(o)) => ["occupied_heating_setpoint", "current_heating_setpoint", "setpoint"]
+            .iter()
+            .find_map(|k| o.get(*k))
+            .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))),
+        _ => None,
+    }
+    .filter(|v| v.is_finite())
+    .ok_or_else(|| CommandError::NotASetpoint(text.chars().take(64).collect()))?;
+    if !(5.0..=30.0).contains(&value) {
+        return Err(CommandError::OutOfRange(value));
+    }
+    Ok(value)
+}
+
+/// The `[[points]]` of an agent configuration that reads this building.
+pub fn agent_points(s: &SimSettings, topics: &Topics) -> String {
+    let mut out = String::new();
+    let point =
+        |out: &mut String, id: &str, kind: &str, zone: Option<&str>, topic: &str, decode: String, extra: &str| {
+            let _ = writeln!(out, "[[points]]\nid = \"{id}\"\nkind = \"{kind}\"");
+            if let Some(zone) = zone {
+                let _ = writeln!(out, "zone = \"{zone}\"");
+            }
+            let _ = writeln!(out, "topic = \"{topic}\"\ndecode = {decode}{extra}\n");
+        };
+    let z2m = |field: &str| format!("{{ format = \"zigbee2mqtt\", field = \"{field}\" }}");
+    let json = |pointer: &str, unit: &str| {
+        format!("{{ format = \"json\", pointer = \"{pointer}\", timestamp = \"/ts\" }}\nunit = \"{unit}\"")
+    };
+    let tasmota = |field: &str| format!("{{ format = \"tasmota\", field = \"{field}\" }}");
+    for (z, t) in s.zones.iter().zip(&topics.zones) {
+        let name = z.name.as_str();
+        let (temp, setpoint, demand, occupancy) = match s.zone_style {
+            ZoneStyle::Zigbee2mqtt => {
+                (z2m("local_temperature"), z2m("occupied_heating_setpoint"), z2m("pi_heating_demand"), z2m("occupancy"))
+            }
+            ZoneStyle::Generic => (
+                json("/temperature", "°C"),
+                json("/setpoint", "°C"),
+                json("/heating_demand", "%"),
+                json("/occupancy", "bool"),
+            ),
+        };
+        let _ = writeln!(out, "# {name}: setpoint commands go to {}", t.command);
+        point(&mut out, &format!("{name}_temp"), "zone_temperature", Some(name), &t.thermostat, temp, "");
+        point(&mut out, &format!("{name}_setpoint"), "setpoint", Some(name), &t.thermostat, setpoint, "");
+        point(&mut out, &format!("{name}_demand"), "heating_demand", Some(name), &t.thermostat, demand, "");
+        let presence = t.presence.as_deref().unwrap_or(&t.thermostat);
+        point(&mut out, &format!("{name}_occupancy"), "occupancy", Some(name), presence, occupancy, "");
+    }
+    let fuel = if s.plant.is_electric() { "electricity" } else { "gas" };
+    for (id, topic, zone) in
+        [("heating", &topics.heating_meter, "plant"), ("building", &topics.building_meter, "building")]
+    {
+        let fuel = if id == "heating" { fuel } else { "electricity" };
+        let (energy, power) = if Topics::is_tasmota(topic) {
+            (tasmota("ENERGY.Total"), tasmota("ENERGY.Power"))
+        } else {
+            (json("/total_kwh", "kWh"), json("/power_w", "W"))
+        };
+        point(&mut out, &format!("{id}_energy"), "energy", Some(zone), topic, energy, &format!("\nfuel = \"{fuel}\""));
+        point(&mut out, &format!("{id}_power"), "power", Some(zone), topic, power, "");
+    }
+    point(&mut out, "outdoor_temp", "outdoor_temperature", None, &topics.weather, json("/temperature", "°C"), "");
+    point(&mut out, "solar", "solar_irradiance", None, &topics.weather, json("/ghi", "W/m²"), "");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setpoint_commands_are_read_from_every_style_and_nonsense_is_refused() {
+        let table: [(&[u8], Result<f64, CommandError>); 7] = [
+            (br#"{"occupied_heating_setpoint": 18.5}"#, Ok(18.5)),
+            (br#"{"current_heating_setpoint": "17"}"#, Ok(17.0)),
+            (br#"{"setpoint": 20}"#, Ok(20.0)),
+            (b" 19.5 ", Ok(19.5)),
+            (br#"{"setpoint": 85}"#, Err(CommandError::OutOfRange(85.0))),
+            (b"warmer please", Err(CommandError::NotASetpoint("warmer please".into()))),
+            (br#"{"system_mode": "off"}"#, Err(CommandError::NotASetpoint(r#"{"system_mode": "off"}"#.into()))),
+        ];
+        for (payload, then) in table {
+            assert_eq!(parse_setpoint(payload), then, "{}", String::from_utf8_lossy(payload));
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The emulated building in event time: the physics of `sobre_models::emulator`, driven by the
+//! weather year, the timetable, the building's own thermostat programme, the agent's setpoint
+//! commands and its occupants. No I/O: it takes messages and gives messages, one step at a time.
+
+use super::config::SimSettings;
+use super::devices::{self, parse_setpoint, CommandError, Report, Topics, ZoneReport};
+use super::programme::Period;
+use serde::Serialize;
+use sobre_models::emulator::{Building, EmulatorError, Noise, Sensor, StepOutcome, ZoneDrive};
+
+/// What the building's thermostats are told to hold, besides their own programme.
+#[derive(Debug, Clone, Copy, Default)]
+struct ZoneState {
+    /// An agent's command, until the programme's next period.
+    command: Option<(f64, Period)>,
+    /// An occupant's hand on the thermostat, until a time; it wins over commands.
+    occupant: Option<(f64, i64)>,
+    /// Since when the occupants have been cold.
+    cold_since: Option<i64>,
+}
+
+/// The ground truth the emulator knows and the agent does not, for tests and the demo.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Truth {
+    pub ts: String,
+    pub step: u64,
+    pub done: bool,
+    /// Electricity (heat pump) or fuel (boiler) the plant drew, kWh.
+    pub plant_kwh: f64,
+    pub heat_kwh: f64,
+    pub equipment_kwh: f64,
+    pub capacity_limited_steps: u64,
+    pub commands_applied: u64,
+    pub commands_refused: u64,
+    pub occupant_overrides: u64,
+    pub zones: Vec<ZoneTruth>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ZoneTruth {
+    pub zone: String,
+    pub air_c: f64,
+    pub mass_c: f64,
+    pub setpoint_c: f64,
+    pub heat_kwh: f64,
+    /// Kelvin-hours outside the comfort band while occupied (BOPTEST's definition).
+    pub discomfort_kh: f64,
+    pub occupied_h: f64,
+    pub commanded: bool,
+    pub overridden: bool,
+}
+
+/// What an incoming message meant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// A test asks for this many steps.
+    Step(u64),
+    Command {
+        zone: usize,
+        setpoint: f64,
+    },
+    Occupant {
+        zone: usize,
+        setpoint: f64,
+    },
+    /// The agent went away: its commands lapse.
+    AgentOffline,
+    Refused {
+        topic: String,
+        error: CommandError,
+    },
+    Ignored,
+}
+
+#[derive(Debug)]
+pub struct Emulator {
+    settings: SimSettings,
+    topics: Topics,
+    building: Building,
+    noise: Noise,
+    sensor_outdoor: Sensor,
+    /// End of the last step, epoch ms.
+    now_ms: i64,
+    zones: Vec<ZoneState>,
+    drives: Vec<ZoneDrive>,
+    outcome: StepOutcome,
+    truth: Truth,
+    heating_w: f64,
+    building_w: f64,
+    weather: (f64, f64),
+}
+
+impl Emulator {
+    pub fn new(settings: SimSettings) -> Result<Self, EmulatorError> {
+        let (outdoor, ghi) = settings.weather.at(settings.start_ms);
+        // Start where the building's own programme would have left it.
+        let start_c = settings.control.unoccupied_c.max(outdoor);
+        let building = Building::new(settings.zones.clone(), settings.couplings.clone(), settings.plant, start_c)?;
+        let n = settings.zones.len();
+        let truth = Truth {
+            zones: settings.zones.iter().map(|z| ZoneTruth { zone: z.name.clone(), ..ZoneTruth::default() }).collect(),
+            ..Truth::default()
+        };
+        Ok(Self {
+            topics: Topics::new(&settings),
+            noise: Noise::new(settings.seed),
+            sensor_outdoor: Sensor { sigma: 0.05, quantum: 0.1 },
+            now_ms: settings.start_ms,
+            zones: vec![ZoneState::default(); n],
+            drives: vec![ZoneDrive { setpoint: start_c, occupancy: 0.0 }; n],
+            outcome: StepOutcome::default(),
+            truth,
+            heating_w: 0.0,
+            building_w: 0.0,
+            weather: (outdoor, ghi),
+            building,
+            settings,
+        })
+    }
+
+    pub fn settings(&self) -> &SimSettings {
+        &self.settings
+    }
+
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    pub fn steps_done(&self) -> u64 {
+        self.truth.step
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.truth.step >= self.settings.steps
+    }
+
+    /// Topics the emulator listens to.
+    pub fn subscriptions(&self) -> Vec<String> {
+        let mut topics: Vec<String> =
+            self.topics.zones.iter().flat_map(|z| [z.command.clone(), z.occupant.clone()]).collect();
+        topics.push(self.topics.step.clone());
+        topics.extend(self.settings.agent_status.clone());
+        topics
+    }
+
+    /// Reads one incoming message and applies what it asks, except steps (the caller runs them).
+    pub fn handle(&mut self, topic: &str, payload: &[u8]) -> Inbound {
+        if topic == self.topics.step {
+            let text = String::from_utf8_lossy(payload);
+            return match text.trim().parse::<u64>() {
+                Ok(n) => Inbound::Step(n),
+                Err(_) => Inbound::Refused {
+                    topic: topic.into(),
+                    error: CommandError::NotASetpoint(format!("{text:?} is not a number of steps")),
+                },
+            };
+        }
+        if self.settings.agent_status.as_deref() == Some(topic) {
+            let offline = serde_json::from_slice::<serde_json::Value>(payload)
+                .map(|v| v["state"] == "offline")
+                .unwrap_or(payload == b"offline");
+            if offline {
+                self.zones.iter_mut().for_each(|z| z.command = None);
+                return Inbound::AgentOffline;
+            }
+            return Inbound::Ignored;
+        }
+        let Some((zone, is_command)) = self.topics.zones.iter().enumerate().find_map(|(i, z)| {
+            (z.command == topic).then_some((i, true)).or((z.occupant == topic).then_some((i, false)))
+        }) else {
+            return Inbound::Ignored;
+        };
+        let setpoint = match parse_setpoint(payload) {
+            Ok(v) => v,
+            Err(error) => {
+                self.truth.commands_refused += 1;
+                return Inbound::Refused { topic: topic.into(), error };
+            }
+        };
+        let local = self.settings.calendar.local(self.now_ms);
+        if is_command {
+            let (_, period) = self.settings.control.setpoint(&self.settings.calendar, local);
+            self.zones[zone].command = Some((setpoint, period));
+            self.truth.commands_applied += 1;
+            Inbound::Command { zone, setpoint }
+        } else {
+            self.zones[zone].occupant = Some((setpoint, self.settings.calendar.end_of_day_ms(local)));
+            self.truth.occupant_overrides += 1;
+            Inbound::Occupant { zone, setpoint }
+        }
+    }
+
+    /// The setpoint each thermostat holds at `ts_ms`: the occupant's, else the agent's, else
+    /// the programme's. Lapsed holds are dropped.
+    fn refresh_setpoints(&mut self, ts_ms: i64) {
+        let s = &self.settings;
+        let local = s.calendar.local(ts_ms);
+        let (programmed, period) = s.control.setpoint(&s.calendar, local);
+        let occupancy = s.calendar.occupancy(local);
+        for (state, drive) in self.zones.iter_mut().zip(&mut self.drives) {
+            if state.command.is_some_and(|(_, p)| p != period) {
+                state.command = None;
+            }
+            if state.occupant.is_some_and(|(_, until)| ts_ms >= until) {
+                state.occupant = None;
+            }
+            let setpoint = state.occupant.map(|o| o.0).or(state.command.map(|c| c.0)).unwrap_or(programmed);
+            *drive = ZoneDrive { setpoint, occupancy };
+        }
+    }
+
+    /// Advances one step. Does nothing once the configured period is over.
+    pub fn step(&mut self) -> Result<(), EmulatorError> {
+        if self.is_done() {
+            return Ok(());
+        }
+        let start = self.now_ms;
+        let step_ms = (self.settings.step_s * 1000.0) as i64;
+        self.refresh_setpoints(start);
+        let (outdoor, ghi) = self.settings.weather.at(start + step_ms / 2);
+        self.building.step(self.settings.step_s, outdoor, ghi, &self.drives, &mut self.outcome)?;
+        self.now_ms = start + step_ms;
+        self.weather = (outdoor, ghi);
+        let hours = self.settings.step_s / 3600.0;
+        let o = &self.outcome;
+        self.heating_w = o.plant_wh / hours;
+        self.building_w = o.equipment_wh / hours;
+        let t = &mut self.truth;
+        t.step += 1;
+        t.done = t.step >= self.settings.steps;
+        t.plant_kwh += o.plant_wh / 1000.0;
+        t.heat_kwh += o.heat_wh / 1000.0;
+        t.equipment_kwh += o.equipment_wh / 1000.0;
+        t.capacity_limited_steps += u64::from(o.capacity_limited > 0);
+        let comfort = self.settings.comfort;
+        for (i, (zone, z)) in o.zones.iter().zip(&mut t.zones).enumerate() {
+            let occupancy = self.drives[i].occupancy;
+            z.air_c = zone.air;
+            z.mass_c = zone.mass;
+            z.heat_kwh += zone.heat_wh / 1000.0;
+            if occupancy > 0.0 {
+                let deviation = (comfort.min_c - zone.mean_air).max(0.0) + (zone.mean_air - comfort.max_c).max(0.0);
+                z.discomfort_kh += deviation * hours;
+                z.occupied_h += hours;
+            }
+            // Someone cold for long enough turns the thermostat up until the end of the day.
+            let state = &mut self.zones[i];
+            match &self.settings.occupants {
+                Some(rule) if occupancy > 0.0 && zone.mean_air < rule.complain_below_c => {
+                    let since = *state.cold_since.get_or_insert(start);
+                    if state.occupant.is_none() && self.now_ms - since >= rule.after.as_millis_i64() {
+                        let local = self.settings.calendar.local(self.now_ms);
+                        state.occupant = Some((rule.raise_to_c, self.settings.calendar.end_of_day_ms(local)));
+                        t.occupant_overrides += 1;
+                    }
+                }
+                _ => state.cold_since = None,
+            }
+        }
+        self.refresh_setpoints(self.now_ms);
+        Ok(())
+    }
+
+    /// The ground truth now.
+    pub fn truth(&mut self) -> &Truth {
+        let iso = chrono::DateTime::from_timestamp_millis(self.now_ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+        self.truth.ts = iso;
+        for ((z, state), drive) in self.truth.zones.iter_mut().zip(&self.zones).zip(&self.drives) {
+            z.setpoint_c = drive.setpoint;
+            z.commanded = state.command.is_some();
+            z.overridden = state.occupant.is_some();
+        }
+        &self.truth
+    }
+
+    /// What the devices publish now, as (topic, payload), appended to `out`.
+    pub fn messages(&mut self, out: &mut Vec<(String, String)>) {
+        let sensor = self.settings.sensor;
+        let zones: Vec<ZoneReport> = self
+            .outcome
+            .zones
+            .iter()
+            .zip(&self.drives)
+            .map(|(z, d)| ZoneReport {
+                temperature: sensor.read(z.air, &mut self.noise),
+                setpoint: d.setpoint,
+                demand: 100.0 * z.duty,
+                occupied: d.occupancy > 0.0,
+            })
+            .collect();
+        let (outdoor, ghi) = self.weather;
+        let report = Report {
+            ts_ms: self.now_ms,
+            zones: &zones,
+            outdoor: self.sensor_outdoor.read(outdoor, &mut self.noise),
+            ghi,
+            heating_kwh: self.truth.plant_kwh,
+            heating_w: self.heating_w,
+            building_kwh: self.truth.equipment_kwh,
+            building_w: self.building_w,
+        };
+        devices::render(&self.settings, &self.topics, &report, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn school(tuning: &str) -> Emulator {
+        let text = super::super::SCHOOL.replace("tuning = \"poor\"", &format!("tuning = \"{tuning}\""));
+        Emulator::new(SimSettings::parse(&text, "school").expect("valid")).expect("valid physics")
+    }
+
+    fn run_days(e: &mut Emulator, days: u64) {
+        for _ in 0..days * 96 {
+            e.step().expect("steps");
+        }
+    }
+
+    #[test]
+    fn the_well_tuned_school_uses_a_fifth_less_than_the_poorly_tuned_one_and_stays_comfortable() {
+        let (mut poor, mut good) = (school("poor"), school("good"));
+        run_days(&mut poor, 28);
+        run_days(&mut good, 28);
+        let (p, g) = (poor.truth().clone(), good.truth().clone());
+        assert!(g.plant_kwh < 0.8 * p.plant_kwh, "good {} vs poor {}", g.plant_kwh, p.plant_kwh);
+        for z in &g.zones {
+            assert!(z.occupied_h > 150.0 && z.discomfort_kh < 1.0, "{}: {} K·h", z.zone, z.discomfort_kh);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! `sobre sim`: a building to learn from. An emulated multi-zone building (physics in
+//! `sobre_models::emulator`) that speaks MQTT like a real gateway's devices: Zigbee2MQTT TRVs
+//! and presence sensors, Tasmota meters, a weather feed. It obeys setpoint commands on its
+//! thermostats' topics, lets an occupant override a thermostat, and runs in event time: as fast
+//! as the machine allows, at a multiple of real time, or stepped by a test.
+
+pub mod config;
+pub mod devices;
+pub mod emulator;
+pub mod link;
+pub mod programme;
+pub mod weather;
+
+pub use config::SimSettings;
+pub use emulator::{Emulator, Truth};
+pub use link::{run, SimSummary, Target};
+
+/// The school `sobre demo` runs: poorly tuned, eight zones, a heat pump, winter 2019.
+pub const SCHOOL: &str = include_str!("../../../config/sim-school.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// As fast as the broker acknowledges.
+    Max,
+    /// `n` times real time.
+    Factor(f64),
+    /// Only when a test asks, on `<prefix>/step`.
+    Stepped,
+}
+
+impl std::str::FromStr for Pace {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "max" => Ok(Pace::Max),
+            "stepped" => Ok(Pace::Stepped),
+            n => match n.parse::<f64>() {
+                Ok(f) if f.is_finite() && f > 0.0 => Ok(Pace::Factor(f)),
+                _ => {
+                    Err(format!("{n:?} is not a pace; use \"max\", \"stepped\" or a factor of real time such as 3600"))
+                }
+            },
+        }
+    }
+}
