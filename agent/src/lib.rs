@@ -5,6 +5,7 @@ pub mod config;
 pub mod daemon;
 pub mod ingest;
 pub mod mqtt;
+pub mod overview;
 pub mod point;
 pub mod replay;
 pub mod sim;

@@ -15,7 +15,7 @@ fn steps(file: &str) -> Vec<ZoneStep> {
             let hour: u8 = line[11..13].parse().expect("hour");
             let c: Vec<f64> = line.split(',').skip(1).map(|v| v.parse().expect("number")).collect();
             // Ps, Ta, yTi, Thm
-            ZoneStep { indoor: c[2], outdoor: c[1], solar: c[0], heating: c[3], hour }
+            ZoneStep { indoor: c[2], outdoor: c[1], solar: c[0], heating: c[3], hour, occupancy: 0.0 }
         })
         .collect()
 }

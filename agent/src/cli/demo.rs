@@ -1,32 +1,44 @@
-//! `sobre demo`: the main job on a real building with nothing installed. An embedded broker
-//! (rumqttd, compiled in only with the `demo` feature) stands in for the building's; the agent
-//! runs on a temporary store in event time; a year of building 33 of the Cambridge estate is
-//! replayed through the broker; then the demo prints what the store holds.
+//! `sobre demo`: the whole story with nothing installed. An embedded broker (rumqttd, compiled
+//! in only with the `demo` feature) stands in for the building's; the emulator plays a poorly
+//! tuned school through it (Zigbee2MQTT TRVs and presence sensors, Tasmota meters, a weather
+//! feed, eight weeks of real 2019 weather); the agent ingests it in event time into a temporary
+//! store; then the demo prints what the agent learned and what the building did.
 
 use anyhow::Context;
 use sobre_agent::clock::Clock;
 use sobre_agent::config::Settings;
-use sobre_agent::replay::{self, ReplayOptions, Speed};
+use sobre_agent::overview;
+use sobre_agent::sim::{self, devices, Emulator, Pace, SimSettings, Target};
 use sobre_agent::stats::Stats;
-use sobre_agent::store::rollup::Resolution;
 use sobre_agent::store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CONFIG: &str = include_str!("../../../config/demo.toml");
-const DATA: &[u8] = include_bytes!("../../../tests/data/cambridge_estates/ucam_b33_2019.csv");
 
-pub async fn run(store: Option<PathBuf>, speed: Speed) -> anyhow::Result<()> {
+pub async fn run(store: Option<PathBuf>, pace: Pace) -> anyhow::Result<()> {
+    let began = Instant::now();
     let port = broker::start()?;
     let temp = tempdir()?;
     let path = store.unwrap_or_else(|| temp.join("sobre.db"));
-    let text =
-        CONFIG.replace("{port}", &port.to_string()).replace("{path}", &path.display().to_string().replace('\\', "/"));
+    let school = SimSettings::parse(sim::SCHOOL, "config/sim-school.toml").context("the embedded school")?;
+    let emulator = Emulator::new(school)?;
+    let text = CONFIG
+        .replace("{port}", &port.to_string())
+        .replace("{path}", &path.display().to_string().replace('\\', "/"))
+        + &devices::agent_points(emulator.settings(), emulator.topics());
     let settings = Settings::parse(&text, "config/demo.toml").context("the embedded demo configuration")?;
-    println!("sobre demo: building 33, University of Cambridge, 2019, hourly (MIT licence, see tests/data/README.md)");
+    let s = emulator.settings();
+    println!(
+        "sobre demo: {}, {} zones, {} days of winter 2019 in 15-minute steps (weather: Cambridge, MIT licence)",
+        s.name,
+        s.zones.len(),
+        s.steps / 96
+    );
     println!("  broker  embedded, 127.0.0.1:{port}");
     println!("  store   {}", path.display());
+    println!("  the school heats 04:30–20:00 every day, weekends and holidays included: a poorly tuned building\n");
 
     let stats = Arc::new(Stats::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -38,7 +50,6 @@ pub async fn run(store: Option<PathBuf>, speed: Speed) -> anyhow::Result<()> {
             let _ = stopped.await;
         },
     ));
-
     // Readings published before the agent's subscription is in place would never reach it.
     let waiting = Instant::now();
     while stats.snapshot().subscribed == 0 {
@@ -50,72 +61,44 @@ pub async fn run(store: Option<PathBuf>, speed: Speed) -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
-    let options = ReplayOptions {
-        host: "127.0.0.1".into(),
-        port,
-        prefix: "replay/ucam-b33".into(),
-        time_column: "timestamp_utc".into(),
-        columns: Vec::new(),
-        timezone: chrono_tz::UTC,
-        speed,
-        qos: rumqttc::QoS::AtLeastOnce,
-        stall_timeout: Duration::from_secs(30),
-    };
-    let summary = replay::replay(DATA, &options).await?;
-    // Every published reading ends stored, rejected or recognised as a duplicate.
+    let target = Target { host: "127.0.0.1".into(), port, stall_timeout: Duration::from_secs(30) };
+    let summary = sim::run(emulator, &target, pace, std::future::pending()).await?;
+    // Every device message reaches ingest; stopping the agent then drains ingest and the store.
     let mut last_progress = (Instant::now(), 0);
     loop {
-        let s = stats.snapshot();
-        let done = s.stored + s.rejected + s.duplicates;
-        if done >= summary.published {
+        let seen = stats.snapshot().messages;
+        if seen >= summary.published {
             break;
         }
-        if done != last_progress.1 {
-            last_progress = (Instant::now(), done);
+        if seen != last_progress.1 {
+            last_progress = (Instant::now(), seen);
         } else if last_progress.0.elapsed() > Duration::from_secs(30) {
-            anyhow::bail!("the agent stopped making progress at {done} of {} readings", summary.published);
+            anyhow::bail!("the agent stopped making progress at {seen} of {} messages", summary.published);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let elapsed = started.elapsed().as_secs_f64();
     let _ = stop.send(());
     agent.await.context("the agent task")??;
-
-    let s = stats.snapshot();
+    let elapsed = started.elapsed().as_secs_f64();
+    let st = stats.snapshot();
     println!(
-        "\nreplayed {} hours, {} readings in {elapsed:.1} s ({:.0} readings/s through MQTT QoS 1 into SQLite)",
-        summary.rows,
-        summary.published,
-        summary.published as f64 / elapsed.max(1e-9)
+        "simulated {} steps: {} device messages, {} readings stored ({} rejected) in {elapsed:.1} s\n",
+        summary.steps, summary.published, st.stored, st.rejected
     );
-    println!("stored {} readings, rejected {}, duplicates {}\n", s.stored, s.rejected, s.duplicates);
-    print_months(&Store::open(&path, &settings.points, settings.site.timezone)?)?;
+
+    let store = Store::open(&path, &settings.points, settings.site.timezone)?;
+    let fitting = Instant::now();
+    let overview = overview::compute(&store, &settings)?;
+    print!("{}", overview.render());
+    println!(
+        "\nModels fitted in {:.1} s; the whole demo took {:.0} s.",
+        fitting.elapsed().as_secs_f64(),
+        began.elapsed().as_secs_f64()
+    );
+    println!("Inspect the store: sqlite3 <store> 'SELECT * FROM rollups_view WHERE resolution = \"1d\"'");
     if std::fs::remove_dir_all(&temp).is_err() {
         tracing::debug!("temporary folder left behind");
     }
-    Ok(())
-}
-
-fn print_months(store: &Store) -> anyhow::Result<()> {
-    let elec = store.series("elec", Resolution::Month)?;
-    let gas = store.series("gas", Resolution::Month)?;
-    let temp = store.series("outdoor_temp", Resolution::Month)?;
-    let solar = store.series("solar", Resolution::Month)?;
-    println!("month     electricity kWh   gas kWh   outdoor °C   solar W/m²");
-    let find = |rows: &[(String, f64)], label: &str| rows.iter().find(|(l, _)| l == label).map(|(_, v)| *v);
-    let cell = |v: Option<f64>, decimals: usize| v.map_or("-".to_string(), |v| format!("{v:.decimals$}"));
-    for (label, kwh) in &elec {
-        println!(
-            "{label}   {kwh:>15.0}   {:>7}   {:>10}   {:>10}",
-            cell(find(&gas, label), 0),
-            cell(find(&temp, label), 1),
-            cell(find(&solar, label), 0)
-        );
-    }
-    let total: f64 = elec.iter().map(|(_, v)| v).sum();
-    let gas_total: f64 = gas.iter().map(|(_, v)| v).sum();
-    println!("year      {total:>15.0}   {gas_total:>7.0}");
-    println!("\nInspect it: sqlite3 <store> 'SELECT * FROM rollups_view WHERE resolution = \"1mo\"'");
     Ok(())
 }
 

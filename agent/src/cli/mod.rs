@@ -76,14 +76,14 @@ enum Command {
         #[arg(long)]
         points: bool,
     },
-    /// The whole job on bundled data: an embedded broker, the agent, a year of a real building.
+    /// The whole story on bundled data: an embedded broker, an emulated school, the agent.
     Demo {
         /// Keep the store here instead of a temporary folder.
         #[arg(long)]
         store: Option<PathBuf>,
-        /// "max", or a factor of the data's pace.
+        /// "max", or a factor of real time.
         #[arg(long, default_value = "max")]
-        speed: Speed,
+        pace: sim::Pace,
     },
 }
 
@@ -158,7 +158,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fit(args) => fit::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Demo { store, speed } => demo::run(store, speed).await.map(|()| ExitCode::SUCCESS),
+        Command::Demo { store, pace } => demo::run(store, pace).await.map(|()| ExitCode::SUCCESS),
     }
 }
 

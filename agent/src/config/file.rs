@@ -19,7 +19,56 @@ pub struct ConfigFile {
     #[serde(default)]
     pub storage: StorageFile,
     #[serde(default)]
+    pub tariffs: TariffsFile,
+    #[serde(default)]
+    pub comfort: ComfortFile,
+    #[serde(default)]
     pub points: Vec<PointFile>,
+}
+
+/// What a kWh of each fuel costs and emits, for savings in € and CO₂.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TariffsFile {
+    pub electricity: TariffFile,
+    pub gas: TariffFile,
+    /// District heating.
+    pub heat: TariffFile,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TariffFile {
+    pub eur_per_kwh: f64,
+    pub kg_co2_per_kwh: f64,
+}
+
+impl Default for TariffsFile {
+    // French public-sector orders of magnitude: electricity and gas prices of 2024 contracts,
+    // emission factors from ADEME's Base Empreinte (electricity: average French mix, gas: on
+    // the net calorific value, district heating: national average network).
+    fn default() -> Self {
+        Self {
+            electricity: TariffFile { eur_per_kwh: 0.20, kg_co2_per_kwh: 0.052 },
+            gas: TariffFile { eur_per_kwh: 0.10, kg_co2_per_kwh: 0.227 },
+            heat: TariffFile { eur_per_kwh: 0.09, kg_co2_per_kwh: 0.11 },
+        }
+    }
+}
+
+/// The comfort band while a zone is occupied: discomfort is counted outside it (K·h).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComfortFile {
+    pub min_c: f64,
+    pub max_c: f64,
+}
+
+impl Default for ComfortFile {
+    // 19 °C: the heating limit of French public buildings (Code de l'énergie, R241-26).
+    fn default() -> Self {
+        Self { min_c: 19.0, max_c: 26.0 }
+    }
 }
 
 #[derive(Debug, Deserialize)]

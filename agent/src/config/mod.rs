@@ -51,7 +51,39 @@ pub struct Settings {
     pub agent: AgentSettings,
     pub ingest: IngestSettings,
     pub storage: StorageSettings,
+    pub tariffs: Tariffs,
+    pub comfort: Comfort,
     pub points: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Tariff {
+    pub eur_per_kwh: f64,
+    pub kg_co2_per_kwh: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Tariffs {
+    pub electricity: Tariff,
+    pub gas: Tariff,
+    pub heat: Tariff,
+}
+
+impl Tariffs {
+    pub fn of(&self, fuel: crate::point::Fuel) -> Tariff {
+        match fuel {
+            crate::point::Fuel::Electricity => self.electricity,
+            crate::point::Fuel::Gas => self.gas,
+            crate::point::Fuel::Heat => self.heat,
+        }
+    }
+}
+
+/// The comfort band while occupied, °C.
+#[derive(Debug, Clone, Copy)]
+pub struct Comfort {
+    pub min_c: f64,
+    pub max_c: f64,
 }
 
 #[derive(Debug, Clone)]

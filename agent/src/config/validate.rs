@@ -2,7 +2,7 @@
 //! problem with its key, what was found and what would be accepted.
 
 use super::file::{self, ConfigFile, DecodeFile, PointFile};
-use super::{
+use super::{Comfort, Tariff, Tariffs, 
     AgentSettings, BrokerSettings, EnergyMode, IngestSettings, Point, Problem, Retention, Settings, Site, Span,
     StorageSettings, TlsSettings,
 };
@@ -123,6 +123,27 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         },
     };
 
+    let t = file.tariffs;
+    for (fuel, tariff) in [("electricity", t.electricity), ("gas", t.gas), ("heat", t.heat)] {
+        if !(tariff.eur_per_kwh.is_finite() && (0.0..10.0).contains(&tariff.eur_per_kwh)) {
+            check.fail(format!("tariffs.{fuel}.eur_per_kwh"), tariff.eur_per_kwh, "use a price in €/kWh, e.g. 0.20");
+        }
+        if !(tariff.kg_co2_per_kwh.is_finite() && (0.0..2.0).contains(&tariff.kg_co2_per_kwh)) {
+            check.fail(
+                format!("tariffs.{fuel}.kg_co2_per_kwh"),
+                tariff.kg_co2_per_kwh,
+                "use kg CO₂e per kWh, e.g. 0.052 for French electricity",
+            );
+        }
+    }
+    let tariff = |f: file::TariffFile| Tariff { eur_per_kwh: f.eur_per_kwh, kg_co2_per_kwh: f.kg_co2_per_kwh };
+    let tariffs = Tariffs { electricity: tariff(t.electricity), gas: tariff(t.gas), heat: tariff(t.heat) };
+    let c = file.comfort;
+    if !(c.min_c.is_finite() && c.max_c.is_finite() && c.min_c < c.max_c && (10.0..35.0).contains(&c.min_c)) {
+        check.fail("comfort", format!("[{}, {}]", c.min_c, c.max_c), "use min_c below max_c, e.g. 19 and 26 °C");
+    }
+    let comfort = Comfort { min_c: c.min_c, max_c: c.max_c };
+
     let mut seen = HashSet::new();
     let mut points = Vec::with_capacity(file.points.len());
     for (i, point) in file.points.into_iter().enumerate() {
@@ -138,7 +159,7 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
     }
 
     if check.0.is_empty() {
-        Ok(Settings { site, broker, agent, ingest, storage, points })
+        Ok(Settings { site, broker, agent, ingest, storage, tariffs, comfort, points })
     } else {
         Err(check.0)
     }

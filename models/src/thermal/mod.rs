@@ -40,6 +40,9 @@ pub struct ZoneStep {
     pub heating: f64,
     /// Local hour of day (0–23): internal gains follow the occupants' day.
     pub hour: u8,
+    /// Share of the step the zone was occupied (0 when unknown): people bring heat and
+    /// ventilation. Only the 2R2C model uses it.
+    pub occupancy: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -219,6 +222,7 @@ pub struct Inputs {
     pub solar: f64,
     pub heating: f64,
     pub hour: u8,
+    pub occupancy: f64,
 }
 
 impl ZoneModel {
@@ -268,12 +272,12 @@ impl ZoneModel {
             let last = window.len() - 1;
             let current = window[last].indoor;
             let heating = if current < *setpoint { max_heating } else { 0.0 };
-            window[last] = ZoneStep { indoor: current, outdoor: *outdoor, solar: *solar, heating, hour: 0 };
+            window[last] = ZoneStep { indoor: current, outdoor: *outdoor, solar: *solar, heating, hour: 0, occupancy: 0.0 };
             let t = self.next(&window);
             temps.push(t);
             heat.push(heating);
             window.remove(0);
-            window.push(ZoneStep { indoor: t, outdoor: *outdoor, solar: *solar, heating, hour: 0 });
+            window.push(ZoneStep { indoor: t, outdoor: *outdoor, solar: *solar, heating, hour: 0, occupancy: 0.0 });
         }
         (temps, heat)
     }
@@ -289,7 +293,7 @@ impl ZoneModel {
         max_heating: f64,
         max_steps: usize,
     ) -> Option<usize> {
-        let inputs = vec![Inputs { outdoor, solar, heating: max_heating, hour: 0 }; max_steps];
+        let inputs = vec![Inputs { outdoor, solar, heating: max_heating, hour: 0, occupancy: 0.0 }; max_steps];
         self.simulate(history, &inputs).iter().position(|t| *t >= comfort).map(|k| k + 1)
     }
 }
@@ -303,7 +307,7 @@ pub fn forecast_errors(model: &impl ZoneForecast, test: &[ZoneStep], horizons: &
     for start in warm..test.len().saturating_sub(longest) {
         let inputs: Vec<Inputs> = test[start - 1..start - 1 + longest]
             .iter()
-            .map(|s| Inputs { outdoor: s.outdoor, solar: s.solar, heating: s.heating, hour: s.hour })
+            .map(|s| Inputs { outdoor: s.outdoor, solar: s.solar, heating: s.heating, hour: s.hour, occupancy: s.occupancy })
             .collect();
         let path = model.simulate(&test[..start], &inputs);
         let now = test[start - 1].indoor;
@@ -334,7 +338,7 @@ mod tests {
             .map(|k| {
                 let outdoor = 5.0 + 3.0 * (k as f64 * dt / 24.0 * std::f64::consts::TAU).sin();
                 let heating = if (k / 24) % 2 == 0 { 6.0 } else { 0.0 };
-                let step = ZoneStep { indoor: t, outdoor, solar: 0.0, heating, hour: 0 };
+                let step = ZoneStep { indoor: t, outdoor, solar: 0.0, heating, hour: 0, occupancy: 0.0 };
                 t = a * t + (1.0 - a) * (outdoor + 2.0 * heating);
                 step
             })
@@ -356,7 +360,7 @@ mod tests {
         let m = fit_zone(&history, 0.25, Order::R1C1).expect("fits");
         // Full heating of 12 units settles 24 K above 0 °C outside: from 15 °C it reaches 19 °C,
         // later from a colder start, never 30 °C.
-        let cold = vec![ZoneStep { indoor: 15.0, outdoor: 0.0, solar: 0.0, heating: 0.0, hour: 0 }];
+        let cold = vec![ZoneStep { indoor: 15.0, outdoor: 0.0, solar: 0.0, heating: 0.0, hour: 0, occupancy: 0.0 }];
         let colder = vec![ZoneStep { indoor: 12.0, ..cold[0] }];
         let (t1, t2) = (
             m.time_to_comfort(&cold, 19.0, 0.0, 0.0, 12.0, 400),
@@ -370,7 +374,7 @@ mod tests {
         let weather = vec![(2.0, 0.0); 96 * 7];
         let constant = vec![20.0; 96 * 7];
         let setback: Vec<f64> = (0..96 * 7).map(|k| if (28..76).contains(&(k % 96)) { 20.0 } else { 16.0 }).collect();
-        let start = vec![ZoneStep { indoor: 20.0, outdoor: 2.0, solar: 0.0, heating: 0.0, hour: 0 }];
+        let start = vec![ZoneStep { indoor: 20.0, outdoor: 2.0, solar: 0.0, heating: 0.0, hour: 0, occupancy: 0.0 }];
         let (_, heat_constant) = m.follow(&start, &constant, &weather, 12.0);
         let (_, heat_setback) = m.follow(&start, &setback, &weather, 12.0);
         let (a, b): (f64, f64) = (heat_constant.iter().sum(), heat_setback.iter().sum());

@@ -12,6 +12,8 @@ use serde::Serialize;
 
 /// Blocks of the day with their own internal gains.
 const BLOCKS: usize = 4;
+/// Inputs with a gain of their own: solar, heating, occupancy.
+const INPUTS: usize = 3;
 
 fn block(hour: u8) -> usize {
     (usize::from(hour) * BLOCKS / 24).min(BLOCKS - 1)
@@ -32,6 +34,8 @@ pub struct TwoNodeModel {
     /// Gains on the air node, K per hour per unit of input.
     pub g_solar: f64,
     pub g_heating: f64,
+    /// Net effect of full occupancy (people's heat less the ventilation they need), K per hour.
+    pub g_occupancy: f64,
     /// Internal gains for each block of the day (00–06, 06–12, 12–18, 18–24 h).
     pub g_day: [f64; BLOCKS],
     /// RMSE of the fitted trajectories, K.
@@ -108,19 +112,21 @@ pub fn fit_two_node(steps: &[ZoneStep], step_hours: f64, window: usize) -> Resul
         for &k_im in &log_grid(0.02, 4.0, 10) {
             for (&k_mi, mass) in mass_rates.iter().zip(&observed) {
                 let d = discretise(k_im, k_ia, k_mi, step_hours);
-                let mut ne = NormalEquations::new(2 + BLOCKS);
+                let mut ne = NormalEquations::new(INPUTS + BLOCKS);
                 for &s in &starts {
                     let tm0 = mass[s];
                     let mut free = [steps[s].indoor, tm0];
-                    // Unit responses to: solar, heating, and the gain of each block of the day.
-                    let mut unit = [[0.0; 2]; 2 + BLOCKS];
+                    // Unit responses to: solar, heating, occupancy and the gain of each block of
+                    // the day.
+                    let mut unit = [[0.0; 2]; INPUTS + BLOCKS];
                     for j in 0..window {
                         let u = steps[s + j];
                         free = d.step(free, u.outdoor, 0.0);
-                        let mut inputs = [0.0; 2 + BLOCKS];
+                        let mut inputs = [0.0; INPUTS + BLOCKS];
                         inputs[0] = u.solar;
                         inputs[1] = u.heating;
-                        inputs[2 + block(u.hour)] = 1.0;
+                        inputs[2] = u.occupancy;
+                        inputs[INPUTS + block(u.hour)] = 1.0;
                         for (r, input) in unit.iter_mut().zip(inputs) {
                             *r = d.step(*r, 0.0, input);
                         }
@@ -129,9 +135,9 @@ pub fn fit_two_node(steps: &[ZoneStep], step_hours: f64, window: usize) -> Resul
                     }
                 }
                 let Ok(solution) = ne.solve_regularised(1e-11) else { continue };
-                let (g_solar, g_heating) = (solution.beta[0], solution.beta[1]);
+                let (g_solar, g_heating, g_occupancy) = (solution.beta[0], solution.beta[1], solution.beta[2]);
                 let mut g_day = [0.0; BLOCKS];
-                g_day.copy_from_slice(&solution.beta[2..]);
+                g_day.copy_from_slice(&solution.beta[INPUTS..]);
                 if g_heating <= 0.0 {
                     continue;
                 }
@@ -139,7 +145,17 @@ pub fn fit_two_node(steps: &[ZoneStep], step_hours: f64, window: usize) -> Resul
                     let rmse_k = (solution.sse / ne.rows().max(1) as f64).sqrt();
                     best = Some((
                         solution.sse,
-                        TwoNodeModel { step_hours, k_im, k_ia, k_mi, g_solar, g_heating, g_day, rmse_k },
+                        TwoNodeModel {
+                            step_hours,
+                            k_im,
+                            k_ia,
+                            k_mi,
+                            g_solar,
+                            g_heating,
+                            g_occupancy,
+                            g_day,
+                            rmse_k,
+                        },
                     ));
                 }
             }
@@ -163,7 +179,10 @@ impl ZoneForecast for TwoNodeModel {
         inputs
             .iter()
             .map(|u| {
-                let air = self.g_solar * u.solar + self.g_heating * u.heating + self.g_day[block(u.hour)];
+                let air = self.g_solar * u.solar
+                    + self.g_heating * u.heating
+                    + self.g_occupancy * u.occupancy
+                    + self.g_day[block(u.hour)];
                 x = d.step(x, u.outdoor, air);
                 x[0]
             })
@@ -197,7 +216,8 @@ mod tests {
             .map(|k| {
                 let outdoor = 4.0 + 3.0 * (k as f64 / 96.0 * std::f64::consts::TAU).sin();
                 let heating = if (k % 96) / 32 == 1 { 30.0 } else { 0.0 };
-                let step = ZoneStep { indoor: x[0], outdoor, solar: 0.0, heating, hour: ((k % 96) / 4) as u8 };
+                let step =
+                    ZoneStep { indoor: x[0], outdoor, solar: 0.0, heating, hour: ((k % 96) / 4) as u8, occupancy: 0.0 };
                 x = d.step(x, outdoor, 0.1 * heating + 0.2);
                 step
             })
