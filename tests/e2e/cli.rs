@@ -171,3 +171,27 @@ fn fit_refuses_bad_arguments_clearly() {
         assert!(err.contains(fragment), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn the_demo_tells_a_facility_manager_what_the_school_used_and_what_the_agent_learned() {
+    // Given a fresh machine (no broker, no config): When a new user runs the README's first command
+    let (code, out, err) = sobre(&["demo"]);
+    assert_eq!(code, 0, "{err}");
+    // Then every device message reached the store and nothing was refused
+    let stored = out.lines().find(|l| l.starts_with("simulated 5376 steps")).unwrap_or_else(|| panic!("{out}"));
+    assert!(stored.contains("(0 rejected)"), "{stored}");
+    // And the summary gives the energy with its cost and CO₂, a heating baseline that passes
+    // Guideline 14, and a line per zone with comfort and a zone model
+    let line = |start: &str| out.lines().find(|l| l.trim_start().starts_with(start)).unwrap_or_else(|| panic!("{start} in {out}"));
+    let numbers = |l: &str| l.split_whitespace().filter_map(|w| w.parse::<f64>().ok()).collect::<Vec<_>>();
+    let heating = numbers(line("heating_energy "));
+    assert!(heating[0] > 1000.0 && (heating[1] / heating[0] - 0.20).abs() < 1e-2, "kWh and € at 0.20: {heating:?}");
+    let baseline = out.lines().filter(|l| l.contains("heating_energy") && l.contains("CV(RMSE)")).collect::<Vec<_>>();
+    assert!(baseline.len() == 1 && baseline[0].contains("passes Guideline 14"), "{out}");
+    for zone in ["class-1", "class-4", "hall", "office", "gym", "library"] {
+        let z = numbers(line(zone));
+        assert!(z.len() >= 9, "{zone}: occupied, empty, demand, K·h, τ, 6 h and 24 h errors: {z:?}");
+        assert!((20.0..22.5).contains(&z[0]), "{zone} occupied at {} °C: the poorly tuned school is warm", z[0]);
+        assert!(z[5] < z[6], "{zone}: the zone model beats persistence at 6 h: {z:?}");
+    }
+}

@@ -87,6 +87,16 @@ enum Command {
     },
 }
 
+impl Cli {
+    /// Logs when `RUST_LOG` is not set: the demo's reader wants its summary, not the daemon's log.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Demo { .. } => "warn,rumqttd=off",
+            _ => "info,rumqttd=off",
+        }
+    }
+}
+
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run { config } => {
