@@ -182,7 +182,9 @@ fn the_demo_tells_a_facility_manager_what_the_school_used_and_what_the_agent_lea
     assert!(stored.contains("(0 rejected)"), "{stored}");
     // And the summary gives the energy with its cost and CO₂, a heating baseline that passes
     // Guideline 14, and a line per zone with comfort and a zone model
-    let line = |start: &str| out.lines().find(|l| l.trim_start().starts_with(start)).unwrap_or_else(|| panic!("{start} in {out}"));
+    let line = |start: &str| {
+        out.lines().find(|l| l.trim_start().starts_with(start)).unwrap_or_else(|| panic!("{start} in {out}"))
+    };
     let numbers = |l: &str| l.split_whitespace().filter_map(|w| w.parse::<f64>().ok()).collect::<Vec<_>>();
     let heating = numbers(line("heating_energy "));
     assert!(heating[0] > 1000.0 && (heating[1] / heating[0] - 0.20).abs() < 1e-2, "kWh and € at 0.20: {heating:?}");

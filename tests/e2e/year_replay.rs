@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 const CSV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/ucam_b33_2019.csv");
-const DEMO: &str = include_str!("../../config/demo.toml");
+const UCAM: &str = include_str!("../../config/ucam-b33.toml");
 
 /// Local (Europe/London) day → (elec, gas) sums, and the number of cells per column.
 fn csv_daily_sums() -> (BTreeMap<String, (f64, f64)>, usize) {
@@ -29,8 +29,8 @@ fn csv_daily_sums() -> (BTreeMap<String, (f64, f64)>, usize) {
 #[test]
 fn a_replayed_year_is_stored_whole_and_daily_rollups_equal_the_csv() {
     let broker = Mosquitto::start();
-    // The demo's points, in event time.
-    let points = &DEMO[DEMO.find("[[points]]").expect("points")..];
+    // The bundled configuration's points, in event time.
+    let points = &UCAM[UCAM.find("[[points]]").expect("points")..];
     let extra = "[agent]\nclock = \"event\"\n";
     let agent = Agent::start(broker.port, points, extra);
     let mqtt = Mqtt::connect(broker.port, &["sobre/test-site/status"]);

@@ -24,10 +24,9 @@ pub async fn run(store: Option<PathBuf>, pace: Pace) -> anyhow::Result<()> {
     let path = store.unwrap_or_else(|| temp.join("sobre.db"));
     let school = SimSettings::parse(sim::SCHOOL, "config/sim-school.toml").context("the embedded school")?;
     let emulator = Emulator::new(school)?;
-    let text = CONFIG
-        .replace("{port}", &port.to_string())
-        .replace("{path}", &path.display().to_string().replace('\\', "/"))
-        + &devices::agent_points(emulator.settings(), emulator.topics());
+    let text =
+        CONFIG.replace("{port}", &port.to_string()).replace("{path}", &path.display().to_string().replace('\\', "/"))
+            + &devices::agent_points(emulator.settings(), emulator.topics());
     let settings = Settings::parse(&text, "config/demo.toml").context("the embedded demo configuration")?;
     let s = emulator.settings();
     println!(

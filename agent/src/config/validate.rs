@@ -2,9 +2,9 @@
 //! problem with its key, what was found and what would be accepted.
 
 use super::file::{self, ConfigFile, DecodeFile, PointFile};
-use super::{Comfort, Tariff, Tariffs, 
-    AgentSettings, BrokerSettings, EnergyMode, IngestSettings, Point, Problem, Retention, Settings, Site, Span,
-    StorageSettings, TlsSettings,
+use super::{
+    AgentSettings, BrokerSettings, Comfort, EnergyMode, IngestSettings, Point, Problem, Retention, Settings, Site,
+    Span, StorageSettings, Tariff, Tariffs, TlsSettings,
 };
 use crate::ingest::decode::Decoder;
 use crate::point::{Fuel, Unit};

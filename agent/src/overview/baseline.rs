@@ -44,7 +44,11 @@ impl BaselineLine {
                 100.0 * m.cv_rmse,
                 100.0 * m.nmbe,
                 m.r2,
-                if *pass { "passes Guideline 14 (hourly: CV ≤ 30 %, |NMBE| ≤ 10 %)" } else { "FAILS Guideline 14: advice only" }
+                if *pass {
+                    "passes Guideline 14 (hourly: CV ≤ 30 %, |NMBE| ≤ 10 %)"
+                } else {
+                    "FAILS Guideline 14: advice only"
+                }
             ),
             Err(why) => format!("{:<20} no baseline: {why}", self.point),
         }

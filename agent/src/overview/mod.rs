@@ -42,7 +42,7 @@ fn series(store: &Store, point: Option<&str>, resolution: Resolution) -> Result<
     }
 }
 
-fn first_of<'a>(settings: &'a Settings, kind: PointKind) -> Option<&'a str> {
+fn first_of(settings: &Settings, kind: PointKind) -> Option<&str> {
     settings.points.iter().find(|p| p.kind == kind).map(|p| p.id.as_str())
 }
 

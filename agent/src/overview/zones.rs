@@ -1,7 +1,7 @@
 //! Per zone: temperatures while occupied and empty, heating demand, discomfort (K·h outside the
 //! comfort band while occupied, BOPTEST's definition), and the zone thermal model's quality.
 
-use super::series;
+use super::{first_of, series};
 use crate::config::Settings;
 use crate::point::PointKind;
 use crate::store::rollup::{Calendar, Resolution};
@@ -43,9 +43,8 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 pub fn lines(store: &Store, settings: &Settings, calendar: &Calendar) -> Result<Vec<ZoneLine>, StoreError> {
-    let first = |kind| settings.points.iter().find(|p| p.kind == kind).map(|p| p.id.as_str());
-    let outdoor = series(store, first(PointKind::OutdoorTemperature), Resolution::QuarterHour)?;
-    let solar = series(store, first(PointKind::SolarIrradiance), Resolution::QuarterHour)?;
+    let outdoor = series(store, first_of(settings, PointKind::OutdoorTemperature), Resolution::QuarterHour)?;
+    let solar = series(store, first_of(settings, PointKind::SolarIrradiance), Resolution::QuarterHour)?;
     let mut zones: Vec<&str> = settings
         .points
         .iter()
@@ -56,7 +55,10 @@ pub fn lines(store: &Store, settings: &Settings, calendar: &Calendar) -> Result<
     let (lo, hi) = (settings.comfort.min_c, settings.comfort.max_c);
     let mut lines = Vec::new();
     for zone in zones {
-        let temps = store.buckets(point_of(settings, zone, PointKind::ZoneTemperature).unwrap_or_default(), Resolution::QuarterHour)?;
+        let temps = store.buckets(
+            point_of(settings, zone, PointKind::ZoneTemperature).unwrap_or_default(),
+            Resolution::QuarterHour,
+        )?;
         let occupancy = series(store, point_of(settings, zone, PointKind::Occupancy), Resolution::QuarterHour)?;
         let demand = series(store, point_of(settings, zone, PointKind::HeatingDemand), Resolution::QuarterHour)?;
         let occupied = |t: &i64| occupancy.get(t).is_some_and(|o| *o > 0.0);

@@ -272,7 +272,8 @@ impl ZoneModel {
             let last = window.len() - 1;
             let current = window[last].indoor;
             let heating = if current < *setpoint { max_heating } else { 0.0 };
-            window[last] = ZoneStep { indoor: current, outdoor: *outdoor, solar: *solar, heating, hour: 0, occupancy: 0.0 };
+            window[last] =
+                ZoneStep { indoor: current, outdoor: *outdoor, solar: *solar, heating, hour: 0, occupancy: 0.0 };
             let t = self.next(&window);
             temps.push(t);
             heat.push(heating);
@@ -307,7 +308,13 @@ pub fn forecast_errors(model: &impl ZoneForecast, test: &[ZoneStep], horizons: &
     for start in warm..test.len().saturating_sub(longest) {
         let inputs: Vec<Inputs> = test[start - 1..start - 1 + longest]
             .iter()
-            .map(|s| Inputs { outdoor: s.outdoor, solar: s.solar, heating: s.heating, hour: s.hour, occupancy: s.occupancy })
+            .map(|s| Inputs {
+                outdoor: s.outdoor,
+                solar: s.solar,
+                heating: s.heating,
+                hour: s.hour,
+                occupancy: s.occupancy,
+            })
             .collect();
         let path = model.simulate(&test[..start], &inputs);
         let now = test[start - 1].indoor;

@@ -145,17 +145,7 @@ pub fn fit_two_node(steps: &[ZoneStep], step_hours: f64, window: usize) -> Resul
                     let rmse_k = (solution.sse / ne.rows().max(1) as f64).sqrt();
                     best = Some((
                         solution.sse,
-                        TwoNodeModel {
-                            step_hours,
-                            k_im,
-                            k_ia,
-                            k_mi,
-                            g_solar,
-                            g_heating,
-                            g_occupancy,
-                            g_day,
-                            rmse_k,
-                        },
+                        TwoNodeModel { step_hours, k_im, k_ia, k_mi, g_solar, g_heating, g_occupancy, g_day, rmse_k },
                     ));
                 }
             }
