@@ -45,13 +45,14 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 pub fn lines(store: &Store, settings: &Settings, calendar: &Calendar) -> Result<Vec<ZoneLine>, StoreError> {
     let outdoor = series(store, first_of(settings, PointKind::OutdoorTemperature), Resolution::QuarterHour)?;
     let solar = series(store, first_of(settings, PointKind::SolarIrradiance), Resolution::QuarterHour)?;
-    let mut zones: Vec<&str> = settings
-        .points
-        .iter()
-        .filter(|p| p.kind == PointKind::ZoneTemperature)
-        .filter_map(|p| p.zone.as_deref())
-        .collect();
-    zones.dedup();
+    let mut zones: Vec<&str> = Vec::new();
+    for zone in
+        settings.points.iter().filter(|p| p.kind == PointKind::ZoneTemperature).filter_map(|p| p.zone.as_deref())
+    {
+        if !zones.contains(&zone) {
+            zones.push(zone);
+        }
+    }
     let (lo, hi) = (settings.comfort.min_c, settings.comfort.max_c);
     let mut lines = Vec::new();
     for zone in zones {

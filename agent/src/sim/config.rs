@@ -397,29 +397,31 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
         }
     }
     let emitters_kw: f64 = zones.iter().map(|z| z.emitter).sum::<f64>() / 1000.0;
-    let sized = |rated: Option<f64>| rated.unwrap_or(PLANT_SHARE_OF_EMITTERS * emitters_kw) * 1000.0;
+    let mut sized = |rated: Option<f64>| {
+        if rated.is_some_and(|kw| !(kw.is_finite() && kw > 0.0)) {
+            problems.push(format!("plant.rated_kw {rated:?} must be positive"));
+        }
+        rated.unwrap_or(PLANT_SHARE_OF_EMITTERS * emitters_kw) * 1000.0
+    };
     let plant = match file.plant {
         PlantFile::HeatPump { rated_kw, supply_c, carnot_share } => {
+            let rated_w = sized(rated_kw);
             if !(25.0..=75.0).contains(&supply_c) {
                 problems.push(format!("plant.supply_c {supply_c}: heat pumps supply water at 25–75 °C"));
             }
             if !(0.2..=0.7).contains(&carnot_share) {
                 problems.push(format!("plant.carnot_share {carnot_share}: real units reach 0.3–0.55"));
             }
-            Plant::HeatPump { rated_w: sized(rated_kw), supply_c, carnot_share }
+            Plant::HeatPump { rated_w, supply_c, carnot_share }
         }
         PlantFile::Boiler { rated_kw, efficiency } => {
+            let rated_w = sized(rated_kw);
             if !(0.5..=1.1).contains(&efficiency) {
                 problems.push(format!("plant.efficiency {efficiency}: boilers reach 0.6–1.07 on net calorific value"));
             }
-            Plant::Boiler { rated_w: sized(rated_kw), efficiency }
+            Plant::Boiler { rated_w, efficiency }
         }
     };
-    if let PlantFile::HeatPump { rated_kw: Some(kw), .. } | PlantFile::Boiler { rated_kw: Some(kw), .. } = file.plant {
-        if !(kw.is_finite() && kw > 0.0) {
-            problems.push(format!("plant.rated_kw {kw} must be positive"));
-        }
-    }
     let o = &file.occupancy;
     if o.until <= o.from {
         problems.push(format!("occupancy: until {} is not after from {}", o.until, o.from));

@@ -161,6 +161,8 @@ pub enum CommandError {
     NotASetpoint(String),
     #[error("setpoint {0} °C is outside what the thermostat takes (5–30 °C)")]
     OutOfRange(f64),
+    #[error("{0:?} is not a number of steps")]
+    NotSteps(String),
 }
 
 /// A setpoint from a command payload: Zigbee2MQTT's `occupied_heating_setpoint` or
@@ -241,6 +243,37 @@ pub fn agent_points(s: &SimSettings, topics: &Topics) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
+    use crate::point::{Fuel, PointKind};
+
+    #[test]
+    fn every_device_style_yields_points_the_agent_accepts() {
+        let table = [
+            ("zigbee2mqtt", "tasmota", "kind = \"heat_pump\"", "tele/ecole-demo-heating/SENSOR", Fuel::Electricity),
+            ("generic", "generic", "kind = \"heat_pump\"", "sim/ecole-demo/meters/heating", Fuel::Electricity),
+            // Tasmota meters electricity: a boiler's gas comes through a generic pulse logger.
+            ("zigbee2mqtt", "tasmota", "kind = \"boiler\"", "sim/ecole-demo/meters/heating", Fuel::Gas),
+        ];
+        for (zones, meters, plant, heating_topic, fuel) in table {
+            let text = super::super::SCHOOL
+                .replace("zones = \"zigbee2mqtt\"", &format!("zones = \"{zones}\""))
+                .replace("meters = \"tasmota\"", &format!("meters = \"{meters}\""))
+                .replace("kind = \"heat_pump\"", plant)
+                .replace("supply_c = 45.0", "");
+            let sim = SimSettings::parse(&text, "school").expect("valid building");
+            let topics = Topics::new(&sim);
+            let agent = format!("[site]\nid = \"s\"\ntimezone = \"Europe/Paris\"\n{}", agent_points(&sim, &topics));
+            let settings = Settings::parse(&agent, "generated").unwrap_or_else(|e| panic!("{zones}/{meters}: {e}"));
+            let heating = &settings.points[settings.point_index("heating_energy").expect("heating meter")];
+            assert_eq!((heating.topic.as_str(), heating.fuel), (heating_topic, Some(fuel)), "{zones}/{meters}/{plant}");
+            let per_zone = |kind| settings.points.iter().filter(|p| p.kind == kind).count();
+            for kind in
+                [PointKind::ZoneTemperature, PointKind::Setpoint, PointKind::HeatingDemand, PointKind::Occupancy]
+            {
+                assert_eq!(per_zone(kind), sim.zones.len(), "{kind} per zone, {zones}");
+            }
+        }
+    }
 
     #[test]
     fn setpoint_commands_are_read_from_every_style_and_nonsense_is_refused() {

@@ -155,7 +155,7 @@ impl Emulator {
                 Ok(n) => Inbound::Step(n),
                 Err(_) => Inbound::Refused {
                     topic: topic.into(),
-                    error: CommandError::NotASetpoint(format!("{text:?} is not a number of steps")),
+                    error: CommandError::NotSteps(text.chars().take(64).collect()),
                 },
             };
         }
