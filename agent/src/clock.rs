@@ -49,6 +49,11 @@ impl Clock {
         }
     }
 
+    /// In event mode before any data: the agent has no "now" of its own yet.
+    pub fn awaits_data(&self) -> bool {
+        self.mode == ClockMode::Event && self.watermark.load(Ordering::Relaxed) == NO_DATA
+    }
+
     /// Moves event time forward to `ts_ms` if it is newer. Event time never goes back.
     pub fn observe(&self, ts_ms: i64) {
         self.watermark.fetch_max(ts_ms, Ordering::Relaxed);

@@ -3,18 +3,22 @@
 //! input channel closes, after draining it, so nothing received is dropped on a clean stop.
 
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{Settings, UplinkSettings};
 use crate::ingest::validate::Validator;
 use crate::ingest::Ingest;
 use crate::mqtt::{self, backoff::Backoff, Link, Retained};
+use crate::report::Reporter;
+use crate::shared::Shared;
 use crate::stats::Stats;
-use crate::status::{self, StatusPublisher};
+use crate::status::{self, Health, StatusPublisher};
 use crate::store::writer::Writer;
 use crate::store::{Store, StoreError};
+use crate::uplink::outbox::{Outbox, OutboxError};
+use crate::uplink::sender::{Sender, State};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -25,6 +29,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
     #[error("the stages did not drain within {0:?}; unacknowledged data stays with the broker")]
     Drain(Duration),
 }
@@ -58,14 +64,14 @@ pub async fn run(
         connected: connected_tx,
         stats: stats.clone(),
     };
-    let status = StatusPublisher {
-        client,
-        settings: settings.clone(),
-        clock: clock.clone(),
-        stats: stats.clone(),
-        started_ms: clock.wall_ms(),
+    let health =
+        Health { settings: settings.clone(), clock: clock.clone(), stats: stats.clone(), started_ms: clock.wall_ms() };
+    let status = StatusPublisher { client, health: health.clone() };
+    let writer = Writer { store, settings: settings.storage.clone(), clock: clock.clone(), stats: stats.clone() };
+    let reporting = match &settings.uplink {
+        Some(uplink) => Some(reporting(&settings, uplink, &health)?),
+        None => None,
     };
-    let writer = Writer { store, settings: settings.storage.clone(), clock, stats };
 
     let (inbound_tx, inbound_rx) = mpsc::channel(settings.ingest.queue);
     let (records_tx, records_rx) = mpsc::channel(settings.storage.queue);
@@ -76,11 +82,62 @@ pub async fn run(
     tracker.spawn(ingest.run(inbound_rx, records_tx));
     tracker.spawn(writer.run(records_rx));
     tracker.close();
+    // Reports are built from what the store holds, so they stop after it is complete.
+    let (stop_reporter, stop_sender) = (CancellationToken::new(), CancellationToken::new());
+    let (reporter, sender) = match reporting {
+        Some((reporter, sender)) => (
+            Some(tokio::spawn(reporter.run(stop_reporter.clone()))),
+            Some(tokio::spawn(sender.run(stop_sender.clone()))),
+        ),
+        None => (None, None),
+    };
 
     shutdown.await;
     tracing::info!("stopping: draining ingest and the store");
     cancel.cancel();
     tokio::time::timeout(DRAIN_LIMIT, tracker.wait()).await.map_err(|_| DaemonError::Drain(DRAIN_LIMIT))?;
+    stop_reporter.cancel();
+    if let Some(reporter) = reporter {
+        let _ = tokio::time::timeout(DRAIN_LIMIT, reporter).await;
+    }
+    stop_sender.cancel();
+    if let Some(sender) = sender {
+        let _ = tokio::time::timeout(DRAIN_LIMIT, sender).await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The reporter and the sender of the uplink, sharing the durable outbox.
+fn reporting(
+    settings: &Arc<Settings>,
+    uplink: &UplinkSettings,
+    health: &Health,
+) -> Result<(Reporter, Sender), DaemonError> {
+    let path = &settings.storage.path;
+    let outbox = Shared::new(Outbox::open(path, uplink.budget)?);
+    let store = Shared::new(Store::open(path, &settings.points, settings.site.timezone)?);
+    let queued = Arc::new(Notify::new());
+    let status_topic = format!("{}/{}/status", uplink.prefix, settings.site.id);
+    let reporter = Reporter {
+        settings: settings.clone(),
+        prefix: uplink.prefix.clone(),
+        outbox: outbox.clone(),
+        queued: queued.clone(),
+        store,
+        clock: health.clock.clone(),
+        stats: health.stats.clone(),
+        started_ms: health.started_ms,
+    };
+    let (state, _) = watch::channel(State::BackingOff);
+    let sender = Sender {
+        settings: uplink.clone(),
+        outbox,
+        queued,
+        health: health.clone(),
+        offline: Retained { topic: status_topic, payload: status::offline(settings) },
+        state,
+        stats: health.stats.clone(),
+    };
+    Ok((reporter, sender))
 }

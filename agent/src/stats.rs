@@ -21,6 +21,10 @@ pub struct Stats {
     pub connections: AtomicU64,
     /// Subscription acknowledgements: readings published before the first one are not seen.
     pub subscribed: AtomicU64,
+    /// Reports handed to the central broker (resends included) and acknowledged by it.
+    pub reports_sent: AtomicU64,
+    pub reports_acked: AtomicU64,
+    pub uplink_connections: AtomicU64,
 }
 
 /// A consistent-enough copy for reporting.
@@ -36,6 +40,9 @@ pub struct Snapshot {
     pub devices_offline: u64,
     pub connections: u64,
     pub subscribed: u64,
+    pub reports_sent: u64,
+    pub reports_acked: u64,
+    pub uplink_connections: u64,
 }
 
 impl Stats {
@@ -56,6 +63,9 @@ impl Stats {
             devices_offline: get(&self.devices_offline),
             connections: get(&self.connections),
             subscribed: get(&self.subscribed),
+            reports_sent: get(&self.reports_sent),
+            reports_acked: get(&self.reports_acked),
+            uplink_connections: get(&self.uplink_connections),
         }
     }
 }

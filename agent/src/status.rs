@@ -26,16 +26,17 @@ fn iso(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-#[derive(Debug)]
-pub struct StatusPublisher {
-    pub client: AsyncClient,
+/// What the online status says: published on the building's broker and, by the uplink, on
+/// the city's.
+#[derive(Debug, Clone)]
+pub struct Health {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub stats: Arc<Stats>,
     pub started_ms: i64,
 }
 
-impl StatusPublisher {
+impl Health {
     pub fn online(&self) -> Vec<u8> {
         let s = self.stats.snapshot();
         json!({
@@ -60,18 +61,27 @@ impl StatusPublisher {
         .to_string()
         .into_bytes()
     }
+}
 
+#[derive(Debug)]
+pub struct StatusPublisher {
+    pub client: AsyncClient,
+    pub health: Health,
+}
+
+impl StatusPublisher {
     pub async fn run(self, mut connected: watch::Receiver<u64>, cancel: CancellationToken) {
-        let topic = topic(&self.settings);
+        let settings = &self.health.settings;
+        let topic = topic(settings);
         let mut refresh =
-            tokio::time::interval(self.settings.agent.status_interval.0.max(std::time::Duration::from_secs(1)));
+            tokio::time::interval(settings.agent.status_interval.0.max(std::time::Duration::from_secs(1)));
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 changed = connected.changed() => if changed.is_err() { break },
                 _ = refresh.tick() => if *connected.borrow() == 0 { continue },
             }
-            if let Err(e) = self.client.publish(&topic, QoS::AtLeastOnce, true, self.online()).await {
+            if let Err(e) = self.client.publish(&topic, QoS::AtLeastOnce, true, self.health.online()).await {
                 tracing::warn!(error = %e, "cannot queue the status message");
             }
         }

@@ -7,4 +7,5 @@ mod resilience;
 mod sim;
 mod status;
 mod support;
+mod uplink;
 mod year_replay;

@@ -22,8 +22,81 @@ pub struct ConfigFile {
     pub tariffs: TariffsFile,
     #[serde(default)]
     pub comfort: ComfortFile,
+    /// The city's broker; no reports leave the building without it.
+    #[serde(default)]
+    pub uplink: Option<UplinkFile>,
+    #[serde(default)]
+    pub reports: ReportsFile,
     #[serde(default)]
     pub points: Vec<PointFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UplinkFile {
+    /// The central broker: its own host, credentials and TLS, separate from the building's.
+    pub broker: BrokerFile,
+    /// Reports go to `<prefix>/<site>/reports/<kind>`, the status to `<prefix>/<site>/status`.
+    #[serde(default = "city_prefix")]
+    pub prefix: String,
+    /// Reports sent and not yet acknowledged at any time.
+    #[serde(default = "in_flight")]
+    pub in_flight: usize,
+    #[serde(default)]
+    pub budget: BudgetFile,
+    /// How long a stop may wait for acknowledgements; what is unacknowledged stays queued.
+    #[serde(default = "shutdown_deadline")]
+    pub shutdown_deadline: Span,
+}
+
+fn city_prefix() -> String {
+    "sobre".into()
+}
+fn in_flight() -> usize {
+    16
+}
+fn shutdown_deadline() -> Span {
+    Span::secs(5)
+}
+
+/// The disk the outbox may use while the central broker is out of reach.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetFile {
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+impl Default for BudgetFile {
+    fn default() -> Self {
+        Self { rows: 100_000, bytes: 64 << 20 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsFile {
+    /// Event time between health reports.
+    pub health_interval: Span,
+    /// Wall time between looks at whether a report is due.
+    pub check_interval: Span,
+    /// Who answers for the agent's models, for the AI register.
+    pub owner: Option<String>,
+    pub contact: Option<String>,
+    /// Power of one busy core of the gateway, to estimate the agent's own energy.
+    pub watts_per_core: f64,
+}
+
+impl Default for ReportsFile {
+    fn default() -> Self {
+        Self {
+            health_interval: Span::days(1),
+            check_interval: Span::secs(1),
+            owner: None,
+            contact: None,
+            watts_per_core: 1.5,
+        }
+    }
 }
 
 /// What a kWh of each fuel costs and emits, for savings in € and CO₂.

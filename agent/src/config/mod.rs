@@ -53,7 +53,27 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub tariffs: Tariffs,
     pub comfort: Comfort,
+    pub uplink: Option<UplinkSettings>,
+    pub reports: ReportSettings,
     pub points: Vec<Point>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UplinkSettings {
+    pub broker: BrokerSettings,
+    pub prefix: String,
+    pub in_flight: usize,
+    pub budget: crate::uplink::outbox::Budget,
+    pub shutdown_deadline: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    pub health_interval: Span,
+    pub check_interval: Span,
+    pub owner: Option<String>,
+    pub contact: Option<String>,
+    pub watts_per_core: f64,
 }
 
 #[derive(Debug, Clone, Copy)]

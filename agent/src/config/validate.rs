@@ -3,8 +3,8 @@
 
 use super::file::{self, ConfigFile, DecodeFile, PointFile};
 use super::{
-    AgentSettings, BrokerSettings, Comfort, EnergyMode, IngestSettings, Point, Problem, Retention, Settings, Site,
-    Span, StorageSettings, Tariff, Tariffs, TlsSettings,
+    AgentSettings, BrokerSettings, Comfort, EnergyMode, IngestSettings, Point, Problem, ReportSettings, Retention,
+    Settings, Site, Span, StorageSettings, Tariff, Tariffs, TlsSettings, UplinkSettings,
 };
 use crate::ingest::decode::Decoder;
 use crate::point::{Fuel, Unit};
@@ -51,7 +51,30 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         floor_area_m2: file.site.floor_area_m2,
     };
 
-    let broker = validate_broker(file.broker, &site.id, &mut check);
+    let broker = validate_broker(file.broker, "broker", format!("sobre-{}", site.id), &mut check);
+    let uplink = file.uplink.map(|u| validate_uplink(u, &site.id, &mut check));
+    let r = &file.reports;
+    if r.health_interval.0 < std::time::Duration::from_secs(60) || r.check_interval.0.is_zero() {
+        check.fail(
+            "reports.health_interval / reports.check_interval",
+            (r.health_interval.to_string(), r.check_interval.to_string()),
+            "use a health interval of at least \"1m\" and a positive check interval",
+        );
+    }
+    if !(r.watts_per_core.is_finite() && r.watts_per_core > 0.0 && r.watts_per_core < 200.0) {
+        check.fail(
+            "reports.watts_per_core",
+            r.watts_per_core,
+            "use the power of one busy core, e.g. 1.5 W for a Raspberry Pi 4",
+        );
+    }
+    let reports = ReportSettings {
+        health_interval: r.health_interval,
+        check_interval: r.check_interval,
+        owner: r.owner.clone(),
+        contact: r.contact.clone(),
+        watts_per_core: r.watts_per_core,
+    };
 
     let agent = AgentSettings {
         topic_prefix: file.agent.topic_prefix.unwrap_or_else(|| format!("sobre/{}", site.id)),
@@ -159,40 +182,43 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
     }
 
     if check.0.is_empty() {
-        Ok(Settings { site, broker, agent, ingest, storage, tariffs, comfort, points })
+        Ok(Settings { site, broker, agent, ingest, storage, tariffs, comfort, uplink, reports, points })
     } else {
         Err(check.0)
     }
 }
 
-fn validate_broker(file: file::BrokerFile, site_id: &str, check: &mut Check) -> BrokerSettings {
+/// `section` names the table in messages (`broker`, `uplink.broker`).
+fn validate_broker(
+    file: file::BrokerFile,
+    section: &str,
+    default_client_id: String,
+    check: &mut Check,
+) -> BrokerSettings {
+    let key = |field: &str| format!("{section}.{field}");
     if file.host.is_empty() {
-        check.fail("broker.host", &file.host, "name the broker's host, e.g. \"127.0.0.1\"");
+        check.fail(key("host"), &file.host, "name the broker's host, e.g. \"127.0.0.1\"");
     }
     if file.reconnect_min > file.reconnect_max || file.reconnect_min.0.is_zero() {
         check.fail(
-            "broker.reconnect_min",
+            key("reconnect_min"),
             file.reconnect_min.to_string(),
-            format!("use a positive delay no longer than broker.reconnect_max ({})", file.reconnect_max),
+            format!("use a positive delay no longer than {} ({})", key("reconnect_max"), file.reconnect_max),
         );
     }
     if file.max_packet_bytes < 16 * 1024 {
-        check.fail(
-            "broker.max_packet_bytes",
-            file.max_packet_bytes,
-            "use at least 16384: reports are larger than that",
-        );
+        check.fail(key("max_packet_bytes"), file.max_packet_bytes, "use at least 16384: reports are larger than that");
     }
     let password = match (&file.password, &file.password_file) {
         (Some(_), Some(_)) => {
-            check.fail("broker.password_file", "both password and password_file", "give one of them");
+            check.fail(key("password_file"), "both password and password_file", "give one of them");
             None
         }
         (Some(p), None) => Some(p.clone()),
         (None, Some(path)) => match std::fs::read_to_string(path) {
             Ok(p) => Some(p.trim_end().to_string()),
             Err(e) => {
-                check.fail("broker.password_file", path.display().to_string(), format!("make it readable ({e})"));
+                check.fail(key("password_file"), path.display().to_string(), format!("make it readable ({e})"));
                 None
             }
         },
@@ -202,12 +228,12 @@ fn validate_broker(file: file::BrokerFile, site_id: &str, check: &mut Check) -> 
         (Some(user), Some(pass)) => Some((user, pass)),
         (Some(user), None) => Some((user, String::new())),
         (None, Some(_)) => {
-            check.fail("broker.username", "none", "give a username with the password");
+            check.fail(key("username"), "none", "give a username with the password");
             None
         }
         (None, None) => None,
     };
-    let read = |check: &mut Check, key: &str, path: &Path| match std::fs::read(path) {
+    let read = |check: &mut Check, key: String, path: &Path| match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) => {
             check.fail(key, path.display().to_string(), format!("give a readable PEM file ({e})"));
@@ -215,15 +241,15 @@ fn validate_broker(file: file::BrokerFile, site_id: &str, check: &mut Check) -> 
         }
     };
     let tls = file.tls.map(|tls| {
-        let ca_pem = read(check, "broker.tls.ca_file", &tls.ca_file);
+        let ca_pem = read(check, key("tls.ca_file"), &tls.ca_file);
         let client_auth = match (tls.client_cert_file, tls.client_key_file) {
-            (Some(cert), Some(key)) => Some((
-                read(check, "broker.tls.client_cert_file", &cert),
-                read(check, "broker.tls.client_key_file", &key),
+            (Some(cert), Some(private)) => Some((
+                read(check, key("tls.client_cert_file"), &cert),
+                read(check, key("tls.client_key_file"), &private),
             )),
             (None, None) => None,
             _ => {
-                check.fail("broker.tls", "only one of client_cert_file / client_key_file", "give both or neither");
+                check.fail(key("tls"), "only one of client_cert_file / client_key_file", "give both or neither");
                 None
             }
         };
@@ -232,13 +258,37 @@ fn validate_broker(file: file::BrokerFile, site_id: &str, check: &mut Check) -> 
     BrokerSettings {
         host: file.host,
         port: file.port,
-        client_id: file.client_id.unwrap_or_else(|| format!("sobre-{site_id}")),
+        client_id: file.client_id.unwrap_or(default_client_id),
         credentials,
         keep_alive: file.keep_alive,
         reconnect_min: file.reconnect_min,
         reconnect_max: file.reconnect_max,
         max_packet_bytes: file.max_packet_bytes,
         tls,
+    }
+}
+
+fn validate_uplink(file: file::UplinkFile, site_id: &str, check: &mut Check) -> UplinkSettings {
+    let broker = validate_broker(file.broker, "uplink.broker", format!("sobre-{site_id}-uplink"), check);
+    if file.prefix.is_empty() || file.prefix.contains(['+', '#']) || file.prefix.ends_with('/') {
+        check.fail("uplink.prefix", &file.prefix, "use a topic prefix without wildcards or a trailing '/'");
+    }
+    if !(1..=1000).contains(&file.in_flight) {
+        check.fail("uplink.in_flight", file.in_flight, "use 1 to 1000 reports awaiting acknowledgement");
+    }
+    if file.budget.rows == 0 || file.budget.bytes < 64 * 1024 {
+        check.fail(
+            "uplink.budget",
+            (file.budget.rows, file.budget.bytes),
+            "use at least one row and 65536 bytes: the operator's disk budget for reports in waiting",
+        );
+    }
+    UplinkSettings {
+        broker,
+        prefix: file.prefix,
+        in_flight: file.in_flight,
+        budget: crate::uplink::outbox::Budget { rows: file.budget.rows, bytes: file.budget.bytes },
+        shutdown_deadline: file.shutdown_deadline,
     }
 }
 

@@ -60,6 +60,14 @@ pub struct Newest {
     pub value: f64,
 }
 
+/// What arrived during a period.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Activity {
+    pub points_seen: u64,
+    pub readings: u64,
+    pub rejections_total: u64,
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Acc {
     n: i64,
@@ -321,6 +329,23 @@ impl Store {
         )?;
         let rows = stmt.query_map(params![point_id, resolution.name()], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The time of the oldest reading held, if any.
+    pub fn oldest_ms(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self.conn.query_row("SELECT min(ts) FROM readings", [], |r| r.get(0))?)
+    }
+
+    /// What arrived in `[from, to)`: points heard from, readings, and rejections ever counted.
+    pub fn activity(&self, from_ms: i64, to_ms: i64) -> Result<Activity, StoreError> {
+        let (points_seen, readings) = self.conn.query_row(
+            "SELECT count(DISTINCT point), count(*) FROM readings WHERE ts >= ?1 AND ts < ?2",
+            [from_ms, to_ms],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let rejections_total =
+            self.conn.query_row("SELECT COALESCE(sum(count), 0) FROM rejections", [], |r| r.get(0))?;
+        Ok(Activity { points_seen, readings, rejections_total })
     }
 
     pub fn reading_count(&self, point_id: &str) -> Result<u64, StoreError> {

@@ -29,17 +29,28 @@ pub struct Mosquitto {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Keeps sessions and queued messages across a restart (saved on a graceful stop).
+    persistent: bool,
 }
 
 impl Mosquitto {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut broker = Mosquitto { port: free_port(), dir, child: None };
+        let mut broker = Mosquitto { port: free_port(), dir, child: None, persistent: false };
         broker.restart();
         broker
     }
 
-    /// Starts (again) on the same port, with no memory of the previous run.
+    /// A broker that remembers persistent sessions and their queued messages across restarts,
+    /// as a city's central broker would.
+    pub fn start_persistent() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut broker = Mosquitto { port: free_port(), dir, child: None, persistent: true };
+        broker.restart();
+        broker
+    }
+
+    /// Starts (again) on the same port; only a persistent broker remembers the previous run.
     pub fn restart(&mut self) {
         self.stop();
         let conf = self.dir.path().join("mosquitto.conf");
@@ -47,9 +58,13 @@ impl Mosquitto {
             &conf,
             // A replay publishes a year in seconds; mosquitto's default queue of 1000 messages
             // per subscriber would drop most of it (deploy/mosquitto-local.conf says the same).
+            // Started as root, mosquitto drops to its own user unless told not to, and then
+            // cannot save its sessions in our folder.
             format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_queued_messages 100000\n",
-                self.port
+                "user root\nlistener {} 127.0.0.1\nallow_anonymous true\npersistence {}\npersistence_location {}/\nlog_dest none\nmax_queued_messages 100000\n",
+                self.port,
+                self.persistent,
+                self.dir.path().display()
             ),
         )
         .expect("write mosquitto.conf");
@@ -65,9 +80,15 @@ impl Mosquitto {
         wait_until("mosquitto to listen", || TcpStream::connect(("127.0.0.1", port)).is_ok());
     }
 
+    /// Stops the broker: gracefully when it is persistent (it saves its sessions), at once
+    /// otherwise.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            if self.persistent {
+                let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            } else {
+                let _ = child.kill();
+            }
             let _ = child.wait();
         }
     }
@@ -203,7 +224,18 @@ pub struct Mqtt {
 
 impl Mqtt {
     pub fn connect(port: u16, subscriptions: &[&str]) -> Self {
-        let mut opts = MqttOptions::new(format!("test-{}", fastrand::u32(..)), "127.0.0.1", port);
+        Self::connect_as(port, &format!("test-{}", fastrand::u32(..)), true, subscriptions)
+    }
+
+    /// A client whose session (subscriptions, queued QoS 1 messages) the broker keeps while it
+    /// is away; it reconnects by itself.
+    pub fn connect_persistent(port: u16, client_id: &str, subscriptions: &[&str]) -> Self {
+        Self::connect_as(port, client_id, false, subscriptions)
+    }
+
+    fn connect_as(port: u16, client_id: &str, clean: bool, subscriptions: &[&str]) -> Self {
+        let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
+        opts.set_clean_session(clean);
         opts.set_max_packet_size(4 << 20, 4 << 20);
         opts.set_keep_alive(Duration::from_secs(5));
         let (client, mut connection) = Client::new(opts, 1000);

@@ -1,6 +1,6 @@
-//! The subset of JSON Schema (draft 2020-12) our published schemas use: `type`, `required`,
-//! `properties`, `additionalProperties: false`, `enum`, `const`, `minimum`, `pattern`-free
-//! strings, `format: date-time`. Enough to hold real output to the contract, without a heavy
+//! The subset of JSON Schema (draft 2020-12) our published schemas use: `type` (a name or a
+//! list), `required`, `properties`, `additionalProperties` (false or a schema), `items`,
+//! `enum`, `const`, `minimum`, `pattern`-free strings, `format: date-time`. Enough to hold real output to the contract, without a heavy
 //! validator crate in the build.
 
 use serde_json::Value;
@@ -16,19 +16,32 @@ fn check_at(path: &str, schema: &Value, value: &Value) -> Result<(), String> {
             return Err(format!("{path}: matches {passing} of the oneOf alternatives, not exactly one"));
         }
     }
-    if let Some(expected) = schema.get("type").and_then(Value::as_str) {
-        let ok = match expected {
-            "object" => value.is_object(),
-            "string" => value.is_string(),
-            "integer" => value.is_u64() || value.is_i64(),
-            "number" => value.is_number(),
-            "boolean" => value.is_boolean(),
-            "array" => value.is_array(),
-            "null" => value.is_null(),
-            other => return Err(format!("{path}: schema type {other} is not supported by this checker")),
-        };
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !types.is_empty() {
+        let mut ok = false;
+        for expected in &types {
+            ok |= match *expected {
+                "object" => value.is_object(),
+                "string" => value.is_string(),
+                "integer" => value.is_u64() || value.is_i64(),
+                "number" => value.is_number(),
+                "boolean" => value.is_boolean(),
+                "array" => value.is_array(),
+                "null" => value.is_null(),
+                other => return Err(format!("{path}: schema type {other} is not supported by this checker")),
+            };
+        }
         if !ok {
-            return Err(format!("{path}: expected {expected}, found {value}"));
+            return Err(format!("{path}: expected {types:?}, found {value}"));
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            check_at(&format!("{path}[{i}]"), items, item)?;
         }
     }
     if let Some(constant) = schema.get("const") {
@@ -59,12 +72,11 @@ fn check_at(path: &str, schema: &Value, value: &Value) -> Result<(), String> {
         }
         let properties = schema.get("properties").and_then(Value::as_object);
         for (key, item) in object {
-            match properties.and_then(|p| p.get(key)) {
-                Some(sub) => check_at(&format!("{path}.{key}"), sub, item)?,
-                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                    return Err(format!("{path}: {key:?} is not in the schema"));
-                }
-                None => {}
+            match (properties.and_then(|p| p.get(key)), schema.get("additionalProperties")) {
+                (Some(sub), _) => check_at(&format!("{path}.{key}"), sub, item)?,
+                (None, Some(Value::Bool(false))) => return Err(format!("{path}: {key:?} is not in the schema")),
+                (None, Some(sub @ Value::Object(_))) => check_at(&format!("{path}.{key}"), sub, item)?,
+                (None, _) => {}
             }
         }
     }

@@ -1,0 +1,182 @@
+//! Reports to the city's broker through outages, kills and a full disk budget: every report
+//! arrives, none is lost, duplicates only as QoS 1 allows and recognisable by id.
+
+use crate::support::*;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+const HOURS: i64 = 1000;
+/// A health and a footprint report per hour of data, and the register entry.
+const REPORTS: usize = 2 * (HOURS as usize - 1) + 1;
+const IN_FLIGHT: usize = 16;
+
+fn config(central: u16, budget_rows: u64) -> String {
+    format!(
+        r#"[agent]
+clock = "event"
+
+[uplink]
+prefix = "city"
+in_flight = {IN_FLIGHT}
+budget = {{ rows = {budget_rows}, bytes = 67108864 }}
+
+[uplink.broker]
+port = {central}
+reconnect_min = "50ms"
+reconnect_max = "300ms"
+
+[reports]
+health_interval = "1h"
+check_interval = "20ms"
+owner = "Ville de Test, direction de l'énergie"
+contact = "energie@ville.example"
+"#
+    )
+}
+
+/// Hourly readings of one outdoor thermometer, from 2019-01-01T00:00Z, once the agent listens.
+fn publish_hours(port: u16) {
+    let mqtt = Mqtt::connect(port, &["sobre/test-site/status"]);
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    let start = chrono::DateTime::parse_from_rfc3339("2019-01-01T00:00:00Z").expect("valid");
+    mqtt.publish_all((0..HOURS).map(|h| {
+        let ts = (start + chrono::Duration::hours(h)).to_rfc3339();
+        ("test/outdoor".to_string(), json_reading(&ts, 5.0 + (h % 24) as f64 / 4.0))
+    }));
+}
+
+fn points() -> String {
+    json_point("outdoor", "outdoor_temperature", "°C", "")
+}
+
+fn schemas() -> HashMap<&'static str, Value> {
+    let read = |name: &str| {
+        let path = format!("{}/../config/schemas/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("JSON")
+    };
+    HashMap::from([("health", read("health")), ("footprint", read("footprint")), ("register", read("register"))])
+}
+
+/// Reports received on the city's broker: (id, payload) in arrival order.
+fn collect(city: &Mqtt, until: impl Fn(&HashSet<String>) -> bool, within: Duration) -> Vec<(String, Value)> {
+    let started = Instant::now();
+    let (mut all, mut ids) = (Vec::new(), HashSet::new());
+    while !until(&ids) {
+        let left = within
+            .checked_sub(started.elapsed())
+            .unwrap_or_else(|| panic!("{} of the reports after {within:?}", ids.len()));
+        let Ok((topic, payload)) = city.messages.recv_timeout(left) else { continue };
+        if !topic.contains("/reports/") {
+            continue;
+        }
+        let report: Value = serde_json::from_slice(&payload).expect("a report is JSON");
+        let id = report["id"].as_str().expect("every report has an id").to_string();
+        ids.insert(id.clone());
+        all.push((id, report));
+    }
+    all
+}
+
+fn outbox_rows(agent: &Agent) -> u64 {
+    agent.db().count("SELECT count(*) FROM outbox")
+}
+
+#[test]
+fn reports_wait_out_a_long_outage_and_all_arrive_once_it_ends() {
+    // Given the city's broker down, with the dashboard's persistent session waiting on it
+    let local = Mosquitto::start();
+    let mut central = Mosquitto::start_persistent();
+    let city = Mqtt::connect_persistent(central.port, "dashboard-outage", &["city/#"]);
+    central.stop();
+    let agent = Agent::start(local.port, &points(), &config(central.port, 100_000));
+
+    // When a thousand hours of data arrive, a health and a footprint report for each hour
+    publish_hours(local.port);
+    wait_until("every report waiting in the outbox", || outbox_rows(&agent) == REPORTS as u64);
+
+    // Then once the broker is back, every report arrives, valid against its schema
+    central.restart();
+    let received = collect(&city, |ids| ids.len() == REPORTS, Duration::from_secs(120));
+    let schemas = schemas();
+    for (id, report) in &received {
+        let kind = report["kind"].as_str().expect("kind");
+        schema::check(&schemas[kind], report).unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(report["site"], "test-site");
+    }
+    // And duplicates only as QoS 1 allows: at most one window's worth
+    assert!(received.len() - REPORTS <= IN_FLIGHT, "{} duplicates", received.len() - REPORTS);
+    wait_until("the outbox empty", || outbox_rows(&agent) == 0);
+    let hours: HashSet<&str> = received
+        .iter()
+        .filter(|(_, r)| r["kind"] == "health")
+        .filter_map(|(_, r)| r["period"]["start"].as_str())
+        .collect();
+    assert_eq!(hours.len(), HOURS as usize - 1, "one health report per completed hour");
+}
+
+#[test]
+fn killing_the_agent_during_catch_up_loses_nothing_and_resends_only_what_was_in_flight() {
+    // Given a backlog of reports built while the city's broker was down
+    let local = Mosquitto::start();
+    let mut central = Mosquitto::start_persistent();
+    let city = Mqtt::connect_persistent(central.port, "dashboard-kills", &["city/#"]);
+    central.stop();
+    let mut agent = Agent::start(local.port, &points(), &config(central.port, 100_000));
+    publish_hours(local.port);
+    wait_until("every report waiting in the outbox", || outbox_rows(&agent) == REPORTS as u64);
+
+    // When the broker returns and the agent is killed (SIGKILL) at random moments while it
+    // catches up, and restarted each time
+    central.restart();
+    let mut kills = 0;
+    while kills < 8 && outbox_rows(&agent) > 0 {
+        std::thread::sleep(Duration::from_millis(fastrand::u64(30..300)));
+        agent.kill();
+        kills += 1;
+        agent.launch();
+    }
+
+    // Then every report arrives, and each kill resends at most what was in flight
+    let received = collect(&city, |ids| ids.len() == REPORTS, Duration::from_secs(120));
+    let duplicates = received.len() - REPORTS;
+    eprintln!("{kills} kills during catch-up, {duplicates} duplicates");
+    assert!(kills >= 3, "the catch-up outlived only {kills} kills");
+    assert!(duplicates <= kills * (IN_FLIGHT + 1), "{duplicates} duplicates after {kills} kills");
+    wait_until("the outbox empty", || outbox_rows(&agent) == 0);
+}
+
+#[test]
+fn past_its_budget_the_outbox_drops_the_oldest_low_priority_reports_and_says_so() {
+    // Given an outbox budget of 300 reports and the city's broker down
+    let local = Mosquitto::start();
+    let mut central = Mosquitto::start_persistent();
+    let city = Mqtt::connect_persistent(central.port, "dashboard-budget", &["city/#"]);
+    central.stop();
+    let agent = Agent::start(local.port, &points(), &config(central.port, 300));
+
+    // When a thousand hours of reports are built
+    publish_hours(local.port);
+    let db = agent.db();
+    let dropped = || db.number("SELECT sum(count) FROM outbox_drops").unwrap_or(0.0) as usize;
+    wait_until("every report built, kept or dropped", || dropped() + 300 == REPORTS);
+
+    // Then the outbox holds its budget, the register entry (high priority) among them
+    assert_eq!(outbox_rows(&agent), 300);
+    assert_eq!(db.count("SELECT count(*) FROM outbox WHERE kind = 'register'"), 1);
+    assert_eq!(db.count("SELECT count(*) FROM outbox_drops WHERE kind NOT IN ('health', 'footprint')"), 0);
+
+    // And once the broker is back the kept reports arrive, the newest health report counting
+    // the drops
+    central.restart();
+    let received = collect(&city, |ids| ids.len() == 300, Duration::from_secs(60));
+    let newest = received
+        .iter()
+        .filter(|(_, r)| r["kind"] == "health")
+        .max_by_key(|(_, r)| r["period"]["start"].as_str().unwrap_or_default().to_string())
+        .map(|(_, r)| r.clone())
+        .expect("health reports");
+    let counted: u64 =
+        newest["outbox"]["dropped"].as_object().expect("dropped").values().filter_map(Value::as_u64).sum();
+    assert!(counted as usize >= REPORTS - 300 - 2, "the newest health report counts {counted} drops");
+}
