@@ -48,6 +48,7 @@ pub async fn run(
     for newest in store.newest()? {
         validator.resume(newest.point, newest.ts_ms, newest.value);
         clock.observe(newest.ts_ms);
+        stats.stored_through_ms.fetch_max(newest.ts_ms.max(0) as u64, std::sync::atomic::Ordering::Relaxed);
     }
     tracing::info!(site = settings.site.id, points = settings.points.len(), store = %store.path().display(), "starting");
 

@@ -1,5 +1,6 @@
 //! sobre-agent: everything with I/O. Data flows mqtt → ingest → store; see DESIGN.md.
 
+pub mod baseline;
 pub mod clock;
 pub mod config;
 pub mod daemon;

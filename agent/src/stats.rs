@@ -21,7 +21,13 @@ pub struct Stats {
     pub connections: AtomicU64,
     /// Subscription acknowledgements: readings published before the first one are not seen.
     pub subscribed: AtomicU64,
-    /// Reports handed to the central broker (resends included) and acknowledged by it.
+    /// Reports queued in the outbox, handed to the central broker (resends included) and
+    /// acknowledged by it.
+    pub reports_queued: AtomicU64,
+    /// The newest reading committed to the store (ms): reports look no further in event time.
+    pub stored_through_ms: AtomicU64,
+    /// Event time (ms) up to which every due report is queued.
+    pub reports_through_ms: AtomicU64,
     pub reports_sent: AtomicU64,
     pub reports_acked: AtomicU64,
     pub uplink_connections: AtomicU64,
@@ -40,6 +46,9 @@ pub struct Snapshot {
     pub devices_offline: u64,
     pub connections: u64,
     pub subscribed: u64,
+    pub reports_queued: u64,
+    pub stored_through_ms: u64,
+    pub reports_through_ms: u64,
     pub reports_sent: u64,
     pub reports_acked: u64,
     pub uplink_connections: u64,
@@ -63,6 +72,9 @@ impl Stats {
             devices_offline: get(&self.devices_offline),
             connections: get(&self.connections),
             subscribed: get(&self.subscribed),
+            reports_queued: get(&self.reports_queued),
+            stored_through_ms: get(&self.stored_through_ms),
+            reports_through_ms: get(&self.reports_through_ms),
             reports_sent: get(&self.reports_sent),
             reports_acked: get(&self.reports_acked),
             uplink_connections: get(&self.uplink_connections),

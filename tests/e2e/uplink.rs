@@ -180,3 +180,48 @@ fn past_its_budget_the_outbox_drops_the_oldest_low_priority_reports_and_says_so(
         newest["outbox"]["dropped"].as_object().expect("dropped").values().filter_map(Value::as_u64).sum();
     assert!(counted as usize >= REPORTS - 300 - 2, "the newest health report counts {counted} drops");
 }
+
+#[test]
+fn everything_the_demo_sends_upstream_is_an_aggregate_within_its_schema() {
+    // Given the city's broker, and a subscriber on all of it
+    let central = Mosquitto::start();
+    let city = Mqtt::connect(central.port, &["#"]);
+
+    // When the whole demo runs with its reports going there
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sobre"))
+        .args(["demo", "--uplink-port", &central.port.to_string()])
+        .output()
+        .expect("run the demo");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Then every payload is JSON under one of the published schemas, and valid against it
+    let mut schemas = schemas();
+    let status = std::fs::read_to_string(format!("{}/../config/schemas/status.json", env!("CARGO_MANIFEST_DIR")));
+    schemas.insert("status", serde_json::from_str(&status.expect("status schema")).expect("JSON"));
+    let savings = std::fs::read_to_string(format!("{}/../config/schemas/savings.json", env!("CARGO_MANIFEST_DIR")));
+    let savings: Value = serde_json::from_str(&savings.expect("savings schema")).expect("JSON");
+    let (mut kinds, mut seen) = (HashSet::new(), 0);
+    while let Ok((topic, payload)) = city.messages.recv_timeout(Duration::from_secs(2)) {
+        seen += 1;
+        let text = String::from_utf8(payload).unwrap_or_else(|_| panic!("{topic}: not UTF-8"));
+        let message: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{topic}: not JSON: {text}"));
+        let schema = match message["schema"].as_str() {
+            Some("sobre.status/1") => &schemas["status"],
+            Some("sobre.health/1") => &schemas["health"],
+            Some("sobre.footprint/1") => &schemas["footprint"],
+            Some("sobre.register/1") => &schemas["register"],
+            Some("sobre.savings/1") => &savings,
+            other => panic!("{topic}: {other:?} is outside the published schemas"),
+        };
+        schema::check(schema, &message).unwrap_or_else(|e| panic!("{topic}: {e}"));
+        kinds.insert(message["kind"].as_str().unwrap_or("status").to_string());
+        // And nothing names the building, a room or a device, or carries a series of readings
+        for private in ["École", "Tilleuls", "class-", "library", "trv-", "pir-", "zigbee2mqtt", "tele/"] {
+            assert!(!text.contains(private), "{topic} carries {private:?}: {text}");
+        }
+        assert!(topic.starts_with("city/ecole-demo/"), "{topic} is outside the site's topics");
+    }
+    for kind in ["health", "footprint", "register", "savings-daily", "savings-monthly"] {
+        assert!(kinds.contains(kind), "no {kind} report among {seen} messages: {kinds:?}");
+    }
+}

@@ -17,16 +17,19 @@ use std::time::{Duration, Instant};
 
 const CONFIG: &str = include_str!("../../../config/demo.toml");
 
-pub async fn run(store: Option<PathBuf>, pace: Pace) -> anyhow::Result<()> {
+pub async fn run(store: Option<PathBuf>, pace: Pace, uplink_port: Option<u16>) -> anyhow::Result<()> {
     let began = Instant::now();
     let port = broker::start()?;
+    let uplink_port = uplink_port.unwrap_or(port);
     let temp = tempdir()?;
     let path = store.unwrap_or_else(|| temp.join("sobre.db"));
     let school = SimSettings::parse(sim::SCHOOL, "config/sim-school.toml").context("the embedded school")?;
     let emulator = Emulator::new(school)?;
-    let text =
-        CONFIG.replace("{port}", &port.to_string()).replace("{path}", &path.display().to_string().replace('\\', "/"))
-            + &devices::agent_points(emulator.settings(), emulator.topics());
+    let text = CONFIG
+        .replace("{port}", &port.to_string())
+        .replace("{uplink_port}", &uplink_port.to_string())
+        .replace("{path}", &path.display().to_string().replace('\\', "/"))
+        + &devices::agent_points(emulator.settings(), emulator.topics());
     let settings = Settings::parse(&text, "config/demo.toml").context("the embedded demo configuration")?;
     let s = emulator.settings();
     println!(
@@ -35,10 +38,11 @@ pub async fn run(store: Option<PathBuf>, pace: Pace) -> anyhow::Result<()> {
         s.zones.len(),
         s.steps / 96
     );
-    println!("  broker  embedded, 127.0.0.1:{port}");
+    println!("  broker  embedded, 127.0.0.1:{port}; reports to the city's broker at 127.0.0.1:{uplink_port}");
     println!("  store   {}", path.display());
     println!("  the school heats 04:30–20:00 every day, weekends and holidays included: a poorly tuned building\n");
 
+    let dashboard = dashboard::Dashboard::connect(uplink_port, &settings.site.id).await?;
     let stats = Arc::new(Stats::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let agent = tokio::spawn(sobre_agent::daemon::run(
@@ -61,6 +65,8 @@ pub async fn run(store: Option<PathBuf>, pace: Pace) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let target = Target { host: "127.0.0.1".into(), port, stall_timeout: Duration::from_secs(30) };
+    let end_ms =
+        emulator.settings().start_ms + (emulator.settings().steps as f64 * emulator.settings().step_s * 1000.0) as i64;
     let summary = sim::run(emulator, &target, pace, std::future::pending()).await?;
     // Every device message reaches ingest; stopping the agent then drains ingest and the store.
     let mut last_progress = (Instant::now(), 0);
@@ -76,6 +82,16 @@ pub async fn run(store: Option<PathBuf>, pace: Pace) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The reporter catches up with the data, and the sender with the reporter.
+    let waiting = Instant::now();
+    loop {
+        let s = stats.snapshot();
+        if s.reports_through_ms >= end_ms.max(0) as u64 && s.reports_acked >= s.reports_queued {
+            break;
+        }
+        anyhow::ensure!(waiting.elapsed() < Duration::from_secs(60), "the reports did not reach the city's broker");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let _ = stop.send(());
     agent.await.context("the agent task")??;
     let elapsed = started.elapsed().as_secs_f64();
@@ -89,6 +105,7 @@ pub async fn run(store: Option<PathBuf>, pace: Pace) -> anyhow::Result<()> {
     let fitting = Instant::now();
     let overview = overview::compute(&store, &settings)?;
     print!("{}", overview.render());
+    print!("{}", dashboard.render(settings.site.timezone));
     println!(
         "\nModels fitted in {:.1} s; the whole demo took {:.0} s.",
         fitting.elapsed().as_secs_f64(),
@@ -99,6 +116,102 @@ pub async fn run(store: Option<PathBuf>, pace: Pace) -> anyhow::Result<()> {
         tracing::debug!("temporary folder left behind");
     }
     Ok(())
+}
+
+mod dashboard {
+    //! What the city's dashboard received: every report the agent sent upstream.
+
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    #[derive(Debug)]
+    pub struct Dashboard {
+        reports: Arc<Mutex<Vec<Value>>>,
+    }
+
+    impl Dashboard {
+        pub async fn connect(port: u16, site: &str) -> anyhow::Result<Self> {
+            let mut options = MqttOptions::new(format!("demo-dashboard-{}", std::process::id()), "127.0.0.1", port);
+            options.set_max_packet_size(1 << 20, 1 << 20);
+            let (client, mut eventloop) = AsyncClient::new(options, 16);
+            client.subscribe(format!("city/{site}/reports/#"), QoS::AtLeastOnce).await?;
+            let reports = Arc::new(Mutex::new(Vec::new()));
+            let (sink, (ready_tx, ready)) = (reports.clone(), tokio::sync::oneshot::channel());
+            tokio::spawn(async move {
+                let mut ready_tx = Some(ready_tx);
+                while let Ok(event) = eventloop.poll().await {
+                    match event {
+                        Event::Incoming(Packet::SubAck(_)) => {
+                            if let Some(tx) = ready_tx.take() {
+                                let _ = tx.send(());
+                            }
+                        }
+                        Event::Incoming(Packet::Publish(p)) => {
+                            if let Ok(report) = serde_json::from_slice(&p.payload) {
+                                sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(report);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            });
+            tokio::time::timeout(Duration::from_secs(10), ready).await??;
+            Ok(Self { reports })
+        }
+
+        pub fn render(&self, tz: chrono_tz::Tz) -> String {
+            use std::fmt::Write as _;
+            let reports = self.reports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+            for r in &reports {
+                *kinds.entry(r["kind"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+            }
+            let mut out = String::new();
+            let counts: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let _ = writeln!(out, "\nReports the city's broker received: {}", counts.join(", "));
+            let _ = writeln!(out, "Measured savings against the 5-week baseline (positive: energy avoided):");
+            let day = |ts: &Value| {
+                ts.as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map_or("?".to_string(), |t| t.with_timezone(&tz).format("%d %b").to_string())
+            };
+            // Periods end at an exclusive midnight; people read the last day included.
+            let last_day = |ts: &Value| {
+                ts.as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map_or("?".to_string(), |t| {
+                    (t - chrono::Duration::seconds(1)).with_timezone(&tz).format("%d %b").to_string()
+                })
+            };
+            for r in reports.iter().filter(|r| r["kind"] == "savings-monthly") {
+                let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+                let point = r["point"].as_str().unwrap_or("?");
+                let flagged = reports
+                    .iter()
+                    .filter(|d| d["kind"] == "savings-daily" && d["point"] == point)
+                    .filter(|d| d["non_routine"].as_array().is_some_and(|a| !a.is_empty()))
+                    .count();
+                let _ = writeln!(
+                    out,
+                    "  {point:<16} {} – {}: metered {:.0} kWh, baseline {:.0} kWh, avoided {:+.0} ± {:.0} kWh (90 %); {flagged} days flagged non-routine{}",
+                    day(&r["period"]["start"]),
+                    last_day(&r["period"]["end"]),
+                    f("metered_kwh"),
+                    f("baseline_kwh"),
+                    f("avoided_kwh"),
+                    f("interval90_kwh"),
+                    if r["claim"] == true { "" } else { " (no claim: the baseline fails Guideline 14)" }
+                );
+            }
+            let _ = writeln!(
+                out,
+                "  Nothing was changed in the school: what shows is the winter holidays from 23 February (no pupils,\n  \
+                 no ventilation, no equipment), which the baseline never saw. Holidays need their own day type."
+            );
+            out
+        }
+    }
 }
 
 fn tempdir() -> anyhow::Result<PathBuf> {

@@ -84,6 +84,9 @@ enum Command {
         /// "max", or a factor of real time.
         #[arg(long, default_value = "max")]
         pace: sim::Pace,
+        /// Send the reports to a broker on this loopback port instead of the embedded one.
+        #[arg(long)]
+        uplink_port: Option<u16>,
     },
 }
 
@@ -168,7 +171,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fit(args) => fit::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Demo { store, pace } => demo::run(store, pace).await.map(|()| ExitCode::SUCCESS),
+        Command::Demo { store, pace, uplink_port } => {
+            demo::run(store, pace, uplink_port).await.map(|()| ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -27,8 +27,21 @@ pub struct ConfigFile {
     pub uplink: Option<UplinkFile>,
     #[serde(default)]
     pub reports: ReportsFile,
+    /// Measured savings against a baseline period; no savings reports without it.
+    #[serde(default)]
+    pub savings: Option<SavingsFile>,
     #[serde(default)]
     pub points: Vec<PointFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavingsFile {
+    /// First and last local day of the baseline period, both included (before the measures).
+    pub baseline: [chrono::NaiveDate; 2],
+    /// Energy points to report on; every energy point when absent.
+    #[serde(default)]
+    pub points: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -55,7 +55,16 @@ pub struct Settings {
     pub comfort: Comfort,
     pub uplink: Option<UplinkSettings>,
     pub reports: ReportSettings,
+    pub savings: Option<SavingsSettings>,
     pub points: Vec<Point>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SavingsSettings {
+    /// Local days, both included.
+    pub baseline: (chrono::NaiveDate, chrono::NaiveDate),
+    /// Energy point ids to report on.
+    pub points: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 use super::file::{self, ConfigFile, DecodeFile, PointFile};
 use super::{
     AgentSettings, BrokerSettings, Comfort, EnergyMode, IngestSettings, Point, Problem, ReportSettings, Retention,
-    Settings, Site, Span, StorageSettings, Tariff, Tariffs, TlsSettings, UplinkSettings,
+    SavingsSettings, Settings, Site, Span, StorageSettings, Tariff, Tariffs, TlsSettings, UplinkSettings,
 };
 use crate::ingest::decode::Decoder;
 use crate::point::{Fuel, Unit};
@@ -181,8 +181,28 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         check.fail("points", "none", "declare at least one [[points]] table");
     }
 
+    let savings = file.savings.map(|f| {
+        let [first, last] = f.baseline;
+        if last < first + chrono::Days::new(29) {
+            check.fail(
+                "savings.baseline",
+                format!("[{first}, {last}]"),
+                "give a baseline of at least 30 days: the hourly model needs a month of data",
+            );
+        }
+        let energy: Vec<&str> = points.iter().filter(|p| p.kind.is_energy()).map(|p| p.id.as_str()).collect();
+        let chosen = f.points.unwrap_or_else(|| energy.iter().map(|p| p.to_string()).collect());
+        for id in chosen.iter().filter(|id| !energy.contains(&id.as_str())) {
+            check.fail("savings.points", id, format!("name energy points: {energy:?}"));
+        }
+        if !points.iter().any(|p| p.kind == crate::point::PointKind::OutdoorTemperature) {
+            check.fail("savings", "no outdoor_temperature point", "declare one: the baseline is weather-normalised");
+        }
+        SavingsSettings { baseline: (first, last), points: chosen }
+    });
+
     if check.0.is_empty() {
-        Ok(Settings { site, broker, agent, ingest, storage, tariffs, comfort, uplink, reports, points })
+        Ok(Settings { site, broker, agent, ingest, storage, tariffs, comfort, uplink, reports, savings, points })
     } else {
         Err(check.0)
     }

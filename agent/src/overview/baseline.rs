@@ -1,12 +1,9 @@
-//! The baseline of one energy point: the CalTRACK hourly model on what the store holds, with
-//! its ASHRAE Guideline 14 metrics.
+//! The baseline of one energy point over everything the store holds, for the summary.
 
-use super::series;
-use crate::store::rollup::{Calendar, Resolution};
+use crate::baseline;
 use crate::store::{Store, StoreError};
-use chrono::{Datelike, Timelike};
-use sobre_models::hourly::{fit_hourly, HourObs};
-use sobre_models::metrics::{gl14, Metrics, Resolution as Gl14Resolution};
+use chrono_tz::Tz;
+use sobre_models::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct BaselineLine {
@@ -15,26 +12,16 @@ pub struct BaselineLine {
     pub fit: Result<(Metrics, bool), String>,
 }
 
-pub fn fit(store: &Store, calendar: &Calendar, point: &str, outdoor: Option<&str>) -> Result<BaselineLine, StoreError> {
-    let temps = series(store, outdoor, Resolution::Hour)?;
-    let obs: Vec<HourObs> = store
-        .buckets(point, Resolution::Hour)?
-        .into_iter()
-        .filter_map(|(bucket, energy)| {
-            let temp = *temps.get(&bucket)?;
-            let local = chrono::DateTime::from_timestamp_millis(bucket)?.with_timezone(&calendar.tz);
-            let tow = local.weekday().num_days_from_monday() * 24 + local.hour();
-            Some(HourObs { month: local.month() as u8, tow: tow as u8, temp, energy })
-        })
-        .collect();
-    let fit = match (outdoor, fit_hourly(&obs)) {
-        (None, _) => Err("no outdoor temperature point".to_string()),
-        (_, Ok(f)) => Ok((f.metrics, gl14(Gl14Resolution::Hourly, &f.metrics).pass)),
-        (_, Err(e)) => Err(e.to_string()),
+pub fn fit(store: &Store, tz: Tz, point: &str, outdoor: Option<&str>) -> Result<BaselineLine, StoreError> {
+    let fit = match outdoor {
+        None => Err("no outdoor temperature point".to_string()),
+        Some(outdoor) => {
+            let hours = baseline::hours(store, tz, point, outdoor, (i64::MIN, i64::MAX))?;
+            baseline::fit(&hours).map(|b| (b.metrics, b.gate_pass))
+        }
     };
     Ok(BaselineLine { point: point.to_string(), fit })
 }
-
 impl BaselineLine {
     pub fn render(&self) -> String {
         match &self.fit {

@@ -6,6 +6,7 @@
 mod footprint;
 mod health;
 mod register;
+mod savings;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -59,19 +60,27 @@ pub struct Reporter {
 impl Reporter {
     pub async fn run(self, cancel: CancellationToken) {
         self.queue_register().await;
+        let mut fitted = savings::Fitted::default();
         let mut look = tokio::time::interval(self.settings.reports.check_interval.0);
         loop {
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = look.tick() => {}
+            let stopping = tokio::select! {
+                _ = cancel.cancelled() => true,
+                _ = look.tick() => false,
+            };
+            // On a stop, one last look: periods the data completed just before it.
+            let health =
+                self.health_due().await.inspect_err(|e| tracing::error!(error = %e, "cannot queue health reports"));
+            let savings = self
+                .savings_due(&mut fitted)
+                .await
+                .inspect_err(|e| tracing::error!(error = %e, "cannot queue savings reports"));
+            if let (Ok(Some(health)), Ok(savings)) = (health, savings) {
+                let through = health.min(savings.unwrap_or(i64::MAX)).max(0) as u64;
+                self.stats.reports_through_ms.fetch_max(through, std::sync::atomic::Ordering::Relaxed);
             }
-            if let Err(e) = self.health_due().await {
-                tracing::error!(error = %e, "cannot queue health reports");
+            if stopping {
+                break;
             }
-        }
-        // One last look: periods the data completed just before the stop.
-        if let Err(e) = self.health_due().await {
-            tracing::error!(error = %e, "cannot queue health reports");
         }
     }
 
@@ -79,25 +88,26 @@ impl Reporter {
     async fn queue_register(&self) {
         let report = register::report(&self.settings, &self.prefix, self.clock.now_ms());
         match self.outbox.with(move |o| o.enqueue(&report)).await {
-            Ok(Ok(_)) => self.queued.notify_one(),
+            Ok(Ok(added)) => self.queued(usize::from(added)),
             Ok(Err(e)) => tracing::error!(error = %e, "cannot queue the register entry"),
             Err(e) => tracing::error!(error = %e, "cannot queue the register entry"),
         }
     }
 
-    /// Queues a health and a footprint report for every completed period of event time.
-    async fn health_due(&self) -> Result<(), OutboxError> {
+    /// Queues a health and a footprint report for every completed period of event time;
+    /// returns the time it looked up to (none before any data).
+    async fn health_due(&self) -> Result<Option<i64>, OutboxError> {
         if self.clock.awaits_data() {
-            return Ok(());
+            return Ok(None);
         }
-        let now = self.clock.now_ms();
+        let now = self.now_ms();
         let interval = self.settings.reports.health_interval.as_millis_i64().max(60_000);
         let next_end = match self.outbox.with(|o| o.progress("health")).await?? {
             Some(next) => next,
             // A new series starts with the period of the oldest data the store holds.
             None => match self.store.with(|s| s.oldest_ms()).await?.ok().flatten() {
                 Some(oldest) => (oldest.div_euclid(interval) + 1) * interval,
-                None => return Ok(()),
+                None => return Ok(None),
             },
         };
         let mut next_end = next_end;
@@ -114,10 +124,33 @@ impl Reporter {
             let reports = vec![health::report(self, period, activity, depth, &drops), footprint::report(self, period)];
             next_end += interval;
             let end = next_end;
-            self.outbox.with(move |o| o.enqueue_period(&reports, "health", end)).await??;
-            self.queued.notify_one();
+            let added = self.outbox.with(move |o| o.enqueue_period(&reports, "health", end)).await??;
+            self.queued(added);
         }
-        Ok(())
+        // A look that stopped at its cap has not reached `now`.
+        Ok(Some(if next_end > now { now } else { next_end - interval }))
+    }
+}
+
+impl Reporter {
+    /// How far reports may look: in event time, no further than what the store has committed
+    /// (ingest runs ahead of the writer); on the wall clock, a couple of commits back.
+    fn now_ms(&self) -> i64 {
+        match self.clock.mode() {
+            crate::config::ClockMode::Event => {
+                let stored = self.stats.snapshot().stored_through_ms;
+                self.clock.now_ms().min(i64::try_from(stored).unwrap_or(i64::MAX))
+            }
+            crate::config::ClockMode::Wall => {
+                self.clock.now_ms() - 2 * self.settings.storage.commit_interval.as_millis_i64()
+            }
+        }
+    }
+
+    /// Counts what was queued and wakes the sender.
+    fn queued(&self, added: usize) {
+        Stats::add(&self.stats.reports_queued, added as u64);
+        self.queued.notify_one();
     }
 }
 

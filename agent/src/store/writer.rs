@@ -64,6 +64,7 @@ impl Writer {
 async fn commit(mut store: Store, batch: &mut Vec<Record>, stats: &Stats) -> Store {
     let mut records = std::mem::take(batch);
     let readings = records.iter().filter(|r| matches!(r, Record::Reading(_))).count() as u64;
+    let newest = records.iter().filter_map(|r| if let Record::Reading(r) = r { Some(r.ts_ms) } else { None }).max();
     for attempt in 1..=COMMIT_ATTEMPTS {
         let (back, records_back, result) = blocking(store, records, |store, records| store.write(records)).await;
         (store, records) = (back, records_back);
@@ -72,6 +73,9 @@ async fn commit(mut store: Store, batch: &mut Vec<Record>, stats: &Stats) -> Sto
                 Stats::add(&stats.stored, written.readings);
                 Stats::add(&stats.duplicates, written.duplicates);
                 Stats::add(&stats.commits, 1);
+                if let Some(ts) = newest {
+                    stats.stored_through_ms.fetch_max(ts.max(0) as u64, std::sync::atomic::Ordering::Relaxed);
+                }
                 break;
             }
             Err(e) if attempt < COMMIT_ATTEMPTS => {

@@ -100,12 +100,19 @@ impl Outbox {
         Ok(Self { conn, budget })
     }
 
+    /// A write transaction that takes the write lock at once: a deferred one that reads first
+    /// fails outright (SQLITE_BUSY, no retry) when the store's writer committed meanwhile.
+    fn write(&mut self) -> Result<rusqlite::Transaction<'_>, OutboxError> {
+        Ok(self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    }
+
     /// Stores a report to send. Returns false when it is already queued or was delivered.
     pub fn enqueue(&mut self, report: &Report) -> Result<bool, OutboxError> {
-        let tx = self.conn.transaction()?;
+        let budget = self.budget;
+        let tx = self.write()?;
         let added = insert(&tx, report)?;
         if added {
-            enforce(&tx, self.budget)?;
+            enforce(&tx, budget)?;
         }
         tx.commit()?;
         Ok(added)
@@ -130,7 +137,7 @@ impl Outbox {
 
     /// The broker acknowledged this report: forget it, and remember its id.
     pub fn acknowledge(&mut self, seq: i64, acked_ms: i64) -> Result<(), OutboxError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let id: Option<String> =
             tx.query_row("SELECT id FROM outbox WHERE seq = ?1", [seq], |r| r.get(0)).optional()?;
         if let Some(id) = id {
@@ -166,7 +173,8 @@ impl Outbox {
     /// Enqueues a period's reports and records the series' progress in one transaction, so a
     /// crash between the two can neither lose nor repeat a period.
     pub fn enqueue_period(&mut self, reports: &[Report], series: &str, next_ms: i64) -> Result<usize, OutboxError> {
-        let tx = self.conn.transaction()?;
+        let budget = self.budget;
+        let tx = self.write()?;
         let mut added = 0;
         for report in reports {
             added += usize::from(insert(&tx, report)?);
@@ -177,7 +185,7 @@ impl Outbox {
             params![series, next_ms],
         )?;
         if added > 0 {
-            enforce(&tx, self.budget)?;
+            enforce(&tx, budget)?;
         }
         tx.commit()?;
         Ok(added)

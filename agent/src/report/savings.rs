@@ -1,0 +1,209 @@
+//! `sobre.savings/1`: measured savings per energy point, per local day and per local month
+//! after the baseline period: metered against the weather-normalised baseline (CalTRACK
+//! hourly), avoided kWh with 68 % and 90 % intervals (ASHRAE Guideline 14), per m², in € and
+//! CO₂, with the model's metrics, the data coverage and non-routine flags. A model that fails
+//! Guideline 14 still reports what was metered, with `claim: false`.
+
+use super::{build, envelope, iso, Reporter};
+use crate::baseline::{self, Baseline};
+use crate::config::SavingsSettings;
+use crate::point::{Fuel, PointKind};
+use crate::store::rollup::Calendar;
+use crate::uplink::outbox::{OutboxError, Priority, Report};
+use chrono::Datelike;
+use serde_json::{json, Value};
+use sobre_models::savings::{level_shifts, savings};
+
+pub const SCHEMA: &str = "sobre.savings/1";
+/// A block of hours whose residuals sit this many standard errors off is flagged.
+const SHIFT_Z: f64 = 4.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Day,
+    Month,
+}
+
+impl Resolution {
+    fn kind(self) -> &'static str {
+        match self {
+            Resolution::Day => "savings-daily",
+            Resolution::Month => "savings-monthly",
+        }
+    }
+}
+
+/// The baselines, fitted once the baseline period is in the store.
+#[derive(Debug, Default)]
+pub struct Fitted(Option<Vec<(String, Result<Baseline, String>)>>);
+
+impl Reporter {
+    /// Queues the savings reports of every completed day and month after the baseline;
+    /// returns the time it looked up to (`None`: no savings configured, nothing to wait for).
+    pub(super) async fn savings_due(&self, fitted: &mut Fitted) -> Result<Option<i64>, OutboxError> {
+        let Some(cfg) = self.settings.savings.clone() else { return Ok(None) };
+        if self.clock.awaits_data() {
+            return Ok(Some(i64::MIN));
+        }
+        let tz = self.settings.site.timezone;
+        let calendar = Calendar { tz };
+        let baseline_period =
+            (calendar.local_midnight(cfg.baseline.0), calendar.local_midnight(calendar.next_day(cfg.baseline.1)));
+        let Some(outdoor) = self.settings.points.iter().find(|p| p.kind == PointKind::OutdoorTemperature) else {
+            return Ok(None);
+        };
+        // A period is complete when every series it needs is stored past its end: topics
+        // arrive at their own pace, so the newest reading of one says nothing of another.
+        let needed: Vec<usize> =
+            cfg.points.iter().chain([&outdoor.id]).filter_map(|id| self.settings.point_index(id)).collect();
+        let newest = self.store.with(|s| s.newest()).await?.unwrap_or_default();
+        let through = needed
+            .iter()
+            .map(|i| newest.iter().find(|n| n.point == *i).map_or(i64::MIN, |n| n.ts_ms))
+            .min()
+            .unwrap_or(i64::MIN);
+        let now = self.now_ms().min(through);
+        if now < baseline_period.1 {
+            return Ok(Some(now));
+        }
+        if fitted.0.is_none() {
+            fitted.0 = Some(self.fit(&cfg, &outdoor.id, baseline_period).await?);
+        }
+        let baselines = fitted.0.as_deref().unwrap_or_default();
+        for resolution in [Resolution::Day, Resolution::Month] {
+            let series = resolution.kind();
+            let mut start = self.outbox.with(move |o| o.progress(series)).await??.unwrap_or(baseline_period.1);
+            loop {
+                let date = calendar.local_date(start);
+                let end = calendar.local_midnight(match resolution {
+                    Resolution::Day => calendar.next_day(date),
+                    // The calendar month holding `start`; the first one starts with the reporting.
+                    Resolution::Month => calendar.next_month(date.with_day(1).unwrap_or(date)),
+                });
+                if end > now {
+                    break;
+                }
+                let mut reports = Vec::new();
+                for (point, fit) in baselines {
+                    let Ok(b) = fit else { continue };
+                    let (tz, point_id, outdoor_id) = (tz, point.clone(), outdoor.id.clone());
+                    let hours =
+                        self.store.with(move |s| baseline::hours(s, tz, &point_id, &outdoor_id, (start, end))).await?;
+                    match hours {
+                        Ok(hours) => {
+                            reports.push(self.report(resolution, point, b, baseline_period, (start, end), &hours))
+                        }
+                        Err(e) => tracing::warn!(error = %e, point, "cannot read the period's hours"),
+                    }
+                }
+                let added = self.outbox.with(move |o| o.enqueue_period(&reports, series, end)).await??;
+                self.queued(added);
+                start = end;
+            }
+        }
+        Ok(Some(now))
+    }
+
+    async fn fit(
+        &self,
+        cfg: &SavingsSettings,
+        outdoor: &str,
+        period: (i64, i64),
+    ) -> Result<Vec<(String, Result<Baseline, String>)>, OutboxError> {
+        let mut fitted = Vec::new();
+        for point in &cfg.points {
+            let (tz, p, o) = (self.settings.site.timezone, point.clone(), outdoor.to_string());
+            let fit = self
+                .store
+                .with(move |s| baseline::hours(s, tz, &p, &o, period).map(|hours| baseline::fit(&hours)))
+                .await?
+                .unwrap_or_else(|e| Err(e.to_string()));
+            match &fit {
+                Ok(b) => tracing::info!(point, cv_rmse = b.metrics.cv_rmse, gl14 = b.gate_pass, "baseline fitted"),
+                Err(why) => tracing::warn!(point, why, "no baseline: no savings reports for this point"),
+            }
+            fitted.push((point.clone(), fit));
+        }
+        Ok(fitted)
+    }
+
+    fn report(
+        &self,
+        resolution: Resolution,
+        point: &str,
+        b: &Baseline,
+        baseline_period: (i64, i64),
+        period: (i64, i64),
+        hours: &[(i64, sobre_models::hourly::HourObs)],
+    ) -> Report {
+        let s = &self.settings;
+        let kind = resolution.kind();
+        let (mut predicted, mut metered, mut starts) = (Vec::new(), Vec::new(), Vec::new());
+        for (bucket, o) in hours {
+            if let Some(p) = b.model.predict(o) {
+                predicted.push(p);
+                metered.push(o.energy);
+                starts.push(*bucket);
+            }
+        }
+        let result = savings(&b.metrics, b.rho, &predicted, &metered);
+        let fuel = s.points.iter().find(|p| p.id == point).and_then(|p| p.fuel).unwrap_or(Fuel::Electricity);
+        let tariff = s.tariffs.of(fuel);
+        let expected_hours = ((period.1 - period.0) as f64 / 3_600_000.0).max(1.0);
+        let shifts = level_shifts(&b.metrics, b.rho, &predicted, &metered, 24, SHIFT_Z);
+        let id = format!("{}/{kind}/{point}/{}", s.site.id, iso(period.0));
+        let per_m2 = s.site.floor_area_m2.map(|a| {
+            json!({
+                "metered_kwh": result.metered_kwh / a,
+                "baseline_kwh": result.baseline_kwh / a,
+                "avoided_kwh": result.savings_kwh / a,
+            })
+        });
+        let mut body = envelope(s, SCHEMA, kind, &id, period);
+        let fields: [(&str, Value); 16] = [
+            ("resolution", json!(if resolution == Resolution::Day { "1d" } else { "1mo" })),
+            ("point", json!(point)),
+            ("fuel", json!(fuel.name())),
+            ("metered_kwh", json!(result.metered_kwh)),
+            ("baseline_kwh", json!(result.baseline_kwh)),
+            ("avoided_kwh", json!(result.savings_kwh)),
+            ("avoided_pct", json!(100.0 * result.savings_pct)),
+            ("interval68_kwh", json!(result.interval68_kwh)),
+            ("interval90_kwh", json!(result.interval90_kwh)),
+            ("claim", json!(b.gate_pass)),
+            ("per_m2", per_m2.unwrap_or(Value::Null)),
+            ("eur", json!(result.savings_kwh * tariff.eur_per_kwh)),
+            ("kg_co2", json!(result.savings_kwh * tariff.kg_co2_per_kwh)),
+            (
+                "model",
+                json!({
+                    "name": "baseline-hourly",
+                    "baseline_period": { "start": iso(baseline_period.0), "end": iso(baseline_period.1) },
+                    "cv_rmse": b.metrics.cv_rmse,
+                    "nmbe": b.metrics.nmbe,
+                    "r2": b.metrics.r2,
+                    "n": b.metrics.n,
+                    "gl14_pass": b.gate_pass,
+                }),
+            ),
+            ("coverage", json!((predicted.len() as f64 / expected_hours).min(1.0))),
+            (
+                "non_routine",
+                json!(shifts
+                    .iter()
+                    .map(|f| json!({
+                        "start": iso(starts.get(f.start).copied().unwrap_or(period.0)),
+                        "hours": f.len,
+                        "mean_residual_kwh": f.mean_residual,
+                        "z": f.z,
+                    }))
+                    .collect::<Vec<_>>()),
+            ),
+        ];
+        for (key, value) in fields {
+            body[key] = value;
+        }
+        let priority = if resolution == Resolution::Month { Priority::High } else { Priority::Normal };
+        build(s, &self.prefix, kind, priority, id, body, self.clock.now_ms())
+    }
+}
