@@ -7,5 +7,6 @@ mod resilience;
 mod sim;
 mod status;
 mod support;
+mod tls;
 mod uplink;
 mod year_replay;

@@ -124,6 +124,27 @@ fn validation_names_key_value_and_fix() {
             "interval = \"1h\"",
         ),
         ("unit missing without preset", MINIMAL.replace("unit = \"°C\"\n", ""), "points[0].unit", "nothing", "°C"),
+        (
+            "uplink CA file missing",
+            format!("{MINIMAL}\n[uplink.broker]\nhost = \"city.example\"\ntls = {{ ca_file = \"/nonexistent/ca.pem\" }}\n"),
+            "uplink.broker.tls.ca_file",
+            "/nonexistent/ca.pem",
+            "readable PEM",
+        ),
+        (
+            "uplink budget too small",
+            format!("{MINIMAL}\n[uplink]\nbudget = {{ rows = 0, bytes = 1000 }}\n[uplink.broker]\nhost = \"city.example\"\n"),
+            "uplink.budget",
+            "0",
+            "disk budget",
+        ),
+        (
+            "savings baseline too short",
+            format!("{MINIMAL}\n[savings]\nbaseline = [\"2024-01-01\", \"2024-01-10\"]\n"),
+            "savings.baseline",
+            "2024-01-01",
+            "30 days",
+        ),
     ];
     for (name, text, key, found, expected) in table {
         let problems = problems(&text);

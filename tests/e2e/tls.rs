@@ -1,0 +1,191 @@
+//! The uplink over TLS: a test CA signs the city broker's certificate and the agent's client
+//! certificate; the agent delivers through it, and refuses a broker whose certificate does not
+//! name the host it dialled.
+
+use crate::support::*;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA, and certificates it signs: `name` with the given subjectAltName and usage.
+fn certificates(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sobre test CA",
+        ],
+    );
+    let sign = |name: &str, ext: &str| {
+        std::fs::write(dir.join(format!("{name}.ext")), ext).expect("write ext");
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &format!("{name}.crt"),
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+            ],
+        );
+    };
+    sign("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+    sign("impostor", "subjectAltName=DNS:somewhere-else.example\nextendedKeyUsage=serverAuth\n");
+    sign("agent", "extendedKeyUsage=clientAuth\n");
+}
+
+/// The city's broker: TLS with client certificates on one port, plain on another for the test.
+struct TlsBroker {
+    tls_port: u16,
+    plain_port: u16,
+    log: std::path::PathBuf,
+    child: Child,
+}
+
+impl TlsBroker {
+    fn start(dir: &Path, server: &str) -> Self {
+        let (tls_port, plain_port) = (free_port(), free_port());
+        let log = dir.join(format!("{server}.log"));
+        let conf = dir.join(format!("{server}.conf"));
+        let d = dir.display();
+        std::fs::write(
+            &conf,
+            format!(
+                "user root\nper_listener_settings false\nallow_anonymous true\nlog_dest file {}\nlog_type all\n\
+                 listener {plain_port} 127.0.0.1\n\
+                 listener {tls_port} 127.0.0.1\ncafile {d}/ca.crt\ncertfile {d}/{server}.crt\nkeyfile {d}/{server}.key\nrequire_certificate true\n",
+                log.display()
+            ),
+        )
+        .expect("write mosquitto.conf");
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto");
+        wait_until("the TLS broker to listen", || std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_ok());
+        TlsBroker { tls_port, plain_port, log, child }
+    }
+}
+
+impl Drop for TlsBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn uplink(dir: &Path, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        "[agent]\nclock = \"event\"\n\n[uplink]\nprefix = \"city\"\n\n[uplink.broker]\nhost = \"127.0.0.1\"\nport = {port}\n\
+         reconnect_min = \"50ms\"\nreconnect_max = \"300ms\"\ntls = {{ ca_file = \"{d}/ca.crt\", client_cert_file = \"{d}/agent.crt\", client_key_file = \"{d}/agent.key\" }}\n\n\
+         [reports]\nhealth_interval = \"1h\"\ncheck_interval = \"20ms\"\n"
+    )
+}
+
+fn publish_two_hours(port: u16) {
+    let mqtt = Mqtt::connect(port, &["sobre/test-site/status"]);
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    mqtt.publish_all(
+        ["2019-01-01T00:00:00Z", "2019-01-01T01:00:00Z", "2019-01-01T02:00:00Z"]
+            .map(|ts| ("test/outdoor".to_string(), json_reading(ts, 4.5))),
+    );
+}
+
+#[test]
+fn the_uplink_delivers_over_tls_with_a_client_certificate() {
+    // Given a city broker whose certificate our CA signed, requiring client certificates
+    let dir = tempfile::tempdir().expect("tempdir");
+    certificates(dir.path());
+    let central = TlsBroker::start(dir.path(), "server");
+    let city = Mqtt::connect(central.plain_port, &["city/#"]);
+    let local = Mosquitto::start();
+
+    // When the agent has reports to send
+    let _agent = Agent::start(
+        local.port,
+        &json_point("outdoor", "outdoor_temperature", "°C", ""),
+        &uplink(dir.path(), central.tls_port),
+    );
+    publish_two_hours(local.port);
+
+    // Then they arrive through the TLS listener
+    let health = city.expect("city/test-site/reports/health", |r| r["period"]["start"] == "2019-01-01T01:00:00Z");
+    assert_eq!(health["site"], "test-site");
+}
+
+#[test]
+fn the_uplink_refuses_a_broker_whose_certificate_names_another_host() {
+    // Given a broker presenting a certificate from our CA, but for another host name
+    let dir = tempfile::tempdir().expect("tempdir");
+    certificates(dir.path());
+    let central = TlsBroker::start(dir.path(), "impostor");
+    let city = Mqtt::connect(central.plain_port, &["city/#"]);
+    let local = Mosquitto::start();
+
+    // When the agent has reports to send and dials it
+    let agent = Agent::start(
+        local.port,
+        &json_point("outdoor", "outdoor_temperature", "°C", ""),
+        &uplink(dir.path(), central.tls_port),
+    );
+    publish_two_hours(local.port);
+    let db = agent.db();
+    wait_until("the reports queued", || db.count("SELECT count(*) FROM outbox") == 5);
+    // (the broker logs each handshake the agent abandons)
+    wait_until("two refused handshakes", || {
+        std::fs::read_to_string(&central.log)
+            .is_ok_and(|log| log.matches("OpenSSL Error").count() >= 2 || log.matches("protocol error").count() >= 2)
+    });
+
+    // Then nothing was delivered, and everything waits in the outbox
+    assert!(city.messages.try_recv().is_err(), "a report reached a broker the agent should not trust");
+    assert_eq!(db.count("SELECT count(*) FROM outbox"), 5);
+}
