@@ -11,6 +11,9 @@ use sobre_models::metrics::{gl14, Metrics, Resolution as Gl14Resolution};
 use sobre_models::stats::lag1_autocorrelation;
 use std::collections::HashMap;
 
+/// One baseline per energy point, or why there is none.
+pub type Fits = Vec<(String, Result<Baseline, String>)>;
+
 #[derive(Debug, Clone)]
 pub struct Baseline {
     pub model: HourlyModel,

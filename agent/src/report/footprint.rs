@@ -1,6 +1,7 @@
 //! `sobre.footprint/1`: the agent's own cost, next to what it is there to save. CPU time and
 //! peak memory of the process since it started (Linux `/proc`; absent elsewhere), and the
-//! energy that CPU time took at the configured power of one busy core.
+//! energy that CPU time took at the configured power of one busy core; beside it, the energy
+//! the measured savings avoided over the period (Guideline 14 baselines only).
 
 use super::{build, envelope, Reporter};
 use crate::uplink::outbox::{Priority, Report};
@@ -29,7 +30,8 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-pub fn report(r: &Reporter, period: (i64, i64)) -> Report {
+/// `saved_kwh`: what the agent's measured savings avoided over the same period, if known.
+pub fn report(r: &Reporter, period: (i64, i64), saved_kwh: Option<f64>) -> Report {
     let s = &r.settings;
     let id = format!("{}/footprint/{}", s.site.id, super::iso(period.0));
     let cpu = cpu_seconds();
@@ -41,5 +43,6 @@ pub fn report(r: &Reporter, period: (i64, i64)) -> Report {
         "watts_per_core": s.reports.watts_per_core,
         "since": super::iso(r.started_ms),
     });
+    body["saved_kwh"] = json!(saved_kwh);
     build(s, &r.prefix, "footprint", Priority::Low, id, body, r.clock.now_ms())
 }

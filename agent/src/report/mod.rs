@@ -68,12 +68,16 @@ impl Reporter {
                 _ = look.tick() => false,
             };
             // On a stop, one last look: periods the data completed just before it.
-            let health =
-                self.health_due().await.inspect_err(|e| tracing::error!(error = %e, "cannot queue health reports"));
+            // Savings first: the footprint reports set what the savings avoided beside the
+            // agent's own cost.
             let savings = self
                 .savings_due(&mut fitted)
                 .await
                 .inspect_err(|e| tracing::error!(error = %e, "cannot queue savings reports"));
+            let health = self
+                .health_due(&fitted)
+                .await
+                .inspect_err(|e| tracing::error!(error = %e, "cannot queue health reports"));
             if let (Ok(Some(health)), Ok(savings)) = (health, savings) {
                 let through = health.min(savings.unwrap_or(i64::MAX)).max(0) as u64;
                 self.stats.reports_through_ms.fetch_max(through, std::sync::atomic::Ordering::Relaxed);
@@ -86,7 +90,7 @@ impl Reporter {
 
     /// The AI register entry of this agent version: once per version (stable id).
     async fn queue_register(&self) {
-        let report = register::report(&self.settings, &self.prefix, self.clock.now_ms());
+        let report = register::report(&self.settings, &self.prefix, self.clock.now_ms(), None);
         match self.outbox.with(move |o| o.enqueue(&report)).await {
             Ok(Ok(added)) => self.queued(usize::from(added)),
             Ok(Err(e)) => tracing::error!(error = %e, "cannot queue the register entry"),
@@ -96,7 +100,7 @@ impl Reporter {
 
     /// Queues a health and a footprint report for every completed period of event time;
     /// returns the time it looked up to (none before any data).
-    async fn health_due(&self) -> Result<Option<i64>, OutboxError> {
+    async fn health_due(&self, fitted: &savings::Fitted) -> Result<Option<i64>, OutboxError> {
         if self.clock.awaits_data() {
             return Ok(None);
         }
@@ -121,7 +125,9 @@ impl Reporter {
                 Activity::default()
             });
             let (depth, drops) = self.outbox.with(|o| Ok::<_, OutboxError>((o.depth()?, o.drops()?))).await??;
-            let reports = vec![health::report(self, period, activity, depth, &drops), footprint::report(self, period)];
+            let saved = self.saved_kwh(fitted, period).await?;
+            let reports =
+                vec![health::report(self, period, activity, depth, &drops), footprint::report(self, period, saved)];
             next_end += interval;
             let end = next_end;
             let added = self.outbox.with(move |o| o.enqueue_period(&reports, "health", end)).await??;

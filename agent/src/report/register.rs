@@ -2,16 +2,46 @@
 //! model it runs: purpose, inputs, algorithm, training, quality gate, who answers for it and
 //! the recourse people have. One entry per agent version.
 
-use super::{build, Report};
+use super::{build, iso, Report};
+use crate::baseline::Fits;
 use crate::config::Settings;
 use crate::uplink::outbox::Priority;
 use serde_json::json;
 
 pub const SCHEMA: &str = "sobre.register/1";
 
-pub fn report(settings: &Settings, prefix: &str, now_ms: i64) -> Report {
+/// `fits`: the baselines fitted so far and their training period; each fit gives the entry a
+/// new id, so the register follows the models the agent runs.
+pub fn report(settings: &Settings, prefix: &str, now_ms: i64, fits: Option<(&Fits, (i64, i64))>) -> Report {
     let version = env!("CARGO_PKG_VERSION");
-    let id = format!("{}/register/{version}", settings.site.id);
+    let id = match fits {
+        Some((_, (start, _))) => format!("{}/register/{version}/{}", settings.site.id, iso(start)),
+        None => format!("{}/register/{version}", settings.site.id),
+    };
+    let hourly_fits: Vec<serde_json::Value> = fits
+        .map(|(fits, (start, end))| {
+            fits.iter()
+                .map(|(point, fit)| match fit {
+                    Ok(b) => json!({
+                        "point": point,
+                        "training_period": { "start": iso(start), "end": iso(end) },
+                        "cv_rmse": b.metrics.cv_rmse,
+                        "nmbe": b.metrics.nmbe,
+                        "r2": b.metrics.r2,
+                        "n": b.metrics.n,
+                        "gl14_pass": b.gate_pass,
+                        "refused": null,
+                    }),
+                    Err(why) => json!({
+                        "point": point,
+                        "training_period": { "start": iso(start), "end": iso(end) },
+                        "cv_rmse": null, "nmbe": null, "r2": null, "n": 0, "gl14_pass": false,
+                        "refused": why,
+                    }),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let r = &settings.reports;
     let body = json!({
         "schema": SCHEMA,
@@ -44,6 +74,7 @@ pub fn report(settings: &Settings, prefix: &str, now_ms: i64) -> Report {
                 "algorithm": "CalTRACK 2.0 hourly time-of-week and temperature model, occupancy from the data, monthly weighted fits",
                 "training": "the baseline period, at least 30 days",
                 "quality_gate": "ASHRAE Guideline 14 hourly limits",
+                "fits": hourly_fits,
             },
             {
                 "name": "zone-thermal-2r2c",

@@ -5,7 +5,7 @@
 //! Guideline 14 still reports what was metered, with `claim: false`.
 
 use super::{build, envelope, iso, Reporter};
-use crate::baseline::{self, Baseline};
+use crate::baseline::{self, Baseline, Fits};
 use crate::config::SavingsSettings;
 use crate::point::{Fuel, PointKind};
 use crate::store::rollup::Calendar;
@@ -33,9 +33,12 @@ impl Resolution {
     }
 }
 
-/// The baselines, fitted once the baseline period is in the store.
+/// The baselines, fitted once the baseline period is in the store, and that period.
 #[derive(Debug, Default)]
-pub struct Fitted(Option<Vec<(String, Result<Baseline, String>)>>);
+pub struct Fitted {
+    baselines: Option<Fits>,
+    period: (i64, i64),
+}
 
 impl Reporter {
     /// Queues the savings reports of every completed day and month after the baseline;
@@ -52,24 +55,24 @@ impl Reporter {
         let Some(outdoor) = self.settings.points.iter().find(|p| p.kind == PointKind::OutdoorTemperature) else {
             return Ok(None);
         };
-        // A period is complete when every series it needs is stored past its end: topics
-        // arrive at their own pace, so the newest reading of one says nothing of another.
-        let needed: Vec<usize> =
-            cfg.points.iter().chain([&outdoor.id]).filter_map(|id| self.settings.point_index(id)).collect();
-        let newest = self.store.with(|s| s.newest()).await?.unwrap_or_default();
-        let through = needed
-            .iter()
-            .map(|i| newest.iter().find(|n| n.point == *i).map_or(i64::MIN, |n| n.ts_ms))
-            .min()
-            .unwrap_or(i64::MIN);
-        let now = self.now_ms().min(through);
+        let now = self.now_ms().min(self.stored_through(&cfg.points, &outdoor.id).await?);
         if now < baseline_period.1 {
             return Ok(Some(now));
         }
-        if fitted.0.is_none() {
-            fitted.0 = Some(self.fit(&cfg, &outdoor.id, baseline_period).await?);
+        if fitted.baselines.is_none() {
+            let baselines = self.fit(&cfg, &outdoor.id, baseline_period).await?;
+            // The register's model cards now have a training period and metrics to show.
+            let register = super::register::report(
+                &self.settings,
+                &self.prefix,
+                self.clock.now_ms(),
+                Some((&baselines, baseline_period)),
+            );
+            let added = self.outbox.with(move |o| o.enqueue(&register)).await??;
+            self.queued(usize::from(added));
+            *fitted = Fitted { baselines: Some(baselines), period: baseline_period };
         }
-        let baselines = fitted.0.as_deref().unwrap_or_default();
+        let baselines = fitted.baselines.as_deref().unwrap_or_default();
         for resolution in [Resolution::Day, Resolution::Month] {
             let series = resolution.kind();
             let mut start = self.outbox.with(move |o| o.progress(series)).await??.unwrap_or(baseline_period.1);
@@ -104,12 +107,46 @@ impl Reporter {
         Ok(Some(now))
     }
 
-    async fn fit(
-        &self,
-        cfg: &SavingsSettings,
-        outdoor: &str,
-        period: (i64, i64),
-    ) -> Result<Vec<(String, Result<Baseline, String>)>, OutboxError> {
+    /// How far every series savings need is stored: topics arrive at their own pace, so the
+    /// newest reading of one says nothing of another.
+    async fn stored_through(&self, points: &[String], outdoor: &str) -> Result<i64, OutboxError> {
+        let needed: Vec<usize> =
+            points.iter().map(String::as_str).chain([outdoor]).filter_map(|id| self.settings.point_index(id)).collect();
+        let newest = self.store.with(|s| s.newest()).await?.unwrap_or_default();
+        Ok(needed
+            .iter()
+            .map(|i| newest.iter().find(|n| n.point == *i).map_or(i64::MIN, |n| n.ts_ms))
+            .min()
+            .unwrap_or(i64::MIN))
+    }
+
+    /// Energy avoided over `period` by every point whose baseline passes Guideline 14; `None`
+    /// before the reporting period or without such a baseline.
+    pub(super) async fn saved_kwh(&self, fitted: &Fitted, period: (i64, i64)) -> Result<Option<f64>, OutboxError> {
+        let (Some(baselines), Some(outdoor)) =
+            (fitted.baselines.as_ref(), self.settings.points.iter().find(|p| p.kind == PointKind::OutdoorTemperature))
+        else {
+            return Ok(None);
+        };
+        let points: Vec<String> = baselines.iter().map(|(p, _)| p.clone()).collect();
+        if period.0 < fitted.period.1 || self.stored_through(&points, &outdoor.id).await? < period.1 {
+            return Ok(None);
+        }
+        let mut total = None;
+        for (point, fit) in baselines {
+            let Ok(b) = fit else { continue };
+            if !b.gate_pass {
+                continue;
+            }
+            let (tz, p, o) = (self.settings.site.timezone, point.clone(), outdoor.id.clone());
+            let hours = self.store.with(move |s| baseline::hours(s, tz, &p, &o, period)).await?.unwrap_or_default();
+            let avoided: f64 = hours.iter().filter_map(|(_, o)| b.model.predict(o).map(|p| p - o.energy)).sum();
+            *total.get_or_insert(0.0) += avoided;
+        }
+        Ok(total)
+    }
+
+    async fn fit(&self, cfg: &SavingsSettings, outdoor: &str, period: (i64, i64)) -> Result<Fits, OutboxError> {
         let mut fitted = Vec::new();
         for point in &cfg.points {
             let (tz, p, o) = (self.settings.site.timezone, point.clone(), outdoor.to_string());
