@@ -136,7 +136,7 @@ fn reporting(
         outbox,
         queued,
         health: health.clone(),
-        offline: Retained { topic: status_topic, payload: status::offline(settings) },
+        goodbye: Retained { topic: status_topic, payload: status::offline(settings) },
         state,
         stats: health.stats.clone(),
     };

@@ -31,4 +31,12 @@ impl<T: Send + 'static> Shared<T> {
         })
         .await?)
     }
+
+    /// `with` for work that can fail: one error for both ways of failing.
+    pub async fn try_with<R: Send + 'static, E: From<Unfinished> + Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut T) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, E> {
+        self.with(f).await?
+    }
 }

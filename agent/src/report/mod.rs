@@ -91,9 +91,8 @@ impl Reporter {
     /// The AI register entry of this agent version: once per version (stable id).
     async fn queue_register(&self) {
         let report = register::report(&self.settings, &self.prefix, self.clock.now_ms(), None);
-        match self.outbox.with(move |o| o.enqueue(&report)).await {
-            Ok(Ok(added)) => self.queued(usize::from(added)),
-            Ok(Err(e)) => tracing::error!(error = %e, "cannot queue the register entry"),
+        match self.outbox.try_with(move |o| o.enqueue(&report)).await {
+            Ok(added) => self.queued(usize::from(added)),
             Err(e) => tracing::error!(error = %e, "cannot queue the register entry"),
         }
     }
@@ -106,7 +105,7 @@ impl Reporter {
         }
         let now = self.now_ms();
         let interval = self.settings.reports.health_interval.as_millis_i64().max(60_000);
-        let next_end = match self.outbox.with(|o| o.progress("health")).await?? {
+        let next_end = match self.outbox.try_with(|o| o.progress("health")).await? {
             Some(next) => next,
             // A new series starts with the period of the oldest data the store holds.
             None => match self.store.with(|s| s.oldest_ms()).await?.ok().flatten() {
@@ -124,13 +123,13 @@ impl Reporter {
                 tracing::warn!(error = %e, "cannot count the period's readings; the health report says none");
                 Activity::default()
             });
-            let (depth, drops) = self.outbox.with(|o| Ok::<_, OutboxError>((o.depth()?, o.drops()?))).await??;
+            let (depth, drops) = self.outbox.try_with(|o| Ok::<_, OutboxError>((o.depth()?, o.drops()?))).await?;
             let saved = self.saved_kwh(fitted, period).await?;
             let reports =
                 vec![health::report(self, period, activity, depth, &drops), footprint::report(self, period, saved)];
             next_end += interval;
             let end = next_end;
-            let added = self.outbox.with(move |o| o.enqueue_period(&reports, "health", end)).await??;
+            let added = self.outbox.try_with(move |o| o.enqueue_period(&reports, "health", end)).await?;
             self.queued(added);
         }
         // A look that stopped at its cap has not reached `now`.

@@ -68,14 +68,14 @@ impl Reporter {
                 self.clock.now_ms(),
                 Some((&baselines, baseline_period)),
             );
-            let added = self.outbox.with(move |o| o.enqueue(&register)).await??;
+            let added = self.outbox.try_with(move |o| o.enqueue(&register)).await?;
             self.queued(usize::from(added));
             *fitted = Fitted { baselines: Some(baselines), period: baseline_period };
         }
         let baselines = fitted.baselines.as_deref().unwrap_or_default();
         for resolution in [Resolution::Day, Resolution::Month] {
             let series = resolution.kind();
-            let mut start = self.outbox.with(move |o| o.progress(series)).await??.unwrap_or(baseline_period.1);
+            let mut start = self.outbox.try_with(move |o| o.progress(series)).await?.unwrap_or(baseline_period.1);
             loop {
                 let date = calendar.local_date(start);
                 let end = calendar.local_midnight(match resolution {
@@ -99,7 +99,7 @@ impl Reporter {
                         Err(e) => tracing::warn!(error = %e, point, "cannot read the period's hours"),
                     }
                 }
-                let added = self.outbox.with(move |o| o.enqueue_period(&reports, series, end)).await??;
+                let added = self.outbox.try_with(move |o| o.enqueue_period(&reports, series, end)).await?;
                 self.queued(added);
                 start = end;
             }

@@ -44,7 +44,7 @@ pub struct Sender {
     pub queued: Arc<Notify>,
     /// The agent's status on the central broker: `online` on connect, `offline` as last will.
     pub health: Health,
-    pub offline: Retained,
+    pub goodbye: Retained,
     pub state: watch::Sender<State>,
     pub stats: Arc<Stats>,
 }
@@ -124,7 +124,7 @@ impl Sender {
         let mut backoff = Backoff::new(b.reconnect_min.0, b.reconnect_max.0);
         loop {
             let (client, eventloop) =
-                AsyncClient::new(mqtt::options(&self.settings.broker, &self.offline), REQUEST_CAPACITY);
+                AsyncClient::new(mqtt::options(&self.settings.broker, &self.goodbye), REQUEST_CAPACITY);
             match self.connected(client, eventloop, &cancel, &mut backoff).await {
                 Ended::Cancelled => break,
                 Ended::Lost => {
@@ -143,9 +143,8 @@ impl Sender {
 
     async fn acknowledge(&self, seq: i64) {
         let now = chrono::Utc::now().timestamp_millis();
-        match self.outbox.with(move |o| o.acknowledge(seq, now)).await {
-            Ok(Ok(())) => Stats::add(&self.stats.reports_acked, 1),
-            Ok(Err(e)) => tracing::error!(error = %e, seq, "cannot remove an acknowledged report; it will be resent"),
+        match self.outbox.try_with(move |o| o.acknowledge(seq, now)).await {
+            Ok(()) => Stats::add(&self.stats.reports_acked, 1),
             Err(e) => tracing::error!(error = %e, seq, "cannot remove an acknowledged report; it will be resent"),
         }
     }
@@ -174,7 +173,7 @@ impl Sender {
         }
         backoff.reset();
         Stats::add(&self.stats.uplink_connections, 1);
-        let mut cursors = match self.outbox.with(|o| o.newest_seq()).await.map_err(OutboxError::from).and_then(|r| r) {
+        let mut cursors = match self.outbox.try_with(|o| o.newest_seq()).await {
             Ok(mark) => Cursors { mark, live: mark, ..Cursors::default() },
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the outbox");
@@ -182,7 +181,7 @@ impl Sender {
             }
         };
         let mut flight = InFlight::default();
-        if client.try_publish(&self.offline.topic, QoS::AtLeastOnce, true, self.health.online()).is_ok() {
+        if client.try_publish(&self.goodbye.topic, QoS::AtLeastOnce, true, self.health.online()).is_ok() {
             flight.handed.push_back(None);
         }
         tracing::info!(
@@ -192,8 +191,7 @@ impl Sender {
         );
         loop {
             while flight.reports() < self.settings.in_flight {
-                let picked =
-                    self.outbox.with(move |o| cursors.pick(o)).await.map_err(OutboxError::from).and_then(|r| r);
+                let picked = self.outbox.try_with(move |o| cursors.pick(o)).await;
                 let q = match picked {
                     Ok((moved, Some(q))) => {
                         cursors = moved;
@@ -253,7 +251,7 @@ impl Sender {
         if flight.reports() > 0 {
             tracing::warn!(left = flight.reports(), "stopping with unacknowledged reports; they stay queued");
         }
-        let goodbye = client.try_publish(&self.offline.topic, QoS::AtLeastOnce, true, self.offline.payload.clone());
+        let goodbye = client.try_publish(&self.goodbye.topic, QoS::AtLeastOnce, true, self.goodbye.payload.clone());
         if goodbye.is_ok() && client.try_disconnect().is_ok() {
             let flush = async {
                 while let Ok(event) = eventloop.poll().await {
