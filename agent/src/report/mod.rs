@@ -135,9 +135,7 @@ impl Reporter {
         // A look that stopped at its cap has not reached `now`.
         Ok(Some(if next_end > now { now } else { next_end - interval }))
     }
-}
 
-impl Reporter {
     /// How far reports may look: in event time, no further than what the store has committed
     /// (ingest runs ahead of the writer); on the wall clock, a couple of commits back.
     fn now_ms(&self) -> i64 {
