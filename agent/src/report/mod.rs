@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::shared::Shared;
 use crate::stats::Stats;
+use crate::store::rollup::Calendar;
 use crate::store::{Activity, Store};
 use crate::uplink::outbox::{OutboxError, Priority, Report};
 use crate::uplink::sender::SharedOutbox;
@@ -20,6 +21,39 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// The health cadence: local days when the interval is a day (what a facility manager reads),
+/// else multiples of the interval since the epoch.
+#[derive(Debug, Clone, Copy)]
+enum Cadence {
+    LocalDays(Calendar),
+    Every(i64),
+}
+
+impl Cadence {
+    fn of(settings: &Settings) -> Self {
+        match settings.reports.health_interval.as_millis_i64() {
+            86_400_000 => Cadence::LocalDays(Calendar { tz: settings.site.timezone }),
+            ms => Cadence::Every(ms.max(60_000)),
+        }
+    }
+
+    /// The end of the period holding `ts_ms`.
+    fn end_of_period(self, ts_ms: i64) -> i64 {
+        match self {
+            Cadence::LocalDays(c) => c.local_midnight(c.next_day(c.local_date(ts_ms))),
+            Cadence::Every(ms) => (ts_ms.div_euclid(ms) + 1) * ms,
+        }
+    }
+
+    /// The start of the period ending at `end_ms`.
+    fn start_of_period(self, end_ms: i64) -> i64 {
+        match self {
+            Cadence::LocalDays(c) => c.local_midnight(c.local_date(end_ms - 1)),
+            Cadence::Every(ms) => end_ms - ms,
+        }
+    }
+}
 
 /// Periods built per look, so a long replay catches up in bounded steps.
 const PERIODS_PER_LOOK: usize = 500;
@@ -104,21 +138,21 @@ impl Reporter {
             return Ok(None);
         }
         let now = self.now_ms();
-        let interval = self.settings.reports.health_interval.as_millis_i64().max(60_000);
+        let cadence = Cadence::of(&self.settings);
         let next_end = match self.outbox.try_with(|o| o.progress("health")).await? {
             Some(next) => next,
             // A new series starts with the period of the oldest data the store holds.
             None => match self.store.with(|s| s.oldest_ms()).await?.ok().flatten() {
-                Some(oldest) => (oldest.div_euclid(interval) + 1) * interval,
+                Some(oldest) => cadence.end_of_period(oldest),
                 None => return Ok(None),
             },
         };
-        let mut next_end = next_end;
+        let (mut start, mut end) = (cadence.start_of_period(next_end), next_end);
         for _ in 0..PERIODS_PER_LOOK {
-            if next_end > now {
+            if end > now {
                 break;
             }
-            let period = (next_end - interval, next_end);
+            let period = (start, end);
             let activity = self.store.with(move |s| s.activity(period.0, period.1)).await?.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot count the period's readings; the health report says none");
                 Activity::default()
@@ -127,13 +161,13 @@ impl Reporter {
             let saved = self.saved_kwh(fitted, period).await?;
             let reports =
                 vec![health::report(self, period, activity, depth, &drops), footprint::report(self, period, saved)];
-            next_end += interval;
-            let end = next_end;
-            let added = self.outbox.try_with(move |o| o.enqueue_period(&reports, "health", end)).await?;
+            (start, end) = (end, cadence.end_of_period(end));
+            let next = end;
+            let added = self.outbox.try_with(move |o| o.enqueue_period(&reports, "health", next)).await?;
             self.queued(added);
         }
         // A look that stopped at its cap has not reached `now`.
-        Ok(Some(if next_end > now { now } else { next_end - interval }))
+        Ok(Some(if end > now { now } else { start }))
     }
 
     /// How far reports may look: in event time, no further than what the store has committed
@@ -173,5 +207,33 @@ fn build(
         payload: body.to_string().into_bytes(),
         created_ms: now_ms,
         id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(iso: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(iso).expect("valid").timestamp_millis()
+    }
+
+    #[test]
+    fn daily_health_periods_follow_local_days_and_others_the_interval() {
+        let days = Cadence::LocalDays(Calendar { tz: chrono_tz::Europe::Paris });
+        let table = [
+            // (a time, the end of its period, the start of that period)
+            ("2019-01-07T10:00:00+01:00", "2019-01-08T00:00:00+01:00", "2019-01-07T00:00:00+01:00"),
+            ("2019-01-07T00:00:00+01:00", "2019-01-08T00:00:00+01:00", "2019-01-07T00:00:00+01:00"),
+            // The day the clocks go forward has 23 hours.
+            ("2019-03-31T12:00:00+02:00", "2019-04-01T00:00:00+02:00", "2019-03-31T00:00:00+01:00"),
+        ];
+        for (at, end, start) in table {
+            assert_eq!(days.end_of_period(ms(at)), ms(end), "end for {at}");
+            assert_eq!(days.start_of_period(ms(end)), ms(start), "start for {at}");
+        }
+        let hourly = Cadence::Every(3_600_000);
+        assert_eq!(hourly.end_of_period(ms("2019-01-07T10:20:00Z")), ms("2019-01-07T11:00:00Z"));
+        assert_eq!(hourly.start_of_period(ms("2019-01-07T11:00:00Z")), ms("2019-01-07T10:00:00Z"));
     }
 }
