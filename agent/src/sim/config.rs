@@ -5,6 +5,9 @@
 use super::programme::{Calendar, ControlProgramme};
 use super::weather::{Weather, WeatherError};
 use crate::config::duration::Span;
+/// The comfort band while occupied, for the emulator's own discomfort count (K·h): the same
+/// table, defaults and meaning as the agent's `[comfort]`.
+pub use crate::config::file::ComfortFile;
 use chrono::{NaiveDate, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -174,20 +177,6 @@ pub struct OccupantsFile {
 impl Default for OccupantsFile {
     fn default() -> Self {
         Self { enabled: true, complain_below_c: 18.0, after: Span::secs(30 * 60), raise_to_c: 22.0 }
-    }
-}
-
-/// The comfort band while occupied, for the emulator's own discomfort count (K·h).
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ComfortFile {
-    pub min_c: f64,
-    pub max_c: f64,
-}
-
-impl Default for ComfortFile {
-    fn default() -> Self {
-        Self { min_c: 19.0, max_c: 26.0 }
     }
 }
 
