@@ -8,6 +8,14 @@ use std::sync::Arc;
 
 type WallFn = dyn Fn() -> i64 + Send + Sync;
 
+/// Epoch milliseconds as the ISO 8601 UTC text every published message uses
+/// (`2019-01-07T10:00:00Z`).
+pub fn iso(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 #[derive(Clone)]
 pub struct Clock {
     mode: ClockMode,

@@ -2,10 +2,9 @@
 //! connection and every `status_interval`; `offline` as last will and on a clean stop.
 //! Schema: `config/schemas/status.json` (`sobre.status/1`).
 
-use crate::clock::Clock;
+use crate::clock::{iso, Clock};
 use crate::config::Settings;
 use crate::stats::Stats;
-use chrono::{DateTime, SecondsFormat, Utc};
 use rumqttc::{AsyncClient, QoS};
 use serde_json::json;
 use std::sync::Arc;
@@ -20,10 +19,6 @@ pub fn topic(settings: &Settings) -> String {
 
 pub fn offline(settings: &Settings) -> Vec<u8> {
     json!({ "schema": SCHEMA, "site": settings.site.id, "state": "offline" }).to_string().into_bytes()
-}
-
-fn iso(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// What the online status says: published on the building's broker and, by the uplink, on

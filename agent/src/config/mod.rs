@@ -215,6 +215,11 @@ impl Settings {
         validate(file).map_err(|problems| ConfigError::Invalid { origin: origin.to_string(), problems })
     }
 
+    /// The first configured point of a kind (the outdoor thermometer, the pyranometer).
+    pub fn first_point(&self, kind: crate::point::PointKind) -> Option<&Point> {
+        self.points.iter().find(|p| p.kind == kind)
+    }
+
     pub fn point_index(&self, id: &str) -> Option<usize> {
         self.points.iter().position(|p| p.id == id)
     }

@@ -43,7 +43,7 @@ fn series(store: &Store, point: Option<&str>, resolution: Resolution) -> Result<
 }
 
 fn first_of(settings: &Settings, kind: PointKind) -> Option<&str> {
-    settings.points.iter().find(|p| p.kind == kind).map(|p| p.id.as_str())
+    settings.first_point(kind).map(|p| p.id.as_str())
 }
 
 pub fn compute(store: &Store, settings: &Settings) -> Result<Overview, StoreError> {

@@ -8,6 +8,7 @@ mod health;
 mod register;
 mod savings;
 
+pub use crate::clock::iso;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::shared::Shared;
@@ -16,7 +17,6 @@ use crate::store::rollup::Calendar;
 use crate::store::{Activity, Store};
 use crate::uplink::outbox::{OutboxError, Priority, Report};
 use crate::uplink::sender::SharedOutbox;
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -57,10 +57,6 @@ impl Cadence {
 
 /// Periods built per look, so a long replay catches up in bounded steps.
 const PERIODS_PER_LOOK: usize = 500;
-
-pub fn iso(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Secs, true)
-}
 
 pub fn topic(settings: &Settings, prefix: &str, kind: &str) -> String {
     format!("{prefix}/{}/reports/{kind}", settings.site.id)

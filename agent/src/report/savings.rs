@@ -52,7 +52,7 @@ impl Reporter {
         let calendar = Calendar { tz };
         let baseline_period =
             (calendar.local_midnight(cfg.baseline.0), calendar.local_midnight(calendar.next_day(cfg.baseline.1)));
-        let Some(outdoor) = self.settings.points.iter().find(|p| p.kind == PointKind::OutdoorTemperature) else {
+        let Some(outdoor) = self.settings.first_point(PointKind::OutdoorTemperature) else {
             return Ok(None);
         };
         let now = self.now_ms().min(self.stored_through(&cfg.points, &outdoor.id).await?);
@@ -124,7 +124,7 @@ impl Reporter {
     /// before the reporting period or without such a baseline.
     pub(super) async fn saved_kwh(&self, fitted: &Fitted, period: (i64, i64)) -> Result<Option<f64>, OutboxError> {
         let (Some(baselines), Some(outdoor)) =
-            (fitted.baselines.as_ref(), self.settings.points.iter().find(|p| p.kind == PointKind::OutdoorTemperature))
+            (fitted.baselines.as_ref(), self.settings.first_point(PointKind::OutdoorTemperature))
         else {
             return Ok(None);
         };

@@ -267,8 +267,7 @@ impl Emulator {
 
     /// The ground truth now.
     pub fn truth(&mut self) -> &Truth {
-        let iso = chrono::DateTime::from_timestamp_millis(self.now_ms).map(|t| t.to_rfc3339()).unwrap_or_default();
-        self.truth.ts = iso;
+        self.truth.ts = crate::clock::iso(self.now_ms);
         for ((z, state), drive) in self.truth.zones.iter_mut().zip(&self.zones).zip(&self.drives) {
             z.setpoint_c = drive.setpoint;
             z.commanded = state.command.is_some();

@@ -2,6 +2,7 @@
 //! interpolated to the emulator's step. Bundled: Cambridge (UK) 2019, measured beside the
 //! university's buildings (see tests/data/README.md).
 
+use crate::clock::iso;
 use crate::ingest::decode::parse_timestamp;
 use std::path::Path;
 
@@ -68,7 +69,6 @@ impl Weather {
         if from_ms >= first && to_ms <= last + 3_600_000 {
             return Ok(());
         }
-        let iso = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339()).unwrap_or_default();
         Err(WeatherError::Outside { first: iso(first), last: iso(last), from: iso(from_ms), to: iso(to_ms) })
     }
 
