@@ -4,7 +4,7 @@
 
 use crate::support::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed");
@@ -102,14 +102,7 @@ impl TlsBroker {
             ),
         )
         .expect("write mosquitto.conf");
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto");
-        wait_until("the TLS broker to listen", || std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_ok());
+        let child = spawn_mosquitto(&conf, tls_port);
         TlsBroker { tls_port, plain_port, log, child }
     }
 }
@@ -130,6 +123,29 @@ fn uplink(dir: &Path, port: u16) -> String {
     )
 }
 
+/// Given a city broker presenting `server`'s certificate, a building broker and an agent whose
+/// uplink dials the city over TLS, When three hours of data arrive.
+struct Given {
+    agent: Agent,
+    city: Mqtt,
+    central: TlsBroker,
+    _local: Mosquitto,
+    /// The certificates: dropped (deleted) last, after the processes that read them.
+    _dir: tempfile::TempDir,
+}
+
+fn given(server: &str) -> Given {
+    let dir = tempfile::tempdir().expect("tempdir");
+    certificates(dir.path());
+    let central = TlsBroker::start(dir.path(), server);
+    let city = Mqtt::connect(central.plain_port, &["city/#"]);
+    let local = Mosquitto::start();
+    let point = json_point("outdoor", "outdoor_temperature", "°C", "");
+    let agent = Agent::start(local.port, &point, &uplink(dir.path(), central.tls_port));
+    publish_two_hours(local.port);
+    Given { agent, city, central, _local: local, _dir: dir }
+}
+
 fn publish_two_hours(port: u16) {
     let mqtt = Mqtt::connect(port, &["sobre/test-site/status"]);
     mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
@@ -142,50 +158,28 @@ fn publish_two_hours(port: u16) {
 #[test]
 fn the_uplink_delivers_over_tls_with_a_client_certificate() {
     // Given a city broker whose certificate our CA signed, requiring client certificates
-    let dir = tempfile::tempdir().expect("tempdir");
-    certificates(dir.path());
-    let central = TlsBroker::start(dir.path(), "server");
-    let city = Mqtt::connect(central.plain_port, &["city/#"]);
-    let local = Mosquitto::start();
-
     // When the agent has reports to send
-    let _agent = Agent::start(
-        local.port,
-        &json_point("outdoor", "outdoor_temperature", "°C", ""),
-        &uplink(dir.path(), central.tls_port),
-    );
-    publish_two_hours(local.port);
+    let g = given("server");
 
     // Then they arrive through the TLS listener
-    let health = city.expect("city/test-site/reports/health", |r| r["period"]["start"] == "2019-01-01T01:00:00Z");
+    let health = g.city.expect("city/test-site/reports/health", |r| r["period"]["start"] == "2019-01-01T01:00:00Z");
     assert_eq!(health["site"], "test-site");
 }
 
 #[test]
 fn the_uplink_refuses_a_broker_whose_certificate_names_another_host() {
     // Given a broker presenting a certificate from our CA, but for another host name
-    let dir = tempfile::tempdir().expect("tempdir");
-    certificates(dir.path());
-    let central = TlsBroker::start(dir.path(), "impostor");
-    let city = Mqtt::connect(central.plain_port, &["city/#"]);
-    let local = Mosquitto::start();
-
     // When the agent has reports to send and dials it
-    let agent = Agent::start(
-        local.port,
-        &json_point("outdoor", "outdoor_temperature", "°C", ""),
-        &uplink(dir.path(), central.tls_port),
-    );
-    publish_two_hours(local.port);
-    let db = agent.db();
+    let g = given("impostor");
+    let db = g.agent.db();
     wait_until("the reports queued", || db.count("SELECT count(*) FROM outbox") == 5);
     // (the broker logs each handshake the agent abandons)
     wait_until("two refused handshakes", || {
-        std::fs::read_to_string(&central.log)
+        std::fs::read_to_string(&g.central.log)
             .is_ok_and(|log| log.matches("OpenSSL Error").count() >= 2 || log.matches("protocol error").count() >= 2)
     });
 
     // Then nothing was delivered, and everything waits in the outbox
-    assert!(city.messages.try_recv().is_err(), "a report reached a broker the agent should not trust");
+    assert!(g.city.messages.try_recv().is_err(), "a report reached a broker the agent should not trust");
     assert_eq!(db.count("SELECT count(*) FROM outbox"), 5);
 }

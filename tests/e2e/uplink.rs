@@ -78,6 +78,17 @@ fn collect(city: &Mqtt, until: impl Fn(&HashSet<String>) -> bool, within: Durati
     all
 }
 
+/// Given the city's broker down, with the dashboard's persistent session (`dashboard`) waiting
+/// on it, and an agent with an outbox budget of `budget_rows`.
+fn outage(dashboard: &str, budget_rows: u64) -> (Mosquitto, Mosquitto, Mqtt, Agent) {
+    let local = Mosquitto::start();
+    let mut central = Mosquitto::start_persistent();
+    let city = Mqtt::connect_persistent(central.port, dashboard, &["city/#"]);
+    central.stop();
+    let agent = Agent::start(local.port, &points(), &config(central.port, budget_rows));
+    (local, central, city, agent)
+}
+
 fn outbox_rows(agent: &Agent) -> u64 {
     agent.db().count("SELECT count(*) FROM outbox")
 }
@@ -85,11 +96,7 @@ fn outbox_rows(agent: &Agent) -> u64 {
 #[test]
 fn reports_wait_out_a_long_outage_and_all_arrive_once_it_ends() {
     // Given the city's broker down, with the dashboard's persistent session waiting on it
-    let local = Mosquitto::start();
-    let mut central = Mosquitto::start_persistent();
-    let city = Mqtt::connect_persistent(central.port, "dashboard-outage", &["city/#"]);
-    central.stop();
-    let agent = Agent::start(local.port, &points(), &config(central.port, 100_000));
+    let (local, mut central, city, agent) = outage("dashboard-outage", 100_000);
 
     // When a thousand hours of data arrive, a health and a footprint report for each hour
     publish_hours(local.port);
@@ -118,11 +125,7 @@ fn reports_wait_out_a_long_outage_and_all_arrive_once_it_ends() {
 #[test]
 fn killing_the_agent_during_catch_up_loses_nothing_and_resends_only_what_was_in_flight() {
     // Given a backlog of reports built while the city's broker was down
-    let local = Mosquitto::start();
-    let mut central = Mosquitto::start_persistent();
-    let city = Mqtt::connect_persistent(central.port, "dashboard-kills", &["city/#"]);
-    central.stop();
-    let mut agent = Agent::start(local.port, &points(), &config(central.port, 100_000));
+    let (local, mut central, city, mut agent) = outage("dashboard-kills", 100_000);
     publish_hours(local.port);
     wait_until("every report waiting in the outbox", || outbox_rows(&agent) == REPORTS as u64);
 
@@ -149,11 +152,7 @@ fn killing_the_agent_during_catch_up_loses_nothing_and_resends_only_what_was_in_
 #[test]
 fn past_its_budget_the_outbox_drops_the_oldest_low_priority_reports_and_says_so() {
     // Given an outbox budget of 300 reports and the city's broker down
-    let local = Mosquitto::start();
-    let mut central = Mosquitto::start_persistent();
-    let city = Mqtt::connect_persistent(central.port, "dashboard-budget", &["city/#"]);
-    central.stop();
-    let agent = Agent::start(local.port, &points(), &config(central.port, 300));
+    let (local, mut central, city, agent) = outage("dashboard-budget", 300);
 
     // When a thousand hours of reports are built
     publish_hours(local.port);

@@ -68,16 +68,7 @@ impl Mosquitto {
             ),
         )
         .expect("write mosquitto.conf");
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto is installed (the README's test command installs it)");
-        self.child = Some(child);
-        let port = self.port;
-        wait_until("mosquitto to listen", || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        self.child = Some(spawn_mosquitto(&conf, self.port));
     }
 
     /// Stops the broker: gracefully when it is persistent (it saves its sessions), at once
@@ -92,6 +83,19 @@ impl Mosquitto {
             let _ = child.wait();
         }
     }
+}
+
+/// Starts mosquitto on a configuration and waits until it listens on `port`.
+pub fn spawn_mosquitto(conf: &std::path::Path, port: u16) -> Child {
+    let child = Command::new("mosquitto")
+        .arg("-c")
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto is installed (the README's test command installs it)");
+    wait_until("mosquitto to listen", || TcpStream::connect(("127.0.0.1", port)).is_ok());
+    child
 }
 
 impl Drop for Mosquitto {
