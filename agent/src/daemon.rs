@@ -2,10 +2,12 @@
 //! token stops the MQTT link and the status publisher; ingest and the writer stop when their
 //! input channel closes, after draining it, so nothing received is dropped on a clean stop.
 
+use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
 use crate::config::{Settings, UplinkSettings};
 use crate::ingest::validate::Validator;
 use crate::ingest::Ingest;
+use crate::ledger::{Ledger, LedgerError};
 use crate::mqtt::{self, backoff::Backoff, Link, Retained};
 use crate::report::Reporter;
 use crate::shared::Shared;
@@ -31,6 +33,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
     #[error("the stages did not drain within {0:?}; unacknowledged data stays with the broker")]
     Drain(Duration),
 }
@@ -56,10 +60,14 @@ pub async fn run(
     let goodbye = Retained { topic: status::topic(&settings), payload: status::offline(&settings) };
     let (client, eventloop) = mqtt::client(&settings.broker, &goodbye);
     let (connected_tx, connected_rx) = watch::channel(0);
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let mut subscriptions = ingest.topics();
+    subscriptions.push(task::decision_filter(&settings));
     let link = Link {
         eventloop,
         client: client.clone(),
-        subscriptions: ingest.topics(),
+        subscriptions,
+        control: Some((format!("{}/", settings.agent.topic_prefix), control_tx)),
         backoff: Backoff::new(settings.broker.reconnect_min.0, settings.broker.reconnect_max.0),
         goodbye,
         connected: connected_tx,
@@ -67,6 +75,14 @@ pub async fn run(
     };
     let health =
         Health { settings: settings.clone(), clock: clock.clone(), stats: stats.clone(), started_ms: clock.wall_ms() };
+    let advisor = AdvisorTask {
+        settings: settings.clone(),
+        store: Shared::new(Store::open(&settings.storage.path, &settings.points, settings.site.timezone)?),
+        ledger: Shared::new(Ledger::open(&settings.storage.path, &settings.site.id)?),
+        client: client.clone(),
+        stats: stats.clone(),
+        check_interval: settings.reports.check_interval.0,
+    };
     let status = StatusPublisher { client, health: health.clone() };
     let writer = Writer { store, settings: settings.storage.clone(), clock: clock.clone(), stats: stats.clone() };
     let reporting = match &settings.uplink {
@@ -80,6 +96,7 @@ pub async fn run(
     let tracker = TaskTracker::new();
     tracker.spawn(link.run(inbound_tx, cancel.clone()));
     tracker.spawn(status.run(connected_rx, cancel.clone()));
+    tracker.spawn(advisor.run(control_rx, cancel.clone()));
     tracker.spawn(ingest.run(inbound_rx, records_tx));
     tracker.spawn(writer.run(records_rx));
     tracker.close();

@@ -1,10 +1,12 @@
 //! sobre-agent: everything with I/O. Data flows mqtt → ingest → store; see DESIGN.md.
 
+pub mod advisor;
 pub mod baseline;
 pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod ingest;
+pub mod ledger;
 pub mod mqtt;
 pub mod overview;
 pub mod point;

@@ -9,6 +9,7 @@ pub mod estimators;
 pub mod hourly;
 pub mod metrics;
 pub mod savings;
+pub mod setback;
 pub mod stats;
 pub mod sufficiency;
 pub mod thermal;

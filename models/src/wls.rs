@@ -180,6 +180,13 @@ impl Solution {
     pub fn predict(&self, x: &[f64]) -> f64 {
         self.beta.iter().zip(x).map(|(b, v)| b * v).sum()
     }
+
+    /// vᵀ(XᵀWX)⁻¹v: multiplied by σ² it gives the variance of vᵀβ, a combination of the
+    /// coefficients (a prediction summed over many rows, say).
+    pub fn quadratic_form(&self, v: &[f64]) -> f64 {
+        let p = self.beta.len();
+        v.iter().zip(cholesky_solve(&self.chol, p, v)).map(|(a, b)| a * b).sum()
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `sobre` binary against a real mosquitto and a real SQLite file.
 
+mod advisor;
 mod bad_input;
 mod cli;
 mod devices;

@@ -5,8 +5,10 @@
 //! store; then the demo prints what the agent learned and what the building did.
 
 use anyhow::Context;
+use sobre_agent::advisor;
 use sobre_agent::clock::Clock;
 use sobre_agent::config::Settings;
+use sobre_agent::ledger::Ledger;
 use sobre_agent::overview;
 use sobre_agent::sim::{self, devices, Emulator, Pace, SimSettings, Target};
 use sobre_agent::stats::Stats;
@@ -67,6 +69,7 @@ pub async fn run(store: Option<PathBuf>, pace: Pace, uplink_port: Option<u16>) -
     let target = Target { host: "127.0.0.1".into(), port, stall_timeout: Duration::from_secs(30) };
     let end_ms =
         emulator.settings().start_ms + (emulator.settings().steps as f64 * emulator.settings().step_s * 1000.0) as i64;
+    let school = emulator.settings().clone();
     let summary = sim::run(emulator, &target, pace, std::future::pending()).await?;
     // Every device message reaches ingest; stopping the agent then drains ingest and the store.
     let mut last_progress = (Instant::now(), 0);
@@ -106,6 +109,11 @@ pub async fn run(store: Option<PathBuf>, pace: Pace, uplink_port: Option<u16>) -
     let overview = overview::compute(&store, &settings)?;
     print!("{}", overview.render());
     print!("{}", dashboard.render(settings.site.timezone));
+    let window = settings.advisor.window.as_millis() as i64;
+    let advice = advisor::advise(&store, &settings, &settings.advisor, (end_ms - window, end_ms))?;
+    let mut ledger = Ledger::open(&path, &settings.site.id)?;
+    advisor::task::record(&mut ledger, &advice, end_ms, settings.advisor.expiry.as_millis() as i64)?;
+    print!("{}", render_advice(&advice, &school)?);
     println!(
         "\nModels fitted in {:.1} s; the whole demo took {:.0} s.",
         fitting.elapsed().as_secs_f64(),
@@ -116,6 +124,55 @@ pub async fn run(store: Option<PathBuf>, pace: Pace, uplink_port: Option<u16>) -
         tracing::debug!("temporary folder left behind");
     }
     Ok(())
+}
+
+/// The recommendations, each checked against the emulator run with that change alone.
+fn render_advice(advice: &advisor::Advice, school: &SimSettings) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let Some(first) = advice.recommendations.first() else {
+        let _ = writeln!(out, "\nNo recommendation: {}", advice.missing.join("; "));
+        return Ok(out);
+    };
+    let m = &first.model;
+    let _ = writeln!(
+        out,
+        "\nRecommendations: the advisor replays the {:.0} days under each change (heat-loss model over {} days,\n\
+         CV(RMSE) {:.1} %, {:.2} kWh per K·h at 0 °C); \"emulator\" is the school rerun with that change alone",
+        first.savings.period_days,
+        m.days,
+        100.0 * m.cv_rmse,
+        m.kwh_per_kelvin_hour[0]
+    );
+    let base = sim::whatif::run(school.clone())?.plant_kwh;
+    for (i, r) in advice.recommendations.iter().enumerate() {
+        let s = &r.savings;
+        let _ = writeln!(
+            out,
+            "  {}. {}\n     saves {:.0} ± {:.0} kWh over the period ({:.1} %); a year: {:.0} kWh, {:.0} €, {:.0} kg CO₂; confidence {}",
+            i + 1,
+            r.title,
+            s.period_kwh,
+            s.period_kwh_uncertainty,
+            s.percent,
+            s.kwh_per_year,
+            s.eur_per_year,
+            s.kg_co2_per_year,
+            r.confidence.level.name()
+        );
+        for reason in &r.reasons {
+            let _ = writeln!(out, "     why: {}", reason.text);
+        }
+        let _ = writeln!(out, "     comfort: {}", r.comfort.text);
+        if let Some(changed) = sim::whatif::with_setting(school.clone(), &r.setting) {
+            let truth = sim::whatif::run(changed)?;
+            let _ = writeln!(out, "     emulator: {:.0} kWh saved", base - truth.plant_kwh);
+        }
+    }
+    for d in &advice.dismissed {
+        let _ = writeln!(out, "  not recommended: {d}");
+    }
+    Ok(out)
 }
 
 mod dashboard {

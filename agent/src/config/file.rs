@@ -27,6 +27,8 @@ pub struct ConfigFile {
     pub uplink: Option<UplinkFile>,
     #[serde(default)]
     pub reports: ReportsFile,
+    #[serde(default)]
+    pub advisor: AdvisorFile,
     /// Measured savings against a baseline period; no savings reports without it.
     #[serde(default)]
     pub savings: Option<SavingsFile>,
@@ -108,6 +110,39 @@ impl Default for ReportsFile {
             owner: None,
             contact: None,
             watts_per_core: 1.5,
+        }
+    }
+}
+
+/// The advisor's targets and cadence.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdvisorFile {
+    /// The night and unoccupied level a setback proposes, °C.
+    pub setback_c: f64,
+    /// The highest occupied heating setpoint the site allows (19 °C in French public buildings).
+    pub comfort_limit_c: f64,
+    /// Days a year the heating runs: turns the analysed period's savings into a year's.
+    pub heating_season_days: f64,
+    /// The unoccupied electric load expected at most, as a share of the occupied load.
+    pub baseload_share: f64,
+    /// History each run analyses, and event time between runs.
+    pub window: Span,
+    pub interval: Span,
+    /// A recommendation nobody decided on lapses after this (event time).
+    pub expiry: Span,
+}
+
+impl Default for AdvisorFile {
+    fn default() -> Self {
+        Self {
+            setback_c: 16.0,
+            comfort_limit_c: 19.0,
+            heating_season_days: 212.0,
+            baseload_share: 0.3,
+            window: Span::days(56),
+            interval: Span::days(1),
+            expiry: Span::days(14),
         }
     }
 }

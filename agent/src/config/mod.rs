@@ -55,6 +55,7 @@ pub struct Settings {
     pub comfort: Comfort,
     pub uplink: Option<UplinkSettings>,
     pub reports: ReportSettings,
+    pub advisor: crate::advisor::AdvisorSettings,
     pub savings: Option<SavingsSettings>,
     pub points: Vec<Point>,
 }

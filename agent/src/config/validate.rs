@@ -76,6 +76,41 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         watts_per_core: r.watts_per_core,
     };
 
+    let a = &file.advisor;
+    if !(5.0..=20.0).contains(&a.setback_c)
+        || !(16.0..=26.0).contains(&a.comfort_limit_c)
+        || a.setback_c >= a.comfort_limit_c
+    {
+        check.fail(
+            "advisor.setback_c / advisor.comfort_limit_c",
+            (a.setback_c, a.comfort_limit_c),
+            "use a setback of 5–20 °C below a comfort limit of 16–26 °C (e.g. 16 and 19)",
+        );
+    }
+    if !(1.0..=366.0).contains(&a.heating_season_days) || !(0.0..1.0).contains(&a.baseload_share) {
+        check.fail(
+            "advisor.heating_season_days / advisor.baseload_share",
+            (a.heating_season_days, a.baseload_share),
+            "use 1–366 days and a share below 1 (e.g. 212 and 0.3)",
+        );
+    }
+    if a.window.0 < std::time::Duration::from_secs(14 * 86_400) || a.interval.0 < std::time::Duration::from_secs(60) {
+        check.fail(
+            "advisor.window / advisor.interval",
+            (a.window.to_string(), a.interval.to_string()),
+            "use a window of at least \"14d\" (the heat-loss model needs two weeks) and an interval of at least \"1m\"",
+        );
+    }
+    let advisor = crate::advisor::AdvisorSettings {
+        setback_c: a.setback_c,
+        comfort_limit_c: a.comfort_limit_c,
+        heating_season_days: a.heating_season_days,
+        baseload_share: a.baseload_share,
+        window: a.window.0,
+        interval: a.interval.0,
+        expiry: a.expiry.0,
+    };
+
     let agent = AgentSettings {
         topic_prefix: file.agent.topic_prefix.unwrap_or_else(|| format!("sobre/{}", site.id)),
         clock: file.agent.clock,
@@ -202,7 +237,20 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
     });
 
     if check.0.is_empty() {
-        Ok(Settings { site, broker, agent, ingest, storage, tariffs, comfort, uplink, reports, savings, points })
+        Ok(Settings {
+            site,
+            broker,
+            agent,
+            ingest,
+            storage,
+            tariffs,
+            comfort,
+            uplink,
+            reports,
+            advisor,
+            savings,
+            points,
+        })
     } else {
         Err(check.0)
     }

@@ -63,6 +63,9 @@ pub struct Link {
     pub eventloop: EventLoop,
     pub client: AsyncClient,
     pub subscriptions: Vec<String>,
+    /// Messages under the agent's own topic prefix (decisions, later overrides and flex
+    /// events) go to this channel instead of ingest.
+    pub control: Option<(String, mpsc::Sender<Inbound>)>,
     pub backoff: Backoff,
     /// Published (retained) when the agent stops on purpose; the last will covers the rest.
     pub goodbye: Retained,
@@ -110,9 +113,13 @@ impl Link {
                         payload: publish.payload,
                         received_ms: chrono::Utc::now().timestamp_millis(),
                     };
+                    let to = match &self.control {
+                        Some((prefix, control)) if message.topic.starts_with(prefix.as_str()) => control,
+                        _ => &inbound,
+                    };
                     tokio::select! {
                         _ = cancel.cancelled() => break,
-                        sent = inbound.send(message) => if sent.is_err() { break },
+                        sent = to.send(message) => if sent.is_err() { break },
                     }
                 }
                 Ok(Event::Incoming(Packet::SubAck(ack))) => {

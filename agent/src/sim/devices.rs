@@ -226,13 +226,22 @@ pub fn agent_points(s: &SimSettings, topics: &Topics) -> String {
     for (id, topic, zone) in
         [("heating", &topics.heating_meter, "plant"), ("building", &topics.building_meter, "building")]
     {
-        let fuel = if id == "heating" { fuel } else { "electricity" };
+        // The advisor finds the heating by its tag.
+        let (fuel, tags) = if id == "heating" { (fuel, "\ntags = [\"heating\"]") } else { ("electricity", "") };
         let (energy, power) = if Topics::is_tasmota(topic) {
             (tasmota("ENERGY.Total"), tasmota("ENERGY.Power"))
         } else {
             (json("/total_kwh", "kWh"), json("/power_w", "W"))
         };
-        point(&mut out, &format!("{id}_energy"), "energy", Some(zone), topic, energy, &format!("\nfuel = \"{fuel}\""));
+        point(
+            &mut out,
+            &format!("{id}_energy"),
+            "energy",
+            Some(zone),
+            topic,
+            energy,
+            &format!("\nfuel = \"{fuel}\"{tags}"),
+        );
         point(&mut out, &format!("{id}_power"), "power", Some(zone), topic, power, "");
     }
     point(&mut out, "outdoor_temp", "outdoor_temperature", None, &topics.weather, json("/temperature", "°C"), "");

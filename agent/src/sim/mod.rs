@@ -10,6 +10,7 @@ pub mod emulator;
 pub mod link;
 pub mod programme;
 pub mod weather;
+pub mod whatif;
 
 pub use config::SimSettings;
 pub use emulator::{Emulator, Truth};

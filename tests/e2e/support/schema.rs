@@ -1,6 +1,6 @@
 //! The subset of JSON Schema (draft 2020-12) our published schemas use: `type` (a name or a
 //! list), `required`, `properties`, `additionalProperties` (false or a schema), `items`,
-//! `enum`, `const`, `minimum`, `pattern`-free strings, `format: date-time`. Enough to hold real output to the contract, without a heavy
+//! `enum`, `const`, `minimum`, `$ref` to a sibling file, `pattern`-free strings, `format: date-time`. Enough to hold real output to the contract, without a heavy
 //! validator crate in the build.
 
 use serde_json::Value;
@@ -10,6 +10,13 @@ pub fn check(schema: &Value, value: &Value) -> Result<(), String> {
 }
 
 fn check_at(path: &str, schema: &Value, value: &Value) -> Result<(), String> {
+    // A `$ref` names a sibling file of config/schemas: one definition shared by two messages.
+    if let Some(file) = schema.get("$ref").and_then(Value::as_str) {
+        let text = std::fs::read_to_string(format!("{}/../config/schemas/{file}", env!("CARGO_MANIFEST_DIR")))
+            .map_err(|e| format!("{path}: $ref {file}: {e}"))?;
+        let referenced: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: $ref {file}: {e}"))?;
+        return check_at(path, &referenced, value);
+    }
     if let Some(one_of) = schema.get("oneOf").and_then(Value::as_array) {
         let passing = one_of.iter().filter(|s| check_at(path, s, value).is_ok()).count();
         if passing != 1 {

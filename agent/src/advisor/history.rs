@@ -1,0 +1,124 @@
+//! The quarter-hours the advisor reasons on, read from the store's rollups onto one grid: per
+//! zone its temperature, setpoint, heating demand and occupancy; for the building its outdoor
+//! temperature, sun and metered heating energy.
+
+use crate::config::Settings;
+use crate::point::PointKind;
+use crate::store::rollup::Resolution;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, NaiveDateTime};
+use chrono_tz::Tz;
+use std::collections::HashMap;
+
+pub const QUARTER_MS: i64 = 900_000;
+pub const STEP_HOURS: f64 = 0.25;
+
+/// One series on the grid; `None` where the store holds nothing.
+pub type Column = Vec<Option<f64>>;
+
+#[derive(Debug, Clone)]
+pub struct ZoneHistory {
+    pub zone: String,
+    pub temperature: Column,
+    pub setpoint: Column,
+    /// Heating demand of the quarter-hour, %.
+    pub demand: Column,
+    pub occupancy: Column,
+}
+
+#[derive(Debug, Clone)]
+pub struct History {
+    pub tz: Tz,
+    pub start_ms: i64,
+    pub outdoor: Column,
+    pub solar: Column,
+    /// The meter that carries the heating (tagged `heating`), kWh per quarter-hour.
+    pub heating_meter: Option<String>,
+    pub heating_kwh: Column,
+    /// The other electricity meters summed, kWh per quarter-hour: the baseload check reads it.
+    pub other_meters: Vec<String>,
+    pub other_kwh: Column,
+    pub zones: Vec<ZoneHistory>,
+}
+
+impl History {
+    pub fn len(&self) -> usize {
+        self.outdoor.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.outdoor.is_empty()
+    }
+
+    pub fn ts(&self, i: usize) -> i64 {
+        self.start_ms + i as i64 * QUARTER_MS
+    }
+
+    pub fn local(&self, i: usize) -> NaiveDateTime {
+        DateTime::from_timestamp_millis(self.ts(i)).unwrap_or_default().with_timezone(&self.tz).naive_local()
+    }
+
+    pub fn days(&self) -> f64 {
+        self.len() as f64 * STEP_HOURS / 24.0
+    }
+
+    /// Anyone in, in any zone, during quarter-hour `i`.
+    pub fn building_occupied(&self, i: usize) -> bool {
+        self.zones.iter().any(|z| z.occupancy[i].is_some_and(|o| o > 0.0))
+    }
+}
+
+/// Reads `[from_ms, to_ms)` (quarter-hour aligned by the caller, or rounded down here).
+pub fn read(store: &Store, settings: &Settings, (from_ms, to_ms): (i64, i64)) -> Result<History, StoreError> {
+    let start_ms = from_ms.div_euclid(QUARTER_MS) * QUARTER_MS;
+    let n = usize::try_from((to_ms - start_ms).max(0) / QUARTER_MS).unwrap_or(0);
+    // A TRV's demand is reported at the end of the quarter-hour it describes.
+    let column = |point: Option<&str>, shift: i64| -> Result<Column, StoreError> {
+        let Some(point) = point else { return Ok(vec![None; n]) };
+        let values: HashMap<i64, f64> = store.buckets(point, Resolution::QuarterHour)?.into_iter().collect();
+        Ok((0..n).map(|i| values.get(&(start_ms + i as i64 * QUARTER_MS + shift)).copied()).collect())
+    };
+    let first = |kind| settings.first_point(kind).map(|p| p.id.as_str());
+    let energy = || settings.points.iter().filter(|p| p.kind == PointKind::Energy);
+    let heating_meter = energy().find(|p| p.tags.iter().any(|t| t == "heating")).map(|p| p.id.clone());
+    let other_meters: Vec<String> =
+        energy().filter(|p| Some(&p.id) != heating_meter.as_ref()).map(|p| p.id.clone()).collect();
+    let mut other_kwh: Column = vec![None; n];
+    for meter in &other_meters {
+        for (sum, v) in other_kwh.iter_mut().zip(column(Some(meter), 0)?) {
+            *sum = match (*sum, v) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    let mut zones: Vec<ZoneHistory> = Vec::new();
+    for p in settings.points.iter().filter(|p| p.kind == PointKind::ZoneTemperature) {
+        let Some(zone) = p.zone.as_deref() else { continue };
+        if zones.iter().any(|z| z.zone == zone) {
+            continue;
+        }
+        let of = |kind| {
+            settings.points.iter().find(|q| q.kind == kind && q.zone.as_deref() == Some(zone)).map(|q| q.id.as_str())
+        };
+        zones.push(ZoneHistory {
+            zone: zone.to_string(),
+            temperature: column(Some(&p.id), 0)?,
+            setpoint: column(of(PointKind::Setpoint), 0)?,
+            demand: column(of(PointKind::HeatingDemand), QUARTER_MS)?,
+            // A presence sensor reports the state from its timestamp on.
+            occupancy: column(of(PointKind::Occupancy), 0)?,
+        });
+    }
+    Ok(History {
+        tz: settings.site.timezone,
+        start_ms,
+        outdoor: column(first(PointKind::OutdoorTemperature), 0)?,
+        solar: column(first(PointKind::SolarIrradiance), 0)?,
+        heating_kwh: column(heating_meter.as_deref(), 0)?,
+        heating_meter,
+        other_meters,
+        other_kwh,
+        zones,
+    })
+}

@@ -1,0 +1,326 @@
+//! The advisor: reads what the building did, finds where its heating programme and the hours
+//! it is used disagree, and says which setting to change, how much that saves (with its
+//! uncertainty), what it costs in comfort, and every number it rests on.
+//!
+//! history (store → one quarter-hour grid) → programme (what the thermostats run, when people
+//! are in) → models (heat loss per kelvin-hour, each zone's response) → rules (findings) →
+//! estimate (replay the period under each finding) → recommendations.
+
+pub mod estimate;
+pub mod history;
+pub mod programme;
+pub mod rules;
+pub mod setting;
+pub mod task;
+
+use crate::config::Settings;
+use crate::store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+pub use setting::Setting;
+use sobre_models::stats::normal_quantile;
+
+/// What the site's operator decides about advice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdvisorSettings {
+    /// The night (and unoccupied) level a setback proposes, °C.
+    pub setback_c: f64,
+    /// The highest occupied heating setpoint the site allows (19 °C in French public buildings).
+    pub comfort_limit_c: f64,
+    /// Days a year the heating runs, to turn the analysed period's savings into a year's.
+    pub heating_season_days: f64,
+    /// The unoccupied electric load expected at most, as a share of the occupied load.
+    pub baseload_share: f64,
+    /// How much history each run analyses, and how often it runs (event time).
+    pub window: std::time::Duration,
+    pub interval: std::time::Duration,
+    /// A recommendation nobody decided on lapses after this (event time).
+    pub expiry: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    NightSetback,
+    WeekendHeating,
+    ClosureHeating,
+    OptimalStart,
+    LateStop,
+    SetpointAboveLimit,
+    Baseload,
+}
+
+impl RuleKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleKind::NightSetback => "night_setback",
+            RuleKind::WeekendHeating => "weekend_heating",
+            RuleKind::ClosureHeating => "closure_heating",
+            RuleKind::OptimalStart => "optimal_start",
+            RuleKind::LateStop => "late_stop",
+            RuleKind::SetpointAboveLimit => "setpoint_above_limit",
+            RuleKind::Baseload => "baseload",
+        }
+    }
+}
+
+/// Why: a stable code for machines and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    pub code: String,
+    pub text: String,
+}
+
+/// A number the recommendation rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Factor {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Savings {
+    /// Over the analysed period.
+    pub period_days: f64,
+    pub period_kwh: f64,
+    /// Half-width of the 90 % interval.
+    pub period_kwh_uncertainty: f64,
+    pub kwh_per_year: f64,
+    pub kwh_per_year_uncertainty: f64,
+    pub eur_per_year: f64,
+    pub kg_co2_per_year: f64,
+    /// Of the metered energy it applies to over the period.
+    pub percent: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    High,
+    Medium,
+    Low,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::High => "high",
+            Level::Medium => "medium",
+            Level::Low => "low",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Confidence {
+    pub level: Level,
+    /// The 90 % half-width over the estimate.
+    pub relative_uncertainty: f64,
+    /// Share of the period's quarter-hours with every series the estimate needs.
+    pub coverage: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comfort {
+    /// Extra kelvin-hours below the comfort band while occupied, per zone and week.
+    pub discomfort_kh_per_zone_week: f64,
+    pub worst_zone_kh_per_week: f64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub id: String,
+    pub kind: String,
+    pub days: usize,
+    pub cv_rmse: f64,
+    pub nmbe: f64,
+    pub r2: f64,
+    pub passes_gate: bool,
+    /// Metered kWh per kelvin-hour of indoor–outdoor difference at 0 °C and 10 °C outdoors.
+    pub kwh_per_kelvin_hour: [f64; 2],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// Stable across runs for the same rule and setting, so a decision about it sticks.
+    pub id: String,
+    pub rule: RuleKind,
+    pub title: String,
+    pub zones: Vec<String>,
+    pub setting: Setting,
+    pub reasons: Vec<Reason>,
+    pub evidence: Vec<Factor>,
+    pub savings: Savings,
+    pub confidence: Confidence,
+    pub comfort: Comfort,
+    pub model: ModelCard,
+}
+
+/// One run of the advisor.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Advice {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub recommendations: Vec<Recommendation>,
+    /// Findings whose saving is smaller than its own uncertainty: not worth acting on.
+    pub dismissed: Vec<String>,
+    /// What stops the advisor from advising, in plain words.
+    pub missing: Vec<String>,
+}
+
+/// The estimates' own error, beyond what the fit's residuals show: the heat-loss form and the
+/// zone response are approximations. On the emulated school the estimates fell between 0.6 and
+/// 1.5 times the emulator's; 20 % as one standard deviation is the honest floor until the
+/// zone response is better (the night setback's long fall, see the session notes).
+const MODEL_FORM_SIGMA: f64 = 0.2;
+
+/// z for a two-sided 90 % interval.
+fn z90() -> f64 {
+    normal_quantile(0.95)
+}
+
+fn stable_id(rule: RuleKind, setting: &Setting) -> String {
+    let text = serde_json::to_string(setting).unwrap_or_default();
+    // FNV-1a: stable across builds and platforms, unlike the std hasher.
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("{}-{:08x}", rule.name(), hash >> 32)
+}
+
+/// Advises on `[from_ms, to_ms)` of what the store holds.
+pub fn advise(
+    store: &Store,
+    settings: &Settings,
+    cfg: &AdvisorSettings,
+    (from_ms, to_ms): (i64, i64),
+) -> Result<Advice, StoreError> {
+    // Devices arrive at their own pace: advise only on what every point has delivered.
+    let complete_ms = store.newest()?.iter().map(|n| n.ts_ms).min().unwrap_or(to_ms);
+    let to_ms = to_ms.min(complete_ms.div_euclid(history::QUARTER_MS) * history::QUARTER_MS);
+    let h = history::read(store, settings, (from_ms, to_ms))?;
+    let mut advice = Advice { from_ms, to_ms, ..Advice::default() };
+    let Some(p) = programme::Programme::read(&h) else {
+        advice.missing.push("no setpoints or presence seen yet: the advisor needs zone setpoint and occupancy points to read the programme".into());
+        return Ok(advice);
+    };
+    let models = match estimate::fit(&h) {
+        Ok(m) => m,
+        Err(why) => {
+            advice.missing.push(why);
+            return Ok(advice);
+        }
+    };
+    if !models.gate_pass {
+        advice.missing.push(format!(
+            "the heat-loss model fails its quality gate (daily CV(RMSE) {:.1} %, NMBE {:.1} % over {} days): more days of complete data, or a heating meter that carries only the heating",
+            100.0 * models.heat_loss.metrics.cv_rmse,
+            100.0 * models.heat_loss.metrics.nmbe,
+            models.days
+        ));
+        return Ok(advice);
+    }
+    for (z, r) in h.zones.iter().zip(&models.responses) {
+        if let Err(e) = r {
+            advice.missing.push(format!("zone {}: {e}; it is left out of the estimates", z.zone));
+        }
+    }
+    let tariff = settings.tariffs.of(h
+        .heating_meter
+        .as_deref()
+        .and_then(|m| settings.points.iter().find(|p| p.id == m))
+        .and_then(|p| p.fuel)
+        .unwrap_or(crate::point::Fuel::Electricity));
+    let metered: f64 = h.heating_kwh.iter().flatten().sum();
+    let coverage = (0..h.len()).filter(|&i| h.heating_kwh[i].is_some() && h.outdoor[i].is_some()).count() as f64
+        / h.len().max(1) as f64;
+    let hl = &models.heat_loss;
+    let model = ModelCard {
+        id: format!("heat-loss-{}", crate::clock::iso(to_ms)),
+        kind: match hl.supply_c {
+            Some(s) => format!("daily heat loss per kelvin-hour, heat pump efficiency as with {s:.0} °C water; first-order response per zone"),
+            None => "daily heat loss per kelvin-hour, constant efficiency; first-order response per zone".into(),
+        },
+        days: models.days,
+        cv_rmse: hl.metrics.cv_rmse,
+        nmbe: hl.metrics.nmbe,
+        r2: hl.metrics.r2,
+        passes_gate: models.gate_pass,
+        kwh_per_kelvin_hour: [hl.per_kelvin_hour(0.0), hl.per_kelvin_hour(10.0)],
+    };
+    let zones: Vec<String> = h.zones.iter().map(|z| z.zone.clone()).collect();
+    for f in rules::findings(&h, &p, &models, cfg) {
+        let (kwh, se, per_year_days, base, comfort) = match f.setting {
+            Setting::Baseload { from_kw, to_kw } => {
+                let empty_h = (0..h.len()).filter(|&i| h.other_kwh[i].is_some() && !h.building_occupied(i)).count()
+                    as f64
+                    * history::STEP_HOURS;
+                let kwh = (from_kw - to_kw) * empty_h;
+                let other: f64 = h.other_kwh.iter().flatten().sum();
+                (kwh, 0.25 * kwh, 365.0, other, None)
+            }
+            _ => {
+                let e = estimate::estimate(&h, &p, &models, &f.setting, settings.comfort.min_c);
+                (e.kwh, e.se_kwh, cfg.heating_season_days, metered, Some(e))
+            }
+        };
+        let half = z90() * se.hypot(MODEL_FORM_SIGMA * kwh);
+        let title = f.setting.describe();
+        // Dismissed when the data cannot tell the saving from nothing.
+        if kwh - z90() * se <= 0.0 {
+            advice.dismissed.push(format!("{title}: {kwh:.0} ± {half:.0} kWh over the period, not clearly a saving"));
+            continue;
+        }
+        let days = h.days().max(1.0);
+        let per_year = kwh / days * per_year_days;
+        let relative = half / kwh;
+        let level = match (relative, coverage) {
+            (r, c) if r < 0.2 && c >= 0.9 => Level::High,
+            (r, _) if r < 0.5 => Level::Medium,
+            _ => Level::Low,
+        };
+        let comfort = match comfort {
+            Some(e) => Comfort {
+                discomfort_kh_per_zone_week: e.discomfort_kh_per_week,
+                worst_zone_kh_per_week: e.worst_discomfort_kh_per_week,
+                text: if e.worst_discomfort_kh_per_week < 0.05 {
+                    "no zone expected below the comfort band while occupied".into()
+                } else {
+                    format!(
+                        "about {:.1} K·h a week below {:.0} °C while occupied in the worst zone",
+                        e.worst_discomfort_kh_per_week, settings.comfort.min_c
+                    )
+                },
+            },
+            None => Comfort {
+                discomfort_kh_per_zone_week: 0.0,
+                worst_zone_kh_per_week: 0.0,
+                text: "no effect on comfort".into(),
+            },
+        };
+        let tariff = if f.kind == RuleKind::Baseload { settings.tariffs.electricity } else { tariff };
+        advice.recommendations.push(Recommendation {
+            id: stable_id(f.kind, &f.setting),
+            rule: f.kind,
+            title,
+            zones: zones.clone(),
+            reasons: f.reasons,
+            evidence: f.evidence,
+            savings: Savings {
+                period_days: days,
+                period_kwh: kwh,
+                period_kwh_uncertainty: half,
+                kwh_per_year: per_year,
+                kwh_per_year_uncertainty: half / days * per_year_days,
+                eur_per_year: per_year * tariff.eur_per_kwh,
+                kg_co2_per_year: per_year * tariff.kg_co2_per_kwh,
+                percent: 100.0 * kwh / base.max(1e-9),
+            },
+            confidence: Confidence { level, relative_uncertainty: relative, coverage },
+            comfort,
+            model: model.clone(),
+            setting: f.setting,
+        });
+    }
+    advice.recommendations.sort_by(|a, b| b.savings.period_kwh.total_cmp(&a.savings.period_kwh));
+    Ok(advice)
+}

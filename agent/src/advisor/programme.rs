@@ -1,0 +1,117 @@
+//! The heating programme the building actually runs and the hours it is actually used, read
+//! from the setpoints and presence sensors: the facts every rule compares.
+
+use super::history::History;
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Setpoints closer than this are the same programme level.
+const SAME_LEVEL: f64 = 0.25;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayKind {
+    /// Someone came in.
+    Occupied,
+    /// A Saturday or Sunday nobody came in.
+    Weekend,
+    /// A weekday nobody came in: a holiday or a closure.
+    Closure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Day {
+    pub kind: DayKind,
+    /// Any zone was held above the night level.
+    pub heated: bool,
+}
+
+/// The programme as a facility manager would describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Programme {
+    /// The setpoint most held between midnight and 03:00.
+    pub night_c: f64,
+    /// The setpoint most held while people are in.
+    pub occupied_c: f64,
+    /// When the day level starts and ends (median over heated days).
+    pub start: NaiveTime,
+    pub stop: NaiveTime,
+    /// When people arrive and leave (median over occupied days).
+    pub arrive: NaiveTime,
+    pub leave: NaiveTime,
+    pub days: BTreeMap<NaiveDate, Day>,
+}
+
+fn mode(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+    for v in values {
+        *counts.entry((v * 10.0).round() as i64).or_default() += 1;
+    }
+    counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v as f64 / 10.0)
+}
+
+fn median_minutes(mut minutes: Vec<u32>) -> Option<NaiveTime> {
+    minutes.sort_unstable();
+    let m = *minutes.get(minutes.len() / 2)?;
+    NaiveTime::from_hms_opt(m / 60 % 24, m % 60, 0)
+}
+
+fn minutes(t: NaiveTime) -> u32 {
+    t.hour() * 60 + t.minute()
+}
+
+impl Programme {
+    /// `None` when the store shows no setpoints or no one ever coming in.
+    pub fn read(h: &History) -> Option<Self> {
+        let night_c = mode(h.zones.iter().flat_map(|z| {
+            z.setpoint.iter().enumerate().filter(|(i, _)| h.local(*i).hour() < 3).filter_map(|(_, s)| *s)
+        }))?;
+        let occupied_c = mode(h.zones.iter().flat_map(|z| {
+            z.setpoint.iter().zip(&z.occupancy).filter(|(_, o)| o.is_some_and(|o| o > 0.0)).filter_map(|(s, _)| *s)
+        }))?;
+        let above_night = |s: Option<f64>| s.is_some_and(|s| s > night_c + SAME_LEVEL);
+        let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
+        let (mut starts, mut stops) = (BTreeMap::<NaiveDate, u32>::new(), BTreeMap::<NaiveDate, u32>::new());
+        let (mut arrivals, mut departures) = (BTreeMap::<NaiveDate, u32>::new(), BTreeMap::<NaiveDate, u32>::new());
+        for i in 0..h.len() {
+            let local = h.local(i);
+            let (date, minute) = (local.date(), minutes(local.time()));
+            let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+            let day = days
+                .entry(date)
+                .or_insert(Day { kind: if weekend { DayKind::Weekend } else { DayKind::Closure }, heated: false });
+            if h.building_occupied(i) {
+                day.kind = DayKind::Occupied;
+                arrivals.entry(date).or_insert(minute);
+                departures.insert(date, minute + 15);
+            }
+            if h.zones.iter().any(|z| above_night(z.setpoint[i])) {
+                day.heated = true;
+                starts.entry(date).or_insert(minute);
+                stops.insert(date, minute + 15);
+            }
+        }
+        Some(Self {
+            night_c,
+            occupied_c,
+            start: median_minutes(starts.into_values().collect())?,
+            stop: median_minutes(stops.into_values().collect())?,
+            arrive: median_minutes(arrivals.into_values().collect())?,
+            leave: median_minutes(departures.into_values().collect())?,
+            days,
+        })
+    }
+
+    pub fn is_night_level(&self, setpoint: f64) -> bool {
+        (setpoint - self.night_c).abs() <= SAME_LEVEL
+    }
+
+    pub fn is_day_level(&self, setpoint: f64) -> bool {
+        setpoint > self.night_c + SAME_LEVEL
+    }
+
+    pub fn count(&self, kind: DayKind, heated: bool) -> usize {
+        self.days.values().filter(|d| d.kind == kind && d.heated == heated).count()
+    }
+}

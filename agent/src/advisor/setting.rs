@@ -1,0 +1,66 @@
+//! The exact change a recommendation asks for, in the terms of a thermostat programme, and what
+//! it does to each quarter-hour's setpoint (how the advisor replays the past under it).
+
+use super::programme::{Day, DayKind, Programme};
+use chrono::{NaiveDateTime, NaiveTime};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "parameter", rename_all = "snake_case")]
+pub enum Setting {
+    /// The level held outside the heated day.
+    NightSetpoint { from_c: f64, to_c: f64 },
+    /// Saturdays and Sundays nobody comes in: hold `to_c` all day instead of the day level.
+    WeekendSetpoint { from_c: f64, to_c: f64 },
+    /// Weekdays nobody comes in (holidays, closures): hold `to_c` all day.
+    ClosureSetpoint { from_c: f64, to_c: f64 },
+    /// When the day level starts.
+    HeatingStart { from: NaiveTime, to: NaiveTime },
+    /// When the day level ends.
+    HeatingStop { from: NaiveTime, to: NaiveTime },
+    /// The day level itself.
+    OccupiedSetpoint { from_c: f64, to_c: f64 },
+    /// No heating on days warmer than this, whatever the programme says.
+    HeatingCutOff { outdoor_above_c: f64 },
+    /// The electric load left on when nobody is in.
+    Baseload { from_kw: f64, to_kw: f64 },
+}
+
+impl Setting {
+    /// The setpoint a zone would have held at `local` under this change, given what it held.
+    pub fn apply(&self, p: &Programme, day: Day, local: NaiveDateTime, held: f64) -> f64 {
+        let t = local.time();
+        match *self {
+            Setting::NightSetpoint { to_c, .. } if p.is_night_level(held) => to_c,
+            Setting::WeekendSetpoint { to_c, .. } if day.kind == DayKind::Weekend && p.is_day_level(held) => to_c,
+            Setting::ClosureSetpoint { to_c, .. } if day.kind == DayKind::Closure && p.is_day_level(held) => to_c,
+            Setting::HeatingStart { to, .. } if t < to && p.is_day_level(held) => p.night_c,
+            Setting::HeatingStop { to, .. } if t >= to && p.is_day_level(held) => p.night_c,
+            Setting::OccupiedSetpoint { from_c, to_c } if (held - from_c).abs() <= 0.25 => to_c,
+            _ => held,
+        }
+    }
+
+    /// What a facility manager types into the programme, in one line.
+    pub fn describe(&self) -> String {
+        let hm = |t: NaiveTime| t.format("%H:%M").to_string();
+        match self {
+            Setting::NightSetpoint { from_c, to_c } => format!("night setpoint {from_c:.1} → {to_c:.1} °C"),
+            Setting::WeekendSetpoint { from_c, to_c } => {
+                format!("unoccupied Saturdays and Sundays: hold {to_c:.1} °C instead of {from_c:.1} °C")
+            }
+            Setting::ClosureSetpoint { from_c, to_c } => {
+                format!("closure days (holidays): hold {to_c:.1} °C instead of {from_c:.1} °C")
+            }
+            Setting::HeatingStart { from, to } => format!("day programme start {} → {}", hm(*from), hm(*to)),
+            Setting::HeatingStop { from, to } => format!("day programme end {} → {}", hm(*from), hm(*to)),
+            Setting::OccupiedSetpoint { from_c, to_c } => format!("occupied setpoint {from_c:.1} → {to_c:.1} °C"),
+            Setting::HeatingCutOff { outdoor_above_c } => {
+                format!("heating off when the day's mean outdoor temperature is above {outdoor_above_c:.1} °C")
+            }
+            Setting::Baseload { from_kw, to_kw } => {
+                format!("switch off what stays on when nobody is in: {from_kw:.2} → {to_kw:.2} kW")
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The advisor as a task of the daemon: on an event-time cadence it advises on the last window
+//! of what the store holds and records what changed in the ledger; it takes a facility
+//! manager's accept or reject from `<prefix>/recommendations/<id>/set`; every ledger record
+//! goes out on `<prefix>/decisions`, and the current list, retained, on
+//! `<prefix>/recommendations`.
+
+use super::{advise, Advice, Recommendation};
+use crate::config::Settings;
+use crate::ledger::{Entry, Ledger, LedgerError, Record, Status};
+use crate::mqtt::Inbound;
+use crate::shared::{Shared, Unfinished};
+use crate::stats::Stats;
+use crate::store::{Store, StoreError};
+use rumqttc::{AsyncClient, QoS};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A proposal whose yearly estimate moves by more than this share is recorded again.
+const RESTATE: f64 = 0.2;
+
+/// The shortest history the heat-loss model can use: the first run waits for it.
+const FIRST_RUN_AFTER_MS: i64 = 14 * 86_400_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdvisorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Unfinished(#[from] Unfinished),
+}
+
+/// What a facility manager sends to decide on a recommendation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub decision: Verdict,
+    pub by: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Accept,
+    Reject,
+}
+
+#[derive(Debug)]
+pub struct AdvisorTask {
+    pub settings: Arc<Settings>,
+    pub store: Shared<Store>,
+    pub ledger: Shared<Ledger>,
+    pub client: AsyncClient,
+    pub stats: Arc<Stats>,
+    pub check_interval: Duration,
+}
+
+pub fn decision_filter(settings: &Settings) -> String {
+    format!("{}/recommendations/+/set", settings.agent.topic_prefix)
+}
+
+impl AdvisorTask {
+    pub async fn run(self, mut decisions: mpsc::Receiver<Inbound>, cancel: CancellationToken) {
+        let mut next_ms: Option<i64> = None;
+        let mut tick = tokio::time::interval(self.check_interval);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                message = decisions.recv() => match message {
+                    Some(m) => if let Err(e) = self.decide(&m).await {
+                        tracing::warn!(topic = m.topic, error = %e, "decision not recorded");
+                    },
+                    None => break,
+                },
+                _ = tick.tick() => if let Err(e) = self.maybe_advise(&mut next_ms).await {
+                    tracing::warn!(error = %e, "advisor run failed; the next check retries");
+                },
+            }
+        }
+    }
+
+    async fn maybe_advise(&self, next_ms: &mut Option<i64>) -> Result<(), AdvisorError> {
+        let now = self.stats.snapshot().stored_through_ms as i64;
+        if next_ms.is_none() {
+            let oldest = self.store.try_with(|s| s.oldest_ms().map_err(AdvisorError::from)).await?;
+            let Some(oldest) = oldest else { return Ok(()) };
+            *next_ms = Some(oldest + FIRST_RUN_AFTER_MS);
+        }
+        if next_ms.is_some_and(|n| now < n) {
+            return Ok(());
+        }
+        let records = self.advise_now(now).await?;
+        *next_ms = Some(now + self.settings.advisor.interval.as_millis() as i64);
+        self.publish(&records).await;
+        Ok(())
+    }
+
+    /// Advises on the window ending at `now_ms` and records what changed.
+    pub async fn advise_now(&self, now_ms: i64) -> Result<Vec<Record>, AdvisorError> {
+        let settings = self.settings.clone();
+        let window = settings.advisor.window.as_millis() as i64;
+        let advice: Advice = self
+            .store
+            .try_with(move |s| {
+                advise(s, &settings, &settings.advisor, (now_ms - window, now_ms)).map_err(AdvisorError::from)
+            })
+            .await?;
+        for why in &advice.missing {
+            tracing::info!(why, "advisor: data missing");
+        }
+        let expiry = self.settings.advisor.expiry.as_millis() as i64;
+        self.ledger.try_with(move |l| record(l, &advice, now_ms, expiry)).await
+    }
+
+    async fn decide(&self, m: &Inbound) -> Result<(), AdvisorError> {
+        let prefix = format!("{}/recommendations/", self.settings.agent.topic_prefix);
+        let Some(subject) = m.topic.strip_prefix(&prefix).and_then(|t| t.strip_suffix("/set")) else {
+            return Ok(());
+        };
+        let decision: Decision = match serde_json::from_slice(&m.payload) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(subject, error = %e, r#"refused: send {{"decision": "accept" | "reject", "by": "…", "note": "…"}}"#);
+                return Ok(());
+            }
+        };
+        let subject = subject.to_string();
+        let now = self.stats.snapshot().stored_through_ms as i64;
+        let record = self
+            .ledger
+            .try_with(move |l| {
+                let Some(c) = l.current()?.into_iter().find(|c| c.subject == subject) else {
+                    tracing::warn!(subject, "refused: no such recommendation");
+                    return Ok(None);
+                };
+                if c.status != Status::Proposed {
+                    tracing::warn!(
+                        subject,
+                        status = c.status.name(),
+                        "refused: only a proposed recommendation is decided on"
+                    );
+                    return Ok(None);
+                }
+                let r: Recommendation = serde_json::from_value(c.recommendation).map_err(LedgerError::from)?;
+                let status = match decision.decision {
+                    Verdict::Accept => Status::Accepted,
+                    Verdict::Reject => Status::Rejected,
+                };
+                let entry = Entry {
+                    status,
+                    ts_ms: now.max(c.ts_ms),
+                    expires_ms: None,
+                    by: decision.by.as_deref(),
+                    note: decision.note.as_deref(),
+                };
+                Ok::<_, AdvisorError>(Some(l.append(&r, entry)?))
+            })
+            .await?;
+        if let Some(record) = record {
+            self.publish(&[record]).await;
+        }
+        Ok(())
+    }
+
+    /// Each new record on `decisions`, then the current list, retained.
+    async fn publish(&self, records: &[Record]) {
+        let prefix = &self.settings.agent.topic_prefix;
+        for r in records {
+            match serde_json::to_vec(r) {
+                Ok(payload) => {
+                    if let Err(e) =
+                        self.client.publish(format!("{prefix}/decisions"), QoS::AtLeastOnce, false, payload).await
+                    {
+                        tracing::warn!(error = %e, "cannot queue a decision record");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot serialise a decision record"),
+            }
+        }
+        let site = self.settings.site.id.clone();
+        let list = self.ledger.try_with(move |l| current_list(l, &site)).await;
+        match list {
+            Ok(payload) => {
+                if let Err(e) =
+                    self.client.publish(format!("{prefix}/recommendations"), QoS::AtLeastOnce, true, payload).await
+                {
+                    tracing::warn!(error = %e, "cannot queue the recommendations");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the current recommendations"),
+        }
+    }
+}
+
+/// Records what an advisor run changed: a new proposal for each recommendation not already
+/// proposed (or whose estimate moved) or decided on, and an expiry for each proposal past its time or no longer supported
+/// by the data.
+pub fn record(l: &mut Ledger, advice: &Advice, now_ms: i64, expiry_ms: i64) -> Result<Vec<Record>, AdvisorError> {
+    let mut records = Vec::new();
+    let current = l.current()?;
+    for r in &advice.recommendations {
+        let before = current.iter().find(|c| c.subject == r.id);
+        let settled = before.is_some_and(|c| {
+            let was = c.recommendation["savings"]["kwh_per_year"].as_f64().unwrap_or(0.0);
+            // A proposal is re-proposed when more data moved its estimate materially.
+            c.status.is_decided()
+                || (c.status == Status::Proposed && (r.savings.kwh_per_year - was).abs() <= RESTATE * was)
+        });
+        if settled {
+            continue;
+        }
+        let entry = Entry {
+            status: Status::Proposed,
+            ts_ms: now_ms,
+            expires_ms: Some(now_ms + expiry_ms),
+            by: None,
+            note: None,
+        };
+        records.push(l.append(r, entry)?);
+    }
+    for c in l.current()? {
+        let gone = !advice.recommendations.iter().any(|r| r.id == c.subject);
+        let lapsed = c.expires_ms.is_some_and(|e| now_ms >= e);
+        if c.status == Status::Proposed && (gone || lapsed) {
+            let r: Recommendation = serde_json::from_value(c.recommendation).map_err(LedgerError::from)?;
+            let entry = Entry { status: Status::Expired, ts_ms: now_ms, expires_ms: None, by: None, note: None };
+            records.push(l.append(&r, entry)?);
+        }
+    }
+    Ok(records)
+}
+
+/// The retained list (schema `sobre.recommendations/1`): every recommendation not expired,
+/// with its status.
+pub fn current_list(ledger: &Ledger, site: &str) -> Result<Vec<u8>, AdvisorError> {
+    let mut items = Vec::new();
+    for c in ledger.current()? {
+        if c.status == Status::Expired {
+            continue;
+        }
+        let mut item = c.recommendation;
+        if let Some(o) = item.as_object_mut() {
+            o.insert("status".into(), serde_json::Value::String(c.status.name().into()));
+            o.insert("since".into(), serde_json::Value::String(crate::clock::iso(c.ts_ms)));
+        }
+        items.push(item);
+    }
+    let body = serde_json::json!({
+        "schema": "sobre.recommendations/1",
+        "site": site,
+        "count": items.len(),
+        "recommendations": items,
+    });
+    Ok(serde_json::to_vec(&body).map_err(LedgerError::from)?)
+}
