@@ -3,7 +3,7 @@
 //! `<prefix>/decisions`. A subject's status is its latest record's.
 
 use crate::advisor::Recommendation;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -122,9 +122,7 @@ pub struct Entry<'a> {
 impl Ledger {
     pub fn open(path: &Path, site: &str) -> Result<Self, LedgerError> {
         let open = |source| LedgerError::Open { path: path.display().to_string(), source };
-        let conn = Connection::open(path).map_err(open)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open)?;
+        let conn = crate::store::connect(path).map_err(open)?;
         conn.execute_batch(SCHEMA).map_err(open)?;
         Ok(Self { conn, site: site.to_string() })
     }
@@ -160,17 +158,6 @@ impl Ledger {
         )?;
         tx.commit()?;
         Ok(record)
-    }
-
-    /// The latest state of `subject`, if it was ever recorded.
-    pub fn status(&self, subject: &str) -> Result<Option<Status>, LedgerError> {
-        Ok(self
-            .conn
-            .query_row("SELECT status FROM decisions WHERE subject = ?1 ORDER BY seq DESC LIMIT 1", [subject], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()?
-            .map(|s| Status::parse(&s)))
     }
 
     /// Every subject's latest state, newest first.

@@ -78,6 +78,18 @@ struct Acc {
     covered_s: f64,
 }
 
+/// A connection to the store's SQLite file as every user of it needs one: WAL, so the writer,
+/// the outbox and the ledger work side by side; NORMAL sync, which is durable across power loss
+/// in WAL mode up to the last checkpointed commit and much gentler on SD cards than FULL; and a
+/// wait, not an error, while another connection writes.
+pub fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
 impl Store {
     /// Opens (creating if needed) the store and registers the configured points.
     pub fn open(path: &Path, points: &[Point], tz: chrono_tz::Tz) -> Result<Store, StoreError> {
@@ -85,13 +97,8 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
         }
-        let conn = Connection::open(path).map_err(open_err)?;
-        // NORMAL is durable across power loss in WAL mode up to the last checkpointed commit,
-        // and much gentler on SD cards than FULL.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        let conn = connect(path).map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
 
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(open_err)?;
         if found != 0 && found != SCHEMA_VERSION {

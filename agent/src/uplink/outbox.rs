@@ -92,10 +92,7 @@ impl Outbox {
     /// and the outbox work side by side).
     pub fn open(path: &Path, budget: Budget) -> Result<Self, OutboxError> {
         let open = |source| OutboxError::Open { path: path.display().to_string(), source };
-        let conn = Connection::open(path).map_err(open)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open)?;
+        let conn = crate::store::connect(path).map_err(open)?;
         conn.execute_batch(SCHEMA).map_err(open)?;
         Ok(Self { conn, budget })
     }
