@@ -11,47 +11,21 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// `openssl req` with a new P-256 key in `<key>.key`: a request, or with `-x509` a certificate.
+fn new_key(dir: &Path, key: &str, out: &str, subject: &str, extra: &[&str]) {
+    let (keyout, subj) = (format!("{key}.key"), format!("/CN={subject}"));
+    let mut args = vec!["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    args.extend(["-keyout", &keyout, "-out", out, "-subj", &subj]);
+    args.extend(extra);
+    openssl(dir, &args);
+}
+
 /// A CA, and certificates it signs: `name` with the given subjectAltName and usage.
 fn certificates(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=sobre test CA",
-        ],
-    );
+    new_key(dir, "ca", "ca.crt", "sobre test CA", &["-x509", "-days", "2"]);
     let sign = |name: &str, ext: &str| {
         std::fs::write(dir.join(format!("{name}.ext")), ext).expect("write ext");
-        openssl(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={name}"),
-            ],
-        );
+        new_key(dir, name, &format!("{name}.csr"), name, &[]);
         openssl(
             dir,
             &[
