@@ -51,14 +51,15 @@ fn mode(values: impl Iterator<Item = f64>) -> Option<f64> {
     counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v as f64 / 10.0)
 }
 
-fn median_minutes(mut minutes: Vec<u32>) -> Option<NaiveTime> {
+fn median_minutes(mut minutes: Vec<i64>) -> Option<NaiveTime> {
     minutes.sort_unstable();
-    let m = *minutes.get(minutes.len() / 2)?;
+    let m = u32::try_from(*minutes.get(minutes.len() / 2)?).ok()?;
     NaiveTime::from_hms_opt(m / 60 % 24, m % 60, 0)
 }
 
-fn minutes(t: NaiveTime) -> u32 {
-    t.hour() * 60 + t.minute()
+/// Minutes since local midnight.
+pub fn minutes(t: NaiveTime) -> i64 {
+    i64::from(t.hour() * 60 + t.minute())
 }
 
 impl Programme {
@@ -72,8 +73,8 @@ impl Programme {
         }))?;
         let above_night = |s: Option<f64>| s.is_some_and(|s| s > night_c + SAME_LEVEL);
         let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
-        let (mut starts, mut stops) = (BTreeMap::<NaiveDate, u32>::new(), BTreeMap::<NaiveDate, u32>::new());
-        let (mut arrivals, mut departures) = (BTreeMap::<NaiveDate, u32>::new(), BTreeMap::<NaiveDate, u32>::new());
+        let (mut starts, mut stops) = (BTreeMap::<NaiveDate, i64>::new(), BTreeMap::<NaiveDate, i64>::new());
+        let (mut arrivals, mut departures) = (BTreeMap::<NaiveDate, i64>::new(), BTreeMap::<NaiveDate, i64>::new());
         for i in 0..h.len() {
             let local = h.local(i);
             let (date, minute) = (local.date(), minutes(local.time()));

@@ -3,10 +3,10 @@
 
 use super::estimate::Models;
 use super::history::{History, STEP_HOURS};
-use super::programme::{DayKind, Programme};
+use super::programme::{minutes, DayKind, Programme};
 use super::setting::Setting;
 use super::{AdvisorSettings, Factor, Reason, RuleKind};
-use chrono::{NaiveTime, Timelike};
+use chrono::NaiveTime;
 
 /// A rule's finding before it is estimated.
 #[derive(Debug, Clone)]
@@ -27,10 +27,6 @@ fn reason(code: &str, text: String) -> Reason {
 
 fn factor(name: &str, value: f64, unit: &str) -> Factor {
     Factor { name: name.into(), value, unit: unit.into() }
-}
-
-fn minutes(t: NaiveTime) -> i64 {
-    i64::from(t.hour() * 60 + t.minute())
 }
 
 fn at_minutes(m: i64) -> NaiveTime {

@@ -7,17 +7,14 @@
 use anyhow::Context;
 use sobre_agent::advisor;
 use sobre_agent::clock::Clock;
-use sobre_agent::config::Settings;
 use sobre_agent::ledger::Ledger;
 use sobre_agent::overview;
-use sobre_agent::sim::{self, devices, Emulator, Pace, SimSettings, Target};
+use sobre_agent::sim::{self, Emulator, Pace, SimSettings, Target};
 use sobre_agent::stats::Stats;
 use sobre_agent::store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const CONFIG: &str = include_str!("../../../config/demo.toml");
 
 pub async fn run(store: Option<PathBuf>, pace: Pace, uplink_port: Option<u16>) -> anyhow::Result<()> {
     let began = Instant::now();
@@ -27,12 +24,8 @@ pub async fn run(store: Option<PathBuf>, pace: Pace, uplink_port: Option<u16>) -
     let path = store.unwrap_or_else(|| temp.join("sobre.db"));
     let school = SimSettings::parse(sim::SCHOOL, "config/sim-school.toml").context("the embedded school")?;
     let emulator = Emulator::new(school)?;
-    let text = CONFIG
-        .replace("{port}", &port.to_string())
-        .replace("{uplink_port}", &uplink_port.to_string())
-        .replace("{path}", &path.display().to_string().replace('\\', "/"))
-        + &devices::agent_points(emulator.settings(), emulator.topics());
-    let settings = Settings::parse(&text, "config/demo.toml").context("the embedded demo configuration")?;
+    let settings =
+        sim::demo_settings(&emulator, port, uplink_port, &path).context("the embedded demo configuration")?;
     let s = emulator.settings();
     println!(
         "sobre demo: {}, {} zones, {} days of winter 2019 in 15-minute steps (weather: Cambridge, MIT licence)",

@@ -19,6 +19,22 @@ pub use link::{run, SimSummary, Target};
 /// The school `sobre demo` runs: poorly tuned, eight zones, a heat pump, winter 2019.
 pub const SCHOOL: &str = include_str!("../../../config/sim-school.toml");
 
+/// The agent configuration `sobre demo` runs: config/demo.toml with the brokers' ports and the
+/// store's path filled in, and the points of `building`'s devices appended.
+pub fn demo_settings(
+    building: &Emulator,
+    port: u16,
+    uplink_port: u16,
+    store: &std::path::Path,
+) -> Result<crate::config::Settings, crate::config::ConfigError> {
+    let text = include_str!("../../../config/demo.toml")
+        .replace("{port}", &port.to_string())
+        .replace("{uplink_port}", &uplink_port.to_string())
+        .replace("{path}", &store.display().to_string().replace('\\', "/"))
+        + &devices::agent_points(building.settings(), building.topics());
+    crate::config::Settings::parse(&text, "config/demo.toml")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Pace {
     /// As fast as the broker acknowledges.
