@@ -5,10 +5,12 @@
 use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
 use crate::config::{Settings, UplinkSettings};
+use crate::glance::{GlanceError, Reader};
+use crate::homeassistant::{self, HomeAssistant};
 use crate::ingest::validate::Validator;
 use crate::ingest::Ingest;
 use crate::ledger::{Ledger, LedgerError};
-use crate::mqtt::{self, backoff::Backoff, Link, Retained};
+use crate::mqtt::{self, backoff::Backoff, Link, Retained, Route};
 use crate::report::Reporter;
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -17,6 +19,7 @@ use crate::store::writer::Writer;
 use crate::store::{Store, StoreError};
 use crate::uplink::outbox::{Outbox, OutboxError};
 use crate::uplink::sender::{Sender, State};
+use crate::web::Web;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +38,8 @@ pub enum DaemonError {
     Outbox(#[from] OutboxError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Glance(GlanceError),
     #[error("the stages did not drain within {0:?}; unacknowledged data stays with the broker")]
     Drain(Duration),
 }
@@ -61,13 +66,19 @@ pub async fn run(
     let (client, eventloop) = mqtt::client(&settings.broker, &goodbye);
     let (connected_tx, connected_rx) = watch::channel(0);
     let (control_tx, control_rx) = mpsc::channel(64);
+    let (births_tx, births_rx) = mpsc::channel(4);
     let mut subscriptions = ingest.topics();
     subscriptions.push(task::decision_filter(&settings));
+    let mut routes = vec![Route { topics: format!("{}/", settings.agent.topic_prefix), to: control_tx.clone() }];
+    if let Some(ha) = &settings.homeassistant {
+        subscriptions.push(homeassistant::birth_topic(ha));
+        routes.push(Route { topics: homeassistant::birth_topic(ha), to: births_tx });
+    }
     let link = Link {
         eventloop,
         client: client.clone(),
         subscriptions,
-        control: Some((format!("{}/", settings.agent.topic_prefix), control_tx)),
+        routes,
         backoff: Backoff::new(settings.broker.reconnect_min.0, settings.broker.reconnect_max.0),
         goodbye,
         connected: connected_tx,
@@ -83,6 +94,26 @@ pub async fn run(
         stats: stats.clone(),
         check_interval: settings.reports.check_interval.0,
     };
+    // The page and Home Assistant read through one connection and share the fitted baselines.
+    let reader = Shared::new(Reader::open(&settings).map_err(DaemonError::Glance)?);
+    let web = match settings.web {
+        Some(addr) => local_page(addr).await.map(|listener| {
+            let web = Web {
+                settings: settings.clone(),
+                reader: reader.clone(),
+                stats: stats.clone(),
+                decisions: Some(control_tx),
+            };
+            (web, listener)
+        }),
+        None => None,
+    };
+    let home_assistant = settings.homeassistant.clone().map(|ha| HomeAssistant {
+        settings: settings.clone(),
+        ha,
+        reader,
+        client: client.clone(),
+    });
     let status = StatusPublisher { client, health: health.clone() };
     let writer = Writer { store, settings: settings.storage.clone(), clock: clock.clone(), stats: stats.clone() };
     let reporting = match &settings.uplink {
@@ -95,6 +126,12 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     tracker.spawn(link.run(inbound_tx, cancel.clone()));
+    if let Some(ha) = home_assistant {
+        tracker.spawn(ha.run(births_rx, connected_rx.clone(), cancel.clone()));
+    }
+    if let Some((web, listener)) = web {
+        tracker.spawn(web.serve(listener, cancel.clone()));
+    }
     tracker.spawn(status.run(connected_rx, cancel.clone()));
     tracker.spawn(advisor.run(control_rx, cancel.clone()));
     tracker.spawn(ingest.run(inbound_rx, records_tx));
@@ -124,6 +161,20 @@ pub async fn run(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The page's listener; a port already taken costs the page, not the agent.
+async fn local_page(addr: std::net::SocketAddr) -> Option<tokio::net::TcpListener> {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "the local page listens beyond this machine: whoever reaches it can accept or reject recommendations");
+    }
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot listen for the local page; the agent runs without it");
+            None
+        }
+    }
 }
 
 /// The reporter and the sender of the uplink, sharing the durable outbox.

@@ -25,11 +25,6 @@ pub fn demo() -> &'static (String, std::path::PathBuf) {
     })
 }
 
-fn schema_of(name: &str) -> Value {
-    let path = format!("{}/../config/schemas/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("JSON")
-}
-
 #[test]
 fn the_advisor_finds_the_poor_schools_waste_and_the_emulator_confirms_each_saving() {
     // Given the poorly tuned school's eight weeks in a store (the demo)
@@ -50,7 +45,7 @@ fn the_advisor_finds_the_poor_schools_waste_and_the_emulator_confirms_each_savin
         assert!(rules.contains(&rule), "{rule:?} in {rules:?}");
     }
     // And every record, and the retained list, hold to their schemas
-    let (decision, list) = (schema_of("decision"), schema_of("recommendations"));
+    let (decision, list) = (schema::load("decision"), schema::load("recommendations"));
     let ledger = sobre_agent::ledger::Ledger::open(path, "ecole-demo").expect("ledger");
     let records = ledger.records(10_000).expect("records");
     assert!(!records.is_empty());
@@ -75,4 +70,63 @@ fn the_advisor_finds_the_poor_schools_waste_and_the_emulator_confirms_each_savin
         checked += 1;
     }
     assert!(checked >= 4, "{checked} recommendations checked against the emulator");
+}
+
+#[test]
+fn on_the_well_tuned_school_no_setback_is_recommended_that_saves_less_than_its_uncertainty() {
+    // Given the same school well tuned (setback to 16 °C at night and at weekends, frost
+    // protection in the holidays), played through mosquitto into a running agent
+    let broker = crate::support::Mosquitto::start();
+    let text = sim::SCHOOL.replace("tuning = \"poor\"", "tuning = \"good\"");
+    let school = SimSettings::parse(&text, "good school").expect("school");
+    let emulator = sobre_agent::sim::Emulator::new(school).expect("emulator");
+    let (start_ms, days) = (emulator.settings().start_ms, emulator.settings().steps / 96);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings =
+        sim::demo_settings(&emulator, broker.port, broker.port, &dir.path().join("sobre.db")).expect("settings");
+    settings.uplink = None;
+    settings.homeassistant = None;
+    let agent = crate::support::InProcess::start(settings.clone(), dir);
+    let target =
+        sim::Target { host: "127.0.0.1".into(), port: broker.port, stall_timeout: std::time::Duration::from_secs(30) };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let played =
+        rt.block_on(sim::run(emulator, &target, sim::Pace::Max, std::future::pending())).expect("the school plays");
+    crate::support::wait_until("every device message reached the agent", || {
+        agent.stats.snapshot().messages >= played.published
+    });
+    let path = settings.storage.path.clone();
+    let _dir = agent.stop();
+    // When the advisor runs over the eight weeks
+    let store = sobre_agent::store::Store::open(&path, &settings.points, settings.site.timezone).expect("store");
+    let advice = sobre_agent::advisor::advise(
+        &store,
+        &settings,
+        &settings.advisor,
+        (start_ms, start_ms + days as i64 * 86_400_000),
+    )
+    .expect("advice");
+    // Then its models pass their gate (silence is a verdict, not a lack of data)
+    assert!(advice.missing.is_empty(), "{:?}", advice.missing);
+    // And every setback it still proposes saves more than its own uncertainty
+    let setbacks = [RuleKind::NightSetback, RuleKind::WeekendHeating, RuleKind::ClosureHeating];
+    for r in advice.recommendations.iter().filter(|r| setbacks.contains(&r.rule)) {
+        let s = &r.savings;
+        assert!(
+            s.period_kwh > s.period_kwh_uncertainty,
+            "{}: {:.0} ± {:.0} kWh",
+            r.title,
+            s.period_kwh,
+            s.period_kwh_uncertainty
+        );
+    }
+    println!(
+        "well tuned school: recommended {:?}; dismissed {:?}",
+        advice
+            .recommendations
+            .iter()
+            .map(|r| format!("{} ({:.0} ± {:.0} kWh)", r.title, r.savings.period_kwh, r.savings.period_kwh_uncertainty))
+            .collect::<Vec<_>>(),
+        advice.dismissed
+    );
 }

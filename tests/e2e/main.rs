@@ -4,6 +4,7 @@ mod advisor;
 mod bad_input;
 mod cli;
 mod devices;
+mod local;
 mod resilience;
 mod sim;
 mod status;

@@ -51,11 +51,11 @@ fn points() -> String {
 }
 
 fn schemas() -> HashMap<&'static str, Value> {
-    let read = |name: &str| {
-        let path = format!("{}/../config/schemas/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("JSON")
-    };
-    HashMap::from([("health", read("health")), ("footprint", read("footprint")), ("register", read("register"))])
+    HashMap::from([
+        ("health", schema::load("health")),
+        ("footprint", schema::load("footprint")),
+        ("register", schema::load("register")),
+    ])
 }
 
 /// Reports received on the city's broker: (id, payload) in arrival order.

@@ -265,8 +265,8 @@ pub fn advise(
         };
         let half = z90() * se.hypot(MODEL_FORM_SIGMA * kwh);
         let title = f.setting.describe();
-        // Dismissed when the data cannot tell the saving from nothing.
-        if kwh - z90() * se <= 0.0 {
+        // A saving smaller than its own uncertainty is not worth a facility manager's time.
+        if kwh <= half {
             advice.dismissed.push(format!("{title}: {kwh:.0} ± {half:.0} kWh over the period, not clearly a saving"));
             continue;
         }

@@ -16,7 +16,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub async fn run(store: Option<PathBuf>, pace: Pace, uplink_port: Option<u16>) -> anyhow::Result<()> {
+pub async fn run(
+    store: Option<PathBuf>,
+    pace: Pace,
+    uplink_port: Option<u16>,
+    serve: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
     let began = Instant::now();
     let port = broker::start()?;
     let uplink_port = uplink_port.unwrap_or(port);
@@ -113,9 +118,35 @@ pub async fn run(store: Option<PathBuf>, pace: Pace, uplink_port: Option<u16>) -
         began.elapsed().as_secs_f64()
     );
     println!("Inspect the store: sqlite3 <store> 'SELECT * FROM rollups_view WHERE resolution = \"1d\"'");
+    match serve {
+        Some(addr) => serve_page(addr, &settings, stats).await?,
+        None => println!("See it all on the local page: sobre demo --serve"),
+    }
     if std::fs::remove_dir_all(&temp).is_err() {
         tracing::debug!("temporary folder left behind");
     }
+    Ok(())
+}
+
+/// The local page on the finished store, until Ctrl-C. Nobody decides here: no advisor runs.
+async fn serve_page(
+    addr: std::net::SocketAddr,
+    settings: &sobre_agent::config::Settings,
+    stats: Arc<Stats>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let web = sobre_agent::web::Web {
+        settings: Arc::new(settings.clone()),
+        reader: sobre_agent::shared::Shared::new(sobre_agent::glance::Reader::open(settings)?),
+        stats,
+        decisions: None,
+    };
+    println!("\nThe local page: http://{}/ (Ctrl-C to stop)", listener.local_addr()?);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let serving = tokio::spawn(web.serve(listener, stop.clone()));
+    super::terminate().await;
+    stop.cancel();
+    serving.await.context("the page")?;
     Ok(())
 }
 

@@ -87,6 +87,9 @@ enum Command {
         /// Send the reports to a broker on this loopback port instead of the embedded one.
         #[arg(long)]
         uplink_port: Option<u16>,
+        /// Then serve the local page on this address until Ctrl-C (127.0.0.1:8080 if none given).
+        #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
+        serve: Option<std::net::SocketAddr>,
     },
 }
 
@@ -171,14 +174,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fit(args) => fit::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Demo { store, pace, uplink_port } => {
-            demo::run(store, pace, uplink_port).await.map(|()| ExitCode::SUCCESS)
+        Command::Demo { store, pace, uplink_port, serve } => {
+            demo::run(store, pace, uplink_port, serve).await.map(|()| ExitCode::SUCCESS)
         }
     }
 }
 
 /// Completes on Ctrl-C or SIGTERM (systemd's stop).
-async fn terminate() {
+pub(crate) async fn terminate() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

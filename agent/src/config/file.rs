@@ -29,6 +29,10 @@ pub struct ConfigFile {
     pub reports: ReportsFile,
     #[serde(default)]
     pub advisor: AdvisorFile,
+    #[serde(default)]
+    pub web: WebFile,
+    #[serde(default)]
+    pub homeassistant: HomeAssistantFile,
     /// Measured savings against a baseline period; no savings reports without it.
     #[serde(default)]
     pub savings: Option<SavingsFile>,
@@ -259,6 +263,53 @@ pub enum ClockMode {
     Wall,
     /// "Now" follows the newest accepted reading: replays run at the speed of the data.
     Event,
+}
+
+/// The local page and `/metrics`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebFile {
+    /// Address and port the page listens on. Loopback by default: the page takes decisions
+    /// without a login. `""` turns the page off.
+    pub listen: String,
+}
+
+impl Default for WebFile {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:8080".into() }
+    }
+}
+
+/// Home Assistant MQTT discovery on the building's broker.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HomeAssistantFile {
+    pub enabled: bool,
+    /// Home Assistant's discovery prefix.
+    pub discovery_prefix: String,
+    /// `device`: one discovery message for the agent and its entities (Home Assistant 2024.11
+    /// and later); `entity`: one message per entity, for older versions.
+    pub discovery: Discovery,
+    /// How often the summary (savings to date, recommendations) is refreshed, in wall time.
+    pub summary_interval: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Discovery {
+    Device,
+    Entity,
+}
+
+impl Default for HomeAssistantFile {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            discovery_prefix: "homeassistant".into(),
+            discovery: Discovery::Device,
+            summary_interval: Span::secs(300),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,8 +9,8 @@ use crate::ingest::decode::Decoder;
 use crate::point::{Fuel, PointKind, Unit};
 use chrono_tz::Tz;
 pub use duration::Span;
-pub use file::ClockMode;
 use file::ConfigFile;
+pub use file::{ClockMode, Discovery};
 use std::fmt;
 use std::path::{Path, PathBuf};
 pub use validate::validate;
@@ -56,6 +56,9 @@ pub struct Settings {
     pub uplink: Option<UplinkSettings>,
     pub reports: ReportSettings,
     pub advisor: crate::advisor::AdvisorSettings,
+    /// Where the local page listens; `None`: no page.
+    pub web: Option<std::net::SocketAddr>,
+    pub homeassistant: Option<HomeAssistantSettings>,
     pub savings: Option<SavingsSettings>,
     pub points: Vec<Point>,
 }
@@ -141,6 +144,13 @@ pub struct BrokerSettings {
 pub struct TlsSettings {
     pub ca_pem: Vec<u8>,
     pub client_auth: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HomeAssistantSettings {
+    pub discovery_prefix: String,
+    pub discovery: file::Discovery,
+    pub summary_interval: Span,
 }
 
 #[derive(Debug, Clone)]

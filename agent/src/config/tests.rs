@@ -52,6 +52,9 @@ fn defaults_come_from_one_place() {
     assert_eq!(settings.broker.client_id, "sobre-gym");
     assert_eq!(settings.storage.retention.monthly, file::RetentionFile::default().monthly);
     assert_eq!(settings.points[0].range, PointKind::ZoneTemperature.default_range());
+    let loopback = settings.web.expect("the page is on by default");
+    assert!(loopback.ip().is_loopback(), "{loopback}: only this machine, unless the operator says otherwise");
+    assert!(settings.homeassistant.is_some());
 }
 
 #[test]
@@ -144,6 +147,14 @@ fn validation_names_key_value_and_fix() {
             "savings.baseline",
             "2024-01-01",
             "30 days",
+        ),
+        ("page address", format!("{MINIMAL}\n[web]\nlisten = \"localhost\"\n"), "web.listen", "localhost", "127.0.0.1:8080"),
+        (
+            "discovery prefix",
+            format!("{MINIMAL}\n[homeassistant]\ndiscovery_prefix = \"ha/#\"\n"),
+            "homeassistant.discovery_prefix",
+            "ha/#",
+            "homeassistant",
         ),
     ];
     for (name, text, key, found, expected) in table {

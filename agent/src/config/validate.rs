@@ -3,8 +3,9 @@
 
 use super::file::{self, ConfigFile, DecodeFile, PointFile};
 use super::{
-    AgentSettings, BrokerSettings, Comfort, EnergyMode, IngestSettings, Point, Problem, ReportSettings, Retention,
-    SavingsSettings, Settings, Site, Span, StorageSettings, Tariff, Tariffs, TlsSettings, UplinkSettings,
+    AgentSettings, BrokerSettings, Comfort, EnergyMode, HomeAssistantSettings, IngestSettings, Point, Problem,
+    ReportSettings, Retention, SavingsSettings, Settings, Site, Span, StorageSettings, Tariff, Tariffs, TlsSettings,
+    UplinkSettings,
 };
 use crate::ingest::decode::Decoder;
 use crate::point::{Fuel, Unit};
@@ -110,6 +111,45 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         interval: a.interval.0,
         expiry: a.expiry.0,
     };
+
+    let web = match file.web.listen.trim() {
+        "" => None,
+        listen => match listen.parse::<std::net::SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                check.fail(
+                    "web.listen",
+                    listen,
+                    "use an address and port such as \"127.0.0.1:8080\", or \"\" for no page",
+                );
+                None
+            }
+        },
+    };
+    let ha = file.homeassistant;
+    if ha.enabled
+        && (ha.discovery_prefix.is_empty()
+            || ha.discovery_prefix.contains(['+', '#'])
+            || ha.discovery_prefix.ends_with('/'))
+    {
+        check.fail(
+            "homeassistant.discovery_prefix",
+            &ha.discovery_prefix,
+            "use Home Assistant's prefix, \"homeassistant\" unless changed there",
+        );
+    }
+    if ha.summary_interval.0 < std::time::Duration::from_secs(1) {
+        check.fail(
+            "homeassistant.summary_interval",
+            ha.summary_interval.to_string(),
+            "use at least \"1s\", e.g. \"5m\"",
+        );
+    }
+    let homeassistant = ha.enabled.then_some(HomeAssistantSettings {
+        discovery_prefix: ha.discovery_prefix,
+        discovery: ha.discovery,
+        summary_interval: ha.summary_interval,
+    });
 
     let agent = AgentSettings {
         topic_prefix: file.agent.topic_prefix.unwrap_or_else(|| format!("sobre/{}", site.id)),
@@ -248,6 +288,8 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             uplink,
             reports,
             advisor,
+            web,
+            homeassistant,
             savings,
             points,
         })

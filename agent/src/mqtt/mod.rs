@@ -31,6 +31,24 @@ pub struct Retained {
     pub payload: Vec<u8>,
 }
 
+/// Where the link sends the messages of some topics instead of ingest.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// A topic, or a prefix when it ends with `/`.
+    pub topics: String,
+    pub to: mpsc::Sender<Inbound>,
+}
+
+impl Route {
+    fn takes(&self, topic: &str) -> bool {
+        if self.topics.ends_with('/') {
+            topic.starts_with(self.topics.as_str())
+        } else {
+            topic == self.topics
+        }
+    }
+}
+
 /// How long a graceful disconnect may take to flush the final status.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
 /// Requests (publishes, subscribes) waiting for the event loop.
@@ -63,9 +81,9 @@ pub struct Link {
     pub eventloop: EventLoop,
     pub client: AsyncClient,
     pub subscriptions: Vec<String>,
-    /// Messages under the agent's own topic prefix (decisions, later overrides and flex
-    /// events) go to this channel instead of ingest.
-    pub control: Option<(String, mpsc::Sender<Inbound>)>,
+    /// Messages for the agent itself (decisions, Home Assistant's birth, later overrides and
+    /// flex events) go to their route's channel instead of ingest.
+    pub routes: Vec<Route>,
     pub backoff: Backoff,
     /// Published (retained) when the agent stops on purpose; the last will covers the rest.
     pub goodbye: Retained,
@@ -113,10 +131,7 @@ impl Link {
                         payload: publish.payload,
                         received_ms: chrono::Utc::now().timestamp_millis(),
                     };
-                    let to = match &self.control {
-                        Some((prefix, control)) if message.topic.starts_with(prefix.as_str()) => control,
-                        _ => &inbound,
-                    };
+                    let to = self.routes.iter().find(|r| r.takes(&message.topic)).map_or(&inbound, |r| &r.to);
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         sent = to.send(message) => if sent.is_err() { break },

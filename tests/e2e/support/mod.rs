@@ -114,13 +114,14 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// `points` is TOML for `[[points]]` tables; `extra` any further sections.
+    /// `points` is TOML for `[[points]]` tables; `extra` any further sections. No page: agents
+    /// of tests running side by side would all want port 8080.
     pub fn start(broker_port: u16, points: &str, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("sobre.db");
         let config = dir.path().join("sobre.toml");
         let text = format!(
-            "[site]\nid = \"test-site\"\ntimezone = \"Europe/London\"\n\n[broker]\nport = {broker_port}\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n\n[storage]\npath = {db:?}\ncommit_interval = \"50ms\"\n\n[storage.retention]\nraw = \"20y\"\nquarter_hour = \"20y\"\nhourly = \"20y\"\ndaily = \"20y\"\nmonthly = \"20y\"\n\n{extra}\n{points}\n"
+            "[site]\nid = \"test-site\"\ntimezone = \"Europe/London\"\n\n[broker]\nport = {broker_port}\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n\n[storage]\npath = {db:?}\ncommit_interval = \"50ms\"\n\n[storage.retention]\nraw = \"20y\"\nquarter_hour = \"20y\"\nhourly = \"20y\"\ndaily = \"20y\"\nmonthly = \"20y\"\n\n[web]\nlisten = \"\"\n\n{extra}\n{points}\n"
         );
         std::fs::write(&config, text).expect("write config");
         let mut agent = Agent { _dir: dir, db, config, child: None };
@@ -164,6 +165,63 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The agent as `sobre run` starts it (`daemon::run`), in a thread of the test, so the test
+/// can give it settings no file could (a store copied from elsewhere) and read its counters.
+pub struct InProcess {
+    pub settings: sobre_agent::config::Settings,
+    pub stats: std::sync::Arc<sobre_agent::stats::Stats>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl InProcess {
+    /// Starts it and waits until it subscribed (and its page, if any, listens). `dir` holds the
+    /// store and goes when the agent does.
+    pub fn start(settings: sobre_agent::config::Settings, dir: tempfile::TempDir) -> Self {
+        let stats = std::sync::Arc::new(sobre_agent::stats::Stats::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (run, counters) = (settings.clone(), stats.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let clock = sobre_agent::clock::Clock::system(run.agent.clock);
+            rt.block_on(sobre_agent::daemon::run(run, clock, counters, async {
+                let _ = stopped.await;
+            }))
+            .expect("the agent runs and stops cleanly");
+        });
+        wait_until("the agent subscribed", || stats.snapshot().subscribed > 0);
+        if let Some(page) = settings.web {
+            wait_until("the page listens", || std::net::TcpStream::connect(page).is_ok());
+        }
+        InProcess { settings, stats, stop: Some(stop), thread: Some(thread), dir: Some(dir) }
+    }
+
+    pub fn ledger(&self) -> sobre_agent::ledger::Ledger {
+        sobre_agent::ledger::Ledger::open(&self.settings.storage.path, &self.settings.site.id).expect("ledger")
+    }
+
+    /// Stops it as a SIGTERM would and waits until it has drained into the store, which the
+    /// returned folder keeps.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.halt().expect("the agent stopped cleanly");
+        self.dir.take().expect("the store's folder")
+    }
+
+    fn halt(&mut self) -> std::thread::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.thread.take().map_or(Ok(()), |t| t.join())
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        let _ = self.halt();
     }
 }
 

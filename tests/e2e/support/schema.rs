@@ -5,6 +5,12 @@
 
 use serde_json::Value;
 
+/// `config/schemas/<name>.json`.
+pub fn load(name: &str) -> Value {
+    let path = format!("{}/../config/schemas/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).expect("JSON")
+}
+
 pub fn check(schema: &Value, value: &Value) -> Result<(), String> {
     check_at("$", schema, value)
 }

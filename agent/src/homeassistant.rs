@@ -1,0 +1,254 @@
+//! Home Assistant over MQTT: the agent announces itself with MQTT discovery (one device
+//! message, or one message per entity for Home Assistant before 2024.11) and keeps a retained
+//! summary (`<prefix>/summary`, schema `sobre.summary/1`) its entities read: savings to date,
+//! open recommendations and the top one. The agent's status is the availability, so the last
+//! will marks every entity unavailable. Discovery is sent again on every connection and when
+//! Home Assistant says `online` on `<discovery prefix>/status` (it restarted and forgot).
+
+use crate::config::{Discovery, HomeAssistantSettings, Settings};
+use crate::glance::{kwh_per_year, GlanceError, Reader};
+use crate::mqtt::Inbound;
+use crate::shared::Shared;
+use rumqttc::{AsyncClient, QoS};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub const SUMMARY_SCHEMA: &str = "sobre.summary/1";
+
+/// Home Assistant's own status topic, where it says `online` after a start.
+pub fn birth_topic(ha: &HomeAssistantSettings) -> String {
+    format!("{}/status", ha.discovery_prefix)
+}
+
+pub fn summary_topic(settings: &Settings) -> String {
+    format!("{}/summary", settings.agent.topic_prefix)
+}
+
+/// Letters, digits, `_` and `-` only: what discovery topics and unique ids allow.
+fn node_id(settings: &Settings) -> String {
+    let id: String =
+        settings.site.id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    format!("sobre_{id}")
+}
+
+/// `(object id, component)` for each entity.
+fn entities(settings: &Settings) -> Vec<(&'static str, Map<String, Value>)> {
+    let node = node_id(settings);
+    let status = crate::status::topic(settings);
+    let summary = summary_topic(settings);
+    let entity = |object: &str, fields: Value| -> Map<String, Value> {
+        let mut c = Map::new();
+        c.insert("platform".into(), json!("sensor"));
+        c.insert("unique_id".into(), json!(format!("{node}_{object}")));
+        c.insert("object_id".into(), json!(format!("{node}_{object}")));
+        if let Value::Object(f) = fields {
+            c.extend(f);
+        }
+        c
+    };
+    vec![
+        (
+            "status",
+            entity(
+                "status",
+                json!({
+                    "name": "Status",
+                    "state_topic": status,
+                    "value_template": "{{ value_json.state }}",
+                    "json_attributes_topic": status,
+                    "entity_category": "diagnostic",
+                    "icon": "mdi:robot-outline",
+                }),
+            ),
+        ),
+        (
+            "savings_to_date",
+            entity(
+                "savings_to_date",
+                json!({
+                    "name": "Energy avoided since baseline",
+                    "state_topic": summary,
+                    // `None` makes the state unknown: no claim before the baseline passes its gate.
+                    "value_template": "{{ value_json.savings_to_date_kwh | round(0) if value_json.savings_to_date_kwh is not none else None }}",
+                    "unit_of_measurement": "kWh",
+                    "device_class": "energy",
+                    "state_class": "total",
+                    "icon": "mdi:leaf",
+                }),
+            ),
+        ),
+        (
+            "recommendations",
+            entity(
+                "recommendations",
+                json!({
+                    "name": "Open recommendations",
+                    "state_topic": summary,
+                    "value_template": "{{ value_json.recommendations }}",
+                    "state_class": "measurement",
+                    "icon": "mdi:lightbulb-on-outline",
+                }),
+            ),
+        ),
+        (
+            "top_recommendation",
+            entity(
+                "top_recommendation",
+                json!({
+                    "name": "Top recommendation",
+                    "state_topic": summary,
+                    // A sensor's state holds at most 255 characters; the whole of it is an attribute.
+                    "value_template": "{{ (value_json.top_recommendation.title if value_json.top_recommendation else 'none') | truncate(250) }}",
+                    "json_attributes_topic": summary,
+                    "json_attributes_template": "{{ (value_json.top_recommendation or {}) | tojson }}",
+                    "icon": "mdi:clipboard-text-outline",
+                }),
+            ),
+        ),
+    ]
+}
+
+fn device(settings: &Settings) -> Value {
+    json!({
+        "identifiers": [node_id(settings)],
+        "name": format!("sobre · {}", settings.site.name),
+        "manufacturer": "sobre",
+        "model": "building-energy agent",
+        "sw_version": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+fn availability(settings: &Settings) -> Value {
+    json!([{
+        "topic": crate::status::topic(settings),
+        "value_template": "{{ value_json.state }}",
+        "payload_available": "online",
+        "payload_not_available": "offline",
+    }])
+}
+
+fn origin() -> Value {
+    json!({ "name": "sobre", "sw_version": env!("CARGO_PKG_VERSION") })
+}
+
+/// `(topic, payload)` of every discovery message.
+pub fn discovery(settings: &Settings, ha: &HomeAssistantSettings) -> Vec<(String, Value)> {
+    let node = node_id(settings);
+    let prefix = &ha.discovery_prefix;
+    match ha.discovery {
+        Discovery::Device => {
+            let components: Map<String, Value> =
+                entities(settings).into_iter().map(|(object, c)| (object.to_string(), Value::Object(c))).collect();
+            vec![(
+                format!("{prefix}/device/{node}/config"),
+                json!({
+                    "device": device(settings),
+                    "origin": origin(),
+                    "availability": availability(settings),
+                    "qos": 1,
+                    "components": components,
+                }),
+            )]
+        }
+        Discovery::Entity => entities(settings)
+            .into_iter()
+            .map(|(object, mut c)| {
+                c.remove("platform");
+                c.insert("device".into(), device(settings));
+                c.insert("origin".into(), origin());
+                c.insert("availability".into(), availability(settings));
+                c.insert("qos".into(), json!(1));
+                (format!("{prefix}/sensor/{node}/{object}/config"), Value::Object(c))
+            })
+            .collect(),
+    }
+}
+
+/// The retained summary Home Assistant's entities read.
+pub fn summary(reader: &mut Reader, settings: &Settings) -> Result<Value, GlanceError> {
+    let g = reader.glance(settings)?;
+    let open = g.open_recommendations();
+    let top = open.first().map(|c| {
+        let r = &c.recommendation;
+        json!({
+            "id": c.subject,
+            "title": r["title"],
+            "status": c.status.name(),
+            "kwh_per_year": kwh_per_year(c),
+            "kwh_per_year_uncertainty": r["savings"]["kwh_per_year_uncertainty"],
+            "eur_per_year": r["savings"]["eur_per_year"],
+            "confidence": r["confidence"]["level"],
+        })
+    });
+    let to_date = g.savings_to_date();
+    Ok(json!({
+        "schema": SUMMARY_SCHEMA,
+        "site": settings.site.id,
+        "data_through": g.data_through_ms.map(crate::clock::iso),
+        "savings_to_date_kwh": to_date.map(|s| s.0),
+        "savings_to_date_uncertainty_kwh": to_date.map(|s| s.1),
+        "recommendations": open.len(),
+        "top_recommendation": top,
+    }))
+}
+
+#[derive(Debug)]
+pub struct HomeAssistant {
+    pub settings: Arc<Settings>,
+    pub ha: HomeAssistantSettings,
+    pub reader: Shared<Reader>,
+    pub client: AsyncClient,
+}
+
+impl HomeAssistant {
+    /// Announces on every connection and every birth message on `births`; refreshes the
+    /// summary every `summary_interval`.
+    pub async fn run(
+        self,
+        mut births: mpsc::Receiver<Inbound>,
+        mut connected: watch::Receiver<u64>,
+        cancel: CancellationToken,
+    ) {
+        let mut refresh = tokio::time::interval(self.ha.summary_interval.0);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                changed = connected.changed() => match changed {
+                    Ok(()) => self.announce().await,
+                    Err(_) => break,
+                },
+                birth = births.recv() => match birth {
+                    Some(m) if m.payload.as_ref() == b"online" => self.announce().await,
+                    Some(_) => {}
+                    None => break,
+                },
+                _ = refresh.tick() => if *connected.borrow() > 0 { self.publish_summary().await },
+            }
+        }
+    }
+
+    async fn announce(&self) {
+        for (topic, payload) in discovery(&self.settings, &self.ha) {
+            // Not retained, as Home Assistant advises: it asks again with its birth message.
+            if let Err(e) = self.client.publish(topic, QoS::AtLeastOnce, false, payload.to_string()).await {
+                tracing::warn!(error = %e, "cannot queue a Home Assistant discovery message");
+            }
+        }
+        self.publish_summary().await;
+    }
+
+    async fn publish_summary(&self) {
+        let settings = self.settings.clone();
+        match self.reader.try_with(move |r| summary(r, &settings)).await {
+            Ok(body) => {
+                let topic = summary_topic(&self.settings);
+                if let Err(e) = self.client.publish(topic, QoS::AtLeastOnce, true, body.to_string()).await {
+                    tracing::warn!(error = %e, "cannot queue the summary");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot compute the summary"),
+        }
+    }
+}

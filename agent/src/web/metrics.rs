@@ -1,0 +1,80 @@
+//! `/metrics` in the OpenMetrics text format: the agent's counters, read at scrape time, and the
+//! recommendations by status. A registry is built per scrape: it is a handful of values, and
+//! the counters already live in `Stats`.
+
+use crate::ledger::{Current, Status};
+use crate::stats::Snapshot;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{text, DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+const STATUSES: [Status; 6] =
+    [Status::Proposed, Status::Accepted, Status::Applied, Status::Rejected, Status::Overridden, Status::Expired];
+
+#[derive(Debug)]
+struct Scrape {
+    stats: Snapshot,
+    by_status: Vec<(&'static str, i64)>,
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = &self.stats;
+        let counters: [(&str, &str, u64); 11] = [
+            ("messages", "MQTT messages that reached ingest", s.messages),
+            ("readings_accepted", "readings that passed validation", s.accepted),
+            ("readings_rejected", "readings refused by ingest", s.rejected),
+            ("readings_stored", "readings committed to the store", s.stored),
+            ("readings_duplicate", "readings the store already held", s.duplicates),
+            ("readings_lost", "readings the store could not write", s.lost),
+            ("store_commits", "store transactions", s.commits),
+            ("broker_connections", "connections to the building's broker", s.connections),
+            ("reports_queued", "reports queued in the outbox", s.reports_queued),
+            ("reports_sent", "reports handed to the city's broker, resends included", s.reports_sent),
+            ("reports_acked", "reports the city's broker acknowledged", s.reports_acked),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                &format!("sobre_{name}"),
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        let gauges: [(&str, &str, i64); 2] = [
+            ("devices_offline", "devices whose availability topic says offline", s.devices_offline as i64),
+            ("stored_through_seconds", "event time of the newest stored reading", (s.stored_through_ms / 1000) as i64),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(&format!("sobre_{name}"), help, None, gauge.metric_type())?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "sobre_recommendations",
+            "recommendations by their ledger status",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (status, n) in &self.by_status {
+            ConstGauge::new(*n).encode(family.encode_family(&[("status", *status)])?)?;
+        }
+        Ok(())
+    }
+}
+
+pub fn render(stats: &Snapshot, current: &[Current]) -> String {
+    let by_status =
+        STATUSES.iter().map(|s| (s.name(), current.iter().filter(|c| c.status == *s).count() as i64)).collect();
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Scrape { stats: *stats, by_status }));
+    let mut out = String::new();
+    if let Err(e) = text::encode(&mut out, &registry) {
+        tracing::error!(error = %e, "cannot encode the metrics");
+    }
+    out
+}
