@@ -126,7 +126,10 @@ pub struct HeatDay {
     /// Σ weight·(indoor − outdoor)·Δt for each form of [`SUPPLY_GRID`], K·h (indoor: the mean
     /// of the zones).
     pub weighted: [f64; SUPPLY_GRID.len()],
-    /// Hours anyone was in: people and equipment warm the building, ventilation cools it.
+    /// The same, over the hours anyone was in: ventilation runs then, so a kelvin-hour costs
+    /// more than at night.
+    pub occupied_weighted: [f64; SUPPLY_GRID.len()],
+    /// Hours anyone was in: people and equipment warm the building.
     pub occupied_hours: f64,
     /// Σ irradiance·Δt, kWh/m².
     pub solar_kwh_m2: f64,
@@ -140,7 +143,7 @@ pub struct HeatDay {
 pub struct HeatLoss {
     /// The heat pump's supply temperature that fits best; `None`: a constant efficiency.
     pub supply_c: Option<f64>,
-    /// Intercept, the kelvin-hours term, occupied hours, solar.
+    /// Intercept, kelvin-hours, occupied kelvin-hours (the extra), occupied hours, solar.
     pub beta: Vec<f64>,
     pub metrics: Metrics,
     sigma2: f64,
@@ -150,6 +153,8 @@ pub struct HeatLoss {
 /// Supply temperatures tried for a heat pump, °C; `None` is a constant efficiency.
 const SUPPLY_GRID: [Option<f64>; 9] =
     [Some(30.0), Some(35.0), Some(40.0), Some(45.0), Some(50.0), Some(55.0), Some(65.0), Some(80.0), None];
+/// Columns of the daily regression (see [`HeatLoss::beta`]).
+const COLUMNS: usize = 5;
 /// Scales the heat pump's lift so the coefficients stay of the order of a plain kWh/K·h.
 const LIFT_SCALE: f64 = 40.0;
 
@@ -177,12 +182,12 @@ impl HeatLoss {
         })
     }
 
-    fn row(d: &HeatDay, g: usize) -> [f64; 4] {
-        [1.0, d.weighted[g], d.occupied_hours, d.solar_kwh_m2]
+    fn row(d: &HeatDay, g: usize) -> [f64; COLUMNS] {
+        [1.0, d.weighted[g], d.occupied_weighted[g], d.occupied_hours, d.solar_kwh_m2]
     }
 
     fn fit_form(days: &[HeatDay], g: usize, supply_c: Option<f64>) -> Result<Self, SetbackError> {
-        let mut ne = NormalEquations::new(4);
+        let mut ne = NormalEquations::new(COLUMNS);
         for d in days {
             ne.add(&Self::row(d, g), d.energy_kwh, 1.0);
         }
@@ -192,8 +197,8 @@ impl HeatLoss {
         let solution = ne.solve(1e-9 * scale.max(1.0))?;
         let predicted: Vec<f64> = days.iter().map(|d| solution.predict(&Self::row(d, g))).collect();
         let actual: Vec<f64> = days.iter().map(|d| d.energy_kwh).collect();
-        let metrics = metrics(&actual, &predicted, 4);
-        let sigma2 = solution.sse / days.len().saturating_sub(4).max(1) as f64;
+        let metrics = metrics(&actual, &predicted, COLUMNS);
+        let sigma2 = solution.sse / days.len().saturating_sub(COLUMNS).max(1) as f64;
         Ok(Self { supply_c, beta: solution.beta.clone(), metrics, sigma2, solution })
     }
 
@@ -203,11 +208,16 @@ impl HeatLoss {
         self.beta[1] * weight(self.supply_c, outdoor)
     }
 
-    /// The energy a lower indoor temperature avoids: `(outdoor, kelvin-hours lower)` per step.
-    /// Returns the kWh and its standard error from the fit.
-    pub fn avoided(&self, steps: impl IntoIterator<Item = (f64, f64)>) -> (f64, f64) {
-        let kh: f64 = steps.into_iter().map(|(outdoor, lower)| weight(self.supply_c, outdoor) * lower).sum();
-        let v = [0.0, kh, 0.0, 0.0];
+    /// The energy a lower indoor temperature avoids: `(outdoor, kelvin-hours lower, occupied)`
+    /// per step. Returns the kWh and its standard error from the fit.
+    pub fn avoided(&self, steps: impl IntoIterator<Item = (f64, f64, bool)>) -> (f64, f64) {
+        let (mut kh, mut occupied_kh) = (0.0, 0.0);
+        for (outdoor, lower, occupied) in steps {
+            let w = weight(self.supply_c, outdoor) * lower;
+            kh += w;
+            occupied_kh += if occupied { w } else { 0.0 };
+        }
+        let v = [0.0, kh, occupied_kh, 0.0, 0.0];
         (self.solution.predict(&v), (self.sigma2 * self.solution.quadratic_form(&v)).max(0.0).sqrt())
     }
 }
@@ -215,13 +225,21 @@ impl HeatLoss {
 /// Accumulates a [`HeatDay`] step by step.
 impl HeatDay {
     pub fn new() -> Self {
-        Self { energy_kwh: 0.0, weighted: [0.0; SUPPLY_GRID.len()], occupied_hours: 0.0, solar_kwh_m2: 0.0 }
+        Self {
+            energy_kwh: 0.0,
+            weighted: [0.0; SUPPLY_GRID.len()],
+            occupied_weighted: [0.0; SUPPLY_GRID.len()],
+            occupied_hours: 0.0,
+            solar_kwh_m2: 0.0,
+        }
     }
 
     pub fn add(&mut self, energy_kwh: f64, indoor: f64, outdoor: f64, occupied: bool, solar_w_m2: f64, hours: f64) {
         self.energy_kwh += energy_kwh;
-        for (w, supply_c) in self.weighted.iter_mut().zip(SUPPLY_GRID) {
-            *w += weight(supply_c, outdoor) * (indoor - outdoor) * hours;
+        for ((w, o), supply_c) in self.weighted.iter_mut().zip(&mut self.occupied_weighted).zip(SUPPLY_GRID) {
+            let kh = weight(supply_c, outdoor) * (indoor - outdoor) * hours;
+            *w += kh;
+            *o += if occupied { kh } else { 0.0 };
         }
         self.occupied_hours += if occupied { hours } else { 0.0 };
         self.solar_kwh_m2 += solar_w_m2 * hours / 1000.0;
@@ -231,6 +249,7 @@ impl HeatDay {
         Self {
             energy_kwh: self.energy_kwh * factor,
             weighted: self.weighted.map(|w| w * factor),
+            occupied_weighted: self.occupied_weighted.map(|w| w * factor),
             occupied_hours: self.occupied_hours * factor,
             solar_kwh_m2: self.solar_kwh_m2 * factor,
         }
@@ -302,7 +321,7 @@ mod tests {
         assert_eq!(model.supply_c, Some(45.0), "{model:?}");
         assert!((model.per_kelvin_hour(5.0) - 0.4).abs() < 1e-6, "{:?}", model.beta);
         // And a setback lowering indoor by 3 K for 10 h at 5 °C avoids 30 K·h × 0.4 kWh
-        let (kwh, se) = model.avoided((0..10).map(|_| (5.0, 3.0)));
+        let (kwh, se) = model.avoided((0..10).map(|_| (5.0, 3.0, false)));
         assert!((kwh - 12.0).abs() < 1e-4 && se < 1e-3, "{kwh} ± {se}");
     }
 

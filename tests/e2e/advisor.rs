@@ -66,6 +66,10 @@ fn the_advisor_finds_the_poor_schools_waste_and_the_emulator_confirms_each_savin
         let truth = base - whatif::run(changed).expect("runs").plant_kwh;
         let kwh = r.savings.period_kwh;
         let ratio = kwh / truth;
+        println!(
+            "{}: advisor {kwh:.0} ± {:.0} kWh, emulator {truth:.0} kWh ({ratio:.2})",
+            r.title, r.savings.period_kwh_uncertainty
+        );
         assert!((0.6..=1.5).contains(&ratio), "{}: estimated {kwh:.0} kWh, emulator {truth:.0} kWh", r.title);
         checked += 1;
     }

@@ -139,8 +139,13 @@ pub fn estimate(h: &History, p: &Programme, models: &Models, setting: &Setting, 
         zones += 1;
     }
     let zones_f = zones.max(1) as f64;
-    let (kwh, se_kwh) =
-        models.heat_loss.avoided(lowered.iter().zip(&outdoor).map(|(l, o)| (*o, l / zones_f * STEP_HOURS)));
+    let (kwh, se_kwh) = models.heat_loss.avoided(
+        lowered
+            .iter()
+            .zip(&outdoor)
+            .enumerate()
+            .map(|(i, (l, o))| (*o, l / zones_f * STEP_HOURS, h.building_occupied(i))),
+    );
     let weeks = (h.days() / 7.0).max(1.0 / 7.0);
     Estimate {
         kwh,

@@ -54,7 +54,10 @@ fn mode(values: impl Iterator<Item = f64>) -> Option<f64> {
 fn median_minutes(mut minutes: Vec<i64>) -> Option<NaiveTime> {
     minutes.sort_unstable();
     let m = u32::try_from(*minutes.get(minutes.len() / 2)?).ok()?;
-    NaiveTime::from_hms_opt(m / 60 % 24, m % 60, 0)
+    // A programme that heats until midnight stops at minute 1440; wrapping it to 00:00 would
+    // put the stop before the start. 23:59 keeps the order.
+    let m = m.min(24 * 60 - 1);
+    NaiveTime::from_hms_opt(m / 60, m % 60, 0)
 }
 
 /// Minutes since local midnight.
@@ -114,5 +117,24 @@ impl Programme {
 
     pub fn count(&self, kind: DayKind, heated: bool) -> usize {
         self.days.values().filter(|d| d.kind == kind && d.heated == heated).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_day_times_keeps_a_stop_at_midnight_after_the_start() {
+        let table = [
+            // Given minutes after local midnight, Then the median time of day
+            (vec![270, 270, 300], Some((4, 30))),
+            (vec![1200, 1440, 1440], Some((23, 59))),
+            (vec![], None),
+        ];
+        for (minutes, expected) in table {
+            let found = median_minutes(minutes.clone()).map(|t| (t.hour(), t.minute()));
+            assert_eq!(found, expected, "{minutes:?}");
+        }
     }
 }
