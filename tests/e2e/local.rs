@@ -139,7 +139,7 @@ fn a_decision_over_mqtt_or_on_the_page_is_recorded_and_published() {
     // When another is rejected with the page's button
     let body = "decision=reject&note=the+gym+is+let+on+Saturdays";
     let (status, _) = http(&agent, &format!(
-        "POST /recommendations/{rejected} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /recommendations/{rejected} HTTP/1.1\r\nHost: x\r\nOrigin: http://x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     ));
     assert!(status.contains("303"), "the page sends the browser back to the recommendation: {status}");
@@ -157,9 +157,17 @@ fn a_decision_over_mqtt_or_on_the_page_is_recorded_and_published() {
     watcher.publish(&topic, "accept");
     watcher.publish(&format!("{PREFIX}/recommendations/no-such-thing/set"), r#"{"decision": "reject"}"#);
     let (status, _) = http(&agent, &format!(
-        "POST /recommendations/{rejected} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 13\r\nConnection: close\r\n\r\ndecision=maybe"
+        "POST /recommendations/{rejected} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\nConnection: close\r\n\r\ndecision=maybe"
     ));
     assert!(status.contains("400"), "{status}");
+    let (status, _) = http(
+        &agent,
+        &format!(
+            "POST /recommendations/{} HTTP/1.1\r\nHost: x\r\nOrigin: http://elsewhere.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 15\r\nConnection: close\r\n\r\ndecision=accept",
+            open[2].0
+        ),
+    );
+    assert!(status.contains("403"), "a form sent from another site is refused: {status}");
     // (decisions are taken in order: once a later valid one is recorded, the others were seen)
     watcher.publish(&format!("{PREFIX}/recommendations/{}/set", open[2].0), r#"{"decision": "reject"}"#);
     watcher.expect(&format!("{PREFIX}/decisions"), |r| r["subject"] == open[2].0.as_str());

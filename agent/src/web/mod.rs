@@ -16,7 +16,7 @@ use crate::mqtt::Inbound;
 use crate::shared::Shared;
 use crate::stats::Stats;
 use axum::extract::{Form, Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -87,7 +87,26 @@ struct DecisionForm {
     note: Option<String>,
 }
 
-async fn decide(State(web): State<Web>, Path(id): Path<String>, Form(form): Form<DecisionForm>) -> Response {
+/// A browser names the page a form was sent from in `Origin`; a decision must come from this
+/// page, not from another site the facility manager's browser has open (cross-site request).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    match (header(header::ORIGIN), header(header::HOST)) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, authority)| authority == host),
+        (Some(_), None) => false,
+    }
+}
+
+async fn decide(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "decisions are taken on this page only").into_response();
+    }
     let Some(decisions) = &web.decisions else {
         return (StatusCode::SERVICE_UNAVAILABLE, "decisions are taken while the agent runs").into_response();
     };
