@@ -102,28 +102,67 @@ fn held(column: &[Option<f64>], first: f64) -> Vec<f64> {
         .collect()
 }
 
-pub fn estimate(h: &History, p: &Programme, models: &Models, setting: &Setting, comfort_min_c: f64) -> Estimate {
-    let outdoor = held(&h.outdoor, h.outdoor.iter().flatten().next().copied().unwrap_or(10.0));
+/// The period as the building ran it, replayed once for every finding: the outdoor
+/// temperature held over gaps, each quarter-hour's local time, and per zone (with a fitted
+/// response) the setpoints it held and the trajectory the response draws under them.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    outdoor: Vec<f64>,
+    local: Vec<chrono::NaiveDateTime>,
+    zones: Vec<Option<ZoneReplay>>,
+}
+
+#[derive(Debug, Clone)]
+struct ZoneReplay {
+    response: ZoneResponse,
+    start: f64,
+    current: Vec<f64>,
+    was: Vec<f64>,
+}
+
+impl Replay {
+    pub fn new(h: &History, p: &Programme, models: &Models) -> Self {
+        let outdoor = held(&h.outdoor, h.outdoor.iter().flatten().next().copied().unwrap_or(10.0));
+        let zones = h
+            .zones
+            .iter()
+            .zip(&models.responses)
+            .map(|(zone, response)| {
+                let response = response.as_ref().ok()?;
+                let current = held(&zone.setpoint, p.night_c);
+                let start = zone.temperature.iter().flatten().next().copied().unwrap_or(p.night_c);
+                let was = response.simulate(start, &current, &outdoor, STEP_HOURS);
+                Some(ZoneReplay { response: *response, start, current, was })
+            })
+            .collect();
+        Self { local: (0..h.len()).map(|i| h.local(i)).collect(), outdoor, zones }
+    }
+}
+
+pub fn estimate(
+    h: &History,
+    p: &Programme,
+    models: &Models,
+    replay: &Replay,
+    setting: &Setting,
+    comfort_min_c: f64,
+) -> Estimate {
+    let outdoor = &replay.outdoor;
     let mut lowered = vec![0.0; h.len()];
     let mut zones = 0usize;
     let mut discomfort = Vec::new();
-    for (z, zone) in h.zones.iter().enumerate() {
-        let Ok(response) = &models.responses[z] else { continue };
-        let current = held(&zone.setpoint, p.night_c);
-        let proposed: Vec<f64> = current
+    for (zone, r) in h.zones.iter().zip(&replay.zones) {
+        let Some(r) = r else { continue };
+        let proposed: Vec<f64> = r
+            .current
             .iter()
-            .enumerate()
-            .map(|(i, &s)| {
-                let local = h.local(i);
-                match p.days.get(&local.date()) {
-                    Some(day) => setting.apply(p, *day, local, s),
-                    None => s,
-                }
+            .zip(&replay.local)
+            .map(|(&s, &local)| match p.days.get(&local.date()) {
+                Some(day) => setting.apply(p, *day, local, s),
+                None => s,
             })
             .collect();
-        let start = zone.temperature.iter().flatten().next().copied().unwrap_or(p.night_c);
-        let was = response.simulate(start, &current, &outdoor, STEP_HOURS);
-        let would = response.simulate(start, &proposed, &outdoor, STEP_HOURS);
+        let (was, would) = (&r.was, r.response.simulate(r.start, &proposed, outdoor, STEP_HOURS));
         let mut extra = 0.0;
         for i in 0..h.len() {
             let lower = was[i] - would[i];
@@ -142,7 +181,7 @@ pub fn estimate(h: &History, p: &Programme, models: &Models, setting: &Setting, 
     let (kwh, se_kwh) = models.heat_loss.avoided(
         lowered
             .iter()
-            .zip(&outdoor)
+            .zip(outdoor)
             .enumerate()
             .map(|(i, (l, o))| (*o, l / zones_f * STEP_HOURS, h.building_occupied(i))),
     );

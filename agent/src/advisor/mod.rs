@@ -248,6 +248,7 @@ pub fn advise(
         kwh_per_kelvin_hour: [hl.per_kelvin_hour(0.0), hl.per_kelvin_hour(10.0)],
     };
     let zones: Vec<String> = h.zones.iter().map(|z| z.zone.clone()).collect();
+    let replay = estimate::Replay::new(&h, &p, &models);
     for f in rules::findings(&h, &p, &models, cfg) {
         let (kwh, se, per_year_days, base, comfort) = match f.setting {
             Setting::Baseload { from_kw, to_kw } => {
@@ -259,7 +260,7 @@ pub fn advise(
                 (kwh, 0.25 * kwh, 365.0, other, None)
             }
             _ => {
-                let e = estimate::estimate(&h, &p, &models, &f.setting, settings.comfort.min_c);
+                let e = estimate::estimate(&h, &p, &models, &replay, &f.setting, settings.comfort.min_c);
                 (e.kwh, e.se_kwh, cfg.heating_season_days, metered, Some(e))
             }
         };
