@@ -45,6 +45,18 @@ pub fn hours(
         .collect())
 }
 
+/// Fits a baseline for each of `points` on `period`; a point whose hours cannot be read gets
+/// the reason instead, like one with too little data.
+pub fn fit_each(store: &Store, tz: Tz, points: &[String], outdoor: &str, period: (i64, i64)) -> Fits {
+    points
+        .iter()
+        .map(|point| {
+            let fit = hours(store, tz, point, outdoor, period).map_err(|e| e.to_string()).and_then(|h| fit(&h));
+            (point.clone(), fit)
+        })
+        .collect()
+}
+
 /// Fits the baseline on `hours`; `Err` says why there is none.
 pub fn fit(hours: &[(i64, HourObs)]) -> Result<Baseline, String> {
     let obs: Vec<HourObs> = hours.iter().map(|(_, o)| *o).collect();

@@ -132,8 +132,8 @@ pub fn compute(
     if let (Some(outdoor), Some(through)) = (&outdoor, data_through_ms) {
         let today = calendar.local_midnight(calendar.local_date(through));
         if baselines.0.is_none() {
-            if let Some(period) = baseline_period.filter(|p| p.1 <= through) {
-                baselines.0 = Some(fit(store, settings, outdoor, period)?);
+            if let (Some(period), Some(cfg)) = (baseline_period.filter(|p| p.1 <= through), &settings.savings) {
+                baselines.0 = Some(baseline::fit_each(store, settings.site.timezone, &cfg.points, outdoor, period));
             }
         }
         for p in settings.points.iter().filter(|p| p.kind == PointKind::Energy) {
@@ -191,15 +191,6 @@ pub fn compute(
         ledger: ledger.records(30)?,
         points,
     })
-}
-
-fn fit(store: &Store, settings: &Settings, outdoor: &str, period: (i64, i64)) -> Result<Fits, StoreError> {
-    let mut fits = Vec::new();
-    for point in settings.savings.iter().flat_map(|s| &s.points) {
-        let hours = baseline::hours(store, settings.site.timezone, point, outdoor, period)?;
-        fits.push((point.clone(), baseline::fit(&hours)));
-    }
-    Ok(fits)
 }
 
 fn energy_glance(

@@ -43,6 +43,9 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 6] =
+        [Status::Proposed, Status::Accepted, Status::Applied, Status::Rejected, Status::Overridden, Status::Expired];
+
     pub fn name(self) -> &'static str {
         match self {
             Status::Proposed => "proposed",
@@ -55,14 +58,7 @@ impl Status {
     }
 
     fn parse(s: &str) -> Self {
-        match s {
-            "accepted" => Status::Accepted,
-            "applied" => Status::Applied,
-            "rejected" => Status::Rejected,
-            "overridden" => Status::Overridden,
-            "expired" => Status::Expired,
-            _ => Status::Proposed,
-        }
+        Status::ALL.into_iter().find(|status| status.name() == s).unwrap_or(Status::Proposed)
     }
 
     /// A person decided: later advisor runs do not re-propose or expire it.

@@ -127,11 +127,7 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         },
     };
     let ha = file.homeassistant;
-    if ha.enabled
-        && (ha.discovery_prefix.is_empty()
-            || ha.discovery_prefix.contains(['+', '#'])
-            || ha.discovery_prefix.ends_with('/'))
-    {
+    if ha.enabled && !is_topic_prefix(&ha.discovery_prefix) {
         check.fail(
             "homeassistant.discovery_prefix",
             &ha.discovery_prefix,
@@ -156,7 +152,7 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         clock: file.agent.clock,
         status_interval: file.agent.status_interval,
     };
-    if agent.topic_prefix.contains(['+', '#']) || agent.topic_prefix.ends_with('/') {
+    if !is_topic_prefix(&agent.topic_prefix) {
         check.fail("agent.topic_prefix", &agent.topic_prefix, "use a topic without wildcards or a trailing '/'");
     }
 
@@ -378,9 +374,15 @@ fn validate_broker(
     }
 }
 
+/// What every topic prefix must be: the start of topics, so no wildcard, no trailing `/`, and
+/// not empty (a topic would then start with `/`).
+fn is_topic_prefix(prefix: &str) -> bool {
+    !prefix.is_empty() && !prefix.contains(['+', '#']) && !prefix.ends_with('/')
+}
+
 fn validate_uplink(file: file::UplinkFile, site_id: &str, check: &mut Check) -> UplinkSettings {
     let broker = validate_broker(file.broker, "uplink.broker", format!("sobre-{site_id}-uplink"), check);
-    if file.prefix.is_empty() || file.prefix.contains(['+', '#']) || file.prefix.ends_with('/') {
+    if !is_topic_prefix(&file.prefix) {
         check.fail("uplink.prefix", &file.prefix, "use a topic prefix without wildcards or a trailing '/'");
     }
     if !(1..=1000).contains(&file.in_flight) {

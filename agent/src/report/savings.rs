@@ -147,19 +147,13 @@ impl Reporter {
     }
 
     async fn fit(&self, cfg: &SavingsSettings, outdoor: &str, period: (i64, i64)) -> Result<Fits, OutboxError> {
-        let mut fitted = Vec::new();
-        for point in &cfg.points {
-            let (tz, p, o) = (self.settings.site.timezone, point.clone(), outdoor.to_string());
-            let fit = self
-                .store
-                .with(move |s| baseline::hours(s, tz, &p, &o, period).map(|hours| baseline::fit(&hours)))
-                .await?
-                .unwrap_or_else(|e| Err(e.to_string()));
-            match &fit {
+        let (tz, points, outdoor) = (self.settings.site.timezone, cfg.points.clone(), outdoor.to_string());
+        let fitted = self.store.with(move |s| baseline::fit_each(s, tz, &points, &outdoor, period)).await?;
+        for (point, fit) in &fitted {
+            match fit {
                 Ok(b) => tracing::info!(point, cv_rmse = b.metrics.cv_rmse, gl14 = b.gate_pass, "baseline fitted"),
                 Err(why) => tracing::warn!(point, why, "no baseline: no savings reports for this point"),
             }
-            fitted.push((point.clone(), fit));
         }
         Ok(fitted)
     }

@@ -12,9 +12,6 @@ use prometheus_client::registry::Registry;
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-const STATUSES: [Status; 6] =
-    [Status::Proposed, Status::Accepted, Status::Applied, Status::Rejected, Status::Overridden, Status::Expired];
-
 #[derive(Debug)]
 struct Scrape {
     stats: Snapshot,
@@ -69,7 +66,7 @@ impl Collector for Scrape {
 
 pub fn render(stats: &Snapshot, current: &[Current]) -> String {
     let by_status =
-        STATUSES.iter().map(|s| (s.name(), current.iter().filter(|c| c.status == *s).count() as i64)).collect();
+        Status::ALL.iter().map(|s| (s.name(), current.iter().filter(|c| c.status == *s).count() as i64)).collect();
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Scrape { stats: *stats, by_status }));
     let mut out = String::new();
