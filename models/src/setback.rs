@@ -143,7 +143,10 @@ pub struct HeatDay {
 pub struct HeatLoss {
     /// The heat pump's supply temperature that fits best; `None`: a constant efficiency.
     pub supply_c: Option<f64>,
-    /// Intercept, kelvin-hours, occupied kelvin-hours (the extra), occupied hours, solar.
+    /// Kelvin-hours, occupied kelvin-hours (the extra), occupied hours, solar. No intercept:
+    /// a day with no difference to outdoors needs no heating, and a free constant would take
+    /// part of the slope with it (the winter's outdoor temperatures vary too little to tell a
+    /// fixed daily amount from a price per kelvin-hour), pricing every saving too low.
     pub beta: Vec<f64>,
     pub metrics: Metrics,
     sigma2: f64,
@@ -154,7 +157,7 @@ pub struct HeatLoss {
 const SUPPLY_GRID: [Option<f64>; 9] =
     [Some(30.0), Some(35.0), Some(40.0), Some(45.0), Some(50.0), Some(55.0), Some(65.0), Some(80.0), None];
 /// Columns of the daily regression (see [`HeatLoss::beta`]).
-const COLUMNS: usize = 5;
+const COLUMNS: usize = 4;
 /// Scales the heat pump's lift so the coefficients stay of the order of a plain kWh/K·h.
 const LIFT_SCALE: f64 = 40.0;
 
@@ -173,17 +176,17 @@ impl HeatLoss {
         let mut best: Option<HeatLoss> = None;
         for (g, supply_c) in SUPPLY_GRID.iter().enumerate() {
             let model = Self::fit_form(days, g, *supply_c)?;
-            if model.beta[1] > 0.0 && best.as_ref().is_none_or(|b| model.metrics.rmse < b.metrics.rmse) {
+            if model.beta[0] > 0.0 && best.as_ref().is_none_or(|b| model.metrics.rmse < b.metrics.rmse) {
                 best = Some(model);
             }
         }
         best.ok_or_else(|| {
-            SetbackError::NotHeating(Self::fit_form(days, SUPPLY_GRID.len() - 1, None).map_or(0.0, |m| m.beta[1]))
+            SetbackError::NotHeating(Self::fit_form(days, SUPPLY_GRID.len() - 1, None).map_or(0.0, |m| m.beta[0]))
         })
     }
 
     fn row(d: &HeatDay, g: usize) -> [f64; COLUMNS] {
-        [1.0, d.weighted[g], d.occupied_weighted[g], d.occupied_hours, d.solar_kwh_m2]
+        [d.weighted[g], d.occupied_weighted[g], d.occupied_hours, d.solar_kwh_m2]
     }
 
     fn fit_form(days: &[HeatDay], g: usize, supply_c: Option<f64>) -> Result<Self, SetbackError> {
@@ -192,9 +195,9 @@ impl HeatLoss {
             ne.add(&Self::row(d, g), d.energy_kwh, 1.0);
         }
         // A column that never varies (no solar sensor) must not make it singular; a ridge
-        // this small moves no coefficient the data determines, and spares the intercept.
+        // this small moves no coefficient the data determines.
         let scale: f64 = days.iter().map(|d| d.weighted[g] * d.weighted[g]).sum();
-        let solution = ne.solve(1e-9 * scale.max(1.0))?;
+        let solution = ne.solve_penalising(1e-9 * scale.max(1.0), 0)?;
         let predicted: Vec<f64> = days.iter().map(|d| solution.predict(&Self::row(d, g))).collect();
         let actual: Vec<f64> = days.iter().map(|d| d.energy_kwh).collect();
         let metrics = metrics(&actual, &predicted, COLUMNS);
@@ -205,7 +208,7 @@ impl HeatLoss {
     /// kWh of metered energy per kelvin-hour of indoor–outdoor difference, at an outdoor
     /// temperature.
     pub fn per_kelvin_hour(&self, outdoor: f64) -> f64 {
-        self.beta[1] * weight(self.supply_c, outdoor)
+        self.beta[0] * weight(self.supply_c, outdoor)
     }
 
     /// The energy a lower indoor temperature avoids: `(outdoor, kelvin-hours lower, occupied)`
@@ -217,7 +220,7 @@ impl HeatLoss {
             kh += w;
             occupied_kh += if occupied { w } else { 0.0 };
         }
-        let v = [0.0, kh, occupied_kh, 0.0, 0.0];
+        let v = [kh, occupied_kh, 0.0, 0.0];
         (self.solution.predict(&v), (self.sigma2 * self.solution.quadratic_form(&v)).max(0.0).sqrt())
     }
 }

@@ -56,9 +56,11 @@ fn the_advisor_finds_the_poor_schools_waste_and_the_emulator_confirms_each_savin
         serde_json::from_slice(&sobre_agent::advisor::task::current_list(&ledger, "ecole-demo").expect("list"))
             .expect("JSON");
     schema::check(&list, &retained).unwrap_or_else(|e| panic!("{e}\n{retained}"));
-    // And each estimate is near what the emulator shows with that change alone. The issue asks
-    // for 25 %; the estimates reach 50 % today, the night setback overestimated (README, "How
-    // good the advice is").
+    // And each estimate is within 25 % of what the emulator shows with that change alone, the
+    // issue's bar. Except the night setback: the poor school holds 19 °C all night, so how fast
+    // it would fall towards 16 °C is never seen, only inferred from the zone model's mass; it
+    // comes out about a third short (README, "How good the advice is").
+    let within = |rule: RuleKind| if rule == RuleKind::NightSetback { 0.6..=1.5 } else { 0.75..=1.25 };
     let base = whatif::run(school.clone()).expect("runs").plant_kwh;
     let mut checked = 0;
     for r in &latest {
@@ -70,7 +72,7 @@ fn the_advisor_finds_the_poor_schools_waste_and_the_emulator_confirms_each_savin
             "{}: advisor {kwh:.0} ± {:.0} kWh, emulator {truth:.0} kWh ({ratio:.2})",
             r.title, r.savings.period_kwh_uncertainty
         );
-        assert!((0.6..=1.5).contains(&ratio), "{}: estimated {kwh:.0} kWh, emulator {truth:.0} kWh", r.title);
+        assert!(within(r.rule).contains(&ratio), "{}: estimated {kwh:.0} kWh, emulator {truth:.0} kWh", r.title);
         checked += 1;
     }
     assert!(checked >= 4, "{checked} recommendations checked against the emulator");

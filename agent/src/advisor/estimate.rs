@@ -5,9 +5,11 @@
 use super::history::{History, STEP_HOURS};
 use super::programme::Programme;
 use super::setting::Setting;
+use chrono::Timelike;
 use serde::Serialize;
 use sobre_models::metrics::{gl14, Resolution};
 use sobre_models::setback::{HeatDay, HeatLoss, SetbackError, ZoneQuarter, ZoneResponse};
+use sobre_models::thermal::{fit_two_node, Inputs, TwoNodeModel, ZoneStep};
 
 /// Days with less than this share of their quarter-hours do not enter the heat-loss fit.
 const DAY_COVERAGE: f64 = 0.9;
@@ -18,8 +20,42 @@ pub struct Models {
     pub heat_loss: HeatLoss,
     pub gate_pass: bool,
     pub days: usize,
-    /// Per zone, in the history's order.
+    /// Per zone, in the history's order: how fast it climbs (optimal start)…
     pub responses: Vec<Result<ZoneResponse, SetbackError>>,
+    /// …and its air and mass, which the replays run on.
+    pub dynamics: Vec<Result<ZoneDynamics, String>>,
+}
+
+/// A zone's air and mass with the most heating its emitters gave.
+#[derive(Debug, Clone, Copy)]
+pub struct ZoneDynamics {
+    pub model: TwoNodeModel,
+    pub max_heating: f64,
+}
+
+/// Forecast windows the zone model is fitted on: a day, so it learns the night's long fall.
+const FIT_WINDOW: usize = 192;
+
+fn zone_dynamics(h: &History, z: usize) -> Result<ZoneDynamics, String> {
+    let zone = &h.zones[z];
+    let steps: Vec<ZoneStep> = (0..h.len())
+        .filter_map(|i| {
+            Some(ZoneStep {
+                indoor: zone.temperature[i]?,
+                outdoor: h.outdoor[i]?,
+                solar: h.solar[i].unwrap_or(0.0),
+                heating: zone.demand[i]?,
+                hour: h.local(i).hour() as u8,
+                occupancy: zone.occupancy[i].unwrap_or(0.0),
+            })
+        })
+        .collect();
+    let max_heating = steps.iter().map(|s| s.heating).fold(0.0, f64::max);
+    if max_heating <= 0.0 {
+        return Err("its heating demand was never above zero".into());
+    }
+    let model = fit_two_node(&steps, STEP_HOURS, FIT_WINDOW).map_err(|e| e.to_string())?;
+    Ok(ZoneDynamics { model, max_heating })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -87,7 +123,8 @@ pub fn fit(h: &History) -> Result<Models, String> {
     let heat_loss = HeatLoss::fit(&days).map_err(|e| format!("heat-loss model: {e}"))?;
     let gate = gl14(Resolution::Daily, &heat_loss.metrics);
     let responses = (0..h.zones.len()).map(|z| ZoneResponse::fit(&zone_quarters(h, z), STEP_HOURS)).collect();
-    Ok(Models { gate_pass: gate.pass, days: days.len(), heat_loss, responses })
+    let dynamics = (0..h.zones.len()).map(|z| zone_dynamics(h, z)).collect();
+    Ok(Models { gate_pass: gate.pass, days: days.len(), heat_loss, responses, dynamics })
 }
 
 /// Fills gaps with the last value seen (a thermostat holds its setpoint between reports).
@@ -114,28 +151,47 @@ pub struct Replay {
 
 #[derive(Debug, Clone)]
 struct ZoneReplay {
-    response: ZoneResponse,
+    dynamics: ZoneDynamics,
     start: f64,
+    inputs: Vec<Inputs>,
     current: Vec<f64>,
     was: Vec<f64>,
+}
+
+impl ZoneReplay {
+    fn follow(&self, setpoints: &[f64]) -> Vec<f64> {
+        let steps = setpoints.iter().copied().zip(self.inputs.iter().copied());
+        self.dynamics.model.follow(self.start, steps, self.dynamics.max_heating)
+    }
 }
 
 impl Replay {
     pub fn new(h: &History, p: &Programme, models: &Models) -> Self {
         let outdoor = held(&h.outdoor, h.outdoor.iter().flatten().next().copied().unwrap_or(10.0));
+        let local: Vec<chrono::NaiveDateTime> = (0..h.len()).map(|i| h.local(i)).collect();
         let zones = h
             .zones
             .iter()
-            .zip(&models.responses)
-            .map(|(zone, response)| {
-                let response = response.as_ref().ok()?;
+            .zip(&models.dynamics)
+            .map(|(zone, dynamics)| {
+                let dynamics = *dynamics.as_ref().ok()?;
+                let inputs = (0..h.len())
+                    .map(|i| Inputs {
+                        outdoor: outdoor[i],
+                        solar: h.solar[i].unwrap_or(0.0),
+                        heating: 0.0,
+                        hour: local[i].hour() as u8,
+                        occupancy: zone.occupancy[i].unwrap_or(0.0),
+                    })
+                    .collect();
                 let current = held(&zone.setpoint, p.night_c);
                 let start = zone.temperature.iter().flatten().next().copied().unwrap_or(p.night_c);
-                let was = response.simulate(start, &current, &outdoor, STEP_HOURS);
-                Some(ZoneReplay { response: *response, start, current, was })
+                let mut replay = ZoneReplay { dynamics, start, inputs, current, was: Vec::new() };
+                replay.was = replay.follow(&replay.current);
+                Some(replay)
             })
             .collect();
-        Self { local: (0..h.len()).map(|i| h.local(i)).collect(), outdoor, zones }
+        Self { local, outdoor, zones }
     }
 }
 
@@ -162,7 +218,7 @@ pub fn estimate(
                 None => s,
             })
             .collect();
-        let (was, would) = (&r.was, r.response.simulate(r.start, &proposed, outdoor, STEP_HOURS));
+        let (was, would) = (&r.was, r.follow(&proposed));
         let mut extra = 0.0;
         for i in 0..h.len() {
             let lower = was[i] - would[i];

@@ -104,7 +104,7 @@ impl Overview {
         let (lo, hi) = self.comfort;
         let _ = writeln!(
             out,
-            "\nZones: comfort while occupied {lo}–{hi} °C; zone model 2R2C (air and mass) trained on the first\n\
+            "\nZones: comfort while occupied {lo}–{hi} °C; zone model 3R2C (air and walls) trained on the first\n\
              70 % of the period, forecast error on the last 30 % against persistence (K)"
         );
         let _ = writeln!(
