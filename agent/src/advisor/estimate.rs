@@ -33,11 +33,13 @@ pub struct ZoneDynamics {
     pub max_heating: f64,
 }
 
-/// Forecast windows the zone model is fitted on: a day, so it learns the night's long fall.
+/// Forecast windows the zone model is fitted on: two days, so each spans a whole night's fall
+/// and the climb after it.
 const FIT_WINDOW: usize = 192;
 
 fn zone_dynamics(h: &History, z: usize) -> Result<ZoneDynamics, String> {
     let zone = &h.zones[z];
+    // A gap joins its two sides: a fit on day-long trajectories shrugs off a few such seams.
     let steps: Vec<ZoneStep> = (0..h.len())
         .filter_map(|i| {
             Some(ZoneStep {
