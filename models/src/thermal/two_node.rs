@@ -38,7 +38,7 @@ pub struct TwoNodeModel {
     /// Gains on the air node, K per hour per unit of input.
     pub g_solar: f64,
     pub g_heating: f64,
-    /// Net effect of full occupancy (people's heat less the ventilation they need), K per hour.
+    /// People's heat at full occupancy, K per hour (their ventilation is `k_ventilation`).
     pub g_occupancy: f64,
     /// Air change while occupied, per hour at full occupancy: ventilation's loss grows with
     /// the indoor–outdoor difference, which no constant gain can stand for.
@@ -225,7 +225,10 @@ pub fn fit_two_node(steps: &[ZoneStep], step_hours: f64, window: usize) -> Resul
                 Rates { ma: ma_up, ..at },
                 Rates { ma: at.ma / factor, ..at },
             ] {
-                better(eval(r), &mut best);
+                // A nil mass loss divided is the same point: no need to weigh it again.
+                if r != at {
+                    better(eval(r), &mut best);
+                }
             }
             if best.as_ref().is_none_or(|(s, _)| *s >= sse) {
                 break;
@@ -251,12 +254,7 @@ impl ZoneForecast for TwoNodeModel {
         inputs
             .iter()
             .map(|u| {
-                let air = self.g_solar * u.solar
-                    + self.g_heating * u.heating
-                    + self.g_occupancy * u.occupancy
-                    + self.k_ventilation * u.occupancy * (u.outdoor - x[0])
-                    + self.g_day[block(u.hour)];
-                x = d.step(x, u.outdoor, air);
+                x = d.step(x, u.outdoor, self.air_input(u, u.heating, x[0]));
                 x[0]
             })
             .collect()
@@ -266,6 +264,15 @@ impl ZoneForecast for TwoNodeModel {
 impl TwoNodeModel {
     fn rates(&self) -> Rates {
         Rates { im: self.k_im, ia: self.k_ia, mi: self.k_mi, ma: self.k_ma }
+    }
+
+    /// What drives the air node during a step, K/h, with the air at `air` when it starts.
+    fn air_input(&self, u: &Inputs, heating: f64, air: f64) -> f64 {
+        self.g_solar * u.solar
+            + self.g_heating * heating
+            + self.g_occupancy * u.occupancy
+            + self.k_ventilation * u.occupancy * (u.outdoor - air)
+            + self.g_day[block(u.hour)]
     }
 
     /// Follows a setpoint programme from air and mass at `start`, with a thermostat that gives
@@ -279,11 +286,7 @@ impl TwoNodeModel {
         steps
             .into_iter()
             .map(|(setpoint, u)| {
-                let gains = self.g_solar * u.solar
-                    + self.g_occupancy * u.occupancy
-                    + self.k_ventilation * u.occupancy * (u.outdoor - x[0])
-                    + self.g_day[block(u.hour)];
-                let free = d.step(x, u.outdoor, gains);
+                let free = d.step(x, u.outdoor, self.air_input(&u, 0.0, x[0]));
                 let duty = if full[0] > 0.0 { ((setpoint - free[0]) / full[0]).clamp(0.0, 1.0) } else { 0.0 };
                 x = [free[0] + duty * full[0], free[1] + duty * full[1]];
                 x[0]
