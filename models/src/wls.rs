@@ -98,6 +98,16 @@ impl NormalEquations {
         self.weight += scale * other.weight;
     }
 
+    /// Takes column `i` out of the fit: its coefficient comes out nil as long as the solve has a
+    /// ridge on it (`solve_regularised`), which keeps the system solvable.
+    pub fn drop_column(&mut self, i: usize) {
+        for j in 0..self.p {
+            self.xtwx[i * self.p + j] = 0.0;
+            self.xtwx[j * self.p + i] = 0.0;
+        }
+        self.xtwy[i] = 0.0;
+    }
+
     /// Solves with `ridge` on every column but the first (the intercept).
     pub fn solve(&self, ridge: f64) -> Result<Solution, SolveError> {
         self.solve_penalising(ridge, 1)

@@ -56,11 +56,7 @@ fn the_advisor_finds_the_poor_schools_waste_and_the_emulator_confirms_each_savin
         serde_json::from_slice(&sobre_agent::advisor::task::current_list(&ledger, "ecole-demo").expect("list"))
             .expect("JSON");
     schema::check(&list, &retained).unwrap_or_else(|e| panic!("{e}\n{retained}"));
-    // And each estimate is within 25 % of what the emulator shows with that change alone, the
-    // issue's bar. Except the night setback: the poor school holds 19 °C all night, so how fast
-    // it would fall towards 16 °C is never seen, only inferred from the zone model's mass; it
-    // comes out about a third short (README, "How good the advice is").
-    let within = |rule: RuleKind| if rule == RuleKind::NightSetback { 0.6..=1.5 } else { 0.75..=1.25 };
+    // And each estimate is within 25 % of what the emulator shows with that change alone
     let base = whatif::run(school.clone()).expect("runs").plant_kwh;
     let mut checked = 0;
     for r in &latest {
@@ -72,7 +68,7 @@ fn the_advisor_finds_the_poor_schools_waste_and_the_emulator_confirms_each_savin
             "{}: advisor {kwh:.0} ± {:.0} kWh, emulator {truth:.0} kWh ({ratio:.2})",
             r.title, r.savings.period_kwh_uncertainty
         );
-        assert!(within(r.rule).contains(&ratio), "{}: estimated {kwh:.0} kWh, emulator {truth:.0} kWh", r.title);
+        assert!((0.75..=1.25).contains(&ratio), "{}: estimated {kwh:.0} kWh, emulator {truth:.0} kWh", r.title);
         checked += 1;
     }
     assert!(checked >= 4, "{checked} recommendations checked against the emulator");
@@ -92,6 +88,9 @@ fn on_the_well_tuned_school_no_setback_is_recommended_that_saves_less_than_its_u
         sim::demo_settings(&emulator, broker.port, broker.port, &dir.path().join("sobre.db")).expect("settings");
     settings.uplink = None;
     settings.homeassistant = None;
+    // The test advises once itself, at the end: the agent's own daily runs would only compete
+    // for the cores with its ingest.
+    settings.advisor.interval = std::time::Duration::from_secs(100 * 86_400);
     let agent = crate::support::InProcess::start(settings.clone(), dir);
     let target =
         sim::Target { host: "127.0.0.1".into(), port: broker.port, stall_timeout: std::time::Duration::from_secs(30) };

@@ -15,6 +15,7 @@ pub mod task;
 
 use crate::config::Settings;
 use crate::store::{Store, StoreError};
+pub use history::History;
 use serde::{Deserialize, Serialize};
 pub use setting::Setting;
 use sobre_models::stats::normal_quantile;
@@ -171,8 +172,7 @@ pub struct Advice {
 
 /// The estimates' own error, beyond what the fit's residuals show: the heat-loss form and the
 /// zone model are approximations. On the emulated school the estimates fall between 0.83 and
-/// 1.17 times the emulator's, and the night setback's at 0.68 (its long fall is never seen in a
-/// school held at 19 °C all night); 20 % as one standard deviation is the honest floor.
+/// 1.00 times the emulator's; 20 % as one standard deviation is the honest floor.
 const MODEL_FORM_SIGMA: f64 = 0.2;
 
 /// z for a two-sided 90 % interval.
@@ -192,22 +192,32 @@ pub fn advise(
     store: &Store,
     settings: &Settings,
     cfg: &AdvisorSettings,
-    (from_ms, to_ms): (i64, i64),
+    window: (i64, i64),
 ) -> Result<Advice, StoreError> {
-    // Devices arrive at their own pace: advise only on what every point has delivered.
+    Ok(advise_on(&read(store, settings, window)?, settings, cfg))
+}
+
+/// What the advisor rests on: `[from_ms, to_ms)` of the store, cut to what every point has
+/// delivered (devices arrive at their own pace).
+pub fn read(store: &Store, settings: &Settings, (from_ms, to_ms): (i64, i64)) -> Result<History, StoreError> {
     let complete_ms = store.newest()?.iter().map(|n| n.ts_ms).min().unwrap_or(to_ms);
     let to_ms = to_ms.min(complete_ms.div_euclid(history::QUARTER_MS) * history::QUARTER_MS);
-    let h = history::read(store, settings, (from_ms, to_ms))?;
-    let mut advice = Advice { from_ms, to_ms, ..Advice::default() };
-    let Some(p) = programme::Programme::read(&h) else {
+    history::read(store, settings, (from_ms, to_ms))
+}
+
+/// Advises on a history read from the store: fits the models and runs the rules, without the
+/// store, so that ingest goes on meanwhile.
+pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Advice {
+    let mut advice = Advice { from_ms: h.start_ms, to_ms: h.ts(h.len()), ..Advice::default() };
+    let Some(p) = programme::Programme::read(h) else {
         advice.missing.push("no setpoints or presence seen yet: the advisor needs zone setpoint and occupancy points to read the programme".into());
-        return Ok(advice);
+        return advice;
     };
-    let models = match estimate::fit(&h) {
+    let models = match estimate::fit(h) {
         Ok(m) => m,
         Err(why) => {
             advice.missing.push(why);
-            return Ok(advice);
+            return advice;
         }
     };
     if !models.gate_pass {
@@ -217,7 +227,7 @@ pub fn advise(
             100.0 * models.heat_loss.metrics.nmbe,
             models.days
         ));
-        return Ok(advice);
+        return advice;
     }
     for (z, r) in h.zones.iter().zip(&models.dynamics) {
         if let Err(e) = r {
@@ -235,7 +245,7 @@ pub fn advise(
         / h.len().max(1) as f64;
     let hl = &models.heat_loss;
     let model = ModelCard {
-        id: format!("heat-loss-{}", crate::clock::iso(to_ms)),
+        id: format!("heat-loss-{}", crate::clock::iso(advice.to_ms)),
         kind: match hl.supply_c {
             Some(s) => format!("daily heat loss per kelvin-hour, heat pump efficiency as with {s:.0} °C water; air-and-mass response per zone"),
             None => "daily heat loss per kelvin-hour, constant efficiency; air-and-mass response per zone".into(),
@@ -248,8 +258,8 @@ pub fn advise(
         kwh_per_kelvin_hour: [hl.per_kelvin_hour(0.0), hl.per_kelvin_hour(10.0)],
     };
     let zones: Vec<String> = h.zones.iter().map(|z| z.zone.clone()).collect();
-    let replay = estimate::Replay::new(&h, &p, &models);
-    for f in rules::findings(&h, &p, &models, cfg) {
+    let replay = estimate::Replay::new(h, &p, &models);
+    for f in rules::findings(h, &p, &models, cfg) {
         let (kwh, se, per_year_days, base, comfort) = match f.setting {
             Setting::Baseload { from_kw, to_kw } => {
                 let empty_h = (0..h.len()).filter(|&i| h.other_kwh[i].is_some() && !h.building_occupied(i)).count()
@@ -260,7 +270,7 @@ pub fn advise(
                 (kwh, 0.25 * kwh, 365.0, other, None)
             }
             _ => {
-                let e = estimate::estimate(&h, &p, &models, &replay, &f.setting, settings.comfort.min_c);
+                let e = estimate::estimate(h, &p, &models, &replay, &f.setting, settings.comfort.min_c);
                 (e.kwh, e.se_kwh, cfg.heating_season_days, metered, Some(e))
             }
         };
@@ -323,5 +333,5 @@ pub fn advise(
         });
     }
     advice.recommendations.sort_by(|a, b| b.savings.period_kwh.total_cmp(&a.savings.period_kwh));
-    Ok(advice)
+    advice
 }

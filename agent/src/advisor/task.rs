@@ -4,7 +4,7 @@
 //! goes out on `<prefix>/decisions`, and the current list, retained, on
 //! `<prefix>/recommendations`.
 
-use super::{advise, Advice, Recommendation};
+use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
 use crate::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use crate::mqtt::Inbound;
@@ -77,9 +77,16 @@ impl AdvisorTask {
                     },
                     None => break,
                 },
-                _ = tick.tick() => if let Err(e) = self.maybe_advise(&mut next_ms).await {
-                    tracing::warn!(error = %e, "advisor run failed; the next check retries");
-                },
+                _ = tick.tick() => {
+                    // A run takes seconds of fitting: shutdown does not wait for it.
+                    let run = tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        run = self.maybe_advise(&mut next_ms) => run,
+                    };
+                    if let Err(e) = run {
+                        tracing::warn!(error = %e, "advisor run failed; the next check retries");
+                    }
+                }
             }
         }
     }
@@ -104,12 +111,15 @@ impl AdvisorTask {
     pub async fn advise_now(&self, now_ms: i64) -> Result<Vec<Record>, AdvisorError> {
         let settings = self.settings.clone();
         let window = settings.advisor.window.as_millis() as i64;
-        let advice: Advice = self
+        let read = settings.clone();
+        let history = self
             .store
-            .try_with(move |s| {
-                advise(s, &settings, &settings.advisor, (now_ms - window, now_ms)).map_err(AdvisorError::from)
-            })
+            .try_with(move |s| super::read(s, &read, (now_ms - window, now_ms)).map_err(AdvisorError::from))
             .await?;
+        // The fit runs without the store, so that ingest goes on meanwhile.
+        let advice: Advice = tokio::task::spawn_blocking(move || advise_on(&history, &settings, &settings.advisor))
+            .await
+            .map_err(Unfinished::from)?;
         for why in &advice.missing {
             tracing::info!(why, "advisor: data missing");
         }

@@ -1,9 +1,11 @@
 //! The 3R2C zone model in state-space form: the air (observed) and the building's mass (not).
 //!   dTi/dt = k_im·(Tm − Ti) + k_ia·(Ta − Ti) + g_s·solar + g_h·heating + g_0
-//!   dTm/dt = k_mi·(Ti − Tm) + k_ma·(Ta − Tm)
+//!   dTm/dt = k_mi·(Ti − Tm) + k_ma·(Ta − Tm) + m_s·solar + m_o·occupancy
 //! The walls lose to outdoors themselves (`k_ma`): without that path the mass can cool only
-//! through the air, and a night's fall comes out several times too slow. The mass temperature
-//! is estimated by running the mass node on the measured air and outdoor temperatures (an
+//! through the air, and a night's fall comes out several times too slow. Sun and people warm
+//! the walls too (`m_s`, `m_o`): with every gain on the air, the fit explains a warm afternoon
+//! by a leaky zone and the night's fall again comes out slow. The mass temperature is
+//! estimated by running the mass node on the measured air and outdoor temperatures (an
 //! observer). Fitted on trajectories: for fixed rates the trajectory is linear in the gains, so
 //! a search over the four rates (a coarse grid, then halving steps around the best) with least
 //! squares for the gains minimises the error of `window`-step forecasts from measured states.
@@ -14,9 +16,14 @@ use serde::Serialize;
 
 /// Blocks of the day with their own internal gains.
 const BLOCKS: usize = 4;
-/// Inputs with a gain of their own: solar, heating, occupancy, and the ventilation that runs
-/// while people are in (occupancy × (outdoor − air)).
+/// Inputs with a gain of their own on the air: solar, heating, occupancy, and the ventilation
+/// that runs while people are in (occupancy × (outdoor − air)).
 const INPUTS: usize = 4;
+/// Inputs with a gain on the mass: solar and occupancy.
+const MASS_INPUTS: usize = 2;
+const COLUMNS: usize = INPUTS + BLOCKS + MASS_INPUTS;
+/// Columns whose gain cannot be negative: ventilation and the mass's.
+const SIGNED: [usize; 3] = [3, INPUTS + BLOCKS, INPUTS + BLOCKS + 1];
 
 fn block(hour: u8) -> usize {
     (usize::from(hour) * BLOCKS / 24).min(BLOCKS - 1)
@@ -45,16 +52,21 @@ pub struct TwoNodeModel {
     pub k_ventilation: f64,
     /// Internal gains for each block of the day (00–06, 06–12, 12–18, 18–24 h).
     pub g_day: [f64; BLOCKS],
+    /// Gains on the mass node, K per hour per unit: sun and people.
+    pub m_solar: f64,
+    pub m_occupancy: f64,
     /// RMSE of the fitted trajectories, K.
     pub rmse_k: f64,
 }
 
-/// One time step as a linear map: x' = A·x + b_ta·Ta + b_air·(air-node input), x = (Ti, Tm).
+/// One time step as a linear map: x' = A·x + b_ta·Ta + b_air·(air input) + b_mass·(mass
+/// input), x = (Ti, Tm).
 #[derive(Debug, Clone, Copy)]
 struct Discrete {
     a: [[f64; 2]; 2],
     b_ta: [f64; 2],
     b_air: [f64; 2],
+    b_mass: [f64; 2],
 }
 
 /// The four rates, per hour: air ↔ mass, air ↔ outside, mass ↔ air, mass ↔ outside.
@@ -68,47 +80,65 @@ struct Rates {
 
 fn discretise(r: Rates, step_hours: f64) -> Discrete {
     let h = step_hours / SUBSTEPS as f64;
-    let euler = |x: [f64; 2], ta: f64, air: f64| -> [f64; 2] {
+    let euler = |x: [f64; 2], ta: f64, air: f64, mass: f64| -> [f64; 2] {
         let mut x = x;
         for _ in 0..SUBSTEPS {
             let dti = r.im * (x[1] - x[0]) + r.ia * (ta - x[0]) + air;
-            let dtm = r.mi * (x[0] - x[1]) + r.ma * (ta - x[1]);
+            let dtm = r.mi * (x[0] - x[1]) + r.ma * (ta - x[1]) + mass;
             x = [x[0] + h * dti, x[1] + h * dtm];
         }
         x
     };
-    let c0 = euler([1.0, 0.0], 0.0, 0.0);
-    let c1 = euler([0.0, 1.0], 0.0, 0.0);
+    let c0 = euler([1.0, 0.0], 0.0, 0.0, 0.0);
+    let c1 = euler([0.0, 1.0], 0.0, 0.0, 0.0);
     Discrete {
         a: [[c0[0], c1[0]], [c0[1], c1[1]]],
-        b_ta: euler([0.0, 0.0], 1.0, 0.0),
-        b_air: euler([0.0, 0.0], 0.0, 1.0),
+        b_ta: euler([0.0, 0.0], 1.0, 0.0, 0.0),
+        b_air: euler([0.0, 0.0], 0.0, 1.0, 0.0),
+        b_mass: euler([0.0, 0.0], 0.0, 0.0, 1.0),
     }
 }
 
 impl Discrete {
-    fn step(&self, x: [f64; 2], ta: f64, air: f64) -> [f64; 2] {
-        [
-            self.a[0][0] * x[0] + self.a[0][1] * x[1] + self.b_ta[0] * ta + self.b_air[0] * air,
-            self.a[1][0] * x[0] + self.a[1][1] * x[1] + self.b_ta[1] * ta + self.b_air[1] * air,
-        ]
+    fn step(&self, x: [f64; 2], ta: f64, air: f64, mass: f64) -> [f64; 2] {
+        let row = |i: usize| {
+            self.a[i][0] * x[0] + self.a[i][1] * x[1] + self.b_ta[i] * ta + self.b_air[i] * air + self.b_mass[i] * mass
+        };
+        [row(0), row(1)]
     }
 }
 
-/// The mass temperature after each step of `history`: the mass node driven by the measured
-/// air and outdoor temperatures, from the first step on (a slow mass needs all the history there
-/// is).
-fn observe_mass(r: Rates, step_hours: f64, history: &[ZoneStep]) -> Vec<f64> {
+/// The mass node alone, run on measured air: each step it relaxes towards where `drive` (its
+/// inflow, K/h, given the step and the air's mean over it) would hold it, starting from
+/// `start`. Gives the mass at the start of each step, where the measured air is too. From the
+/// first step on: a slow mass needs all the history there is.
+fn observe(
+    r: Rates,
+    step_hours: f64,
+    history: &[ZoneStep],
+    start: f64,
+    drive: impl Fn(&ZoneStep, f64) -> f64,
+) -> Vec<f64> {
     let decay = (-(r.mi + r.ma) * step_hours).exp();
-    let mut tm = history.first().map_or(0.0, |s| s.indoor);
+    let mut tm = start;
     history
         .iter()
-        .map(|s| {
-            let towards = (r.mi * s.indoor + r.ma * s.outdoor) / (r.mi + r.ma);
+        .enumerate()
+        .map(|(k, s)| {
+            let at_start = tm;
+            let air = history.get(k + 1).map_or(s.indoor, |next| 0.5 * (s.indoor + next.indoor));
+            let towards = drive(s, air) / (r.mi + r.ma);
             tm = towards + (tm - towards) * decay;
-            tm
+            at_start
         })
         .collect()
+}
+
+/// The mass temperature at the start of each step of `history`, without its own gains: the
+/// mass node driven by the measured air and outdoor temperatures.
+fn observe_mass(r: Rates, step_hours: f64, history: &[ZoneStep]) -> Vec<f64> {
+    let start = history.first().map_or(0.0, |s| s.indoor);
+    observe(r, step_hours, history, start, |s, air| r.mi * air + r.ma * s.outdoor)
 }
 
 fn log_grid(low: f64, high: f64, points: usize) -> Vec<f64> {
@@ -121,7 +151,7 @@ const AIR_MASS: (f64, f64) = (0.02, 4.0);
 const MASS_AIR: (f64, f64) = (0.005, 1.0);
 const MASS_OUTSIDE: [f64; 5] = [0.0, 0.003, 0.01, 0.03, 0.1];
 /// Points per rate on the coarse grid, and halvings of the step around its best.
-const GRID: usize = 5;
+const GRID: usize = 4;
 const REFINEMENTS: usize = 5;
 
 /// The forecast error of one set of rates with its best gains, or `None` if heating does not
@@ -135,36 +165,56 @@ fn evaluate(
 ) -> Option<(f64, TwoNodeModel)> {
     let d = discretise(r, step_hours);
     let mass = observe_mass(r, step_hours, steps);
-    let mut ne = NormalEquations::new(INPUTS + BLOCKS);
+    // The mass gains warm the observed mass too, so each window starts from a mass that is
+    // linear in them as well.
+    let mass_solar = observe(r, step_hours, steps, 0.0, |s, _| s.solar);
+    let mass_occupancy = observe(r, step_hours, steps, 0.0, |s, _| s.occupancy);
+    let mut ne = NormalEquations::new(COLUMNS);
     for &s in starts {
         let mut free = [steps[s].indoor, mass[s]];
-        // Unit responses to: solar, heating, occupancy and the gain of each block of the day.
-        let mut unit = [[0.0; 2]; INPUTS + BLOCKS];
+        // Unit responses to: on the air, solar, heating, occupancy, ventilation and the gain of
+        // each block of the day; on the mass, solar and occupancy.
+        let mut unit = [[0.0; 2]; COLUMNS];
+        unit[INPUTS + BLOCKS] = [0.0, mass_solar[s]];
+        unit[INPUTS + BLOCKS + 1] = [0.0, mass_occupancy[s]];
         for j in 0..window {
             let u = steps[s + j];
-            free = d.step(free, u.outdoor, 0.0);
-            let mut inputs = [0.0; INPUTS + BLOCKS];
+            free = d.step(free, u.outdoor, 0.0, 0.0);
+            let mut inputs = [0.0; COLUMNS];
             inputs[0] = u.solar;
             inputs[1] = u.heating;
             inputs[2] = u.occupancy;
             // The measured air stands in for the forecast one: it keeps the fit linear.
             inputs[3] = u.occupancy * (u.outdoor - u.indoor);
             inputs[INPUTS + block(u.hour)] = 1.0;
-            for (unit, input) in unit.iter_mut().zip(inputs) {
-                *unit = d.step(*unit, 0.0, input);
+            inputs[INPUTS + BLOCKS] = u.solar;
+            inputs[INPUTS + BLOCKS + 1] = u.occupancy;
+            for (k, (unit, input)) in unit.iter_mut().zip(inputs).enumerate() {
+                *unit =
+                    if k < INPUTS + BLOCKS { d.step(*unit, 0.0, input, 0.0) } else { d.step(*unit, 0.0, 0.0, input) };
             }
             let x: Vec<f64> = unit.iter().map(|r| r[0]).collect();
             ne.add(&x, steps[s + j + 1].indoor - free[0], 1.0);
         }
     }
-    let solution = ne.solve_regularised(1e-11).ok()?;
+    // Ventilation cannot warm a zone, nor sun or people cool its walls: a gain that comes out
+    // negative leaves the fit, and the rest is solved again.
+    let mut solution = ne.solve_regularised(1e-11).ok()?;
+    for _ in 0..SIGNED.len() {
+        let negative: Vec<usize> = SIGNED.iter().copied().filter(|&c| solution.beta[c] < 0.0).collect();
+        if negative.is_empty() {
+            break;
+        }
+        negative.iter().for_each(|&c| ne.drop_column(c));
+        solution = ne.solve_regularised(1e-11).ok()?;
+    }
     let (g_solar, g_heating, g_occupancy, k_ventilation) =
-        (solution.beta[0], solution.beta[1], solution.beta[2], solution.beta[3].max(0.0));
+        (solution.beta[0], solution.beta[1], solution.beta[2], solution.beta[3]);
     if g_heating <= 0.0 {
         return None;
     }
     let mut g_day = [0.0; BLOCKS];
-    g_day.copy_from_slice(&solution.beta[INPUTS..]);
+    g_day.copy_from_slice(&solution.beta[INPUTS..INPUTS + BLOCKS]);
     let rmse_k = (solution.sse / ne.rows().max(1) as f64).sqrt();
     let model = TwoNodeModel {
         step_hours,
@@ -177,6 +227,8 @@ fn evaluate(
         g_occupancy,
         k_ventilation,
         g_day,
+        m_solar: solution.beta[INPUTS + BLOCKS],
+        m_occupancy: solution.beta[INPUTS + BLOCKS + 1],
         rmse_k,
     };
     Some((solution.sse, model))
@@ -249,12 +301,15 @@ impl ZoneForecast for TwoNodeModel {
     fn simulate(&self, history: &[ZoneStep], inputs: &[Inputs]) -> Vec<f64> {
         let d = discretise(self.rates(), self.step_hours);
         let last = history[history.len() - 1];
-        let mass = observe_mass(self.rates(), self.step_hours, history);
+        let r = self.rates();
+        let mass = observe(r, self.step_hours, history, history[0].indoor, |s, air| {
+            r.mi * air + r.ma * s.outdoor + self.m_solar * s.solar + self.m_occupancy * s.occupancy
+        });
         let mut x = [last.indoor, mass.last().copied().unwrap_or(last.indoor)];
         inputs
             .iter()
             .map(|u| {
-                x = d.step(x, u.outdoor, self.air_input(u, u.heating, x[0]));
+                x = d.step(x, u.outdoor, self.air_input(u, u.heating, x[0]), self.mass_input(u));
                 x[0]
             })
             .collect()
@@ -275,6 +330,11 @@ impl TwoNodeModel {
             + self.g_day[block(u.hour)]
     }
 
+    /// What drives the mass node during a step, K/h.
+    fn mass_input(&self, u: &Inputs) -> f64 {
+        self.m_solar * u.solar + self.m_occupancy * u.occupancy
+    }
+
     /// Follows a setpoint programme from air and mass at `start`, with a thermostat that gives
     /// each step just the heating that brings the air to its setpoint, at most `max_heating`
     /// (an on/off thermostat's duty cycle over the step). `steps` carry each step's setpoint
@@ -286,7 +346,7 @@ impl TwoNodeModel {
         steps
             .into_iter()
             .map(|(setpoint, u)| {
-                let free = d.step(x, u.outdoor, self.air_input(&u, 0.0, x[0]));
+                let free = d.step(x, u.outdoor, self.air_input(&u, 0.0, x[0]), self.mass_input(&u));
                 let duty = if full[0] > 0.0 { ((setpoint - free[0]) / full[0]).clamp(0.0, 1.0) } else { 0.0 };
                 x = [free[0] + duty * full[0], free[1] + duty * full[1]];
                 x[0]
@@ -311,10 +371,10 @@ mod tests {
     #[test]
     fn recovers_a_known_two_node_zone_and_forecasts_it_exactly() {
         // Given a zone whose rates lie on the search grid, its walls losing to outdoors, heated
-        // 8 hours a day
+        // 8 hours a day, its walls warmed by people five days a week
         let rates = Rates {
-            ia: log_grid(AIR_OUTSIDE.0, AIR_OUTSIDE.1, GRID)[4],
-            im: log_grid(AIR_MASS.0, AIR_MASS.1, GRID)[4],
+            ia: log_grid(AIR_OUTSIDE.0, AIR_OUTSIDE.1, GRID)[GRID - 1],
+            im: log_grid(AIR_MASS.0, AIR_MASS.1, GRID)[GRID - 1],
             mi: log_grid(MASS_AIR.0, MASS_AIR.1, GRID)[2],
             ma: MASS_OUTSIDE[2],
         };
@@ -324,9 +384,10 @@ mod tests {
             .map(|k| {
                 let outdoor = 4.0 + 3.0 * (k as f64 / 96.0 * std::f64::consts::TAU).sin();
                 let heating = if (k % 96) / 32 == 1 { 30.0 } else { 0.0 };
-                let step =
-                    ZoneStep { indoor: x[0], outdoor, solar: 0.0, heating, hour: ((k % 96) / 4) as u8, occupancy: 0.0 };
-                x = d.step(x, outdoor, 0.1 * heating + 0.2);
+                let occupancy = f64::from(u8::from((k / 96) % 7 < 5 && (40..72).contains(&(k % 96))));
+                let hour = ((k % 96) / 4) as u8;
+                let step = ZoneStep { indoor: x[0], outdoor, solar: 0.0, heating, hour, occupancy };
+                x = d.step(x, outdoor, 0.1 * heating + 0.2, 0.5 * occupancy);
                 step
             })
             .collect();
@@ -343,6 +404,7 @@ mod tests {
             "{found:?} for {rates:?}"
         );
         assert!((m.g_heating - 0.1).abs() < 1e-3 && m.g_day.iter().all(|g| (g - 0.2).abs() < 1e-2), "{m:?}");
+        assert!((m.m_occupancy - 0.5).abs() < 0.02 && m.g_occupancy.abs() < 0.02, "{m:?}");
         // (not 24 h ahead: the days repeat, so yesterday is a perfect forecast of today)
         let errors = forecast_errors(&m, &steps[2000..], &[4, 48]);
         assert!(errors.iter().all(|(_, model, persistence)| *model < 0.1 * persistence), "{errors:?}");
@@ -362,6 +424,8 @@ mod tests {
             g_occupancy: 0.0,
             k_ventilation: 0.0,
             g_day: [0.0; BLOCKS],
+            m_solar: 0.0,
+            m_occupancy: 0.0,
             rmse_k: 0.0,
         };
         let night = |setpoint: f64| {
