@@ -22,10 +22,12 @@ pub enum PointKind {
     SolarIrradiance,
     /// How hard a zone's emitter works: a TRV's valve opening or PI heating demand, %.
     HeatingDemand,
+    /// How hard a zone's cooling works: a fan coil's chilled-water valve or cooling demand, %.
+    CoolingDemand,
 }
 
 impl PointKind {
-    pub const ALL: [PointKind; 10] = [
+    pub const ALL: [PointKind; 11] = [
         PointKind::Energy,
         PointKind::Power,
         PointKind::ZoneTemperature,
@@ -36,6 +38,7 @@ impl PointKind {
         PointKind::Occupancy,
         PointKind::SolarIrradiance,
         PointKind::HeatingDemand,
+        PointKind::CoolingDemand,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +53,7 @@ impl PointKind {
             PointKind::Occupancy => "occupancy",
             PointKind::SolarIrradiance => "solar_irradiance",
             PointKind::HeatingDemand => "heating_demand",
+            PointKind::CoolingDemand => "cooling_demand",
         }
     }
 
@@ -65,6 +69,7 @@ impl PointKind {
             PointKind::Occupancy => "Occupancy_Sensor",
             PointKind::SolarIrradiance => "Solar_Irradiance_Sensor",
             PointKind::HeatingDemand => "Valve_Position_Sensor",
+            PointKind::CoolingDemand => "Cooling_Demand_Sensor",
         }
     }
 
@@ -74,7 +79,7 @@ impl PointKind {
             PointKind::Energy => Unit::KilowattHour,
             PointKind::Power => Unit::Kilowatt,
             PointKind::ZoneTemperature | PointKind::OutdoorTemperature | PointKind::Setpoint => Unit::Celsius,
-            PointKind::Humidity | PointKind::HeatingDemand => Unit::Percent,
+            PointKind::Humidity | PointKind::HeatingDemand | PointKind::CoolingDemand => Unit::Percent,
             PointKind::Co2 => Unit::Ppm,
             PointKind::Occupancy => Unit::Boolean,
             PointKind::SolarIrradiance => Unit::WattPerSquareMetre,
@@ -92,7 +97,7 @@ impl PointKind {
             PointKind::ZoneTemperature => (-20.0, 60.0),
             PointKind::OutdoorTemperature => (-60.0, 60.0),
             PointKind::Setpoint => (0.0, 40.0),
-            PointKind::Humidity | PointKind::HeatingDemand => (0.0, 100.0),
+            PointKind::Humidity | PointKind::HeatingDemand | PointKind::CoolingDemand => (0.0, 100.0),
             PointKind::Co2 => (0.0, 20_000.0),
             PointKind::Occupancy => (0.0, 1.0),
             // The solar constant is 1361 W/m²; nothing on the ground measures more than ~1500.

@@ -3,16 +3,13 @@
 //! cancel), the kelvin-hours between them, and the energy those kelvin-hours cost.
 
 use super::history::{History, STEP_HOURS};
-use super::programme::Programme;
+use super::programme::{Programme, DAY_COVERAGE};
 use super::setting::Setting;
 use chrono::Timelike;
 use serde::Serialize;
 use sobre_models::metrics::{gl14, Resolution};
 use sobre_models::setback::{HeatDay, HeatLoss, SetbackError, ZoneQuarter, ZoneResponse};
 use sobre_models::thermal::{fit_two_node, Inputs, TwoNodeModel, ZoneStep};
-
-/// Days with less than this share of their quarter-hours do not enter the heat-loss fit.
-const DAY_COVERAGE: f64 = 0.9;
 
 /// The models every estimate rests on.
 #[derive(Debug, Clone)]

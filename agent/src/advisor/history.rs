@@ -23,6 +23,8 @@ pub struct ZoneHistory {
     pub setpoint: Column,
     /// Heating demand of the quarter-hour, %.
     pub demand: Column,
+    /// Cooling demand of the quarter-hour, % (most zones have none).
+    pub cooling: Column,
     pub occupancy: Column,
 }
 
@@ -106,6 +108,7 @@ pub fn read(store: &Store, settings: &Settings, (from_ms, to_ms): (i64, i64)) ->
             temperature: column(Some(&p.id), 0)?,
             setpoint: column(of(PointKind::Setpoint), 0)?,
             demand: column(of(PointKind::HeatingDemand), QUARTER_MS)?,
+            cooling: column(of(PointKind::CoolingDemand), QUARTER_MS)?,
             // A presence sensor reports the state from its timestamp on.
             occupancy: column(of(PointKind::Occupancy), 0)?,
         });

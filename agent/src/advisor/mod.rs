@@ -47,6 +47,8 @@ pub enum RuleKind {
     OptimalStart,
     LateStop,
     SetpointAboveLimit,
+    HeatingCutOff,
+    HeatingWhileCooling,
     Baseload,
 }
 
@@ -59,6 +61,8 @@ impl RuleKind {
             RuleKind::OptimalStart => "optimal_start",
             RuleKind::LateStop => "late_stop",
             RuleKind::SetpointAboveLimit => "setpoint_above_limit",
+            RuleKind::HeatingCutOff => "heating_cut_off",
+            RuleKind::HeatingWhileCooling => "heating_while_cooling",
             RuleKind::Baseload => "baseload",
         }
     }
@@ -259,7 +263,9 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
     };
     let zones: Vec<String> = h.zones.iter().map(|z| z.zone.clone()).collect();
     let replay = estimate::Replay::new(h, &p, &models);
-    for f in rules::findings(h, &p, &models, cfg) {
+    let what_if = |s: &Setting| estimate::estimate(h, &p, &models, &replay, s, settings.comfort.min_c);
+    let found = rules::findings(h, &p, &models, cfg, &what_if, &mut advice.dismissed);
+    for f in found {
         let (kwh, se, per_year_days, base, comfort) = match f.setting {
             Setting::Baseload { from_kw, to_kw } => {
                 let empty_h = (0..h.len()).filter(|&i| h.other_kwh[i].is_some() && !h.building_occupied(i)).count()
@@ -268,6 +274,20 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
                 let kwh = (from_kw - to_kw) * empty_h;
                 let other: f64 = h.other_kwh.iter().flatten().sum();
                 (kwh, 0.25 * kwh, 365.0, other, None)
+            }
+            Setting::HeatingCutOff { outdoor_above_c } => {
+                // The heating the meter drew on the days the cut-off switches off is what it
+                // avoids: measured, where the replay would model it. The replay still says
+                // what it costs in comfort.
+                let kwh = rules::metered_above(h, &p, outdoor_above_c);
+                let e = estimate::estimate(h, &p, &models, &replay, &f.setting, settings.comfort.min_c);
+                (kwh, 0.0, cfg.heating_season_days, metered, Some(e))
+            }
+            Setting::HeatingCoolingGap { .. } => {
+                // What the heating meter drew for zones that were cooled at once: the cooling
+                // that fought it is not metered apart, so this is the lower bound.
+                let kwh = rules::heating_while_cooling(h).kwh;
+                (kwh, 0.25 * kwh, cfg.heating_season_days, metered, None)
             }
             _ => {
                 let e = estimate::estimate(h, &p, &models, &replay, &f.setting, settings.comfort.min_c);

@@ -25,7 +25,12 @@ pub struct Day {
     pub kind: DayKind,
     /// Any zone was held above the night level.
     pub heated: bool,
+    /// The day's mean outdoor temperature, when the day is nearly whole.
+    pub mean_outdoor_c: Option<f64>,
 }
+
+/// A day with less than this share of its readings (outdoor, metered) has no mean or total.
+pub const DAY_COVERAGE: f64 = 0.9;
 
 /// The programme as a facility manager would describe it.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,13 +83,23 @@ impl Programme {
         let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
         let (mut starts, mut stops) = (BTreeMap::<NaiveDate, i64>::new(), BTreeMap::<NaiveDate, i64>::new());
         let (mut arrivals, mut departures) = (BTreeMap::<NaiveDate, i64>::new(), BTreeMap::<NaiveDate, i64>::new());
+        // Per day: the outdoor readings' sum and count, and the quarter-hours.
+        let mut outdoor = BTreeMap::<NaiveDate, (f64, usize, usize)>::new();
         for i in 0..h.len() {
             let local = h.local(i);
             let (date, minute) = (local.date(), minutes(local.time()));
             let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
-            let day = days
-                .entry(date)
-                .or_insert(Day { kind: if weekend { DayKind::Weekend } else { DayKind::Closure }, heated: false });
+            let day = days.entry(date).or_insert(Day {
+                kind: if weekend { DayKind::Weekend } else { DayKind::Closure },
+                heated: false,
+                mean_outdoor_c: None,
+            });
+            let o = outdoor.entry(date).or_default();
+            o.2 += 1;
+            if let Some(t) = h.outdoor[i] {
+                o.0 += t;
+                o.1 += 1;
+            }
             if h.building_occupied(i) {
                 day.kind = DayKind::Occupied;
                 arrivals.entry(date).or_insert(minute);
@@ -94,6 +109,14 @@ impl Programme {
                 day.heated = true;
                 starts.entry(date).or_insert(minute);
                 stops.insert(date, minute + 15);
+            }
+        }
+        for (date, (sum, n, quarters)) in outdoor {
+            // Whole days only: a part day's mean is a part of the day's weather.
+            if let (Some(day), true) =
+                (days.get_mut(&date), quarters >= 92 && n as f64 >= DAY_COVERAGE * quarters as f64)
+            {
+                day.mean_outdoor_c = (n > 0).then(|| sum / n as f64);
             }
         }
         Some(Self {

@@ -1,12 +1,14 @@
 //! The rules: each compares the programme the building runs with the hours it is used (or with
 //! a configured limit) and, where they disagree, proposes one setting with its reasons.
 
-use super::estimate::Models;
-use super::history::{History, STEP_HOURS};
-use super::programme::{minutes, DayKind, Programme};
+use super::estimate::{Estimate, Models};
+use super::history::{History, ZoneHistory, STEP_HOURS};
+use super::programme::{minutes, DayKind, Programme, DAY_COVERAGE};
 use super::setting::Setting;
 use super::{AdvisorSettings, Factor, Reason, RuleKind};
-use chrono::NaiveTime;
+use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
+use sobre_models::daily::{fit_daily, DailyOptions, Day as MeterDay, Fuel};
+use std::collections::BTreeMap;
 
 /// A rule's finding before it is estimated.
 #[derive(Debug, Clone)]
@@ -37,7 +39,18 @@ fn at_minutes(m: i64) -> NaiveTime {
 /// Schedule changes smaller than this are not worth a facility manager's visit.
 const MIN_SHIFT_MIN: i64 = 30;
 
-pub fn findings(h: &History, p: &Programme, models: &Models, cfg: &AdvisorSettings) -> Vec<Finding> {
+/// What a setting would do over the window (the replay), for rules that choose their value by it.
+pub type WhatIf<'a> = &'a dyn Fn(&Setting) -> Estimate;
+
+/// The findings, and in `dismissed` what a rule looked at and chose not to propose, with why.
+pub fn findings(
+    h: &History,
+    p: &Programme,
+    models: &Models,
+    cfg: &AdvisorSettings,
+    what_if: WhatIf,
+    dismissed: &mut Vec<String>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let programme = |out: &mut Vec<Factor>| {
         out.push(factor("night_setpoint", p.night_c, "°C"));
@@ -157,8 +170,176 @@ pub fn findings(h: &History, p: &Programme, models: &Models, cfg: &AdvisorSettin
             evidence: vec![factor("occupied_setpoint", p.occupied_c, "°C"), factor("limit", cfg.comfort_limit_c, "°C")],
         });
     }
+    match cut_off(h, p, what_if) {
+        Some(Ok(f)) => out.push(f),
+        Some(Err(why)) => dismissed.push(why),
+        None => {}
+    }
+    out.extend(simultaneous(h));
     out.extend(baseload(h, cfg));
     out
+}
+
+/// What heating and cooling running at once in the same zone cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overlap {
+    /// Per zone that had both at once: its name and the hours.
+    pub zones: Vec<(String, f64)>,
+    /// The heating meter's energy in those quarter-hours, shared out over the zones by their
+    /// heating demand, for the zones that were cooled at once.
+    pub kwh: f64,
+}
+
+pub fn heating_while_cooling(h: &History) -> Overlap {
+    let both =
+        |z: &ZoneHistory, i: usize| z.demand[i].is_some_and(|d| d > 0.0) && z.cooling[i].is_some_and(|c| c > 0.0);
+    let zones = h
+        .zones
+        .iter()
+        .map(|z| (z.zone.clone(), (0..h.len()).filter(|&i| both(z, i)).count() as f64 * STEP_HOURS))
+        .filter(|(_, hours)| *hours > 0.0)
+        .collect();
+    let kwh = (0..h.len())
+        .filter_map(|i| {
+            let kwh = h.heating_kwh[i]?;
+            let all: f64 = h.zones.iter().filter_map(|z| z.demand[i]).sum();
+            let fought: f64 = h.zones.iter().filter(|z| both(z, i)).filter_map(|z| z.demand[i]).sum();
+            (all > 0.0).then(|| kwh * fought / all)
+        })
+        .sum();
+    Overlap { zones, kwh }
+}
+
+/// Hours of heating and cooling at once, over the window, below which a zone is left alone: a
+/// changeover hour or a valve's slow closing.
+const OVERLAP_HOURS: f64 = 2.0;
+/// The gap between heating and cooling setpoints that keeps them apart (EN 16798-1's
+/// categories sit 4–5 K apart; 2 K is the least a controller should hold).
+const HEATING_COOLING_GAP_K: f64 = 2.0;
+
+/// Heating and cooling fighting in the same zone.
+fn simultaneous(h: &History) -> Option<Finding> {
+    let overlap = heating_while_cooling(h);
+    let zones: Vec<&(String, f64)> = overlap.zones.iter().filter(|(_, hours)| *hours >= OVERLAP_HOURS).collect();
+    if zones.is_empty() {
+        return None;
+    }
+    let hours: f64 = zones.iter().map(|(_, hours)| hours).sum();
+    let names: Vec<String> = zones.iter().map(|(zone, _)| zone.clone()).collect();
+    let mut evidence: Vec<Factor> =
+        zones.iter().map(|(zone, hours)| factor(&format!("{zone}_hours_both"), *hours, "h")).collect();
+    evidence.push(factor("heating_while_cooling", overlap.kwh, "kWh"));
+    Some(Finding {
+        kind: RuleKind::HeatingWhileCooling,
+        setting: Setting::HeatingCoolingGap { zones: names.clone(), gap_k: HEATING_COOLING_GAP_K },
+        reasons: vec![reason(
+            "heating_while_cooling",
+            format!(
+                "Heating and cooling ran at the same time for {hours:.1} h in {}: the heating drew {:.0} kWh that the cooling then removed. Keep the cooling setpoint at least {HEATING_COOLING_GAP_K:.0} K above the heating setpoint, and check that each valve closes.",
+                names.join(", "),
+                overlap.kwh
+            ),
+        )],
+        evidence,
+    })
+}
+
+/// A warm day whose heating used less than this share of an average day's was not heated.
+const HEATED_DAY_SHARE: f64 = 0.05;
+
+/// A cut-off that leaves the worst zone more than this below comfort while occupied is not
+/// saving heating nobody needs (the discomfort BOPTEST's KPI counts, per zone and week).
+pub const CUT_OFF_DISCOMFORT_KH_PER_WEEK: f64 = 0.5;
+
+/// Heating on days warmer than the balance point of the heating meter's daily model: above it
+/// the meter no longer follows the weather, so what it still draws there follows the programme.
+/// A statistical balance point can sit below the building's own (a winter's data, a building
+/// held warm behind poor walls), so the cut-off is the lowest, from it up by half degrees, under
+/// which the zone models keep every zone in comfort while occupied. `Err` says why none is.
+fn cut_off(h: &History, p: &Programme, what_if: WhatIf) -> Option<Result<Finding, String>> {
+    let days = metered_days(h, p);
+    let fit = fit_daily(&days, &DailyOptions { cooling: false, ..DailyOptions::new(Fuel::Electricity) }).ok()?;
+    let balance = fit.model.heating_balance_c?;
+    let mean = days.iter().map(|d| d.energy).sum::<f64>() / days.len().max(1) as f64;
+    let heated_above = |above: f64| -> Vec<&MeterDay> {
+        days.iter().filter(|d| d.temp > above && d.energy > HEATED_DAY_SHARE * mean).collect()
+    };
+    // Up to the half degree a controller's switch takes.
+    let lowest = (balance * 2.0).ceil() / 2.0;
+    if heated_above(lowest).len() < 2 {
+        return None;
+    }
+    let mut above = lowest;
+    let mut worst = 0.0;
+    while heated_above(above).len() >= 2 {
+        worst = what_if(&Setting::HeatingCutOff { outdoor_above_c: above }).worst_discomfort_kh_per_week;
+        if worst <= CUT_OFF_DISCOMFORT_KH_PER_WEEK {
+            break;
+        }
+        above += 0.5;
+    }
+    let warm = heated_above(above);
+    if warm.len() < 2 {
+        return Some(Err(format!(
+            "heating off on warm days: the heating meter follows the weather only below {balance:.1} °C of daily mean outdoor temperature, yet a cut-off at any temperature the window shows heated days above would leave a zone below comfort while occupied ({worst:.1} K·h a week in the worst zone): the heating on those days is needed"
+        )));
+    }
+    let kwh = above_c(&days, above);
+    let raised = if above > lowest {
+        format!(" (from {lowest:.1} °C up, the zone models leave a zone below comfort on the warm days' mornings)")
+    } else {
+        String::new()
+    };
+    Some(Ok(Finding {
+        kind: RuleKind::HeatingCutOff,
+        setting: Setting::HeatingCutOff { outdoor_above_c: above },
+        reasons: vec![reason(
+            "heated_above_balance_point",
+            format!(
+                "The heating meter follows the weather only below a daily mean outdoor temperature of {balance:.1} °C (the balance point of its daily model); on {} days warmer than {above:.1} °C the heating still ran, {kwh:.0} kWh on the days above it, and above {above:.1} °C the zones stay in comfort without it{raised}. Switch the heating off on such days, keeping frost protection.",
+                warm.len()
+            ),
+        )],
+        evidence: vec![
+            factor("balance_point", balance, "°C"),
+            factor("warm_days_heated", warm.len() as f64, "d"),
+            factor("warm_days_metered", kwh, "kWh"),
+        ],
+    }))
+}
+
+/// The heating metered on the whole days warmer than `above`: what a cut-off there avoids.
+pub fn metered_above(h: &History, p: &Programme, above: f64) -> f64 {
+    above_c(&metered_days(h, p), above)
+}
+
+fn above_c(days: &[MeterDay], above: f64) -> f64 {
+    days.iter().filter(|d| d.temp > above).map(|d| d.energy).sum()
+}
+
+/// Each whole day's metered heating against its mean outdoor temperature.
+fn metered_days(h: &History, p: &Programme) -> Vec<MeterDay> {
+    // Per day: the heating metered, the quarter-hours it covers, the quarter-hours in the day.
+    let mut sums = BTreeMap::<NaiveDate, (f64, usize, usize)>::new();
+    for i in 0..h.len() {
+        let s = sums.entry(h.local(i).date()).or_default();
+        s.2 += 1;
+        if let Some(kwh) = h.heating_kwh[i] {
+            s.0 += kwh;
+            s.1 += 1;
+        }
+    }
+    sums.into_iter()
+        .filter_map(|(date, (kwh, n, quarters))| {
+            let temp = p.days.get(&date)?.mean_outdoor_c?;
+            (n as f64 >= DAY_COVERAGE * quarters as f64).then(|| MeterDay {
+                index: i64::from(date.num_days_from_ce()),
+                energy: kwh * quarters as f64 / n as f64,
+                temp,
+                weekend: matches!(date.weekday(), Weekday::Sat | Weekday::Sun),
+            })
+        })
+        .collect()
 }
 
 /// The electric load left on when nobody is in, against the load while people are in.
@@ -192,4 +373,124 @@ fn baseload(h: &History, cfg: &AdvisorSettings) -> Option<Finding> {
             factor("unoccupied_hours", empty.1 as f64 * STEP_HOURS, "h"),
         ],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisor::history::{Column, ZoneHistory};
+
+    /// Eight weeks of one zone held at 21 °C from 08:00 to 17:00 on weekdays (occupied) and
+    /// 19 °C otherwise, each day at its own outdoor temperature, the heating meter drawing
+    /// `heating(outdoor)` kWh a quarter-hour.
+    fn history(heating: impl Fn(f64) -> f64) -> History {
+        let days = 56;
+        // 2019-01-07, a Monday, at midnight UTC.
+        let start_ms = 1_546_819_200_000;
+        let n = days * 96;
+        let day_outdoor = |d: usize| 2.0 + (d * 7 % 19) as f64;
+        let outdoor: Column = (0..n).map(|i| Some(day_outdoor(i / 96))).collect();
+        let occupied = |i: usize| (i / 96) % 7 < 5 && (32..68).contains(&(i % 96));
+        let heating_kwh =
+            (0..n).map(|i| Some(heating(day_outdoor(i / 96)) + 0.002 * ((i * 7919) % 13) as f64)).collect();
+        History {
+            tz: chrono_tz::UTC,
+            start_ms,
+            outdoor,
+            solar: vec![None; n],
+            heating_meter: Some("heating".into()),
+            heating_kwh,
+            other_meters: Vec::new(),
+            other_kwh: vec![None; n],
+            zones: vec![ZoneHistory {
+                zone: "class".into(),
+                temperature: vec![Some(20.0); n],
+                setpoint: (0..n).map(|i| Some(if occupied(i) { 21.0 } else { 19.0 })).collect(),
+                demand: vec![Some(50.0); n],
+                cooling: vec![None; n],
+                occupancy: (0..n).map(|i| Some(if occupied(i) { 1.0 } else { 0.0 })).collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn heating_on_days_above_the_balance_point_is_cut_off_where_the_zones_stay_warm_without_it() {
+        // Given a heating meter that follows the weather below 15 °C, and either keeps drawing
+        // above it (a programme that heats whatever the weather) or stops; and zone models under
+        // which a cut-off below some temperature leaves a zone cold
+        #[derive(Debug, PartialEq)]
+        enum Expect {
+            CutOffWithin(f64, f64),
+            Dismissed,
+            Nothing,
+        }
+        let heats: fn(f64) -> f64 = |t| 0.1 * (15.0 - t).max(0.0) + 0.05;
+        let stops: fn(f64) -> f64 = |t| 0.1 * (15.0 - t).max(0.0);
+        let cases = [
+            ("heats on warm days, warm without it", heats, f64::NEG_INFINITY, Expect::CutOffWithin(15.0, 15.5)),
+            ("heats on warm days, cold below 17.5 °C", heats, 17.5, Expect::CutOffWithin(17.5, 17.5)),
+            ("heats on warm days, always needed", heats, f64::INFINITY, Expect::Dismissed),
+            ("stops on warm days", stops, f64::NEG_INFINITY, Expect::Nothing),
+        ];
+        for (name, heating, cold_below_c, expected) in cases {
+            let h = history(heating);
+            let p = Programme::read(&h).expect("programme");
+            let what_if = |s: &Setting| {
+                let Setting::HeatingCutOff { outdoor_above_c } = *s else { panic!("{s:?}") };
+                let worst = if outdoor_above_c < cold_below_c { 2.0 } else { 0.0 };
+                Estimate {
+                    kwh: 0.0,
+                    se_kwh: 0.0,
+                    lowered_kh: 0.0,
+                    discomfort_kh_per_week: worst,
+                    worst_discomfort_kh_per_week: worst,
+                }
+            };
+            // When the cut-off rule reads them
+            let found = cut_off(&h, &p, &what_if);
+            // Then it proposes the lowest cut-off from the balance point up under which the zones
+            // stay warm, counting the warm days heated above it; or says the heating is needed;
+            // or, where warm days were not heated, nothing
+            let Some(Ok(f)) = found else {
+                let got = if found.is_some() { Expect::Dismissed } else { Expect::Nothing };
+                assert_eq!(got, expected, "{name}: {found:?}");
+                continue;
+            };
+            let Setting::HeatingCutOff { outdoor_above_c } = f.setting else { panic!("{name}: {:?}", f.setting) };
+            let Expect::CutOffWithin(low, high) = expected else { panic!("{name}: {f:?}") };
+            assert!((low..=high).contains(&outdoor_above_c), "{name}: cut off above {outdoor_above_c}");
+            let warm = (0..56).filter(|d| 2.0 + (d * 7 % 19) as f64 > outdoor_above_c).count() as f64;
+            let counted = f.evidence.iter().find(|e| e.name == "warm_days_heated").map(|e| e.value);
+            assert_eq!(counted, Some(warm), "{name}");
+        }
+    }
+
+    #[test]
+    fn heating_and_cooling_at_once_in_a_zone_is_found_with_the_heating_it_cost() {
+        // Given the zone's cooling running from 14:00 to 17:00 every Monday, its heating either
+        // working at the same time or not
+        for (name, heating_meanwhile, expected) in [("both at once", 50.0, true), ("one after the other", 0.0, false)] {
+            let mut h = history(|t| 0.1 * (15.0 - t).max(0.0) + 0.05);
+            let afternoons: Vec<usize> =
+                (0..h.len()).filter(|i| (i / 96) % 7 == 0 && (56..68).contains(&(i % 96))).collect();
+            for &i in &afternoons {
+                h.zones[0].cooling[i] = Some(40.0);
+                h.zones[0].demand[i] = Some(heating_meanwhile);
+            }
+            // When the rule reads the window
+            let found = simultaneous(&h);
+            // Then it names the zone, its 24 hours (eight Mondays of three) and the heating
+            // drawn meanwhile, all of it for the one zone
+            assert_eq!(found.is_some(), expected, "{name}: {found:?}");
+            let Some(f) = found else { continue };
+            assert_eq!(
+                f.setting,
+                Setting::HeatingCoolingGap { zones: vec!["class".into()], gap_k: HEATING_COOLING_GAP_K }
+            );
+            let value = |n: &str| f.evidence.iter().find(|e| e.name == n).map(|e| e.value);
+            assert_eq!(value("class_hours_both"), Some(24.0), "{name}");
+            let drawn: f64 = afternoons.iter().filter_map(|&i| h.heating_kwh[i]).sum();
+            assert!(value("heating_while_cooling").is_some_and(|v| (v - drawn).abs() < 1e-9), "{name}: {drawn}");
+        }
+    }
 }

@@ -22,9 +22,15 @@ pub enum Setting {
     OccupiedSetpoint { from_c: f64, to_c: f64 },
     /// No heating on days warmer than this, whatever the programme says.
     HeatingCutOff { outdoor_above_c: f64 },
+    /// In these zones heating and cooling ran at once: keep the cooling setpoint at least
+    /// `gap_k` above the heating one (and check the valves).
+    HeatingCoolingGap { zones: Vec<String>, gap_k: f64 },
     /// The electric load left on when nobody is in.
     Baseload { from_kw: f64, to_kw: f64 },
 }
+
+/// What a heating cut-off leaves on: frost protection.
+pub const FROST_PROTECTION_C: f64 = 7.0;
 
 impl Setting {
     /// The setpoint a zone would have held at `local` under this change, given what it held.
@@ -37,6 +43,9 @@ impl Setting {
             Setting::HeatingStart { to, .. } if t < to && p.is_day_level(held) => p.night_c,
             Setting::HeatingStop { to, .. } if t >= to && p.is_day_level(held) => p.night_c,
             Setting::OccupiedSetpoint { from_c, to_c } if (held - from_c).abs() <= 0.25 => to_c,
+            Setting::HeatingCutOff { outdoor_above_c } if day.mean_outdoor_c.is_some_and(|t| t > outdoor_above_c) => {
+                held.min(FROST_PROTECTION_C)
+            }
             _ => held,
         }
     }
@@ -57,6 +66,9 @@ impl Setting {
             Setting::OccupiedSetpoint { from_c, to_c } => format!("occupied setpoint {from_c:.1} → {to_c:.1} °C"),
             Setting::HeatingCutOff { outdoor_above_c } => {
                 format!("heating off when the day's mean outdoor temperature is above {outdoor_above_c:.1} °C")
+            }
+            Setting::HeatingCoolingGap { zones, gap_k } => {
+                format!("{}: cooling setpoint at least {gap_k:.1} K above the heating setpoint", zones.join(", "))
             }
             Setting::Baseload { from_kw, to_kw } => {
                 format!("switch off what stays on when nobody is in: {from_kw:.2} → {to_kw:.2} kW")

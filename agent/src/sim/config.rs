@@ -150,6 +150,9 @@ pub struct ControlFile {
     pub weekends: Option<bool>,
     /// Frost protection during holidays; holidays are heated as school days when absent.
     pub holidays_c: Option<f64>,
+    /// No heating (frost protection only) on days whose mean outdoor temperature is above
+    /// this: a summer/winter switch working on a day-ahead forecast. Off when absent.
+    pub cut_off_above_c: Option<f64>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -423,6 +426,9 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
         if !(5.0..=30.0).contains(&v) {
             problems.push(format!("control.{key} {v}: thermostats take 5–30 °C"));
         }
+    }
+    if let Some(c) = control.cut_off_above_c.filter(|c| !(-10.0..=30.0).contains(c)) {
+        problems.push(format!("control.cut_off_above_c {c}: a daily mean outdoor temperature, -10–30 °C"));
     }
     let c = file.comfort;
     if c.max_c <= c.min_c {

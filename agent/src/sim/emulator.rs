@@ -5,6 +5,8 @@
 use super::config::SimSettings;
 use super::devices::{self, parse_setpoint, CommandError, Report, Topics, ZoneReport};
 use super::programme::Period;
+use crate::advisor::setting::FROST_PROTECTION_C;
+use chrono::TimeZone;
 use serde::Serialize;
 use sobre_models::emulator::{Building, EmulatorError, Noise, Sensor, StepOutcome, ZoneDrive};
 
@@ -88,6 +90,8 @@ pub struct Emulator {
     heating_w: f64,
     building_w: f64,
     weather: (f64, f64),
+    /// The local day whose mean outdoor temperature the cut-off last looked up, and that mean.
+    day_mean: Option<(chrono::NaiveDate, f64)>,
 }
 
 impl Emulator {
@@ -113,6 +117,7 @@ impl Emulator {
             heating_w: 0.0,
             building_w: 0.0,
             weather: (outdoor, ghi),
+            day_mean: None,
             building,
             settings,
         })
@@ -197,9 +202,11 @@ impl Emulator {
     /// The setpoint each thermostat holds at `ts_ms`: the occupant's, else the agent's, else
     /// the programme's. Lapsed holds are dropped.
     fn refresh_setpoints(&mut self, ts_ms: i64) {
+        let local = self.settings.calendar.local(ts_ms);
+        let warm = self.settings.control.cut_off_above_c.is_some_and(|c| self.day_mean_outdoor(local.date()) > c);
         let s = &self.settings;
-        let local = s.calendar.local(ts_ms);
         let (programmed, period) = s.control.setpoint(&s.calendar, local);
+        let programmed = if warm { programmed.min(FROST_PROTECTION_C) } else { programmed };
         let occupancy = s.calendar.occupancy(local);
         for (state, drive) in self.zones.iter_mut().zip(&mut self.drives) {
             if state.command.is_some_and(|(_, p)| p != period) {
@@ -211,6 +218,25 @@ impl Emulator {
             let setpoint = state.occupant.map(|o| o.0).or(state.command.map(|c| c.0)).unwrap_or(programmed);
             *drive = ZoneDrive { setpoint, occupancy };
         }
+    }
+
+    /// The mean outdoor temperature of a local day, from the weather year's hours: what a
+    /// day-ahead forecast tells the building's summer/winter switch.
+    fn day_mean_outdoor(&mut self, date: chrono::NaiveDate) -> f64 {
+        if let Some((_, mean)) = self.day_mean.filter(|(d, _)| *d == date) {
+            return mean;
+        }
+        let s = &self.settings;
+        let temperatures: Vec<f64> = (0..24)
+            .filter_map(|h| {
+                let local = date.and_hms_opt(h, 30, 0)?;
+                let utc = s.calendar.timezone.from_local_datetime(&local).earliest()?;
+                Some(s.weather.at(utc.timestamp_millis()).0)
+            })
+            .collect();
+        let mean = temperatures.iter().sum::<f64>() / temperatures.len().max(1) as f64;
+        self.day_mean = Some((date, mean));
+        mean
     }
 
     /// Advances one step. Does nothing once the configured period is over.

@@ -57,6 +57,7 @@ pub struct ControlProgramme {
     pub stop: NaiveTime,
     pub weekends: bool,
     pub holidays_c: Option<f64>,
+    pub cut_off_above_c: Option<f64>,
 }
 
 fn at(h: u32, m: u32) -> NaiveTime {
@@ -73,6 +74,7 @@ impl ControlProgramme {
                 stop: at(20, 0),
                 weekends: true,
                 holidays_c: None,
+                cut_off_above_c: None,
             },
             Tuning::Good => Self {
                 occupied_c: 19.5,
@@ -81,6 +83,7 @@ impl ControlProgramme {
                 stop: at(17, 0),
                 weekends: false,
                 holidays_c: Some(12.0),
+                cut_off_above_c: None,
             },
         }
     }
@@ -94,6 +97,7 @@ impl ControlProgramme {
             stop: file.stop.unwrap_or(p.stop),
             weekends: file.weekends.unwrap_or(p.weekends),
             holidays_c: file.holidays_c.or(p.holidays_c),
+            cut_off_above_c: file.cut_off_above_c,
         }
     }
 

@@ -16,6 +16,7 @@ pub fn with_setting(mut s: SimSettings, setting: &Setting) -> Option<SimSettings
         Setting::HeatingStart { to, .. } => c.start = to,
         Setting::HeatingStop { to, .. } => c.stop = to,
         Setting::OccupiedSetpoint { to_c, .. } => c.occupied_c = to_c,
+        Setting::HeatingCutOff { outdoor_above_c } => c.cut_off_above_c = Some(outdoor_above_c),
         _ => return None,
     }
     Some(s)
