@@ -4,6 +4,7 @@ pub mod advisor;
 pub mod baseline;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod glance;
 pub mod homeassistant;
