@@ -2,8 +2,8 @@
 //! programme it had and under the changed one (the same zone model draws both, so its errors
 //! cancel), the kelvin-hours between them, and the energy those kelvin-hours cost.
 
-use super::history::{History, STEP_HOURS};
-use super::programme::{Programme, DAY_COVERAGE};
+use super::history::{whole_day, History, STEP_HOURS};
+use super::programme::Programme;
 use super::setting::Setting;
 use chrono::Timelike;
 use serde::Serialize;
@@ -89,7 +89,7 @@ fn heat_days(h: &History) -> Vec<HeatDay> {
             i += 1;
         }
         // Whole days only: a part day's energy and kelvin-hours do not cover the same storage.
-        if total >= 92 && n as f64 >= DAY_COVERAGE * total as f64 {
+        if whole_day(n, total) {
             days.push(day.scaled(total as f64 / n as f64));
         }
     }

@@ -6,12 +6,31 @@ use crate::config::Settings;
 use crate::point::PointKind;
 use crate::store::rollup::Resolution;
 use crate::store::{Store, StoreError};
-use chrono::{DateTime, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub const QUARTER_MS: i64 = 900_000;
 pub const STEP_HOURS: f64 = 0.25;
+
+/// A day with less than this share of its quarter-hours has no total or mean.
+const DAY_COVERAGE: f64 = 0.9;
+
+/// Whether `readings` over a local day of `quarters` quarter-hours make it whole: a day that is
+/// itself whole (92 quarter-hours on the spring clock change) and nearly all of it read. A part
+/// day's energy or mean is a part of the day's.
+pub fn whole_day(readings: usize, quarters: usize) -> bool {
+    quarters >= 92 && readings as f64 >= DAY_COVERAGE * quarters as f64
+}
+
+/// One local day of a column: the sum of its values, how many there were, and the day's
+/// quarter-hours.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DaySum {
+    pub sum: f64,
+    pub readings: usize,
+    pub quarters: usize,
+}
 
 /// One series on the grid; `None` where the store holds nothing.
 pub type Column = Vec<Option<f64>>;
@@ -62,6 +81,21 @@ impl History {
 
     pub fn days(&self) -> f64 {
         self.len() as f64 * STEP_HOURS / 24.0
+    }
+
+    /// `column` summed per whole local day.
+    pub fn whole_days(&self, column: &Column) -> BTreeMap<NaiveDate, DaySum> {
+        let mut days = BTreeMap::<NaiveDate, DaySum>::new();
+        for (i, value) in column.iter().enumerate() {
+            let d = days.entry(self.local(i).date()).or_default();
+            d.quarters += 1;
+            if let Some(v) = value {
+                d.sum += v;
+                d.readings += 1;
+            }
+        }
+        days.retain(|_, d| whole_day(d.readings, d.quarters));
+        days
     }
 
     /// Anyone in, in any zone, during quarter-hour `i`.

@@ -29,9 +29,6 @@ pub struct Day {
     pub mean_outdoor_c: Option<f64>,
 }
 
-/// A day with less than this share of its readings (outdoor, metered) has no mean or total.
-pub const DAY_COVERAGE: f64 = 0.9;
-
 /// The programme as a facility manager would describe it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Programme {
@@ -83,8 +80,6 @@ impl Programme {
         let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
         let (mut starts, mut stops) = (BTreeMap::<NaiveDate, i64>::new(), BTreeMap::<NaiveDate, i64>::new());
         let (mut arrivals, mut departures) = (BTreeMap::<NaiveDate, i64>::new(), BTreeMap::<NaiveDate, i64>::new());
-        // Per day: the outdoor readings' sum and count, and the quarter-hours.
-        let mut outdoor = BTreeMap::<NaiveDate, (f64, usize, usize)>::new();
         for i in 0..h.len() {
             let local = h.local(i);
             let (date, minute) = (local.date(), minutes(local.time()));
@@ -94,12 +89,6 @@ impl Programme {
                 heated: false,
                 mean_outdoor_c: None,
             });
-            let o = outdoor.entry(date).or_default();
-            o.2 += 1;
-            if let Some(t) = h.outdoor[i] {
-                o.0 += t;
-                o.1 += 1;
-            }
             if h.building_occupied(i) {
                 day.kind = DayKind::Occupied;
                 arrivals.entry(date).or_insert(minute);
@@ -111,12 +100,9 @@ impl Programme {
                 stops.insert(date, minute + 15);
             }
         }
-        for (date, (sum, n, quarters)) in outdoor {
-            // Whole days only: a part day's mean is a part of the day's weather.
-            if let (Some(day), true) =
-                (days.get_mut(&date), quarters >= 92 && n as f64 >= DAY_COVERAGE * quarters as f64)
-            {
-                day.mean_outdoor_c = (n > 0).then(|| sum / n as f64);
+        for (date, outdoor) in h.whole_days(&h.outdoor) {
+            if let Some(day) = days.get_mut(&date) {
+                day.mean_outdoor_c = Some(outdoor.sum / outdoor.readings as f64);
             }
         }
         Some(Self {

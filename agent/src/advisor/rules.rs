@@ -3,12 +3,11 @@
 
 use super::estimate::{Estimate, Models};
 use super::history::{History, ZoneHistory, STEP_HOURS};
-use super::programme::{minutes, DayKind, Programme, DAY_COVERAGE};
+use super::programme::{minutes, DayKind, Programme};
 use super::setting::Setting;
 use super::{AdvisorSettings, Factor, Reason, RuleKind};
-use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
+use chrono::{Datelike, NaiveTime, Weekday};
 use sobre_models::daily::{fit_daily, DailyOptions, Day as MeterDay, Fuel};
-use std::collections::BTreeMap;
 
 /// A rule's finding before it is estimated.
 #[derive(Debug, Clone)]
@@ -284,7 +283,7 @@ fn cut_off(h: &History, p: &Programme, what_if: WhatIf) -> Option<Result<Finding
             "heating off on warm days: the heating meter follows the weather only below {balance:.1} °C of daily mean outdoor temperature, yet a cut-off at any temperature the window shows heated days above would leave a zone below comfort while occupied ({worst:.1} K·h a week in the worst zone): the heating on those days is needed"
         )));
     }
-    let kwh = above_c(&days, above);
+    let kwh = sum_above(&days, above);
     let raised = if above > lowest {
         format!(" (from {lowest:.1} °C up, the zone models leave a zone below comfort on the warm days' mornings)")
     } else {
@@ -310,32 +309,22 @@ fn cut_off(h: &History, p: &Programme, what_if: WhatIf) -> Option<Result<Finding
 
 /// The heating metered on the whole days warmer than `above`: what a cut-off there avoids.
 pub fn metered_above(h: &History, p: &Programme, above: f64) -> f64 {
-    above_c(&metered_days(h, p), above)
+    sum_above(&metered_days(h, p), above)
 }
 
-fn above_c(days: &[MeterDay], above: f64) -> f64 {
+fn sum_above(days: &[MeterDay], above: f64) -> f64 {
     days.iter().filter(|d| d.temp > above).map(|d| d.energy).sum()
 }
 
 /// Each whole day's metered heating against its mean outdoor temperature.
 fn metered_days(h: &History, p: &Programme) -> Vec<MeterDay> {
-    // Per day: the heating metered, the quarter-hours it covers, the quarter-hours in the day.
-    let mut sums = BTreeMap::<NaiveDate, (f64, usize, usize)>::new();
-    for i in 0..h.len() {
-        let s = sums.entry(h.local(i).date()).or_default();
-        s.2 += 1;
-        if let Some(kwh) = h.heating_kwh[i] {
-            s.0 += kwh;
-            s.1 += 1;
-        }
-    }
-    sums.into_iter()
-        .filter_map(|(date, (kwh, n, quarters))| {
-            let temp = p.days.get(&date)?.mean_outdoor_c?;
-            (n as f64 >= DAY_COVERAGE * quarters as f64).then(|| MeterDay {
+    h.whole_days(&h.heating_kwh)
+        .into_iter()
+        .filter_map(|(date, heating)| {
+            Some(MeterDay {
                 index: i64::from(date.num_days_from_ce()),
-                energy: kwh * quarters as f64 / n as f64,
-                temp,
+                energy: heating.sum * heating.quarters as f64 / heating.readings as f64,
+                temp: p.days.get(&date)?.mean_outdoor_c?,
                 weekend: matches!(date.weekday(), Weekday::Sat | Weekday::Sun),
             })
         })

@@ -303,13 +303,13 @@ impl ZoneForecast for TwoNodeModel {
         let last = history[history.len() - 1];
         let r = self.rates();
         let mass = observe(r, self.step_hours, history, history[0].indoor, |s, air| {
-            r.mi * air + r.ma * s.outdoor + self.m_solar * s.solar + self.m_occupancy * s.occupancy
+            r.mi * air + r.ma * s.outdoor + self.mass_input(s.solar, s.occupancy)
         });
         let mut x = [last.indoor, mass.last().copied().unwrap_or(last.indoor)];
         inputs
             .iter()
             .map(|u| {
-                x = d.step(x, u.outdoor, self.air_input(u, u.heating, x[0]), self.mass_input(u));
+                x = d.step(x, u.outdoor, self.air_input(u, u.heating, x[0]), self.mass_input(u.solar, u.occupancy));
                 x[0]
             })
             .collect()
@@ -331,8 +331,8 @@ impl TwoNodeModel {
     }
 
     /// What drives the mass node during a step, K/h.
-    fn mass_input(&self, u: &Inputs) -> f64 {
-        self.m_solar * u.solar + self.m_occupancy * u.occupancy
+    fn mass_input(&self, solar: f64, occupancy: f64) -> f64 {
+        self.m_solar * solar + self.m_occupancy * occupancy
     }
 
     /// Follows a setpoint programme from air and mass at `start`, with a thermostat that gives
@@ -346,7 +346,7 @@ impl TwoNodeModel {
         steps
             .into_iter()
             .map(|(setpoint, u)| {
-                let free = d.step(x, u.outdoor, self.air_input(&u, 0.0, x[0]), self.mass_input(&u));
+                let free = d.step(x, u.outdoor, self.air_input(&u, 0.0, x[0]), self.mass_input(u.solar, u.occupancy));
                 let duty = if full[0] > 0.0 { ((setpoint - free[0]) / full[0]).clamp(0.0, 1.0) } else { 0.0 };
                 x = [free[0] + duty * full[0], free[1] + duty * full[1]];
                 x[0]
