@@ -3,6 +3,7 @@
 mod advisor;
 mod bad_input;
 mod cli;
+mod control;
 mod devices;
 mod local;
 mod resilience;

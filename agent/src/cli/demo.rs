@@ -117,6 +117,7 @@ pub async fn run(
         fitting.elapsed().as_secs_f64(),
         began.elapsed().as_secs_f64()
     );
+    print!("{}", super::trials::render(&store, &settings, &school, &advice)?);
     println!("Inspect the store: sqlite3 <store> 'SELECT * FROM rollups_view WHERE resolution = \"1d\"'");
     match serve {
         Some(addr) => serve_page(addr, &settings, stats).await?,

@@ -3,6 +3,7 @@
 mod check;
 mod demo;
 mod fit;
+mod trials;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

@@ -30,6 +30,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub advisor: AdvisorFile,
     #[serde(default)]
+    pub control: super::control::ControlFile,
+    #[serde(default)]
     pub web: WebFile,
     #[serde(default)]
     pub homeassistant: HomeAssistantFile,

@@ -1,6 +1,7 @@
 //! Configuration: one TOML file, read into [`file::ConfigFile`] (unknown keys refused, every
 //! default in one place) and turned by [`validate`] into the runtime [`Settings`].
 
+pub mod control;
 pub mod duration;
 pub mod file;
 mod validate;
@@ -56,6 +57,7 @@ pub struct Settings {
     pub uplink: Option<UplinkSettings>,
     pub reports: ReportSettings,
     pub advisor: crate::advisor::AdvisorSettings,
+    pub control: control::ControlConfig,
     /// Where the local page listens; `None`: no page.
     pub web: Option<std::net::SocketAddr>,
     pub homeassistant: Option<HomeAssistantSettings>,

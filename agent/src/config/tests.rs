@@ -128,6 +128,23 @@ fn validation_names_key_value_and_fix() {
         ),
         ("unit missing without preset", MINIMAL.replace("unit = \"°C\"\n", ""), "points[0].unit", "nothing", "°C"),
         (
+            "a controlled zone no point names",
+            format!("{MINIMAL}\n[[control.zones]]\nzone = \"attic\"\ncommand_topic = \"trv/attic/set\"\n"),
+            "control.zones[0].zone",
+            "attic",
+            "name a zone the points use",
+        ),
+        (
+            "a controlled zone's bounds upside down",
+            format!(
+                "{}\n[[control.zones]]\nzone = \"hall\"\ncommand_topic = \"trv/hall/set\"\nmin_c = 24.0\nmax_c = 12.0\n",
+                MINIMAL.replace("topic = \"sensors/t\"", "topic = \"sensors/t\"\nzone = \"hall\"")
+            ),
+            "control.zones[0] min_c / max_c / max_step_k",
+            "(24.0, 12.0, 4.0)",
+            "minimum below its maximum",
+        ),
+        (
             "uplink CA file missing",
             format!("{MINIMAL}\n[uplink.broker]\nhost = \"city.example\"\ntls = {{ ca_file = \"/nonexistent/ca.pem\" }}\n"),
             "uplink.broker.tls.ca_file",

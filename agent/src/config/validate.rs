@@ -21,10 +21,10 @@ const BACS_MONTHLY_MIN: Span = Span::days(5 * 365);
 
 /// Collects every problem rather than stopping at the first: an operator fixes a file in one go.
 #[derive(Default)]
-struct Check(Vec<Problem>);
+pub(super) struct Check(Vec<Problem>);
 
 impl Check {
-    fn fail(&mut self, key: impl Into<String>, found: impl fmt::Debug, expected: impl Into<String>) {
+    pub(super) fn fail(&mut self, key: impl Into<String>, found: impl fmt::Debug, expected: impl Into<String>) {
         self.0.push(Problem { key: key.into(), found: format!("{found:?}"), expected: expected.into() });
     }
 }
@@ -272,8 +272,12 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         SavingsSettings { baseline: (first, last), points: chosen }
     });
 
+    let zones_of_points: Vec<&str> = points.iter().filter_map(|p| p.zone.as_deref()).collect();
+    let control = super::control::validate(file.control, &zones_of_points, &mut check);
+
     if check.0.is_empty() {
         Ok(Settings {
+            control,
             site,
             broker,
             agent,

@@ -246,6 +246,17 @@ pub fn agent_points(s: &SimSettings, topics: &Topics) -> String {
     }
     point(&mut out, "outdoor_temp", "outdoor_temperature", None, &topics.weather, json("/temperature", "°C"), "");
     point(&mut out, "solar", "solar_irradiance", None, &topics.weather, json("/ghi", "W/m²"), "");
+    let format = match s.zone_style {
+        ZoneStyle::Zigbee2mqtt => "zigbee2mqtt",
+        ZoneStyle::Generic => "json",
+    };
+    for (z, t) in s.zones.iter().zip(&topics.zones) {
+        let _ = writeln!(
+            out,
+            "[[control.zones]]\nzone = \"{}\"\ncommand_topic = \"{}\"\nformat = \"{format}\"\n",
+            z.name, t.command
+        );
+    }
     out
 }
 

@@ -52,6 +52,17 @@ pub struct ZoneTruth {
     pub overridden: bool,
 }
 
+/// What the building's devices read at the end of a step.
+#[derive(Debug, Clone)]
+pub struct Readings {
+    pub ts_ms: i64,
+    pub zones: Vec<ZoneReport>,
+    pub outdoor: f64,
+    pub ghi: f64,
+    /// The plant's mean input over the step, W.
+    pub heating_w: f64,
+}
+
 /// What an incoming message meant.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
@@ -302,10 +313,11 @@ impl Emulator {
         &self.truth
     }
 
-    /// What the devices publish now, as (topic, payload), appended to `out`.
-    pub fn messages(&mut self, out: &mut Vec<(String, String)>) {
+    /// What the devices read now (sensor noise included), as `messages` publishes it and a
+    /// controller in the same process sees it.
+    pub fn readings(&mut self) -> Readings {
         let sensor = self.settings.sensor;
-        let zones: Vec<ZoneReport> = self
+        let zones = self
             .outcome
             .zones
             .iter()
@@ -318,13 +330,25 @@ impl Emulator {
             })
             .collect();
         let (outdoor, ghi) = self.weather;
-        let report = Report {
+        Readings {
             ts_ms: self.now_ms,
-            zones: &zones,
+            zones,
             outdoor: self.sensor_outdoor.read(outdoor, &mut self.noise),
             ghi,
-            heating_kwh: self.truth.plant_kwh,
             heating_w: self.heating_w,
+        }
+    }
+
+    /// What the devices publish now, as (topic, payload), appended to `out`.
+    pub fn messages(&mut self, out: &mut Vec<(String, String)>) {
+        let r = self.readings();
+        let report = Report {
+            ts_ms: r.ts_ms,
+            zones: &r.zones,
+            outdoor: r.outdoor,
+            ghi: r.ghi,
+            heating_kwh: self.truth.plant_kwh,
+            heating_w: r.heating_w,
             building_kwh: self.truth.equipment_kwh,
             building_w: self.building_w,
         };

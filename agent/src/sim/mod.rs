@@ -4,16 +4,18 @@
 //! thermostats' topics, lets an occupant override a thermostat, and runs in event time: as fast
 //! as the machine allows, at a multiple of real time, or stepped by a test.
 
+pub mod closed_loop;
 pub mod config;
 pub mod devices;
 pub mod emulator;
 pub mod link;
 pub mod programme;
+pub mod trial;
 pub mod weather;
 pub mod whatif;
 
 pub use config::SimSettings;
-pub use emulator::{Emulator, Truth};
+pub use emulator::{Emulator, Readings, Truth};
 pub use link::{run, SimSummary, Target};
 
 /// The school `sobre demo` runs: poorly tuned, eight zones, a heat pump, winter 2019.

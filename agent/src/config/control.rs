@@ -1,0 +1,236 @@
+//! The `[control]` section: whether the agent may command, the hard bounds of each zone it may
+//! command and where its commands go, the comfort budget, and how it answers flex events.
+
+use super::duration::Span;
+use super::validate::Check;
+use crate::control::actuate::CommandFormat;
+use crate::control::controller::{ControlSettings, Controller, Mode};
+use crate::control::plan::FlexSettings;
+use crate::control::safety::Bounds;
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlFile {
+    /// advise (no command leaves: the safe default), shadow (decide and record, no command),
+    /// auto.
+    pub mode: ModeFile,
+    pub step: Span,
+    /// A command lapses at the thermostat after this unless sent again.
+    pub command_ttl: Span,
+    /// K·h below comfort per zone and week that flex and setbacks may cost; an occupant's
+    /// override spends the rest of the week's.
+    pub comfort_budget_kh: f64,
+    /// While people are in, curtailment stops this far above the comfort band's floor (the
+    /// thermostat swings around its setpoint).
+    pub comfort_margin_k: f64,
+    /// Apply accepted changes this many kelvin a day (0: at once).
+    pub ramp_k_per_day: f64,
+    /// Every zone's bounds unless its own entry says otherwise.
+    pub min_c: f64,
+    pub max_c: f64,
+    pub max_step_k: f64,
+    pub min_interval: Span,
+    pub flex: FlexFile,
+    pub zones: Vec<ControlZoneFile>,
+}
+
+impl Default for ControlFile {
+    fn default() -> Self {
+        Self {
+            mode: ModeFile::Advise,
+            step: Span::secs(900),
+            command_ttl: Span::secs(6 * 3600),
+            comfort_budget_kh: 1.0,
+            comfort_margin_k: 0.5,
+            ramp_k_per_day: 0.0,
+            min_c: 12.0,
+            max_c: 24.0,
+            max_step_k: 4.0,
+            min_interval: Span::secs(900),
+            flex: FlexFile::default(),
+            zones: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeFile {
+    Advise,
+    Shadow,
+    Auto,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlexFile {
+    pub preheat: Span,
+    pub preheat_k: f64,
+    pub shed_k: f64,
+    pub recovery_spread: Span,
+    pub recovery_k_per_step: f64,
+}
+
+impl Default for FlexFile {
+    fn default() -> Self {
+        let d = FlexSettings::default();
+        Self {
+            preheat: Span(d.preheat),
+            preheat_k: d.preheat_k,
+            shed_k: d.shed_k,
+            recovery_spread: Span(d.recovery_spread),
+            recovery_k_per_step: d.recovery_k_per_step,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlZoneFile {
+    /// The zone, as the points name it.
+    pub zone: String,
+    /// Where its thermostat takes setpoints, e.g. `zigbee2mqtt/trv-class-1/set`.
+    pub command_topic: String,
+    #[serde(default)]
+    pub format: CommandFormat,
+    pub min_c: Option<f64>,
+    pub max_c: Option<f64>,
+    pub max_step_k: Option<f64>,
+    pub min_interval: Option<Span>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ControlZone {
+    pub zone: String,
+    pub command_topic: String,
+    pub format: CommandFormat,
+    pub bounds: Bounds,
+}
+
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    pub mode: Mode,
+    pub step_ms: i64,
+    pub command_ttl_ms: i64,
+    pub budget_kh_per_week: f64,
+    pub comfort_margin_k: f64,
+    pub ramp_k_per_day: f64,
+    pub flex: FlexSettings,
+    pub zones: Vec<ControlZone>,
+}
+
+impl ControlConfig {
+    /// The schedule from the programme the advisor read and the changes accepted at
+    /// `accepted_ms`.
+    pub fn schedule(
+        &self,
+        programme: crate::advisor::programme::Programme,
+        accepted: impl IntoIterator<Item = crate::advisor::Setting>,
+        timezone: Tz,
+        comfort_min_c: f64,
+        accepted_ms: i64,
+    ) -> crate::control::schedule::Schedule {
+        let ramp = (self.ramp_k_per_day > 0.0)
+            .then_some(crate::control::schedule::Ramp { k_per_day: self.ramp_k_per_day, from_ms: accepted_ms });
+        crate::control::schedule::Schedule::new(
+            programme,
+            accepted,
+            timezone,
+            comfort_min_c + self.comfort_margin_k,
+            ramp,
+        )
+    }
+
+    /// A controller for these zones, holding comfort from `comfort_min_c`.
+    pub fn controller(&self, timezone: Tz, comfort_min_c: f64) -> Controller {
+        let settings = ControlSettings {
+            step_ms: self.step_ms,
+            timezone,
+            comfort_min_c,
+            budget_kh_per_week: self.budget_kh_per_week,
+            command_ttl_ms: self.command_ttl_ms,
+            flex: self.flex,
+        };
+        Controller::new(settings, self.zones.iter().map(|z| (z.zone.clone(), z.bounds)), self.mode)
+    }
+}
+
+fn finite_in(v: f64, range: std::ops::RangeInclusive<f64>) -> bool {
+    v.is_finite() && range.contains(&v)
+}
+
+/// The section's values in range, each zone's bounds whole and its zone known.
+pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut Check) -> ControlConfig {
+    let min_step = std::time::Duration::from_secs(60);
+    if file.step.0 < min_step || file.command_ttl.0 < file.step.0 {
+        check.fail(
+            "control.step / control.command_ttl",
+            (file.step.to_string(), file.command_ttl.to_string()),
+            "use a step of at least \"1m\" and a command lifetime of at least one step (e.g. \"15m\" and \"6h\")",
+        );
+    }
+    for (key, value, range, hint) in [
+        ("control.comfort_budget_kh", file.comfort_budget_kh, 0.0..=50.0, "K·h per zone and week, e.g. 1.0"),
+        ("control.comfort_margin_k", file.comfort_margin_k, 0.0..=3.0, "a margin of 0–3 K, e.g. 0.5"),
+        ("control.ramp_k_per_day", file.ramp_k_per_day, 0.0..=10.0, "0 (at once) or e.g. 0.5 K a day"),
+        ("control.flex.preheat_k", file.flex.preheat_k, 0.0..=5.0, "0–5 K, e.g. 1.0"),
+        ("control.flex.shed_k", file.flex.shed_k, 0.0..=10.0, "0–10 K, e.g. 4.0"),
+        ("control.flex.recovery_k_per_step", file.flex.recovery_k_per_step, 0.05..=10.0, "e.g. 0.5 K a step"),
+    ] {
+        if !finite_in(value, range) {
+            check.fail(key, value, hint);
+        }
+    }
+    let mut zones = Vec::new();
+    for (i, z) in file.zones.into_iter().enumerate() {
+        let key = format!("control.zones[{i}]");
+        if !zones_of_points.contains(&z.zone.as_str()) {
+            check.fail(format!("{key}.zone"), &z.zone, format!("name a zone the points use: {zones_of_points:?}"));
+        }
+        if z.command_topic.is_empty() || z.command_topic.contains(['+', '#']) {
+            check.fail(
+                format!("{key}.command_topic"),
+                &z.command_topic,
+                "give the thermostat's topic, without wildcards",
+            );
+        }
+        let (min_c, max_c) = (z.min_c.unwrap_or(file.min_c), z.max_c.unwrap_or(file.max_c));
+        let max_step_k = z.max_step_k.unwrap_or(file.max_step_k);
+        let interval = z.min_interval.unwrap_or(file.min_interval);
+        let sane = finite_in(min_c, 5.0..=30.0) && finite_in(max_c, 5.0..=30.0);
+        match Bounds::new(min_c, max_c, max_step_k, interval.as_millis_i64()).ok().filter(|_| sane) {
+            Some(bounds) => {
+                zones.push(ControlZone { zone: z.zone, command_topic: z.command_topic, format: z.format, bounds })
+            }
+            None => check.fail(
+                format!("{key} min_c / max_c / max_step_k"),
+                (min_c, max_c, max_step_k),
+                "use a range within 5–30 °C, its minimum below its maximum, and a positive step (e.g. 12, 24, 4)",
+            ),
+        }
+    }
+    let mode = match file.mode {
+        ModeFile::Advise => Mode::Advise,
+        ModeFile::Shadow => Mode::Shadow,
+        ModeFile::Auto => Mode::Auto,
+    };
+    let f = file.flex;
+    ControlConfig {
+        mode,
+        step_ms: file.step.as_millis_i64(),
+        command_ttl_ms: file.command_ttl.as_millis_i64(),
+        budget_kh_per_week: file.comfort_budget_kh,
+        comfort_margin_k: file.comfort_margin_k,
+        ramp_k_per_day: file.ramp_k_per_day,
+        flex: FlexSettings {
+            preheat: f.preheat.0,
+            preheat_k: f.preheat_k,
+            shed_k: f.shed_k,
+            recovery_spread: f.recovery_spread.0,
+            recovery_k_per_step: f.recovery_k_per_step,
+        },
+        zones,
+    }
+}

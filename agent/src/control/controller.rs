@@ -1,0 +1,405 @@
+//! The controller: each step, for each zone, what the schedule and the events in force ask, what
+//! people asked, what the thermostat reads back, and what the safety chain lets through. Pure
+//! state and logic in event time; the task around it carries the messages and the ledger.
+
+use super::event::{Change, FlexBook, FlexError, FlexEvent};
+use super::plan::{FlexSettings, Phase, ZoneEvent};
+use super::safety::{decide, Bounds, Decision, Limit, Sent, ZoneInput};
+use super::schedule::{Schedule, Slot};
+use chrono::{Datelike, TimeZone};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// Setpoints closer than this are the same (thermostats round to a tenth or a half degree).
+const SAME_C: f64 = 0.25;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Advise only: no command leaves (the manual stop switch, or no consent to control yet).
+    Advise,
+    /// Decide as in `Auto` and record it, without commanding.
+    Shadow,
+    Auto,
+}
+
+/// What the controller needs from config.
+#[derive(Debug, Clone)]
+pub struct ControlSettings {
+    pub step_ms: i64,
+    pub timezone: Tz,
+    /// The comfort band's floor while people are in, °C.
+    pub comfort_min_c: f64,
+    /// K·h below comfort per zone and week that flex and setbacks may cost.
+    pub budget_kh_per_week: f64,
+    /// A command lapses at the thermostat after this unless sent again.
+    pub command_ttl_ms: i64,
+    pub flex: FlexSettings,
+}
+
+/// What a person asked of a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "hold", rename_all = "snake_case")]
+pub enum Hold {
+    Setpoint {
+        setpoint_c: f64,
+    },
+    /// Leave the zone to its own thermostat.
+    HandsOff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// On `<prefix>/override/<zone>`.
+    Topic,
+    /// At the thermostat: it read back a setpoint the agent did not send.
+    Thermostat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Override {
+    pub hold: Hold,
+    pub since_ms: i64,
+    pub until_ms: i64,
+    pub source: Source,
+}
+
+/// The latest a zone's devices said.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ZoneReading {
+    pub temperature_c: Option<f64>,
+    pub setpoint_c: Option<f64>,
+    pub occupied: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Zone {
+    name: String,
+    bounds: Bounds,
+    reading: ZoneReading,
+    /// The agent's command in force, and when it lapses.
+    sent: Option<(Sent, i64)>,
+    over: Option<Override>,
+    week: i64,
+    spent_kh: f64,
+}
+
+/// A setpoint to send (or, in shadow mode, that would be sent).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Command {
+    pub zone: String,
+    pub setpoint_c: f64,
+    pub expires_ms: i64,
+    /// What the schedule and events asked before the safety chain, and what the zone's own
+    /// programme holds.
+    pub plan_c: Option<f64>,
+    pub programme_c: Option<f64>,
+    pub phase: Option<Phase>,
+    pub event: Option<String>,
+    pub limits: Vec<Limit>,
+    /// Hands the zone back to its programme.
+    pub release: bool,
+    pub shadow: bool,
+}
+
+/// Something the ledger should know that is not a command.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    OverrideBegan { zone: String, over: Override },
+    OverrideEnded { zone: String },
+    CommandLapsed { zone: String, setpoint_c: f64, read_back_c: f64 },
+    BudgetSpent { zone: String, spent_kh: f64 },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepResult {
+    pub commands: Vec<Command>,
+    pub notices: Vec<Notice>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Controller {
+    settings: ControlSettings,
+    zones: Vec<Zone>,
+    schedule: Option<Schedule>,
+    book: FlexBook,
+    mode: Mode,
+    model_passes_gate: bool,
+}
+
+impl Controller {
+    pub fn new(settings: ControlSettings, zones: impl IntoIterator<Item = (String, Bounds)>, mode: Mode) -> Self {
+        let zones = zones
+            .into_iter()
+            .map(|(name, bounds)| Zone {
+                name,
+                bounds,
+                reading: ZoneReading::default(),
+                sent: None,
+                over: None,
+                week: i64::MIN,
+                spent_kh: 0.0,
+            })
+            .collect();
+        Self { settings, zones, schedule: None, book: FlexBook::default(), mode, model_passes_gate: false }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
+    /// The schedule from the programme the advisor read and the changes accepted, and whether
+    /// the models it rests on pass their quality gate.
+    pub fn set_schedule(&mut self, schedule: Option<Schedule>, model_passes_gate: bool) {
+        self.schedule = schedule;
+        self.model_passes_gate = model_passes_gate;
+    }
+
+    pub fn schedule(&self) -> Option<&Schedule> {
+        self.schedule.as_ref()
+    }
+
+    pub fn zone_index(&self, name: &str) -> Option<usize> {
+        self.zones.iter().position(|z| z.name == name)
+    }
+
+    pub fn zone_names(&self) -> impl Iterator<Item = &str> {
+        self.zones.iter().map(|z| z.name.as_str())
+    }
+
+    pub fn events(&self) -> impl Iterator<Item = &FlexEvent> {
+        self.book.events()
+    }
+
+    /// K·h below comfort spent this week, per zone.
+    pub fn spent_kh(&self) -> Vec<(String, f64)> {
+        self.zones.iter().map(|z| (z.name.clone(), z.spent_kh)).collect()
+    }
+
+    pub fn overrides(&self) -> Vec<(String, Override)> {
+        self.zones.iter().filter_map(|z| Some((z.name.clone(), z.over?))).collect()
+    }
+
+    pub fn observe(&mut self, zone: usize, reading: ZoneReading) {
+        if let Some(z) = self.zones.get_mut(zone) {
+            z.reading = reading;
+        }
+    }
+
+    pub fn flex(&mut self, payload: &[u8], now_ms: i64) -> Result<Change, FlexError> {
+        self.book.apply(payload, now_ms)
+    }
+
+    fn slot(&self, ts_ms: i64) -> Option<Slot> {
+        self.schedule.as_ref().map(|s| s.at(ts_ms))
+    }
+
+    /// When an override given at `now_ms` without an end lapses: the schedule's next change.
+    pub fn default_until(&self, now_ms: i64) -> i64 {
+        match &self.schedule {
+            Some(s) => s.next_change_ms(now_ms, self.settings.step_ms),
+            None => now_ms + 86_400_000,
+        }
+    }
+
+    /// A person's override: it takes effect now (the command it needs comes back at once) and
+    /// spends the zone's comfort budget for the week, so no more curtailment there.
+    pub fn override_zone(&mut self, zone: usize, over: Override, now_ms: i64) -> StepResult {
+        let mut out = StepResult::default();
+        let Some(z) = self.zones.get_mut(zone) else { return out };
+        z.over = Some(over);
+        z.spent_kh = z.spent_kh.max(self.settings.budget_kh_per_week);
+        out.notices.push(Notice::OverrideBegan { zone: z.name.clone(), over });
+        self.decide_zone(zone, now_ms, &mut out);
+        out
+    }
+
+    /// Restores an override recorded before a restart, without a command or a notice.
+    pub fn restore_override(&mut self, zone: usize, over: Override) {
+        if let Some(z) = self.zones.get_mut(zone) {
+            z.over = Some(over);
+            z.spent_kh = z.spent_kh.max(self.settings.budget_kh_per_week);
+        }
+    }
+
+    /// One control step at `now_ms`, on the readings observed so far.
+    pub fn step(&mut self, now_ms: i64) -> StepResult {
+        let mut out = StepResult::default();
+        let recovery_ms = self.settings.flex.recovery_ms(self.settings.step_ms);
+        self.book.expire(now_ms - recovery_ms);
+        for i in 0..self.zones.len() {
+            self.account(i, now_ms, &mut out);
+            self.decide_zone(i, now_ms, &mut out);
+        }
+        out
+    }
+
+    /// The week's budget, overrides that ended, and what the thermostat reads back.
+    fn account(&mut self, i: usize, now_ms: i64, out: &mut StepResult) {
+        let week = self.week(now_ms);
+        let slot = self.slot(now_ms);
+        let (step_ms, comfort_min_c, budget) =
+            (self.settings.step_ms, self.settings.comfort_min_c, self.settings.budget_kh_per_week);
+        let z = &mut self.zones[i];
+        if z.week != week {
+            z.week = week;
+            z.spent_kh = 0.0;
+        }
+        if z.over.is_some_and(|o| now_ms >= o.until_ms) {
+            z.over = None;
+            out.notices.push(Notice::OverrideEnded { zone: z.name.clone() });
+        }
+        let programme_c = slot.map(|s| s.programme_c);
+        let curtailed = z.sent.is_some_and(|(s, _)| programme_c.is_some_and(|p| s.setpoint_c < p - SAME_C));
+        if let (true, true, Some(t)) = (curtailed, z.reading.occupied, z.reading.temperature_c) {
+            let before = z.spent_kh;
+            z.spent_kh += (comfort_min_c - t).max(0.0) * step_ms as f64 / 3_600_000.0;
+            if before < budget && z.spent_kh >= budget {
+                out.notices.push(Notice::BudgetSpent { zone: z.name.clone(), spent_kh: z.spent_kh });
+            }
+        }
+        let Some(read_back) = z.reading.setpoint_c else { return };
+        // A command sent within the last step may not have reached the thermostat yet.
+        let settled = z.sent.is_none_or(|(s, _)| now_ms - s.at_ms >= step_ms);
+        if !settled || z.over.is_some() {
+            return;
+        }
+        let expected = z.sent.map(|(s, _)| s.setpoint_c).or(programme_c);
+        let Some(expected) = expected else { return };
+        if (read_back - expected).abs() <= SAME_C {
+            return;
+        }
+        if programme_c.is_some_and(|p| (read_back - p).abs() <= SAME_C) {
+            // Back on its own programme: the thermostat dropped the command (its period
+            // changed, or the command expired); the next decision sends it again.
+            if let Some((s, _)) = z.sent.take() {
+                out.notices.push(Notice::CommandLapsed {
+                    zone: z.name.clone(),
+                    setpoint_c: s.setpoint_c,
+                    read_back_c: read_back,
+                });
+            }
+            return;
+        }
+        if self.mode == Mode::Shadow {
+            return;
+        }
+        let until_ms = match &self.schedule {
+            Some(s) => s.next_change_ms(now_ms, step_ms),
+            None => now_ms + 86_400_000,
+        };
+        let z = &mut self.zones[i];
+        let over = Override {
+            hold: Hold::Setpoint { setpoint_c: read_back },
+            since_ms: now_ms,
+            until_ms,
+            source: Source::Thermostat,
+        };
+        z.over = Some(over);
+        z.spent_kh = z.spent_kh.max(budget);
+        out.notices.push(Notice::OverrideBegan { zone: z.name.clone(), over });
+    }
+
+    fn week(&self, ts_ms: i64) -> i64 {
+        let local = self.settings.timezone.timestamp_millis_opt(ts_ms).single().map(|t| t.date_naive());
+        local.map_or(0, |d| i64::from(d.num_days_from_ce() - 1).div_euclid(7))
+    }
+
+    /// What the events in force ask of zone `i` at `now_ms`, if any.
+    fn shaped(&self, i: usize, now_ms: i64, slot: Slot) -> Option<(f64, Phase, String)> {
+        let zones = self.zones.len();
+        self.book.events().find_map(|event| {
+            let ze = ZoneEvent {
+                event,
+                turn: i,
+                zones,
+                comfort_floor_c: self.settings.comfort_min_c,
+                step_ms: self.settings.step_ms,
+            };
+            ze.shape(&self.settings.flex, now_ms, slot).map(|(c, p)| (c, p, event.id.clone()))
+        })
+    }
+
+    fn decide_zone(&mut self, i: usize, now_ms: i64, out: &mut StepResult) {
+        let slot = self.slot(now_ms);
+        let shaped = slot.and_then(|s| self.shaped(i, now_ms, s));
+        // Where the schedule asks what the programme holds anyway, the programme does it.
+        let scheduled = slot.filter(|s| (s.target_c - s.programme_c).abs() > 0.01).map(|s| s.target_c);
+        let plan_c = shaped.as_ref().map(|(c, ..)| *c).or(scheduled);
+        let z = &self.zones[i];
+        let programme_c = slot.map(|s| s.programme_c).or(z.reading.setpoint_c);
+        let in_force = z.sent.map(|(s, _)| s).or_else(|| {
+            // Taking a zone over: the first command is a step from what it holds.
+            let held = z.reading.setpoint_c.or(programme_c)?;
+            Some(Sent { setpoint_c: held, at_ms: i64::MIN / 2 })
+        });
+        let input = ZoneInput {
+            bounds: z.bounds,
+            now_ms,
+            last: in_force,
+            override_c: z.over.and_then(|o| match o.hold {
+                Hold::Setpoint { setpoint_c } => Some(setpoint_c),
+                Hold::HandsOff => None,
+            }),
+            programme_c: programme_c.unwrap_or(f64::NEG_INFINITY),
+            budget_left_kh: self.settings.budget_kh_per_week - z.spent_kh,
+            model_passes_gate: self.model_passes_gate,
+            stopped: self.mode == Mode::Advise,
+            plan_c,
+        };
+        let hands_off = z.over.is_some_and(|o| o.hold == Hold::HandsOff);
+        let decision = if hands_off { Decision::Release { because: Limit::Override } } else { decide(&input) };
+        let expires_ms = (now_ms + self.settings.command_ttl_ms)
+            .min(z.over.map_or(i64::MAX, |o| o.until_ms))
+            .min(self.default_until(now_ms) + self.settings.step_ms);
+        let (phase, event) = shaped.map_or((None, None), |(_, p, e)| (Some(p), Some(e)));
+        let shadow = self.mode == Mode::Shadow;
+        let z = &mut self.zones[i];
+        let command = |setpoint_c, limits, release| Command {
+            zone: z.name.clone(),
+            setpoint_c,
+            expires_ms,
+            plan_c,
+            programme_c,
+            phase,
+            event: event.clone(),
+            limits,
+            release,
+            shadow,
+        };
+        match decision {
+            Decision::Command { setpoint_c, limits } => {
+                let unchanged = z.sent.is_some_and(|(s, lapses)| {
+                    (s.setpoint_c - setpoint_c).abs() < 0.01 && now_ms + self.settings.step_ms < lapses
+                });
+                if unchanged {
+                    return;
+                }
+                let at_ms = match z.sent {
+                    Some((s, _)) if (s.setpoint_c - setpoint_c).abs() < 0.01 => s.at_ms,
+                    _ => now_ms,
+                };
+                out.commands.push(command(setpoint_c, limits, false));
+                if !shadow {
+                    z.sent = Some((Sent { setpoint_c, at_ms }, expires_ms));
+                }
+            }
+            Decision::Release { because } => {
+                // Hand back once: the programme's own value, which the thermostat then keeps
+                // following by itself.
+                if let (Some(_), Some(p)) = (z.sent.take(), programme_c) {
+                    out.commands.push(command(p, vec![because], true));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

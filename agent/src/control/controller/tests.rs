@@ -1,0 +1,158 @@
+use super::*;
+use crate::advisor::programme::Programme;
+use crate::advisor::Setting;
+use chrono::{NaiveDate, NaiveTime};
+
+const STEP: i64 = 900_000;
+
+fn hm(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).expect("time")
+}
+
+/// Monday 21 January 2019 at a local time.
+fn monday(h: u32, m: u32) -> i64 {
+    let local = NaiveDate::from_ymd_opt(2019, 1, 21).expect("date").and_time(hm(h, m));
+    chrono_tz::Europe::Paris.from_local_datetime(&local).single().expect("local").timestamp_millis()
+}
+
+/// One zone of the poorly tuned school (21 °C 04:30–20:00, 19 °C at night), with the night
+/// setback to 16 °C accepted; bounds 12–24 °C, 4 K a step, a step between changes.
+fn controller(mode: Mode) -> Controller {
+    let programme = Programme {
+        night_c: 19.0,
+        occupied_c: 21.0,
+        start: hm(4, 30),
+        stop: hm(20, 0),
+        arrive: hm(8, 0),
+        leave: hm(17, 0),
+        days: Default::default(),
+    };
+    let tz = chrono_tz::Europe::Paris;
+    let night = vec![Setting::NightSetpoint { from_c: 19.0, to_c: 16.0 }];
+    let settings = ControlSettings {
+        step_ms: STEP,
+        timezone: tz,
+        comfort_min_c: 19.0,
+        budget_kh_per_week: 1.0,
+        command_ttl_ms: 6 * 3_600_000,
+        flex: FlexSettings::default(),
+    };
+    let bounds = Bounds::new(12.0, 24.0, 4.0, STEP).expect("bounds");
+    let mut c = Controller::new(settings, [("class-1".to_string(), bounds)], mode);
+    c.set_schedule(Some(Schedule::new(programme, night, tz, 19.5, None)), true);
+    c
+}
+
+fn reading(temperature_c: f64, setpoint_c: f64, occupied: bool) -> ZoneReading {
+    ZoneReading { temperature_c: Some(temperature_c), setpoint_c: Some(setpoint_c), occupied }
+}
+
+fn sent(r: &StepResult) -> Vec<f64> {
+    r.commands.iter().filter(|c| !c.shadow).map(|c| c.setpoint_c).collect()
+}
+
+#[test]
+fn the_schedule_is_commanded_once_kept_while_the_thermostat_holds_it_and_sent_again_when_it_lapses() {
+    // Given the zone at night, its thermostat at the programme's 19 °C
+    let mut c = controller(Mode::Auto);
+    c.observe(0, reading(19.0, 19.0, false));
+    // When the controller steps at 21:00, Then it commands the accepted 16 °C, a step within
+    // the 4 K bound (19 → 16)
+    assert_eq!(sent(&c.step(monday(21, 0))), [16.0]);
+    // When the thermostat reads it back, Then nothing more is sent
+    c.observe(0, reading(18.5, 16.0, false));
+    assert_eq!(sent(&c.step(monday(21, 15))), Vec::<f64>::new());
+    // When the thermostat's own period turns and it drops the command (back to 19 °C)
+    c.observe(0, reading(17.0, 19.0, false));
+    let r = c.step(monday(23, 0));
+    // Then the controller notes the lapse and sends 16 °C again
+    assert!(matches!(r.notices.as_slice(), [Notice::CommandLapsed { read_back_c, .. }] if *read_back_c == 19.0));
+    assert_eq!(sent(&r), [16.0]);
+    // And once the programme's day level is the schedule's too, it hands the zone back
+    c.observe(0, reading(16.0, 16.0, false));
+    let r = c.step(monday(6, 0) + 86_400_000);
+    assert!(r.commands.iter().all(|c| c.release && c.setpoint_c == 21.0), "{r:?}");
+}
+
+#[test]
+fn a_setpoint_the_agent_did_not_send_is_a_person_and_wins_until_the_next_period() {
+    // Given the night setback in force
+    let mut c = controller(Mode::Auto);
+    c.observe(0, reading(19.0, 19.0, false));
+    c.step(monday(21, 0));
+    // When the thermostat reads back 22 °C, neither the command nor the programme
+    c.observe(0, reading(17.0, 22.0, false));
+    let r = c.step(monday(21, 30));
+    // Then it is an override at the thermostat, lasting until the schedule's next change
+    // (04:30), and the agent holds the person's value
+    let [Notice::OverrideBegan { over, .. }] = r.notices.as_slice() else { panic!("{r:?}") };
+    assert_eq!((over.source, over.until_ms), (Source::Thermostat, monday(4, 30) + 86_400_000));
+    assert_eq!(sent(&r), [22.0]);
+    // And the week's comfort budget is spent: no curtailment there until next week
+    assert_eq!(c.spent_kh(), [("class-1".to_string(), 1.0)]);
+}
+
+#[test]
+fn an_override_on_the_topic_takes_effect_at_once_and_hands_off_releases_the_zone() {
+    // Given the night setback in force
+    let mut c = controller(Mode::Auto);
+    c.observe(0, reading(19.0, 19.0, false));
+    c.step(monday(21, 0));
+    // When a person asks for 20 °C until 22:00, Then the command goes out without waiting for
+    // a step, outside the rate limits' hold
+    let over = Override {
+        hold: Hold::Setpoint { setpoint_c: 20.0 },
+        since_ms: monday(21, 5),
+        until_ms: monday(22, 0),
+        source: Source::Topic,
+    };
+    let r = c.override_zone(0, over, monday(21, 5));
+    assert_eq!(sent(&r), [20.0]);
+    // When it ends, Then the schedule resumes, but without curtailing below the programme
+    // (the budget is spent): 19 °C, not 16
+    c.observe(0, reading(20.0, 20.0, false));
+    let r = c.step(monday(22, 0));
+    assert!(r.notices.contains(&Notice::OverrideEnded { zone: "class-1".into() }), "{r:?}");
+    assert_eq!(sent(&r), [19.0]);
+    // When a person says hands off, Then the zone goes back to its programme and stays there
+    let hands_off = Override { hold: Hold::HandsOff, source: Source::Topic, ..over };
+    let r = c.override_zone(0, Override { until_ms: monday(23, 0), ..hands_off }, monday(22, 10));
+    assert!(r.commands.iter().all(|c| c.release), "{r:?}");
+    assert!(sent(&c.step(monday(22, 30))).is_empty());
+}
+
+#[test]
+fn advise_only_commands_nothing_a_failing_model_commands_nothing_and_shadow_only_records() {
+    let cases = [
+        ("the stop switch", Mode::Advise, true, 0usize, 0usize),
+        ("a model that fails its gate", Mode::Auto, false, 0, 0),
+        ("shadow mode", Mode::Shadow, true, 0, 1),
+    ];
+    for (name, mode, gate, commands, shadowed) in cases {
+        // Given the zone at night
+        let mut c = controller(mode);
+        let schedule = c.schedule().cloned();
+        c.set_schedule(schedule, gate);
+        c.observe(0, reading(19.0, 19.0, false));
+        // When the controller steps
+        let r = c.step(monday(21, 0));
+        // Then nothing is commanded; shadow mode records what it would have sent
+        assert_eq!(sent(&r).len(), commands, "{name}");
+        assert_eq!(r.commands.iter().filter(|c| c.shadow).count(), shadowed, "{name}");
+    }
+}
+
+#[test]
+fn turning_the_stop_switch_hands_every_commanded_zone_back() {
+    // Given the night setback in force
+    let mut c = controller(Mode::Auto);
+    c.observe(0, reading(19.0, 19.0, false));
+    c.step(monday(21, 0));
+    c.observe(0, reading(18.5, 16.0, false));
+    // When the stop switch is turned
+    c.set_mode(Mode::Advise);
+    let r = c.step(monday(21, 15));
+    // Then the zone gets its programme's value back, once
+    assert_eq!(r.commands.iter().map(|c| (c.setpoint_c, c.release)).collect::<Vec<_>>(), [(19.0, true)]);
+    assert!(c.step(monday(21, 30)).commands.is_empty());
+}

@@ -1,0 +1,174 @@
+//! What a flexibility event does to a zone's scheduled setpoint: a pre-heat before it (the
+//! walls store heat), a shed during it, and a recovery after it that the zones take in turn and
+//! a step at a time, so they do not all call for full heat at once (the rebound peak).
+
+use super::event::{Depth, FlexEvent, FlexKind};
+use super::schedule::Slot;
+use serde::Serialize;
+use std::time::Duration;
+
+/// How the agent answers events, from config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlexSettings {
+    /// How long before an event the zones are warmed, and by how much above their schedule.
+    pub preheat: Duration,
+    pub preheat_k: f64,
+    /// How far below the schedule a full-depth shed goes; never below the comfort floor while
+    /// people are in.
+    pub shed_k: f64,
+    /// After the event: zones start recovering one after another over `recovery_spread`, each
+    /// rising by at most `recovery_k_per_step` a step.
+    pub recovery_spread: Duration,
+    pub recovery_k_per_step: f64,
+}
+
+impl Default for FlexSettings {
+    fn default() -> Self {
+        Self {
+            preheat: Duration::from_secs(2 * 3600),
+            preheat_k: 1.0,
+            shed_k: 4.0,
+            recovery_spread: Duration::from_secs(3600),
+            recovery_k_per_step: 0.5,
+        }
+    }
+}
+
+impl FlexSettings {
+    /// How long after an event its recovery may last: the spread and the longest ramp.
+    pub fn recovery_ms(&self, step_ms: i64) -> i64 {
+        let steps = (self.shed_k + self.preheat_k) / self.recovery_k_per_step.max(0.01);
+        self.recovery_spread.as_millis() as i64 + (steps.ceil() as i64 + 1) * step_ms
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    PreHeat,
+    Shed,
+    Recover,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::PreHeat => "pre_heat",
+            Phase::Shed => "shed",
+            Phase::Recover => "recover",
+        }
+    }
+}
+
+/// One zone under one event.
+#[derive(Debug, Clone, Copy)]
+pub struct ZoneEvent<'a> {
+    pub event: &'a FlexEvent,
+    /// The zone's turn in the recovery, of `zones`.
+    pub turn: usize,
+    pub zones: usize,
+    /// The lowest setpoint a shed may ask while people are in.
+    pub comfort_floor_c: f64,
+    pub step_ms: i64,
+}
+
+/// How deep the event asks: a level as given; a power target asks the most the zones can give
+/// (the agent reports what it expects against the target).
+fn level(depth: Depth) -> f64 {
+    match depth {
+        Depth::Level(l) => l,
+        Depth::TargetKw(_) => 1.0,
+    }
+}
+
+impl ZoneEvent<'_> {
+    /// The setpoint the event asks of the zone at `ts_ms` given its scheduled slot, and the
+    /// phase; `None` outside the event's reach.
+    pub fn shape(&self, s: &FlexSettings, ts_ms: i64, slot: Slot) -> Option<(f64, Phase)> {
+        let e = self.event;
+        let depth = level(e.depth);
+        // A shift moves the energy ahead of the event; a shed or a price spike mostly cuts it.
+        let preheat_k = match e.kind {
+            FlexKind::Shift => s.preheat_k * depth * 1.5,
+            FlexKind::Shed | FlexKind::Price => s.preheat_k * depth,
+        };
+        let floor = if slot.occupied { self.comfort_floor_c.min(slot.target_c) } else { f64::NEG_INFINITY };
+        let shed_c = (slot.target_c - s.shed_k * depth).max(floor);
+        let preheat_ms = s.preheat.as_millis() as i64;
+        if ts_ms >= e.start_ms - preheat_ms && ts_ms < e.start_ms {
+            return Some((slot.target_c + preheat_k, Phase::PreHeat));
+        }
+        if ts_ms >= e.start_ms && ts_ms < e.end_ms {
+            return Some((shed_c, Phase::Shed));
+        }
+        let spread = s.recovery_spread.as_millis() as i64;
+        let own_start = e.end_ms + spread * self.turn as i64 / self.zones.max(1) as i64;
+        if ts_ms < e.end_ms || ts_ms >= e.end_ms + s.recovery_ms(self.step_ms) {
+            return None;
+        }
+        let steps = ((ts_ms - own_start).max(-self.step_ms) / self.step_ms.max(1) + 1).max(0) as f64;
+        let setpoint = shed_c + s.recovery_k_per_step * steps;
+        (setpoint < slot.target_c).then_some((setpoint, Phase::Recover))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+    const STEP: i64 = 900_000;
+
+    fn event(kind: FlexKind, level: f64) -> FlexEvent {
+        FlexEvent { id: "e1".into(), kind, start_ms: 10 * H, end_ms: 12 * H, depth: Depth::Level(level), notice_ms: 0 }
+    }
+
+    fn slot(target_c: f64, occupied: bool) -> Slot {
+        Slot { programme_c: 21.0, target_c, occupied }
+    }
+
+    #[test]
+    fn an_event_preheats_sheds_down_to_the_comfort_floor_and_recovers_in_turns() {
+        // Given a full-depth shed from 10:00 to 12:00, zones scheduled at 21 °C, 19 °C the floor
+        // while people are in, and the defaults (2 h and 1 K of pre-heat, 4 K of shed, recovery
+        // over an hour at 0.5 K a step)
+        let s = FlexSettings::default();
+        let shed = event(FlexKind::Shed, 1.0);
+        let zone = |turn| ZoneEvent { event: &shed, turn, zones: 4, comfort_floor_c: 19.0, step_ms: STEP };
+        let table = [
+            ("07:45, before the pre-heat", zone(0), 7 * H + 45 * 60_000, slot(21.0, true), None),
+            ("08:00, pre-heat", zone(0), 8 * H, slot(21.0, true), Some((22.0, Phase::PreHeat))),
+            ("10:00, occupied: shed to the floor", zone(0), 10 * H, slot(21.0, true), Some((19.0, Phase::Shed))),
+            (
+                "11:45, unoccupied: the whole 4 K",
+                zone(0),
+                11 * H + 45 * 60_000,
+                slot(21.0, false),
+                Some((17.0, Phase::Shed)),
+            ),
+            ("12:00, first zone's first step", zone(0), 12 * H, slot(21.0, true), Some((19.5, Phase::Recover))),
+            ("12:15, first zone's second step", zone(0), 12 * H + STEP, slot(21.0, true), Some((20.0, Phase::Recover))),
+            ("12:00, third zone waits its turn", zone(2), 12 * H, slot(21.0, true), Some((19.0, Phase::Recover))),
+            (
+                "12:45, third zone's second step",
+                zone(2),
+                12 * H + 3 * STEP,
+                slot(21.0, true),
+                Some((20.0, Phase::Recover)),
+            ),
+            ("13:00, first zone back on schedule", zone(0), 13 * H, slot(21.0, true), None),
+        ];
+        for (when, z, ts, slot, then) in table {
+            assert_eq!(z.shape(&s, ts, slot), then, "{when}");
+        }
+    }
+
+    #[test]
+    fn a_half_level_sheds_half_as_deep_and_a_shift_preheats_more() {
+        let s = FlexSettings::default();
+        let (half, shift) = (event(FlexKind::Shed, 0.5), event(FlexKind::Shift, 1.0));
+        let zone = |e| ZoneEvent { event: e, turn: 0, zones: 1, comfort_floor_c: 19.0, step_ms: STEP };
+        assert_eq!(zone(&half).shape(&s, 11 * H, slot(21.0, false)), Some((19.0, Phase::Shed)));
+        assert_eq!(zone(&shift).shape(&s, 9 * H, slot(20.0, false)), Some((21.5, Phase::PreHeat)));
+    }
+}

@@ -1,0 +1,231 @@
+//! The setpoint each zone should hold, hour by hour: the building's own programme as the
+//! advisor read it, with the changes a person accepted applied on top. What the programme holds
+//! is also what "no curtailment" means to the safety chain and what a thermostat falls back to.
+
+use crate::advisor::programme::{Day, DayKind, Programme};
+use crate::advisor::Setting;
+use chrono::{Datelike, NaiveDateTime, TimeZone, Weekday};
+use chrono_tz::Tz;
+
+/// Settings that reshape the programme's hours come before those that move its levels: a later
+/// start turns early day hours into night hours, which a night setback then lowers.
+fn order(s: &Setting) -> Option<u8> {
+    match s {
+        Setting::HeatingStart { .. } | Setting::HeatingStop { .. } => Some(0),
+        Setting::WeekendSetpoint { .. } | Setting::ClosureSetpoint { .. } => Some(1),
+        Setting::NightSetpoint { .. } | Setting::OccupiedSetpoint { .. } => Some(2),
+        // A cut-off needs the day's outdoor temperature ahead of it (a forecast the agent does
+        // not have); the others are not setpoints.
+        Setting::HeatingCutOff { .. } | Setting::HeatingCoolingGap { .. } | Setting::Baseload { .. } => None,
+    }
+}
+
+/// Accepted changes applied a fraction of a degree per day, so occupants adapt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ramp {
+    pub k_per_day: f64,
+    pub from_ms: i64,
+}
+
+/// What a zone holds at one time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slot {
+    /// What the building's own programme holds.
+    pub programme_c: f64,
+    /// What the schedule asks.
+    pub target_c: f64,
+    pub occupied: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    programme: Programme,
+    settings: Vec<Setting>,
+    timezone: Tz,
+    /// While people are in, curtailment stops here: the comfort band's floor and a margin for
+    /// the thermostat's swing around its setpoint.
+    occupied_floor_c: f64,
+    ramp: Option<Ramp>,
+    heats_weekends: bool,
+}
+
+impl Schedule {
+    /// `settings` in any order; those that are not setpoint schedules are left out (see
+    /// [`Schedule::applied`]).
+    pub fn new(
+        programme: Programme,
+        settings: impl IntoIterator<Item = Setting>,
+        timezone: Tz,
+        occupied_floor_c: f64,
+        ramp: Option<Ramp>,
+    ) -> Self {
+        let mut settings: Vec<Setting> = settings
+            .into_iter()
+            .filter(|s| order(s).is_some())
+            .map(|s| match s {
+                // The day level is what people arrive to: never below the floor.
+                Setting::OccupiedSetpoint { from_c, to_c } => {
+                    Setting::OccupiedSetpoint { from_c, to_c: to_c.max(occupied_floor_c.min(from_c)) }
+                }
+                other => other,
+            })
+            .collect();
+        settings.sort_by_key(order);
+        let heats_weekends = programme.count(DayKind::Weekend, true) >= programme.count(DayKind::Weekend, false).max(1);
+        Self { programme, settings, timezone, occupied_floor_c, ramp, heats_weekends }
+    }
+
+    /// Whether the schedule applies this setting (setpoint schedules only).
+    pub fn applies(setting: &Setting) -> bool {
+        order(setting).is_some()
+    }
+
+    pub fn applied(&self) -> &[Setting] {
+        &self.settings
+    }
+
+    pub fn programme(&self) -> &Programme {
+        &self.programme
+    }
+
+    fn local(&self, ts_ms: i64) -> NaiveDateTime {
+        self.timezone.timestamp_millis_opt(ts_ms).single().map(|t| t.naive_local()).unwrap_or_default()
+    }
+
+    /// The programme read from the past, carried forward: its levels and hours on the days it
+    /// heated. Holidays are not known ahead; such a day counts as a school day.
+    fn day(&self, local: NaiveDateTime) -> Day {
+        let weekend = matches!(local.weekday(), Weekday::Sat | Weekday::Sun);
+        Day {
+            kind: if weekend { DayKind::Weekend } else { DayKind::Occupied },
+            heated: !weekend || self.heats_weekends,
+            mean_outdoor_c: None,
+        }
+    }
+
+    pub fn at(&self, ts_ms: i64) -> Slot {
+        let p = &self.programme;
+        let local = self.local(ts_ms);
+        let day = self.day(local);
+        let t = local.time();
+        let programme_c = if day.heated && t >= p.start && t < p.stop { p.occupied_c } else { p.night_c };
+        let occupied = day.kind == DayKind::Occupied && t >= p.arrive && t < p.leave;
+        let mut target_c = self.settings.iter().fold(programme_c, |held, s| s.apply(p, day, local, held));
+        if occupied && target_c < programme_c {
+            target_c = target_c.max(self.occupied_floor_c.min(programme_c));
+        }
+        if let Some(ramp) = self.ramp {
+            let days = (ts_ms - ramp.from_ms).max(0) as f64 / 86_400_000.0;
+            let most = ramp.k_per_day * days;
+            target_c = programme_c + (target_c - programme_c).clamp(-most, most);
+        }
+        Slot { programme_c, target_c, occupied }
+    }
+
+    /// When the slot in force at `ts_ms` next changes (what an override lasts until), looking a
+    /// day ahead in `step_ms` steps; a day on when nothing changes.
+    pub fn next_change_ms(&self, ts_ms: i64, step_ms: i64) -> i64 {
+        let now = self.at(ts_ms);
+        let step_ms = step_ms.max(60_000);
+        let start = ts_ms - ts_ms.rem_euclid(step_ms);
+        (1..=86_400_000 / step_ms)
+            .map(|k| start + k * step_ms)
+            .find(|&t| {
+                let s = self.at(t);
+                s.programme_c != now.programme_c || s.target_c != now.target_c
+            })
+            .unwrap_or(ts_ms + 86_400_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, NaiveTime};
+    use std::collections::BTreeMap;
+
+    fn hm(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).expect("time")
+    }
+
+    /// The poorly tuned school as the advisor reads it: 21 °C from 04:30 to 20:00 every day,
+    /// 19 °C at night, pupils 08:00–17:00 on weekdays.
+    fn poor_school() -> Programme {
+        let mut days = BTreeMap::new();
+        for d in 7..=20 {
+            let date = NaiveDate::from_ymd_opt(2019, 1, d).expect("date");
+            let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+            let kind = if weekend { DayKind::Weekend } else { DayKind::Occupied };
+            days.insert(date, Day { kind, heated: true, mean_outdoor_c: Some(5.0) });
+        }
+        Programme {
+            night_c: 19.0,
+            occupied_c: 21.0,
+            start: hm(4, 30),
+            stop: hm(20, 0),
+            arrive: hm(8, 0),
+            leave: hm(17, 0),
+            days,
+        }
+    }
+
+    fn at(date: (i32, u32, u32), h: u32, m: u32) -> i64 {
+        let local = NaiveDate::from_ymd_opt(date.0, date.1, date.2).expect("date").and_time(hm(h, m));
+        chrono_tz::Europe::Paris.from_local_datetime(&local).single().expect("local time").timestamp_millis()
+    }
+
+    fn accepted() -> Vec<Setting> {
+        vec![
+            Setting::OccupiedSetpoint { from_c: 21.0, to_c: 19.0 },
+            Setting::NightSetpoint { from_c: 19.0, to_c: 16.0 },
+            Setting::WeekendSetpoint { from_c: 21.0, to_c: 16.0 },
+            Setting::HeatingStart { from: hm(4, 30), to: hm(6, 15) },
+            Setting::HeatingStop { from: hm(20, 0), to: hm(17, 0) },
+            Setting::Baseload { from_kw: 2.0, to_kw: 1.0 },
+        ]
+    }
+
+    #[test]
+    fn accepted_changes_reshape_the_programme_and_occupied_hours_keep_a_margin_above_comfort() {
+        // Given the poor school's programme and every change the advisor proposed accepted,
+        // with 19.5 °C as the floor while pupils are in
+        let s = Schedule::new(poor_school(), accepted(), chrono_tz::Europe::Paris, 19.5, None);
+        let monday = (2019, 1, 21);
+        let saturday = (2019, 1, 26);
+        let table = [
+            ("Monday 03:00: night setback", at(monday, 3, 0), 19.0, 16.0),
+            ("Monday 05:00: before the later start", at(monday, 5, 0), 21.0, 16.0),
+            ("Monday 07:00: heated ahead of the pupils", at(monday, 7, 0), 21.0, 19.5),
+            ("Monday 10:00: the lower day level, held above the floor", at(monday, 10, 0), 21.0, 19.5),
+            ("Monday 18:00: after the earlier stop", at(monday, 18, 0), 21.0, 16.0),
+            ("Saturday 11:00: nobody in", at(saturday, 11, 0), 21.0, 16.0),
+        ];
+        for (when, ts, programme_c, target_c) in table {
+            let slot = s.at(ts);
+            assert_eq!((slot.programme_c, slot.target_c), (programme_c, target_c), "{when}");
+        }
+        // And the baseload is not a setpoint: the schedule leaves it to a person
+        assert_eq!(s.applied().len(), 5);
+    }
+
+    #[test]
+    fn a_ramp_applies_the_change_a_fraction_of_a_degree_per_day() {
+        // Given the night setback accepted on Monday 21 January at midnight, 0.5 K a day
+        let ramp = Ramp { k_per_day: 0.5, from_ms: at((2019, 1, 21), 0, 0) };
+        let night = vec![Setting::NightSetpoint { from_c: 19.0, to_c: 16.0 }];
+        let s = Schedule::new(poor_school(), night, chrono_tz::Europe::Paris, 19.5, Some(ramp));
+        // Then the night level goes down half a degree a day until it reaches 16 °C
+        let table = [((2019, 1, 22), 18.5), ((2019, 1, 24), 17.5), ((2019, 1, 31), 16.0)];
+        for (date, then) in table {
+            assert!((s.at(at(date, 0, 0)).target_c - then).abs() < 1e-9, "{date:?}");
+        }
+    }
+
+    #[test]
+    fn an_override_lasts_until_the_schedule_next_changes() {
+        // Given the accepted changes, When someone overrides at 10:00 on a Monday
+        let s = Schedule::new(poor_school(), accepted(), chrono_tz::Europe::Paris, 19.5, None);
+        // Then it lasts until the pupils leave at 17:00 (the stop moved there)
+        assert_eq!(s.next_change_ms(at((2019, 1, 21), 10, 7), 900_000), at((2019, 1, 21), 17, 0));
+    }
+}

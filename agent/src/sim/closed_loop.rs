@@ -1,0 +1,85 @@
+//! The controller and the emulated building in one process, step by step, as BOPTEST runs a
+//! controller against its test case: after each step the controller reads what the devices read,
+//! decides, and its commands reach the thermostats (through the same payloads and parser as on
+//! the broker) before the next step. Deterministic and fast: how the control KPIs are measured.
+
+use super::emulator::{Emulator, Truth};
+use crate::control::actuate::{payload, CommandFormat};
+use crate::control::controller::{Controller, ZoneReading};
+use crate::control::kpi::{Kpis, ZoneStep};
+use sobre_models::emulator::EmulatorError;
+use std::time::Instant;
+
+/// A flexibility request the grid sends at `at_ms`.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub at_ms: i64,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoopOutcome {
+    pub truth: Truth,
+    /// The plant's mean power over each step: (end of step, kW).
+    pub power_kw: Vec<(i64, f64)>,
+    /// From what the devices read (the agent's view); the truth's discomfort is the emulator's.
+    pub kpis: Kpis,
+    pub commands: u64,
+    pub refused_requests: Vec<String>,
+}
+
+/// Runs `emulator` for `steps` steps under `controller` (none: the building's own programme).
+pub fn run(
+    mut emulator: Emulator,
+    mut controller: Option<Controller>,
+    requests: &[Request],
+    steps: u64,
+) -> Result<LoopOutcome, EmulatorError> {
+    let topics: Vec<String> = emulator.topics().zones.iter().map(|z| z.command.clone()).collect();
+    let zones = emulator.settings().zones.len();
+    let step_h = emulator.settings().step_s / 3600.0;
+    let comfort = emulator.settings().comfort;
+    let band = (comfort.min_c, comfort.max_c);
+    let mut kpis = Kpis::new(zones);
+    let (mut power_kw, mut commands, mut refused) = (Vec::new(), 0u64, Vec::new());
+    let mut pending: Vec<&Request> = requests.iter().collect();
+    pending.sort_by_key(|r| r.at_ms);
+    let mut pending = pending.into_iter().peekable();
+    emulator.step()?;
+    for _ in 1..steps {
+        let r = emulator.readings();
+        let started = Instant::now();
+        if let Some(c) = controller.as_mut() {
+            while let Some(request) = pending.next_if(|q| q.at_ms <= r.ts_ms) {
+                if let Err(e) = c.flex(request.payload.as_bytes(), r.ts_ms) {
+                    refused.push(e.to_string());
+                }
+            }
+            for (i, z) in r.zones.iter().enumerate() {
+                let reading = ZoneReading {
+                    temperature_c: Some(z.temperature),
+                    setpoint_c: Some(z.setpoint),
+                    occupied: z.occupied,
+                };
+                c.observe(i, reading);
+            }
+            let decided = c.step(r.ts_ms);
+            for command in decided.commands.iter().filter(|c| !c.shadow) {
+                if let Some(i) = c.zone_index(&command.zone) {
+                    emulator.handle(
+                        &topics[i],
+                        payload(CommandFormat::Zigbee2mqtt, command.setpoint_c, command.expires_ms).as_bytes(),
+                    );
+                    commands += 1;
+                }
+            }
+        }
+        let compute = started.elapsed();
+        let zone_steps: Vec<ZoneStep> =
+            r.zones.iter().map(|z| ZoneStep { temperature_c: z.temperature, occupied: z.occupied }).collect();
+        kpis.add(step_h, r.heating_w / 1000.0, &zone_steps, band, compute);
+        power_kw.push((r.ts_ms, r.heating_w / 1000.0));
+        emulator.step()?;
+    }
+    Ok(LoopOutcome { truth: emulator.truth().clone(), power_kw, kpis, commands, refused_requests: refused })
+}

@@ -1,0 +1,153 @@
+//! The control trials `sobre demo` runs and the tests check, on the emulated building in closed
+//! loop: a winter month under the accepted recommendations against the building's own
+//! programme, and a two-hour shed against the same control without the event. The emulator's
+//! ground truth measures both.
+
+use super::closed_loop::{self, LoopOutcome, Request};
+use super::{SimSettings, Truth};
+use crate::config::control::ControlConfig;
+use crate::control::kpi::Kpis;
+use crate::control::schedule::Schedule;
+use chrono::{NaiveDate, TimeZone};
+use serde::Serialize;
+use sobre_models::emulator::EmulatorError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthTrial {
+    pub first_day: NaiveDate,
+    pub days: u32,
+    /// Heating energy (the plant's input), kWh.
+    pub baseline_kwh: f64,
+    pub controlled_kwh: f64,
+    pub saving_percent: f64,
+    /// K·h below or above the band while occupied, per zone and week: the mean and the worst
+    /// zone, under control and under the building's own programme.
+    pub discomfort_kh_per_zone_week: f64,
+    pub worst_zone_kh_per_week: f64,
+    pub baseline_worst_zone_kh_per_week: f64,
+    pub commands: u64,
+    pub occupant_overrides: u64,
+    pub kpis: Kpis,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShedTrial {
+    pub start: String,
+    pub end: String,
+    /// Mean plant power during the event without it (the baseline) and with it, kW.
+    pub baseline_kw: f64,
+    pub event_kw: f64,
+    pub shed_percent: f64,
+    /// The highest 15-minute power in the three hours after the event, with it and without it.
+    pub rebound_peak_kw: f64,
+    pub baseline_peak_kw: f64,
+    /// The worst zone's K·h outside the band over the trial, and the budget a week allows.
+    pub worst_zone_kh: f64,
+    pub budget_kh: f64,
+    pub compute_ratio: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrialError {
+    #[error(transparent)]
+    Physics(#[from] EmulatorError),
+    #[error("{0} is not a day of the weather year")]
+    Day(NaiveDate),
+}
+
+fn starting(school: &SimSettings, first_day: NaiveDate, days: u32) -> Result<SimSettings, TrialError> {
+    let mut s = school.clone();
+    let midnight = first_day.and_hms_opt(0, 0, 0).ok_or(TrialError::Day(first_day))?;
+    s.start_ms =
+        s.timezone.from_local_datetime(&midnight).earliest().ok_or(TrialError::Day(first_day))?.timestamp_millis();
+    s.steps = u64::from(days) * (86_400.0 / s.step_s) as u64;
+    s.weather.covers(s.start_ms, s.start_ms + i64::from(days) * 86_400_000).map_err(|_| TrialError::Day(first_day))?;
+    Ok(s)
+}
+
+fn loop_run(
+    s: &SimSettings,
+    control: Option<(&ControlConfig, &Schedule)>,
+    requests: &[Request],
+) -> Result<LoopOutcome, TrialError> {
+    let controller = control.map(|(c, schedule)| {
+        let mut controller = c.controller(s.timezone, s.comfort.min_c);
+        // A trial is what the building would do under control, whatever the site's mode.
+        controller.set_mode(crate::control::controller::Mode::Auto);
+        controller.set_schedule(Some(schedule.clone()), true);
+        controller
+    });
+    Ok(closed_loop::run(super::Emulator::new(s.clone())?, controller, requests, s.steps)?)
+}
+
+fn per_week(truth: &Truth, days: u32) -> (f64, f64) {
+    let weeks = f64::from(days) / 7.0;
+    let each: Vec<f64> = truth.zones.iter().map(|z| z.discomfort_kh / weeks).collect();
+    (each.iter().sum::<f64>() / each.len().max(1) as f64, each.iter().copied().fold(0.0, f64::max))
+}
+
+/// `days` from `first_day` under `schedule`, against the building's own programme.
+pub fn month(
+    school: &SimSettings,
+    control: &ControlConfig,
+    schedule: &Schedule,
+    first_day: NaiveDate,
+    days: u32,
+) -> Result<MonthTrial, TrialError> {
+    let s = starting(school, first_day, days)?;
+    let baseline = loop_run(&s, None, &[])?;
+    let controlled = loop_run(&s, Some((control, schedule)), &[])?;
+    let (mean, worst) = per_week(&controlled.truth, days);
+    let (base, ctl) = (baseline.truth.plant_kwh, controlled.truth.plant_kwh);
+    Ok(MonthTrial {
+        first_day,
+        days,
+        baseline_kwh: base,
+        controlled_kwh: ctl,
+        saving_percent: 100.0 * (1.0 - ctl / base.max(1e-9)),
+        discomfort_kh_per_zone_week: mean,
+        worst_zone_kh_per_week: worst,
+        baseline_worst_zone_kh_per_week: per_week(&baseline.truth, days).1,
+        commands: controlled.commands,
+        occupant_overrides: controlled.truth.occupant_overrides,
+        kpis: controlled.kpis,
+    })
+}
+
+/// A full-depth shed from `start_ms` to `end_ms` on the day `first_day` begins, under
+/// `schedule`, against the same control without it.
+pub fn shed(
+    school: &SimSettings,
+    control: &ControlConfig,
+    schedule: &Schedule,
+    first_day: NaiveDate,
+    (start_ms, end_ms): (i64, i64),
+) -> Result<ShedTrial, TrialError> {
+    let s = starting(school, first_day, 3)?;
+    let (start, end) = (crate::clock::iso(start_ms), crate::clock::iso(end_ms));
+    let request = Request {
+        at_ms: start_ms - 12 * 3_600_000,
+        payload: format!(r#"{{"id":"trial","kind":"shed","start":"{start}","end":"{end}","level":1.0}}"#),
+    };
+    let baseline = loop_run(&s, Some((control, schedule)), &[])?;
+    let event = loop_run(&s, Some((control, schedule)), &[request])?;
+    let window = |o: &LoopOutcome, from: i64, to: i64| -> Vec<f64> {
+        o.power_kw.iter().filter(|(t, _)| *t > from && *t <= to).map(|p| p.1).collect()
+    };
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let peak = |v: Vec<f64>| v.into_iter().fold(0.0, f64::max);
+    let after = end_ms + 3 * 3_600_000;
+    let (baseline_kw, event_kw) = (mean(window(&baseline, start_ms, end_ms)), mean(window(&event, start_ms, end_ms)));
+    Ok(ShedTrial {
+        start,
+        end,
+        baseline_kw,
+        event_kw,
+        shed_percent: 100.0 * (1.0 - event_kw / baseline_kw.max(1e-9)),
+        rebound_peak_kw: peak(window(&event, end_ms, after)),
+        baseline_peak_kw: peak(window(&baseline, end_ms, after)),
+        worst_zone_kh: event.truth.zones.iter().map(|z| z.discomfort_kh).fold(0.0, f64::max),
+        budget_kh: control.budget_kh_per_week,
+        compute_ratio: event.kpis.compute_ratio,
+    })
+}
