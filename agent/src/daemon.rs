@@ -5,8 +5,10 @@
 use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
 use crate::config::{Settings, UplinkSettings};
+use crate::control::{self, log::ControlLog, log::LogError, task::ControlTask};
 use crate::glance::{GlanceError, Reader};
 use crate::homeassistant::{self, HomeAssistant};
+use crate::ingest::stage::Tap;
 use crate::ingest::validate::Validator;
 use crate::ingest::Ingest;
 use crate::ledger::{Ledger, LedgerError};
@@ -40,6 +42,8 @@ pub enum DaemonError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Glance(GlanceError),
+    #[error(transparent)]
+    ControlLog(#[from] LogError),
     #[error("the stages did not drain within {0:?}; unacknowledged data stays with the broker")]
     Drain(Duration),
 }
@@ -61,7 +65,16 @@ pub async fn run(
     }
     tracing::info!(site = settings.site.id, points = settings.points.len(), store = %store.path().display(), "starting");
 
-    let ingest = Ingest::new(settings.clone(), validator, clock.clone(), stats.clone());
+    let mut ingest = Ingest::new(settings.clone(), validator, clock.clone(), stats.clone());
+    // Control runs where the site names zones it may command; it reads them through a tap.
+    let control = if settings.control.zones.is_empty() {
+        None
+    } else {
+        let (tap_tx, tap_rx) = mpsc::channel(1024);
+        let (inbound_tx, inbound_rx) = mpsc::channel(64);
+        ingest = ingest.with_tap(Tap { points: control::task::tapped(&settings), to: tap_tx });
+        Some((inbound_tx, inbound_rx, tap_rx))
+    };
     let goodbye = Retained { topic: status::topic(&settings), payload: status::offline(&settings) };
     let (client, eventloop) = mqtt::client(&settings.broker, &goodbye);
     let (connected_tx, connected_rx) = watch::channel(0);
@@ -69,7 +82,12 @@ pub async fn run(
     let (births_tx, births_rx) = mpsc::channel(4);
     let mut subscriptions = ingest.topics();
     subscriptions.push(task::decision_filter(&settings));
-    let mut routes = vec![Route { topics: format!("{}/", settings.agent.topic_prefix), to: control_tx.clone() }];
+    let mut routes = Vec::new();
+    if let Some((to, ..)) = &control {
+        subscriptions.extend(control::task::subscriptions(&settings));
+        routes.extend(control::task::routes(&settings).into_iter().map(|topics| Route { topics, to: to.clone() }));
+    }
+    routes.push(Route { topics: format!("{}/", settings.agent.topic_prefix), to: control_tx.clone() });
     if let Some(ha) = &settings.homeassistant {
         subscriptions.push(homeassistant::birth_topic(ha));
         routes.push(Route { topics: homeassistant::birth_topic(ha), to: births_tx });
@@ -86,6 +104,7 @@ pub async fn run(
     };
     let health =
         Health { settings: settings.clone(), clock: clock.clone(), stats: stats.clone(), started_ms: clock.wall_ms() };
+    let (basis_tx, basis_rx) = watch::channel(None);
     let advisor = AdvisorTask {
         settings: settings.clone(),
         store: Shared::new(Store::open(&settings.storage.path, &settings.points, settings.site.timezone)?),
@@ -93,6 +112,20 @@ pub async fn run(
         client: client.clone(),
         stats: stats.clone(),
         check_interval: settings.reports.check_interval.0,
+        basis: basis_tx,
+    };
+    let control = match control {
+        Some((_, inbound, tap)) => {
+            let task = ControlTask {
+                settings: settings.clone(),
+                client: client.clone(),
+                log: Shared::new(ControlLog::open(&settings.storage.path, &settings.site.id)?),
+                clock: clock.clone(),
+                stats: stats.clone(),
+            };
+            Some((task, inbound, tap))
+        }
+        None => None,
     };
     // The page and Home Assistant read through one connection and share the fitted baselines.
     let reader = Shared::new(Reader::open(&settings).map_err(DaemonError::Glance)?);
@@ -134,6 +167,9 @@ pub async fn run(
     }
     tracker.spawn(status.run(connected_rx, cancel.clone()));
     tracker.spawn(advisor.run(control_rx, cancel.clone()));
+    if let Some((task, inbound, tap)) = control {
+        tracker.spawn(task.run(inbound, tap, basis_rx, cancel.clone()));
+    }
     tracker.spawn(ingest.run(inbound_rx, records_tx));
     tracker.spawn(writer.run(records_rx));
     tracker.close();

@@ -31,6 +31,13 @@ pub struct Stats {
     pub reports_sent: AtomicU64,
     pub reports_acked: AtomicU64,
     pub uplink_connections: AtomicU64,
+    /// Readings control wanted but did not take in time (its queue was full).
+    pub tap_dropped: AtomicU64,
+    /// Setpoint commands sent to thermostats, and flex requests refused.
+    pub commands_sent: AtomicU64,
+    pub flex_refused: AtomicU64,
+    /// The last control step decided and carried out (event time, ms).
+    pub control_through_ms: AtomicU64,
 }
 
 /// A consistent-enough copy for reporting.

@@ -3,8 +3,11 @@
 //! from the demo's store and the recommendations it made there, all accepted.
 
 use crate::advisor::demo;
+use crate::support::{copy_store, schema, wait_until, Agent, InProcess, Mosquitto, Mqtt};
 use chrono::{NaiveDate, TimeZone};
+use serde_json::Value;
 use sobre_agent::advisor::{self, programme::Programme, Setting};
+use sobre_agent::control::controller::Mode;
 use sobre_agent::control::schedule::Schedule;
 use sobre_agent::sim::{self, trial, Emulator, SimSettings};
 
@@ -77,4 +80,141 @@ fn a_two_hour_shed_halves_the_heat_pumps_power_and_the_staggered_recovery_keeps_
     );
     // And no zone spends more than its week's comfort budget
     assert!(t.worst_zone_kh <= t.budget_kh, "{:.2} K·h against a budget of {:.2}", t.worst_zone_kh, t.budget_kh);
+}
+
+/// The emulator's ground truth after asking building `id` for `n` steps: its clock message
+/// once it reports step `until`.
+fn step(mqtt: &Mqtt, id: &str, n: u64, until: u64) -> Value {
+    mqtt.publish(&format!("sim/{id}/step"), n.to_string());
+    mqtt.expect(&format!("sim/{id}/clock"), |c| c["step"] == until)
+}
+
+/// The next control record on the agent's decisions topic that satisfies `matches`, checked
+/// against its schema.
+fn record(mqtt: &Mqtt, prefix: &str, matches: impl Fn(&Value) -> bool) -> Value {
+    let r = mqtt.expect(&format!("{prefix}/decisions"), |r| r["schema"] == "sobre.control/1" && matches(r));
+    schema::check(&schema::load("control"), &r).unwrap_or_else(|e| panic!("{e}\n{r}"));
+    r
+}
+
+/// Waits until the agent's control has decided on the step the emulator's clock shows.
+fn caught_up(agent: &InProcess, clock: &Value) {
+    let ts = chrono::DateTime::parse_from_rfc3339(clock["ts"].as_str().expect("ts")).expect("RFC 3339");
+    let at = ts.timestamp_millis() as u64;
+    wait_until("control decided on the last step", || {
+        agent.stats.control_through_ms.load(std::sync::atomic::Ordering::Relaxed) >= at
+    });
+}
+
+fn zone<'a>(clock: &'a Value, name: &str) -> &'a Value {
+    clock["zones"].as_array().and_then(|z| z.iter().find(|z| z["zone"] == name)).expect("the zone in the truth")
+}
+
+#[test]
+fn an_occupant_override_mid_event_wins_within_a_step_is_recorded_and_survives_a_restart() {
+    // Given the agent on the demo's store (it read the school's programme there), allowed to
+    // pilot, and the school going on from Monday 11 March, stepped by the test
+    let broker = Mosquitto::start();
+    let (_, demo_store) = demo();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = copy_store(demo_store, &dir);
+    let school =
+        sim::SCHOOL.replace("start = \"2019-01-07\"", "start = \"2019-03-11\"").replace("days = 56", "days = 3");
+    let _sim = crate::sim::Sim::start(broker.port, &school, "stepped");
+    let emulator = Emulator::new(SimSettings::parse(&school, "school").expect("school")).expect("emulator");
+    let mut settings = sim::demo_settings(&emulator, broker.port, broker.port, &path).expect("settings");
+    settings.uplink = None;
+    settings.control.mode = Mode::Auto;
+    let prefix = settings.agent.topic_prefix.clone();
+    let mqtt = Mqtt::connect(
+        broker.port,
+        &["sim/ecole-demo/clock", &format!("{prefix}/decisions"), &format!("{prefix}/recommendations")],
+    );
+    let agent = InProcess::start(settings.clone(), dir);
+    // (its schedule comes with the advisor's first run)
+    mqtt.expect(&format!("{prefix}/recommendations"), |_| true);
+    // When the grid asks for a shed from 09:00 to 11:00, and the school runs to 09:30
+    mqtt.publish(
+        &format!("{prefix}/flex/event"),
+        r#"{"id":"peak-0311","kind":"shed","start":"2019-03-11T08:00:00Z","end":"2019-03-11T10:00:00Z","level":1.0}"#,
+    );
+    record(&mqtt, &prefix, |r| r["kind"] == "flex_accepted");
+    let clock = step(&mqtt, "ecole-demo", 38, 38);
+    caught_up(&agent, &clock);
+    let shed =
+        record(&mqtt, &prefix, |r| r["kind"] == "command" && r["zone"] == "class-1" && r["detail"]["phase"] == "shed");
+    let shed_c = shed["detail"]["setpoint_c"].as_f64().expect("a setpoint");
+    let clock = step(&mqtt, "ecole-demo", 1, 39);
+    assert_eq!(zone(&clock, "class-1")["setpoint_c"].as_f64(), Some(shed_c), "{clock}");
+    // And a teacher in class-1 asks for 23 °C on the override topic
+    mqtt.publish(&format!("{prefix}/override/class-1"), r#"{"setpoint_c": 23.0, "by": "teacher"}"#);
+    // Then the override is in the ledger, the command follows at once…
+    let over = record(&mqtt, &prefix, |r| r["kind"] == "override" && r["zone"] == "class-1");
+    assert_eq!(over["detail"]["source"], "topic", "{over}");
+    record(&mqtt, &prefix, |r| r["kind"] == "command" && r["zone"] == "class-1" && r["detail"]["setpoint_c"] == 23.0);
+    // …and the thermostat holds 23 °C at the next step, while the other classrooms stay shed
+    let clock = step(&mqtt, "ecole-demo", 1, 40);
+    assert_eq!(zone(&clock, "class-1")["setpoint_c"].as_f64(), Some(23.0), "{clock}");
+    assert!(zone(&clock, "class-2")["setpoint_c"].as_f64().expect("setpoint") < 21.0, "{clock}");
+    // When the agent restarts (its going away hands every thermostat back to its programme)
+    let dir = agent.stop();
+    let clock = step(&mqtt, "ecole-demo", 1, 41);
+    assert_eq!(zone(&clock, "class-1")["commanded"], false, "{clock}");
+    let _agent = InProcess::start(settings, dir);
+    mqtt.expect(&format!("{prefix}/recommendations"), |_| true);
+    // Then the override still stands: class-1 is sent 23 °C again, with the person as reason
+    let again = record(&mqtt, &prefix, |r| r["kind"] == "command" && r["zone"] == "class-1");
+    assert_eq!(
+        (again["detail"]["setpoint_c"].as_f64(), again["reason"].as_str()),
+        (Some(23.0), Some("a person's override"))
+    );
+    let clock = step(&mqtt, "ecole-demo", 1, 42);
+    assert_eq!(zone(&clock, "class-1")["setpoint_c"].as_f64(), Some(23.0), "{clock}");
+}
+
+#[test]
+fn a_killed_agent_leaves_the_thermostats_on_their_own_programme() {
+    // Given a one-classroom building whose thermostat the agent may command
+    let broker = Mosquitto::start();
+    let building = r#"
+[building]
+id = "killed"
+timezone = "Europe/Paris"
+start = "2019-01-07"
+days = 2
+
+[devices]
+zones = "generic"
+meters = "generic"
+agent_status = "sobre/test-site/status"
+
+[occupants]
+enabled = false
+
+[[zones]]
+name = "class"
+use = "classroom"
+area_m2 = 60
+"#;
+    let _sim = crate::sim::Sim::start(broker.port, building, "stepped");
+    let mqtt = Mqtt::connect(broker.port, &["sim/killed/clock", "sobre/test-site/decisions", "sobre/test-site/status"]);
+    let mut agent = Agent::start(broker.port, &crate::sim::Sim::points(building), "[control]\nmode = \"auto\"\n");
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    step(&mqtt, "killed", 4, 4);
+    // When someone holds it at 23 °C through the agent, Then the thermostat takes it
+    mqtt.publish("sobre/test-site/override/class", r#"{"setpoint_c": 23.0}"#);
+    record(&mqtt, "sobre/test-site", |r| r["kind"] == "command" && r["detail"]["setpoint_c"] == 23.0);
+    let clock = step(&mqtt, "killed", 1, 5);
+    assert_eq!(
+        (zone(&clock, "class")["setpoint_c"].as_f64(), &zone(&clock, "class")["commanded"]),
+        (Some(23.0), &Value::Bool(true))
+    );
+    // When the agent is killed without warning
+    agent.kill();
+    // Then its last will says so, and at the next step the thermostat is back on its own
+    // programme (19 °C at night for the poorly tuned school)
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "offline");
+    let clock = step(&mqtt, "killed", 1, 6);
+    let class = zone(&clock, "class");
+    assert_eq!((class["setpoint_c"].as_f64(), &class["commanded"]), (Some(19.0), &Value::Bool(false)), "{clock}");
 }

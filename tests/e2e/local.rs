@@ -3,7 +3,7 @@
 //! page. The agent runs on a copy of the demo's store, against a real mosquitto.
 
 use crate::advisor::demo;
-use crate::support::{free_port, schema, InProcess, Mosquitto, Mqtt};
+use crate::support::{copy_store, free_port, schema, InProcess, Mosquitto, Mqtt};
 use serde_json::Value;
 use sobre_agent::config::{Discovery, HomeAssistantSettings, Span};
 use sobre_agent::ledger::{Ledger, Status};
@@ -17,13 +17,7 @@ const PREFIX: &str = "sobre/ecole-demo";
 fn start(broker_port: u16, discovery: Discovery) -> InProcess {
     let (_, demo_store) = demo();
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("sobre.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let from = format!("{}{suffix}", demo_store.display());
-        if Path::new(&from).exists() {
-            std::fs::copy(&from, format!("{}{suffix}", path.display())).expect("copy the demo's store");
-        }
-    }
+    let path = copy_store(demo_store, &dir);
     let school = sobre_agent::sim::SimSettings::parse(sobre_agent::sim::SCHOOL, "school").expect("school");
     let emulator = sobre_agent::sim::Emulator::new(school).expect("emulator");
     let mut settings = sobre_agent::sim::demo_settings(&emulator, broker_port, broker_port, &path).expect("settings");

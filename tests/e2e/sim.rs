@@ -35,13 +35,13 @@ const GENERIC: &str = "zones = \"generic\"\nmeters = \"generic\"";
 /// Occupants who would turn a cooling room back up would hide what the command did.
 const NOBODY_COMPLAINS: &str = "[occupants]\nenabled = false";
 
-struct Sim {
+pub struct Sim {
     child: Child,
     _dir: tempfile::TempDir,
 }
 
 impl Sim {
-    fn start(port: u16, config: &str, pace: &str) -> Self {
+    pub fn start(port: u16, config: &str, pace: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("sim.toml");
         std::fs::write(&path, config).expect("write sim config");
@@ -56,7 +56,7 @@ impl Sim {
         Sim { child, _dir: dir }
     }
 
-    fn points(config: &str) -> String {
+    pub fn points(config: &str) -> String {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("sim.toml");
         std::fs::write(&path, config).expect("write sim config");

@@ -172,6 +172,12 @@ pub struct Advice {
     pub dismissed: Vec<String>,
     /// What stops the advisor from advising, in plain words.
     pub missing: Vec<String>,
+    /// The programme it read, and whether the models pass their quality gate: what control
+    /// builds its schedule on.
+    #[serde(skip)]
+    pub programme: Option<programme::Programme>,
+    #[serde(skip)]
+    pub models_pass_gate: bool,
 }
 
 /// The estimates' own error, beyond what the fit's residuals show: the heat-loss form and the
@@ -224,6 +230,8 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
             return advice;
         }
     };
+    advice.programme = Some(p.clone());
+    advice.models_pass_gate = models.gate_pass;
     if !models.gate_pass {
         advice.missing.push(format!(
             "the heat-loss model fails its quality gate (daily CV(RMSE) {:.1} %, NMBE {:.1} % over {} days): more days of complete data, or a heating meter that carries only the heating",

@@ -6,6 +6,7 @@
 
 use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
+use crate::control::schedule::Basis;
 use crate::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use crate::mqtt::Inbound;
 use crate::shared::{Shared, Unfinished};
@@ -15,7 +16,7 @@ use rumqttc::{AsyncClient, QoS};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// A proposal whose yearly estimate moves by more than this share is recorded again.
@@ -58,6 +59,8 @@ pub struct AdvisorTask {
     pub client: AsyncClient,
     pub stats: Arc<Stats>,
     pub check_interval: Duration,
+    /// Control's schedule rests on the latest programme and the changes accepted.
+    pub basis: watch::Sender<Option<Basis>>,
 }
 
 pub fn decision_filter(settings: &Settings) -> String {
@@ -124,7 +127,15 @@ impl AdvisorTask {
             tracing::info!(why, "advisor: data missing");
         }
         let expiry = self.settings.advisor.expiry.as_millis() as i64;
-        self.ledger.try_with(move |l| record(l, &advice, now_ms, expiry)).await
+        let (programme, models_pass_gate) = (advice.programme.clone(), advice.models_pass_gate);
+        let (records, accepted) = self
+            .ledger
+            .try_with(move |l| Ok::<_, AdvisorError>((record(l, &advice, now_ms, expiry)?, accepted(l)?)))
+            .await?;
+        if let Some(programme) = programme {
+            self.basis.send_replace(Some(Basis { programme, accepted, models_pass_gate }));
+        }
+        Ok(records)
     }
 
     async fn decide(&self, m: &Inbound) -> Result<(), AdvisorError> {
@@ -173,6 +184,14 @@ impl AdvisorTask {
             .await?;
         if let Some(record) = record {
             self.publish(&[record]).await;
+            let accepted = self.ledger.try_with(accepted).await?;
+            self.basis.send_if_modified(|b| match b {
+                Some(b) if b.accepted != accepted => {
+                    b.accepted = accepted;
+                    true
+                }
+                _ => false,
+            });
         }
         Ok(())
     }
@@ -243,6 +262,18 @@ pub fn record(l: &mut Ledger, advice: &Advice, now_ms: i64, expiry_ms: i64) -> R
         }
     }
     Ok(records)
+}
+
+/// The settings of the recommendations a person accepted, with when.
+pub fn accepted(ledger: &mut Ledger) -> Result<Vec<(super::Setting, i64)>, AdvisorError> {
+    let mut out = Vec::new();
+    for c in ledger.current()? {
+        if matches!(c.status, Status::Accepted | Status::Applied) {
+            let r: Recommendation = serde_json::from_value(c.recommendation).map_err(LedgerError::from)?;
+            out.push((r.setting, c.ts_ms));
+        }
+    }
+    Ok(out)
 }
 
 /// The retained list (schema `sobre.recommendations/1`): every recommendation not expired,

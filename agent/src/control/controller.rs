@@ -8,12 +8,12 @@ use super::safety::{decide, Bounds, Decision, Limit, Sent, ZoneInput};
 use super::schedule::{Schedule, Slot};
 use chrono::{Datelike, TimeZone};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Setpoints closer than this are the same (thermostats round to a tenth or a half degree).
 const SAME_C: f64 = 0.25;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Advise only: no command leaves (the manual stop switch, or no consent to control yet).
@@ -38,7 +38,7 @@ pub struct ControlSettings {
 }
 
 /// What a person asked of a zone.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "hold", rename_all = "snake_case")]
 pub enum Hold {
     Setpoint {
@@ -48,7 +48,7 @@ pub enum Hold {
     HandsOff,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// On `<prefix>/override/<zone>`.
@@ -57,7 +57,7 @@ pub enum Source {
     Thermostat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Override {
     pub hold: Hold,
     pub since_ms: i64,
@@ -70,6 +70,8 @@ pub struct Override {
 pub struct ZoneReading {
     pub temperature_c: Option<f64>,
     pub setpoint_c: Option<f64>,
+    /// When the thermostat last reported its setpoint: only a fresh one is judged.
+    pub setpoint_at_ms: Option<i64>,
     pub occupied: bool,
 }
 
@@ -220,6 +222,16 @@ impl Controller {
         out
     }
 
+    /// Ends a zone's override before its time (its budget stays spent: a person stepped in).
+    pub fn end_override(&mut self, zone: usize, now_ms: i64) -> StepResult {
+        let mut out = StepResult::default();
+        if let Some(z) = self.zones.get_mut(zone) {
+            z.over = None;
+            self.decide_zone(zone, now_ms, &mut out);
+        }
+        out
+    }
+
     /// Restores an override recorded before a restart, without a command or a notice.
     pub fn restore_override(&mut self, zone: usize, over: Override) {
         if let Some(z) = self.zones.get_mut(zone) {
@@ -235,6 +247,16 @@ impl Controller {
         self.book.expire(now_ms - recovery_ms);
         for i in 0..self.zones.len() {
             self.account(i, now_ms, &mut out);
+            self.decide_zone(i, now_ms, &mut out);
+        }
+        out
+    }
+
+    /// Decides again at `now_ms` without closing a step (after the mode or the schedule
+    /// changed): no budget is counted, nothing read back is judged.
+    pub fn reconsider(&mut self, now_ms: i64) -> StepResult {
+        let mut out = StepResult::default();
+        for i in 0..self.zones.len() {
             self.decide_zone(i, now_ms, &mut out);
         }
         out
@@ -265,9 +287,13 @@ impl Controller {
             }
         }
         let Some(read_back) = z.reading.setpoint_c else { return };
-        // A command sent within the last step may not have reached the thermostat yet.
-        let settled = z.sent.is_none_or(|(s, _)| now_ms - s.at_ms >= step_ms);
-        if !settled || z.over.is_some() {
+        // A command takes a step to reach the thermostat and another for its reading to come
+        // back: judge the readback only after both, and only on a reading of this step. Unless
+        // the agent commands, a hand on the thermostat is how the building is run, not an
+        // override.
+        let settled = z.sent.is_none_or(|(s, _)| now_ms - s.at_ms >= 2 * step_ms);
+        let fresh = z.reading.setpoint_at_ms.is_some_and(|at| at >= now_ms);
+        if !settled || !fresh || z.over.is_some() || self.mode != Mode::Auto {
             return;
         }
         let expected = z.sent.map(|(s, _)| s.setpoint_c).or(programme_c);
@@ -285,9 +311,6 @@ impl Controller {
                     read_back_c: read_back,
                 });
             }
-            return;
-        }
-        if self.mode == Mode::Shadow {
             return;
         }
         let until_ms = match &self.schedule {

@@ -10,6 +10,8 @@ pub mod actuate;
 pub mod controller;
 pub mod event;
 pub mod kpi;
+pub mod log;
 pub mod plan;
 pub mod safety;
 pub mod schedule;
+pub mod task;

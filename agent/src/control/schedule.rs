@@ -20,6 +20,16 @@ fn order(s: &Setting) -> Option<u8> {
     }
 }
 
+/// What a schedule is built from, as the advisor hands it to control after each run and each
+/// decision: the programme it read, the changes accepted (with when), and whether its models
+/// pass their quality gate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Basis {
+    pub programme: Programme,
+    pub accepted: Vec<(Setting, i64)>,
+    pub models_pass_gate: bool,
+}
+
 /// Accepted changes applied a fraction of a degree per day, so occupants adapt.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ramp {

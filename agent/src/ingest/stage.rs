@@ -2,7 +2,7 @@
 //! units, validates, and sends readings and rejections to the writer in arrival order.
 
 use super::decode::availability;
-use super::reading::Reason;
+use super::reading::{Reading, Reason};
 use super::rejections::RejectionLog;
 use super::validate::{Rejected, Validator};
 use crate::clock::Clock;
@@ -25,6 +25,16 @@ pub struct Ingest {
     rejections: RejectionLog,
     clock: Clock,
     stats: Arc<Stats>,
+    tap: Option<Tap>,
+}
+
+/// Readings of some points copied to another stage (control reads its zones' here). Ingest
+/// never waits for it: when the stage falls behind, copies are dropped and counted.
+#[derive(Debug)]
+pub struct Tap {
+    /// By point index: whether the stage wants it.
+    pub points: Vec<bool>,
+    pub to: mpsc::Sender<Reading>,
 }
 
 impl Ingest {
@@ -39,7 +49,12 @@ impl Ingest {
         }
         let routes = routes.into_iter().map(|(topic, points)| (topic, Arc::from(points))).collect();
         let rejections = RejectionLog::new(settings.ingest.rejection_log_interval.as_millis_i64());
-        Self { settings, routes, devices, validator, rejections, clock, stats }
+        Self { settings, routes, devices, validator, rejections, clock, stats, tap: None }
+    }
+
+    pub fn with_tap(mut self, tap: Tap) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     /// Every topic to subscribe to: data and availability.
@@ -120,6 +135,11 @@ impl Ingest {
                 Ok(accepted) => {
                     Stats::add(&self.stats.accepted, 1);
                     self.clock.observe(accepted.reading.ts_ms);
+                    if let Some(tap) = self.tap.as_ref().filter(|t| t.points.get(point).copied().unwrap_or(false)) {
+                        if tap.to.try_send(accepted.reading).is_err() {
+                            Stats::add(&self.stats.tap_dropped, 1);
+                        }
+                    }
                     records.send(Record::Reading(accepted.reading)).await?;
                     if let Some(flag) = accepted.flag {
                         self.reject(point, flag, now_ms, records).await?;

@@ -59,6 +59,7 @@ pub fn run(
                 let reading = ZoneReading {
                     temperature_c: Some(z.temperature),
                     setpoint_c: Some(z.setpoint),
+                    setpoint_at_ms: Some(r.ts_ms),
                     occupied: z.occupied,
                 };
                 c.observe(i, reading);

@@ -380,3 +380,15 @@ pub fn json_point(id: &str, kind: &str, unit: &str, extra: &str) -> String {
     )
 }
 pub mod schema;
+
+/// A copy of a store (its WAL too) into `dir`, as `sobre.db`.
+pub fn copy_store(from: &std::path::Path, dir: &tempfile::TempDir) -> PathBuf {
+    let path = dir.path().join("sobre.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let source = format!("{}{suffix}", from.display());
+        if std::path::Path::new(&source).exists() {
+            std::fs::copy(&source, format!("{}{suffix}", path.display())).expect("copy the store");
+        }
+    }
+    path
+}

@@ -43,8 +43,14 @@ fn controller(mode: Mode) -> Controller {
     c
 }
 
+/// A reading fresh for every step of the tests (they judge readbacks only on fresh ones).
 fn reading(temperature_c: f64, setpoint_c: f64, occupied: bool) -> ZoneReading {
-    ZoneReading { temperature_c: Some(temperature_c), setpoint_c: Some(setpoint_c), occupied }
+    ZoneReading {
+        temperature_c: Some(temperature_c),
+        setpoint_c: Some(setpoint_c),
+        setpoint_at_ms: Some(i64::MAX),
+        occupied,
+    }
 }
 
 fn sent(r: &StepResult) -> Vec<f64> {

@@ -1,0 +1,416 @@
+//! Control as a task of the daemon. It reads its zones' temperatures, setpoints and presence
+//! from ingest, and each step of event time (once every one of those points has reported for
+//! it) lets the controller decide; it takes flex requests on `<prefix>/flex/event`, people's
+//! overrides on `<prefix>/override/<zone>` and the stop switch on `<prefix>/control/set`; it
+//! sends commands to the thermostats' topics and records every decision in the control log.
+
+use super::actuate::payload;
+use super::controller::{Command, Controller, Hold, Mode, Notice, Override, Source, StepResult, ZoneReading};
+use super::event::Change;
+use super::log::{ControlLog, Kind, LogError};
+use super::schedule::Basis;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::ingest::reading::Reading;
+use crate::mqtt::Inbound;
+use crate::point::PointKind;
+use crate::shared::Shared;
+use crate::stats::Stats;
+use chrono::{DateTime, Utc};
+use rumqttc::{AsyncClient, QoS};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// An override lasts at most a week: longer is a change of programme, for the advisor.
+const LONGEST_OVERRIDE_MS: i64 = 7 * 86_400_000;
+
+/// What a person sends on `<prefix>/override/<zone>`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideRequest {
+    setpoint_c: Option<f64>,
+    #[serde(default)]
+    hands_off: bool,
+    /// Ends the override in force.
+    #[serde(default)]
+    cancel: bool,
+    /// Until the schedule's next change when absent.
+    until: Option<DateTime<Utc>>,
+    by: Option<String>,
+}
+
+/// What the stop switch on `<prefix>/control/set` takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModeRequest {
+    mode: Mode,
+    by: Option<String>,
+}
+
+/// Which zone and which reading a tapped point is.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Temperature,
+    Setpoint,
+    Occupancy,
+}
+
+#[derive(Debug)]
+pub struct ControlTask {
+    pub settings: Arc<Settings>,
+    pub client: AsyncClient,
+    pub log: Shared<ControlLog>,
+    pub clock: Clock,
+    pub stats: Arc<Stats>,
+}
+
+/// The topics the task takes, as route prefixes and as subscriptions.
+pub fn routes(settings: &Settings) -> Vec<String> {
+    let p = &settings.agent.topic_prefix;
+    vec![format!("{p}/flex/"), format!("{p}/override/"), format!("{p}/control/")]
+}
+
+pub fn subscriptions(settings: &Settings) -> Vec<String> {
+    let p = &settings.agent.topic_prefix;
+    vec![format!("{p}/flex/event"), format!("{p}/override/+"), format!("{p}/control/set")]
+}
+
+/// By point index, the controlled zone and reading it carries.
+fn fields(settings: &Settings) -> Vec<Option<(usize, Field)>> {
+    settings
+        .points
+        .iter()
+        .map(|p| {
+            let zone = settings.control.zones.iter().position(|z| Some(&z.zone) == p.zone.as_ref())?;
+            let field = match p.kind {
+                PointKind::ZoneTemperature => Field::Temperature,
+                PointKind::Setpoint => Field::Setpoint,
+                PointKind::Occupancy => Field::Occupancy,
+                _ => return None,
+            };
+            Some((zone, field))
+        })
+        .collect()
+}
+
+/// The points the task reads, by index: what ingest's tap copies.
+pub fn tapped(settings: &Settings) -> Vec<bool> {
+    fields(settings).iter().map(Option::is_some).collect()
+}
+
+/// Per tapped point, the newest reading's time; a step closes when all have reached it.
+#[derive(Debug)]
+struct Steps {
+    step_ms: i64,
+    seen: Vec<Option<i64>>,
+    next_ms: Option<i64>,
+}
+
+impl Steps {
+    /// The step boundaries `ts_ms` closes, oldest first (at most one; a gap skips ahead).
+    fn close(&mut self, point: usize, ts_ms: i64) -> Option<i64> {
+        if let Some(seen) = self.seen.get_mut(point) {
+            *seen = Some(seen.map_or(ts_ms, |s| s.max(ts_ms)));
+        }
+        let boundary = ts_ms - ts_ms.rem_euclid(self.step_ms);
+        let next = *self.next_ms.get_or_insert(boundary);
+        let all_in = self.seen.iter().all(|s| s.is_some_and(|s| s >= next));
+        let late = ts_ms >= next + self.step_ms;
+        if !(all_in || late) {
+            return None;
+        }
+        let closed = if late { boundary.max(next) } else { next };
+        self.next_ms = Some(closed + self.step_ms);
+        Some(closed)
+    }
+}
+
+impl ControlTask {
+    pub async fn run(
+        self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut readings: mpsc::Receiver<Reading>,
+        mut basis: watch::Receiver<Option<Basis>>,
+        cancel: CancellationToken,
+    ) {
+        let s = &self.settings;
+        let mut controller = s.control.controller(s.site.timezone, s.comfort.min_c);
+        if let Err(e) = self.restore(&mut controller).await {
+            tracing::error!(error = %e, "control: cannot read the control log back; overrides recorded before are not restored");
+        }
+        let fields = fields(s);
+        let tapped: Vec<usize> = (0..fields.len()).filter(|&i| fields[i].is_some()).collect();
+        let mut steps = Steps { step_ms: s.control.step_ms, seen: vec![None; fields.len()], next_ms: None };
+        // Points nobody taps are always "in".
+        for (i, f) in fields.iter().enumerate() {
+            if f.is_none() {
+                steps.seen[i] = Some(i64::MAX);
+            }
+        }
+        let mut zone_readings = vec![ZoneReading::default(); s.control.zones.len()];
+        tracing::info!(zones = s.control.zones.len(), points = tapped.len(), mode = ?controller.mode(), "control running");
+        self.rebuild(&mut controller, &basis);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                message = inbound.recv() => match message {
+                    Some(m) => self.handle(&mut controller, &m).await,
+                    None => break,
+                },
+                reading = readings.recv() => match reading {
+                    Some(r) => {
+                        let Some(Some((zone, field))) = fields.get(r.point).copied() else { continue };
+                        let z = &mut zone_readings[zone];
+                        match field {
+                            Field::Temperature => z.temperature_c = Some(r.value),
+                            Field::Setpoint => {
+                                z.setpoint_c = Some(r.value);
+                                z.setpoint_at_ms = Some(r.ts_ms);
+                            }
+                            Field::Occupancy => z.occupied = r.value > 0.0,
+                        }
+                        controller.observe(zone, *z);
+                        if let Some(at) = steps.close(r.point, r.ts_ms) {
+                            let result = controller.step(at);
+                            self.carry_out(&result, at).await;
+                            self.stats.control_through_ms.fetch_max(at.max(0) as u64, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                    None => break,
+                },
+                changed = basis.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    self.rebuild(&mut controller, &basis);
+                    let now = self.clock.now_ms();
+                    let result = controller.reconsider(now);
+                    self.carry_out(&result, now).await;
+                }
+            }
+        }
+        tracing::info!("control stopped");
+    }
+
+    /// The stop switch and the overrides in force, as the log left them.
+    async fn restore(&self, controller: &mut Controller) -> Result<(), LogError> {
+        let now = self.clock.now_ms();
+        let (mode, overrides) =
+            self.log.try_with(move |l| Ok::<_, LogError>((l.latest_mode()?, l.overrides_in_force(now)?))).await?;
+        if let Some(mode) = mode.and_then(|m| serde_json::from_value::<Mode>(m).ok()) {
+            controller.set_mode(mode);
+        }
+        for (zone, over) in overrides {
+            if let Some(i) = controller.zone_index(&zone) {
+                tracing::info!(zone, until = crate::clock::iso(over.until_ms), "control: override restored");
+                controller.restore_override(i, over);
+            }
+        }
+        Ok(())
+    }
+
+    fn rebuild(&self, controller: &mut Controller, basis: &watch::Receiver<Option<Basis>>) {
+        let Some(b) = basis.borrow().clone() else { return };
+        let s = &self.settings;
+        let since = b.accepted.iter().map(|(_, ts)| *ts).min().unwrap_or(0);
+        let accepted = b.accepted.into_iter().map(|(setting, _)| setting);
+        let schedule = s.control.schedule(b.programme, accepted, s.site.timezone, s.comfort.min_c, since);
+        tracing::info!(applied = schedule.applied().len(), gate = b.models_pass_gate, "control: schedule rebuilt");
+        controller.set_schedule(Some(schedule), b.models_pass_gate);
+    }
+
+    async fn handle(&self, controller: &mut Controller, m: &Inbound) {
+        let p = &self.settings.agent.topic_prefix;
+        let now = self.clock.now_ms();
+        if m.topic == format!("{p}/flex/event") {
+            match controller.flex(&m.payload, now) {
+                Ok(change) => {
+                    let (kind, event, why) = match change {
+                        Change::Added(e) => (Kind::FlexAccepted, e, "flex request taken"),
+                        Change::Updated { now, .. } => (Kind::FlexAccepted, now, "flex request updated"),
+                        Change::Cancelled(e) => (Kind::FlexCancelled, e, "flex request cancelled"),
+                    };
+                    tracing::info!(id = event.id, ?kind, "control: {why}");
+                    self.record(kind, None, now, why, &event).await;
+                }
+                Err(e) => {
+                    Stats::add(&self.stats.flex_refused, 1);
+                    tracing::warn!(error = %e, "control: flex request refused");
+                    let text: String = String::from_utf8_lossy(&m.payload).chars().take(256).collect();
+                    self.record(Kind::FlexRefused, None, now, &e.to_string(), json!({ "payload": text })).await;
+                }
+            }
+        } else if let Some(zone) = m.topic.strip_prefix(&format!("{p}/override/")) {
+            self.override_zone(controller, zone, &m.payload, now).await;
+        } else if m.topic == format!("{p}/control/set") {
+            match serde_json::from_slice::<ModeRequest>(&m.payload) {
+                Ok(r) => {
+                    controller.set_mode(r.mode);
+                    let why = format!("mode set to {:?}", r.mode).to_lowercase();
+                    tracing::info!(mode = ?r.mode, by = r.by, "control: {why}");
+                    self.record(Kind::Mode, None, now, &why, json!({ "mode": r.mode, "by": r.by })).await;
+                    let result = controller.reconsider(now);
+                    self.carry_out(&result, now).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, r#"control: refused; send {{"mode": "advise" | "shadow" | "auto", "by": "…"}}"#)
+                }
+            }
+        }
+    }
+
+    async fn override_zone(&self, controller: &mut Controller, zone: &str, payload: &[u8], now: i64) {
+        let refuse = |why: String| async move {
+            tracing::warn!(zone, why, "control: override refused");
+            let text: String = String::from_utf8_lossy(payload).chars().take(256).collect();
+            self.record(Kind::OverrideRefused, Some(zone), now, &why, json!({ "payload": text })).await;
+        };
+        let Some(i) = controller.zone_index(zone) else {
+            let known: Vec<&str> = controller.zone_names().collect();
+            return refuse(format!("no controlled zone {zone:?}; zones: {known:?}")).await;
+        };
+        let r: OverrideRequest = match serde_json::from_slice(payload) {
+            Ok(r) => r,
+            Err(e) => {
+                return refuse(format!(
+                    r#"{e}; send {{"setpoint_c": 21.5}} or {{"hands_off": true}}, with "until" (RFC 3339) and "by" if you like, or {{"cancel": true}}"#
+                ))
+                .await
+            }
+        };
+        if r.cancel {
+            let result = controller.end_override(i, now);
+            self.record(Kind::OverrideEnded, Some(zone), now, "override cancelled", json!({ "by": r.by })).await;
+            return self.carry_out(&result, now).await;
+        }
+        let hold = match (r.setpoint_c, r.hands_off) {
+            (Some(v), false) if v.is_finite() && (5.0..=30.0).contains(&v) => Hold::Setpoint { setpoint_c: v },
+            (None, true) => Hold::HandsOff,
+            (Some(v), false) => return refuse(format!("setpoint {v} °C is outside 5–30 °C")).await,
+            _ => return refuse("give either setpoint_c or hands_off".into()).await,
+        };
+        let until_ms = r.until.map_or_else(|| controller.default_until(now), |u| u.timestamp_millis());
+        if until_ms <= now || until_ms > now + LONGEST_OVERRIDE_MS {
+            return refuse(format!("until {} must be after now and within a week", crate::clock::iso(until_ms))).await;
+        }
+        let over = Override { hold, since_ms: now, until_ms, source: Source::Topic };
+        let result = controller.override_zone(i, over, now);
+        self.carry_out(&result, now).await;
+    }
+
+    /// Sends what the controller decided and records it with its reasons.
+    async fn carry_out(&self, result: &StepResult, now: i64) {
+        for n in &result.notices {
+            let (kind, zone, why) = match n {
+                Notice::OverrideBegan { zone, over } => (
+                    Kind::Override,
+                    zone,
+                    format!(
+                        "a person's override ({:?}) until {}; no curtailment there this week",
+                        over.source,
+                        crate::clock::iso(over.until_ms)
+                    )
+                    .to_lowercase(),
+                ),
+                Notice::OverrideEnded { zone } => (Kind::OverrideEnded, zone, "override over".into()),
+                Notice::CommandLapsed { zone, setpoint_c, read_back_c } => (
+                    Kind::CommandLapsed,
+                    zone,
+                    format!("the thermostat dropped {setpoint_c:.1} °C (reads back {read_back_c:.1} °C): sent again"),
+                ),
+                Notice::BudgetSpent { zone, spent_kh } => (
+                    Kind::BudgetSpent,
+                    zone,
+                    format!("{spent_kh:.2} K·h below comfort this week: no more curtailment there until Monday"),
+                ),
+            };
+            let detail = match n {
+                Notice::OverrideBegan { over, .. } => serde_json::to_value(over).unwrap_or_default(),
+                other => serde_json::to_value(other).unwrap_or_default(),
+            };
+            self.record(kind, Some(zone), now, &why, detail).await;
+        }
+        for c in &result.commands {
+            let Some(z) = self.settings.control.zones.iter().find(|z| z.zone == c.zone) else { continue };
+            if !c.shadow {
+                let body = payload(z.format, c.setpoint_c, c.expires_ms);
+                match self.client.publish(z.command_topic.clone(), QoS::AtLeastOnce, false, body).await {
+                    Ok(()) => Stats::add(&self.stats.commands_sent, 1),
+                    Err(e) => tracing::warn!(zone = c.zone, error = %e, "control: cannot queue a command"),
+                }
+            }
+            let kind = if c.release { Kind::Release } else { Kind::Command };
+            self.record(kind, Some(&c.zone), now, &why(c), c).await;
+        }
+    }
+
+    /// Appends to the log and publishes on `<prefix>/decisions`; a log that cannot be written
+    /// costs the record, never the control.
+    async fn record(&self, kind: Kind, zone: Option<&str>, ts_ms: i64, why: &str, detail: impl serde::Serialize) {
+        let detail = match serde_json::to_value(detail) {
+            Ok(d) => d,
+            Err(e) => return tracing::error!(error = %e, "control: cannot serialise a record"),
+        };
+        let (zone_owned, why_owned) = (zone.map(str::to_string), why.to_string());
+        let appended =
+            self.log.try_with(move |l| l.append(kind, zone_owned.as_deref(), ts_ms, &why_owned, detail)).await;
+        match appended {
+            Ok(record) => {
+                let topic = format!("{}/decisions", self.settings.agent.topic_prefix);
+                if let Err(e) = self.client.publish(topic, QoS::AtLeastOnce, false, record.to_string()).await {
+                    tracing::warn!(error = %e, "control: cannot queue a decision record");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "control: record not written"),
+        }
+    }
+}
+
+/// A command's reasons in a sentence.
+fn why(c: &Command) -> String {
+    use super::safety::Limit;
+    let base = match (&c.event, c.phase) {
+        _ if c.release => "handed back to the thermostat's own programme".to_string(),
+        _ if c.limits.contains(&Limit::Override) => "a person's override".to_string(),
+        (Some(event), Some(phase)) => format!("flex event {event}: {}", phase.name()),
+        _ => match c.programme_c {
+            Some(p) => format!(
+                "schedule with the accepted changes ({:.1} °C where the programme holds {p:.1} °C)",
+                c.setpoint_c
+            ),
+            None => "schedule with the accepted changes".to_string(),
+        },
+    };
+    let limits: Vec<String> = c.limits.iter().filter(|l| **l != Limit::Override).map(|l| format!("{l:?}")).collect();
+    let shadow = if c.shadow { " (shadow: not sent)" } else { "" };
+    if limits.is_empty() {
+        format!("{base}{shadow}")
+    } else {
+        format!("{base}; held by {}{shadow}", limits.join(", ").to_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_closes_once_every_point_has_reported_for_it_or_when_data_runs_past_it() {
+        // Given three tapped points and 15-minute steps
+        let mut s = Steps { step_ms: 900_000, seen: vec![None; 3], next_ms: None };
+        let q = 900_000;
+        // When the first two report for 08:00 (step 32), Then nothing closes
+        assert_eq!(s.close(0, 32 * q), None);
+        assert_eq!(s.close(1, 32 * q), None);
+        // When the third does, Then the step closes
+        assert_eq!(s.close(2, 32 * q), Some(32 * q));
+        // When one point falls silent and the others report two steps on, Then the step closes
+        // without it, once
+        assert_eq!(s.close(0, 33 * q), None);
+        assert_eq!(s.close(1, 34 * q), Some(34 * q));
+        assert_eq!(s.close(0, 34 * q), None);
+    }
+}
