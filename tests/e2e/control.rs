@@ -172,11 +172,8 @@ fn an_occupant_override_mid_event_wins_within_a_step_is_recorded_and_survives_a_
     assert_eq!(zone(&clock, "class-1")["setpoint_c"].as_f64(), Some(23.0), "{clock}");
 }
 
-#[test]
-fn a_killed_agent_leaves_the_thermostats_on_their_own_programme() {
-    // Given a one-classroom building whose thermostat the agent may command
-    let broker = Mosquitto::start();
-    let building = r#"
+/// A one-classroom building whose thermostat the agent of `sobre/test-site` may command.
+const ONE_CLASSROOM: &str = r#"
 [building]
 id = "killed"
 timezone = "Europe/Paris"
@@ -196,9 +193,67 @@ name = "class"
 use = "classroom"
 area_m2 = 60
 "#;
+
+#[test]
+fn flex_requests_and_day_ahead_prices_are_taken_or_refused_each_with_a_ledger_record_saying_why() {
+    // Given the agent reading the classroom, at 01:00 on Monday 7 January 2019
+    let broker = Mosquitto::start();
+    let _sim = crate::sim::Sim::start(broker.port, ONE_CLASSROOM, "stepped");
+    let mqtt = Mqtt::connect(broker.port, &["sim/killed/clock", "sobre/test-site/decisions", "sobre/test-site/status"]);
+    let agent = Agent::start(broker.port, &crate::sim::Sim::points(ONE_CLASSROOM), "[agent]\nclock = \"event\"\n\n[control]\nmode = \"auto\"\n");
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    step(&mqtt, "killed", 4, 4);
+    wait_until("the agent read the classroom", || agent.db().readings("class_temp") >= 4);
+    let table = [
+        (
+            "flex/event",
+            r#"{"id":"e1","kind":"shed","start":"2019-01-07T17:00:00Z","end":"2019-01-07T19:00:00Z","level":0.5}"#,
+            "flex_accepted",
+            "flex request taken",
+        ),
+        (
+            "flex/event",
+            r#"{"id":"e2","kind":"price","start":"2019-01-07T18:00:00Z","end":"2019-01-07T20:00:00Z","level":0.5}"#,
+            "flex_refused",
+            "overlaps event e1",
+        ),
+        (
+            "flex/event",
+            r#"{"id":"e3","kind":"shed","start":"2019-01-06T17:00:00Z","end":"2019-01-06T19:00:00Z","level":1}"#,
+            "flex_refused",
+            "already over",
+        ),
+        ("flex/event", "{\"id\": \"e4\", \"kind\": ", "flex_refused", "not a flex request"),
+        ("flex/price", &price_day(), "flex_accepted", "flex request taken"),
+        ("flex/price", r#"{"id":"d2","prices":[]}"#, "flex_refused", "0 prices"),
+        ("override/attic", r#"{"setpoint_c": 21}"#, "override_refused", "no controlled zone \"attic\""),
+        ("override/class", r#"{"setpoint_c": 45}"#, "override_refused", "outside 5–30 °C"),
+    ];
+    for (topic, payload, kind, why) in table {
+        // When a request arrives
+        mqtt.publish(&format!("sobre/test-site/{topic}"), payload);
+        // Then the ledger says what became of it, and why
+        let r = record(&mqtt, "sobre/test-site", |r| r["kind"] == kind);
+        assert!(r["reason"].as_str().is_some_and(|t| t.contains(why)), "{topic} {payload}: {r}");
+    }
+}
+
+/// Tuesday's day-ahead prices: flat but for an evening spike.
+fn price_day() -> String {
+    let slots: Vec<String> = (0..24)
+        .map(|h| format!(r#"{{"start":"2019-01-08T{h:02}:00:00Z","price":{}}}"#, if h == 18 { 0.4 } else { 0.1 }))
+        .collect();
+    format!(r#"{{"id":"2019-01-08","unit":"EUR/kWh","prices":[{}]}}"#, slots.join(","))
+}
+
+#[test]
+fn a_killed_agent_leaves_the_thermostats_on_their_own_programme() {
+    // Given a one-classroom building whose thermostat the agent may command
+    let broker = Mosquitto::start();
+    let building = ONE_CLASSROOM;
     let _sim = crate::sim::Sim::start(broker.port, building, "stepped");
     let mqtt = Mqtt::connect(broker.port, &["sim/killed/clock", "sobre/test-site/decisions", "sobre/test-site/status"]);
-    let mut agent = Agent::start(broker.port, &crate::sim::Sim::points(building), "[control]\nmode = \"auto\"\n");
+    let mut agent = Agent::start(broker.port, &crate::sim::Sim::points(building), "[agent]\nclock = \"event\"\n\n[control]\nmode = \"auto\"\n");
     mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
     step(&mqtt, "killed", 4, 4);
     // When someone holds it at 23 °C through the agent, Then the thermostat takes it

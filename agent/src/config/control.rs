@@ -71,6 +71,7 @@ pub struct FlexFile {
     pub shed_k: f64,
     pub recovery_spread: Span,
     pub recovery_k_per_step: f64,
+    pub price_spike_ratio: f64,
 }
 
 impl Default for FlexFile {
@@ -82,6 +83,7 @@ impl Default for FlexFile {
             shed_k: d.shed_k,
             recovery_spread: Span(d.recovery_spread),
             recovery_k_per_step: d.recovery_k_per_step,
+            price_spike_ratio: d.price_spike_ratio,
         }
     }
 }
@@ -178,6 +180,7 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
         ("control.flex.preheat_k", file.flex.preheat_k, 0.0..=5.0, "0–5 K, e.g. 1.0"),
         ("control.flex.shed_k", file.flex.shed_k, 0.0..=10.0, "0–10 K, e.g. 4.0"),
         ("control.flex.recovery_k_per_step", file.flex.recovery_k_per_step, 0.05..=10.0, "e.g. 0.5 K a step"),
+        ("control.flex.price_spike_ratio", file.flex.price_spike_ratio, 1.0..=10.0, "1–10 times the median, e.g. 1.25"),
     ] {
         if !finite_in(value, range) {
             check.fail(key, value, hint);
@@ -230,6 +233,7 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
             shed_k: f.shed_k,
             recovery_spread: f.recovery_spread.0,
             recovery_k_per_step: f.recovery_k_per_step,
+            price_spike_ratio: f.price_spike_ratio,
         },
         zones,
     }

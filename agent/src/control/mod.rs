@@ -12,6 +12,7 @@ pub mod event;
 pub mod kpi;
 pub mod log;
 pub mod plan;
+pub mod price;
 pub mod safety;
 pub mod schedule;
 pub mod task;

@@ -20,6 +20,8 @@ pub struct FlexSettings {
     /// rising by at most `recovery_k_per_step` a step.
     pub recovery_spread: Duration,
     pub recovery_k_per_step: f64,
+    /// In a day-ahead price series, a slot this many times the day's median is a price event.
+    pub price_spike_ratio: f64,
 }
 
 impl Default for FlexSettings {
@@ -30,6 +32,7 @@ impl Default for FlexSettings {
             shed_k: 4.0,
             recovery_spread: Duration::from_secs(3600),
             recovery_k_per_step: 0.5,
+            price_spike_ratio: 1.25,
         }
     }
 }

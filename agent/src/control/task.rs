@@ -75,7 +75,7 @@ pub fn routes(settings: &Settings) -> Vec<String> {
 
 pub fn subscriptions(settings: &Settings) -> Vec<String> {
     let p = &settings.agent.topic_prefix;
-    vec![format!("{p}/flex/event"), format!("{p}/override/+"), format!("{p}/control/set")]
+    vec![format!("{p}/flex/event"), format!("{p}/flex/price"), format!("{p}/override/+"), format!("{p}/control/set")]
 }
 
 /// By point index, the controlled zone and reading it carries.
@@ -225,24 +225,22 @@ impl ControlTask {
     async fn handle(&self, controller: &mut Controller, m: &Inbound) {
         let p = &self.settings.agent.topic_prefix;
         let now = self.clock.now_ms();
-        if m.topic == format!("{p}/flex/event") {
-            match controller.flex(&m.payload, now) {
-                Ok(change) => {
-                    let (kind, event, why) = match change {
-                        Change::Added(e) => (Kind::FlexAccepted, e, "flex request taken"),
-                        Change::Updated { now, .. } => (Kind::FlexAccepted, now, "flex request updated"),
-                        Change::Cancelled(e) => (Kind::FlexCancelled, e, "flex request cancelled"),
-                    };
-                    tracing::info!(id = event.id, ?kind, "control: {why}");
-                    self.record(kind, None, now, why, &event).await;
+        if m.topic == format!("{p}/flex/price") {
+            match super::price::events(&m.payload, self.settings.control.flex.price_spike_ratio) {
+                Ok(events) => {
+                    tracing::info!(events = events.len(), "control: day-ahead prices read");
+                    for e in events {
+                        self.flex(controller, e.payload.as_bytes(), now).await;
+                    }
                 }
                 Err(e) => {
                     Stats::add(&self.stats.flex_refused, 1);
-                    tracing::warn!(error = %e, "control: flex request refused");
-                    let text: String = String::from_utf8_lossy(&m.payload).chars().take(256).collect();
-                    self.record(Kind::FlexRefused, None, now, &e.to_string(), json!({ "payload": text })).await;
+                    tracing::warn!(error = %e, "control: price series refused");
+                    self.record(Kind::FlexRefused, None, now, &e.to_string(), quoted(&m.payload)).await;
                 }
             }
+        } else if m.topic == format!("{p}/flex/event") {
+            self.flex(controller, &m.payload, now).await;
         } else if let Some(zone) = m.topic.strip_prefix(&format!("{p}/override/")) {
             self.override_zone(controller, zone, &m.payload, now).await;
         } else if m.topic == format!("{p}/control/set") {
@@ -262,11 +260,30 @@ impl ControlTask {
         }
     }
 
+    /// A flex request into the book, recorded whether taken or refused.
+    async fn flex(&self, controller: &mut Controller, payload: &[u8], now: i64) {
+        match controller.flex(payload, now) {
+            Ok(change) => {
+                let (kind, event, why) = match change {
+                    Change::Added(e) => (Kind::FlexAccepted, e, "flex request taken"),
+                    Change::Updated { now, .. } => (Kind::FlexAccepted, now, "flex request updated"),
+                    Change::Cancelled(e) => (Kind::FlexCancelled, e, "flex request cancelled"),
+                };
+                tracing::info!(id = event.id, ?kind, "control: {why}");
+                self.record(kind, None, now, why, &event).await;
+            }
+            Err(e) => {
+                Stats::add(&self.stats.flex_refused, 1);
+                tracing::warn!(error = %e, "control: flex request refused");
+                self.record(Kind::FlexRefused, None, now, &e.to_string(), quoted(payload)).await;
+            }
+        }
+    }
+
     async fn override_zone(&self, controller: &mut Controller, zone: &str, payload: &[u8], now: i64) {
         let refuse = |why: String| async move {
             tracing::warn!(zone, why, "control: override refused");
-            let text: String = String::from_utf8_lossy(payload).chars().take(256).collect();
-            self.record(Kind::OverrideRefused, Some(zone), now, &why, json!({ "payload": text })).await;
+            self.record(Kind::OverrideRefused, Some(zone), now, &why, quoted(payload)).await;
         };
         let Some(i) = controller.zone_index(zone) else {
             let known: Vec<&str> = controller.zone_names().collect();
@@ -367,6 +384,12 @@ impl ControlTask {
             Err(e) => tracing::error!(error = %e, "control: record not written"),
         }
     }
+}
+
+/// A refused payload as the ledger keeps it: its first 256 characters.
+fn quoted(payload: &[u8]) -> serde_json::Value {
+    let text: String = String::from_utf8_lossy(payload).chars().take(256).collect();
+    json!({ "payload": text })
 }
 
 /// A command's reasons in a sentence.
