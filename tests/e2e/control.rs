@@ -12,7 +12,7 @@ use sobre_agent::control::schedule::Schedule;
 use sobre_agent::sim::{self, trial, Emulator, SimSettings};
 
 /// The school, the demo's agent settings, the programme it read and what it recommended.
-fn learned() -> (SimSettings, sobre_agent::config::Settings, Programme, Vec<Setting>) {
+fn learned() -> (SimSettings, sobre_agent::config::Settings, Programme, Vec<Setting>, advisor::Advice) {
     let (_, path) = demo();
     let school = SimSettings::parse(sim::SCHOOL, "school").expect("school");
     let emulator = Emulator::new(school.clone()).expect("emulator");
@@ -22,8 +22,8 @@ fn learned() -> (SimSettings, sobre_agent::config::Settings, Programme, Vec<Sett
     let history = advisor::read(&store, &settings, (from, from + 56 * 86_400_000)).expect("history");
     let programme = Programme::read(&history).expect("a programme");
     let advice = advisor::advise_on(&history, &settings, &settings.advisor);
-    let accepted = advice.recommendations.into_iter().map(|r| r.setting).collect();
-    (school, settings, programme, accepted)
+    let accepted = advice.recommendations.iter().map(|r| r.setting.clone()).collect();
+    (school, settings, programme, accepted, advice)
 }
 
 fn schedule(settings: &sobre_agent::config::Settings, programme: Programme, accepted: Vec<Setting>) -> Schedule {
@@ -34,7 +34,7 @@ fn schedule(settings: &sobre_agent::config::Settings, programme: Programme, acce
 fn the_accepted_recommendations_applied_as_schedules_save_a_sixth_of_a_winter_months_heating_in_comfort() {
     // Given what the agent learned from eight weeks of the poorly tuned school, every
     // recommendation accepted
-    let (school, settings, programme, accepted) = learned();
+    let (school, settings, programme, accepted, _) = learned();
     assert!(accepted.iter().filter(|s| Schedule::applies(s)).count() >= 4, "{accepted:?}");
     let schedule = schedule(&settings, programme, accepted);
     // When the agent pilots the thermostats through December (four weeks it never saw)
@@ -59,7 +59,7 @@ fn the_accepted_recommendations_applied_as_schedules_save_a_sixth_of_a_winter_mo
 #[test]
 fn a_two_hour_shed_halves_the_heat_pumps_power_and_the_staggered_recovery_keeps_the_rebound_low() {
     // Given the school under its own programme, the agent ready to answer the grid
-    let (school, settings, programme, _) = learned();
+    let (school, settings, programme, _, advice) = learned();
     let schedule = schedule(&settings, programme, Vec::new());
     // When a full shed is asked on a December Tuesday from 09:00 to 11:00, during lessons
     let at = |h| {
@@ -67,7 +67,8 @@ fn a_two_hour_shed_halves_the_heat_pumps_power_and_the_staggered_recovery_keeps_
         school.timezone.from_local_datetime(&local).single().expect("local").timestamp_millis()
     };
     let first_day = NaiveDate::from_ymd_opt(2019, 12, 2).expect("date");
-    let t = trial::shed(&school, &settings.control, &schedule, first_day, (at(9), at(11))).expect("runs");
+    let learned = trial::Learned { zone_models: &advice.zone_models, kw_per_demand: advice.kw_per_demand };
+    let t = trial::shed(&school, &settings.control, &schedule, learned, first_day, (at(9), at(11))).expect("runs");
     println!("{t:#?}");
     // Then the heat pump draws at most half the power it draws without the event
     assert!(t.shed_percent >= 50.0, "shed {:.0} % ({:.1} → {:.1} kW)", t.shed_percent, t.baseline_kw, t.event_kw);
@@ -80,6 +81,12 @@ fn a_two_hour_shed_halves_the_heat_pumps_power_and_the_staggered_recovery_keeps_
     );
     // And no zone spends more than its week's comfort budget
     assert!(t.worst_zone_kh <= t.budget_kh, "{:.2} K·h against a budget of {:.2}", t.worst_zone_kh, t.budget_kh);
+    // And what the agent forecast twelve hours ahead, from its zone models, was within a
+    // quarter of the shed the emulator measured, and within the budget
+    let f = t.forecast.expect("a forecast");
+    let measured = t.baseline_kw - t.event_kw;
+    assert!((f.shed_kw / measured - 1.0).abs() <= 0.25, "forecast {:.1} kW, measured {measured:.1} kW", f.shed_kw);
+    assert!(f.discomfort_kh <= t.budget_kh, "{f:?}");
 }
 
 /// The emulator's ground truth after asking building `id` for `n` steps: its clock message
@@ -133,13 +140,20 @@ fn an_occupant_override_mid_event_wins_within_a_step_is_recorded_and_survives_a_
     let agent = InProcess::start(settings.clone(), dir);
     // (its schedule comes with the advisor's first run)
     mqtt.expect(&format!("{prefix}/recommendations"), |_| true);
-    // When the grid asks for a shed from 09:00 to 11:00, and the school runs to 09:30
+    // When the grid asks at 01:00 for a shed from 09:00 to 11:00
+    let clock = step(&mqtt, "ecole-demo", 4, 4);
+    caught_up(&agent, &clock);
     mqtt.publish(
         &format!("{prefix}/flex/event"),
         r#"{"id":"peak-0311","kind":"shed","start":"2019-03-11T08:00:00Z","end":"2019-03-11T10:00:00Z","level":1.0}"#,
     );
+    // Then it takes it and says, from its zone models, what it expects to shed and what it
+    // will cost
     record(&mqtt, &prefix, |r| r["kind"] == "flex_accepted");
-    let clock = step(&mqtt, "ecole-demo", 38, 38);
+    let forecast = record(&mqtt, &prefix, |r| r["kind"] == "flex_forecast");
+    assert!(forecast["detail"]["shed_kw"].as_f64().is_some_and(|kw| kw > 0.0), "{forecast}");
+    // When the school runs to 09:30
+    let clock = step(&mqtt, "ecole-demo", 34, 38);
     caught_up(&agent, &clock);
     let shed =
         record(&mqtt, &prefix, |r| r["kind"] == "command" && r["zone"] == "class-1" && r["detail"]["phase"] == "shed");
@@ -200,7 +214,11 @@ fn flex_requests_and_day_ahead_prices_are_taken_or_refused_each_with_a_ledger_re
     let broker = Mosquitto::start();
     let _sim = crate::sim::Sim::start(broker.port, ONE_CLASSROOM, "stepped");
     let mqtt = Mqtt::connect(broker.port, &["sim/killed/clock", "sobre/test-site/decisions", "sobre/test-site/status"]);
-    let agent = Agent::start(broker.port, &crate::sim::Sim::points(ONE_CLASSROOM), "[agent]\nclock = \"event\"\n\n[control]\nmode = \"auto\"\n");
+    let agent = Agent::start(
+        broker.port,
+        &crate::sim::Sim::points(ONE_CLASSROOM),
+        "[agent]\nclock = \"event\"\n\n[control]\nmode = \"auto\"\n",
+    );
     mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
     step(&mqtt, "killed", 4, 4);
     wait_until("the agent read the classroom", || agent.db().readings("class_temp") >= 4);
@@ -253,7 +271,11 @@ fn a_killed_agent_leaves_the_thermostats_on_their_own_programme() {
     let building = ONE_CLASSROOM;
     let _sim = crate::sim::Sim::start(broker.port, building, "stepped");
     let mqtt = Mqtt::connect(broker.port, &["sim/killed/clock", "sobre/test-site/decisions", "sobre/test-site/status"]);
-    let mut agent = Agent::start(broker.port, &crate::sim::Sim::points(building), "[agent]\nclock = \"event\"\n\n[control]\nmode = \"auto\"\n");
+    let mut agent = Agent::start(
+        broker.port,
+        &crate::sim::Sim::points(building),
+        "[agent]\nclock = \"event\"\n\n[control]\nmode = \"auto\"\n",
+    );
     mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
     step(&mqtt, "killed", 4, 4);
     // When someone holds it at 23 °C through the agent, Then the thermostat takes it

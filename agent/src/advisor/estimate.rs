@@ -24,7 +24,7 @@ pub struct Models {
 }
 
 /// A zone's air and mass with the most heating its emitters gave.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ZoneDynamics {
     pub model: TwoNodeModel,
     pub max_heating: f64,

@@ -178,6 +178,12 @@ pub struct Advice {
     pub programme: Option<programme::Programme>,
     #[serde(skip)]
     pub models_pass_gate: bool,
+    /// Each zone's air-and-mass model, and the heating meter's kW per percent of summed zone
+    /// heating demand: what control forecasts an event's shed with.
+    #[serde(skip)]
+    pub zone_models: Vec<(String, estimate::ZoneDynamics)>,
+    #[serde(skip)]
+    pub kw_per_demand: Option<f64>,
 }
 
 /// The estimates' own error, beyond what the fit's residuals show: the heat-loss form and the
@@ -195,6 +201,20 @@ fn stable_id(rule: RuleKind, setting: &Setting) -> String {
     // FNV-1a: stable across builds and platforms, unlike the std hasher.
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     format!("{}-{:08x}", rule.name(), hash >> 32)
+}
+
+/// The heating meter's kW per percent of heating demand summed over the zones, over the
+/// quarter-hours where both are known; `None` without such quarters or any demand.
+fn kw_per_demand(h: &History) -> Option<f64> {
+    let (mut kwh, mut demand_h) = (0.0, 0.0);
+    for i in 0..h.len() {
+        let demand: Option<f64> = h.zones.iter().map(|z| z.demand[i]).sum();
+        if let (Some(e), Some(d)) = (h.heating_kwh[i], demand) {
+            kwh += e;
+            demand_h += d * history::STEP_HOURS;
+        }
+    }
+    (demand_h > 0.0).then_some(kwh / demand_h)
 }
 
 /// Advises on `[from_ms, to_ms)` of what the store holds.
@@ -242,10 +262,14 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
         return advice;
     }
     for (z, r) in h.zones.iter().zip(&models.dynamics) {
-        if let Err(e) = r {
-            advice.missing.push(format!("zone {}: no zone model ({e}); it is left out of the estimates", z.zone));
+        match r {
+            Ok(d) => advice.zone_models.push((z.zone.clone(), *d)),
+            Err(e) => {
+                advice.missing.push(format!("zone {}: no zone model ({e}); it is left out of the estimates", z.zone))
+            }
         }
     }
+    advice.kw_per_demand = kw_per_demand(h);
     let tariff = settings.tariffs.of(h
         .heating_meter
         .as_deref()

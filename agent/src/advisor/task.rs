@@ -128,12 +128,13 @@ impl AdvisorTask {
         }
         let expiry = self.settings.advisor.expiry.as_millis() as i64;
         let (programme, models_pass_gate) = (advice.programme.clone(), advice.models_pass_gate);
+        let (zone_models, kw_per_demand) = (advice.zone_models.clone(), advice.kw_per_demand);
         let (records, accepted) = self
             .ledger
             .try_with(move |l| Ok::<_, AdvisorError>((record(l, &advice, now_ms, expiry)?, accepted(l)?)))
             .await?;
         if let Some(programme) = programme {
-            self.basis.send_replace(Some(Basis { programme, accepted, models_pass_gate }));
+            self.basis.send_replace(Some(Basis { programme, accepted, models_pass_gate, zone_models, kw_per_demand }));
         }
         Ok(records)
     }

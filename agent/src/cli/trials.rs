@@ -51,7 +51,8 @@ pub fn render(
         local.and_then(|l| school.timezone.from_local_datetime(&l).single()).map(|t| t.timestamp_millis())
     };
     let (Some(start), Some(end)) = (at(9), at(11)) else { return Ok(out) };
-    let t = trial::shed(school, control, &own, december, (start, end))?;
+    let learned = trial::Learned { zone_models: &advice.zone_models, kw_per_demand: advice.kw_per_demand };
+    let t = trial::shed(school, control, &own, learned, december, (start, end))?;
     let _ = writeln!(
         out,
         "  a full shed asked for Tuesday 3 December 09:00–11:00 (lessons), on the school's own programme:\n     \
@@ -66,5 +67,19 @@ pub fn render(
         t.worst_zone_kh,
         t.budget_kh,
     );
+    if let Some(f) = &t.forecast {
+        let _ = writeln!(
+            out,
+            "     forecast when the request came (12 h ahead, zone models): {:.1} → {:.1} kW (−{:.1} kW), rebound {:.1} kW against {:.1},\n     \
+             {:.2} K·h below comfort, {:.1} kWh pre-heated",
+            f.baseline_kw,
+            f.planned_kw,
+            f.shed_kw,
+            f.rebound_peak_kw,
+            f.baseline_peak_kw,
+            f.discomfort_kh,
+            f.preheat_kwh,
+        );
+    }
     Ok(out)
 }

@@ -3,10 +3,12 @@
 //! state and logic in event time; the task around it carries the messages and the ledger.
 
 use super::event::{Change, FlexBook, FlexError, FlexEvent};
+use super::forecast::{forecast, Forecast, Windows, ZoneRun};
 use super::plan::{FlexSettings, Phase, ZoneEvent};
 use super::safety::{decide, Bounds, Decision, Limit, Sent, ZoneInput};
 use super::schedule::{Schedule, Slot};
-use chrono::{Datelike, TimeZone};
+use crate::advisor::estimate::ZoneDynamics;
+use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -129,6 +131,9 @@ pub struct Controller {
     book: FlexBook,
     mode: Mode,
     model_passes_gate: bool,
+    /// Per zone, its air-and-mass model, and the meter's kW per percent of demand: forecasts.
+    models: Vec<Option<ZoneDynamics>>,
+    kw_per_demand: Option<f64>,
 }
 
 impl Controller {
@@ -144,8 +149,18 @@ impl Controller {
                 week: i64::MIN,
                 spent_kh: 0.0,
             })
-            .collect();
-        Self { settings, zones, schedule: None, book: FlexBook::default(), mode, model_passes_gate: false }
+            .collect::<Vec<Zone>>();
+        let models = vec![None; zones.len()];
+        Self {
+            settings,
+            zones,
+            schedule: None,
+            book: FlexBook::default(),
+            mode,
+            model_passes_gate: false,
+            models,
+            kw_per_demand: None,
+        }
     }
 
     pub fn mode(&self) -> Mode {
@@ -161,6 +176,50 @@ impl Controller {
     pub fn set_schedule(&mut self, schedule: Option<Schedule>, model_passes_gate: bool) {
         self.schedule = schedule;
         self.model_passes_gate = model_passes_gate;
+    }
+
+    /// The zone models and the meter's kW per percent of demand the advisor fitted.
+    pub fn set_models(&mut self, models: &[(String, ZoneDynamics)], kw_per_demand: Option<f64>) {
+        for (slot, zone) in self.models.iter_mut().zip(&self.zones) {
+            *slot = models.iter().find(|(name, _)| *name == zone.name).map(|(_, m)| *m);
+        }
+        self.kw_per_demand = kw_per_demand;
+    }
+
+    /// What event `id` is expected to shed and cost, from `now_ms` to three hours after it,
+    /// with the outdoor temperature held at `outdoor_c`; `None` without a schedule, models or
+    /// the event.
+    pub fn forecast(&self, id: &str, now_ms: i64, outdoor_c: f64) -> Option<Forecast> {
+        let (schedule, kw_per_demand) = (self.schedule.as_ref()?, self.kw_per_demand?);
+        let event = self.book.events().find(|e| e.id == id)?;
+        let step = self.settings.step_ms;
+        let first = now_ms - now_ms.rem_euclid(step) + step;
+        let last = (event.end_ms + 3 * 3_600_000).min(first + 48 * 3_600_000);
+        let times: Vec<i64> = (first..last).step_by(step.max(1) as usize).collect();
+        let index = |t: i64| times.iter().position(|&x| x >= t).unwrap_or(times.len());
+        let windows = Windows {
+            event: (index(event.start_ms), index(event.end_ms)),
+            recovery_end: times.len(),
+            step_h: step as f64 / 3_600_000.0,
+            first_hour: self.settings.timezone.timestamp_millis_opt(first).single().map_or(0, |t| t.hour() as u8),
+            steps_per_hour: (3_600_000 / step.max(1)) as usize,
+        };
+        let runs: Vec<ZoneRun> = (0..self.zones.len())
+            .filter_map(|i| {
+                let model = self.models[i].as_ref()?;
+                let start_c = self.zones[i].reading.temperature_c?;
+                let steps = times
+                    .iter()
+                    .map(|&t| {
+                        let slot = schedule.at(t);
+                        let planned = self.shaped(i, t, slot).map_or(slot.target_c, |(c, ..)| c);
+                        (slot.target_c, planned, slot.occupied)
+                    })
+                    .collect();
+                Some(ZoneRun { model, start_c, steps })
+            })
+            .collect();
+        (!runs.is_empty()).then(|| forecast(id, &runs, windows, outdoor_c, kw_per_demand, self.settings.comfort_min_c))
     }
 
     pub fn schedule(&self) -> Option<&Schedule> {

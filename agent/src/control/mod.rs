@@ -9,6 +9,7 @@
 pub mod actuate;
 pub mod controller;
 pub mod event;
+pub mod forecast;
 pub mod kpi;
 pub mod log;
 pub mod plan;

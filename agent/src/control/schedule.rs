@@ -28,6 +28,8 @@ pub struct Basis {
     pub programme: Programme,
     pub accepted: Vec<(Setting, i64)>,
     pub models_pass_gate: bool,
+    pub zone_models: Vec<(String, crate::advisor::estimate::ZoneDynamics)>,
+    pub kw_per_demand: Option<f64>,
 }
 
 /// Accepted changes applied a fraction of a degree per day, so occupants adapt.

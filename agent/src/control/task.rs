@@ -58,6 +58,13 @@ enum Field {
     Occupancy,
 }
 
+/// A tapped point: a zone's reading, or the outdoor temperature (forecasts hold it).
+#[derive(Debug, Clone, Copy)]
+enum Tapped {
+    Zone(usize, Field),
+    Outdoor,
+}
+
 #[derive(Debug)]
 pub struct ControlTask {
     pub settings: Arc<Settings>,
@@ -78,12 +85,15 @@ pub fn subscriptions(settings: &Settings) -> Vec<String> {
     vec![format!("{p}/flex/event"), format!("{p}/flex/price"), format!("{p}/override/+"), format!("{p}/control/set")]
 }
 
-/// By point index, the controlled zone and reading it carries.
-fn fields(settings: &Settings) -> Vec<Option<(usize, Field)>> {
+/// By point index, the controlled zone and reading it carries, or the outdoor temperature.
+fn fields(settings: &Settings) -> Vec<Option<Tapped>> {
     settings
         .points
         .iter()
         .map(|p| {
+            if p.kind == PointKind::OutdoorTemperature {
+                return Some(Tapped::Outdoor);
+            }
             let zone = settings.control.zones.iter().position(|z| Some(&z.zone) == p.zone.as_ref())?;
             let field = match p.kind {
                 PointKind::ZoneTemperature => Field::Temperature,
@@ -91,7 +101,7 @@ fn fields(settings: &Settings) -> Vec<Option<(usize, Field)>> {
                 PointKind::Occupancy => Field::Occupancy,
                 _ => return None,
             };
-            Some((zone, field))
+            Some(Tapped::Zone(zone, field))
         })
         .collect()
 }
@@ -144,12 +154,13 @@ impl ControlTask {
         let fields = fields(s);
         let tapped: Vec<usize> = (0..fields.len()).filter(|&i| fields[i].is_some()).collect();
         let mut steps = Steps { step_ms: s.control.step_ms, seen: vec![None; fields.len()], next_ms: None };
-        // Points nobody taps are always "in".
+        // A step waits for the zones' points only: the others are always "in".
         for (i, f) in fields.iter().enumerate() {
-            if f.is_none() {
+            if !matches!(f, Some(Tapped::Zone(..))) {
                 steps.seen[i] = Some(i64::MAX);
             }
         }
+        let mut outdoor_c: Option<f64> = None;
         let mut zone_readings = vec![ZoneReading::default(); s.control.zones.len()];
         tracing::info!(zones = s.control.zones.len(), points = tapped.len(), mode = ?controller.mode(), "control running");
         self.rebuild(&mut controller, &basis);
@@ -157,12 +168,19 @@ impl ControlTask {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 message = inbound.recv() => match message {
-                    Some(m) => self.handle(&mut controller, &m).await,
+                    Some(m) => self.handle(&mut controller, &m, outdoor_c).await,
                     None => break,
                 },
                 reading = readings.recv() => match reading {
                     Some(r) => {
-                        let Some(Some((zone, field))) = fields.get(r.point).copied() else { continue };
+                        let (zone, field) = match fields.get(r.point).copied().flatten() {
+                            Some(Tapped::Zone(zone, field)) => (zone, field),
+                            Some(Tapped::Outdoor) => {
+                                outdoor_c = Some(r.value);
+                                continue;
+                            }
+                            None => continue,
+                        };
                         let z = &mut zone_readings[zone];
                         match field {
                             Field::Temperature => z.temperature_c = Some(r.value),
@@ -220,9 +238,10 @@ impl ControlTask {
         let schedule = s.control.schedule(b.programme, accepted, s.site.timezone, s.comfort.min_c, since);
         tracing::info!(applied = schedule.applied().len(), gate = b.models_pass_gate, "control: schedule rebuilt");
         controller.set_schedule(Some(schedule), b.models_pass_gate);
+        controller.set_models(&b.zone_models, b.kw_per_demand);
     }
 
-    async fn handle(&self, controller: &mut Controller, m: &Inbound) {
+    async fn handle(&self, controller: &mut Controller, m: &Inbound, outdoor_c: Option<f64>) {
         let p = &self.settings.agent.topic_prefix;
         let now = self.clock.now_ms();
         if m.topic == format!("{p}/flex/price") {
@@ -230,7 +249,7 @@ impl ControlTask {
                 Ok(events) => {
                     tracing::info!(events = events.len(), "control: day-ahead prices read");
                     for e in events {
-                        self.flex(controller, e.payload.as_bytes(), now).await;
+                        self.flex(controller, e.payload.as_bytes(), now, outdoor_c).await;
                     }
                 }
                 Err(e) => {
@@ -240,7 +259,7 @@ impl ControlTask {
                 }
             }
         } else if m.topic == format!("{p}/flex/event") {
-            self.flex(controller, &m.payload, now).await;
+            self.flex(controller, &m.payload, now, outdoor_c).await;
         } else if let Some(zone) = m.topic.strip_prefix(&format!("{p}/override/")) {
             self.override_zone(controller, zone, &m.payload, now).await;
         } else if m.topic == format!("{p}/control/set") {
@@ -261,7 +280,7 @@ impl ControlTask {
     }
 
     /// A flex request into the book, recorded whether taken or refused.
-    async fn flex(&self, controller: &mut Controller, payload: &[u8], now: i64) {
+    async fn flex(&self, controller: &mut Controller, payload: &[u8], now: i64, outdoor_c: Option<f64>) {
         match controller.flex(payload, now) {
             Ok(change) => {
                 let (kind, event, why) = match change {
@@ -271,6 +290,23 @@ impl ControlTask {
                 };
                 tracing::info!(id = event.id, ?kind, "control: {why}");
                 self.record(kind, None, now, why, &event).await;
+                if kind != Kind::FlexAccepted {
+                    return;
+                }
+                // Said before the event: what it should shed and what it should cost.
+                match outdoor_c.and_then(|o| controller.forecast(&event.id, now, o)) {
+                    Some(f) => {
+                        let why = format!(
+                            "expects {:.1} → {:.1} kW during the event (−{:.1} kW), {:.2} K·h below comfort, rebound {:.1} kW against {:.1} kW",
+                            f.baseline_kw, f.planned_kw, f.shed_kw, f.discomfort_kh, f.rebound_peak_kw, f.baseline_peak_kw
+                        );
+                        self.record(Kind::FlexForecast, None, now, &why, &f).await;
+                    }
+                    None => tracing::info!(
+                        id = event.id,
+                        "control: no forecast yet (no zone models, temperatures or outdoor reading)"
+                    ),
+                }
             }
             Err(e) => {
                 Stats::add(&self.stats.flex_refused, 1);

@@ -6,6 +6,8 @@
 use super::emulator::{Emulator, Truth};
 use crate::control::actuate::{payload, CommandFormat};
 use crate::control::controller::{Controller, ZoneReading};
+use crate::control::event::Change;
+use crate::control::forecast::Forecast;
 use crate::control::kpi::{Kpis, ZoneStep};
 use sobre_models::emulator::EmulatorError;
 use std::time::Instant;
@@ -26,6 +28,8 @@ pub struct LoopOutcome {
     pub kpis: Kpis,
     pub commands: u64,
     pub refused_requests: Vec<String>,
+    /// What the controller expected of each request when it took it.
+    pub forecasts: Vec<Forecast>,
 }
 
 /// Runs `emulator` for `steps` steps under `controller` (none: the building's own programme).
@@ -41,7 +45,7 @@ pub fn run(
     let comfort = emulator.settings().comfort;
     let band = (comfort.min_c, comfort.max_c);
     let mut kpis = Kpis::new(zones);
-    let (mut power_kw, mut commands, mut refused) = (Vec::new(), 0u64, Vec::new());
+    let (mut power_kw, mut commands, mut refused, mut forecasts) = (Vec::new(), 0u64, Vec::new(), Vec::new());
     let mut pending: Vec<&Request> = requests.iter().collect();
     pending.sort_by_key(|r| r.at_ms);
     let mut pending = pending.into_iter().peekable();
@@ -51,8 +55,12 @@ pub fn run(
         let started = Instant::now();
         if let Some(c) = controller.as_mut() {
             while let Some(request) = pending.next_if(|q| q.at_ms <= r.ts_ms) {
-                if let Err(e) = c.flex(request.payload.as_bytes(), r.ts_ms) {
-                    refused.push(e.to_string());
+                match c.flex(request.payload.as_bytes(), r.ts_ms) {
+                    Ok(Change::Added(e) | Change::Updated { now: e, .. }) => {
+                        forecasts.extend(c.forecast(&e.id, r.ts_ms, r.outdoor));
+                    }
+                    Ok(Change::Cancelled(_)) => {}
+                    Err(e) => refused.push(e.to_string()),
                 }
             }
             for (i, z) in r.zones.iter().enumerate() {
@@ -82,5 +90,5 @@ pub fn run(
         power_kw.push((r.ts_ms, r.heating_w / 1000.0));
         emulator.step()?;
     }
-    Ok(LoopOutcome { truth: emulator.truth().clone(), power_kw, kpis, commands, refused_requests: refused })
+    Ok(LoopOutcome { truth: emulator.truth().clone(), power_kw, kpis, commands, refused_requests: refused, forecasts })
 }

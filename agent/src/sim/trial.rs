@@ -5,7 +5,9 @@
 
 use super::closed_loop::{self, LoopOutcome, Request};
 use super::{SimSettings, Truth};
+use crate::advisor::estimate::ZoneDynamics;
 use crate::config::control::ControlConfig;
+use crate::control::forecast::Forecast;
 use crate::control::kpi::Kpis;
 use crate::control::schedule::Schedule;
 use chrono::{NaiveDate, TimeZone};
@@ -45,6 +47,8 @@ pub struct ShedTrial {
     pub worst_zone_kh: f64,
     pub budget_kh: f64,
     pub compute_ratio: f64,
+    /// What the controller expected when it took the request, twelve hours ahead.
+    pub forecast: Option<Forecast>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +69,23 @@ fn starting(school: &SimSettings, first_day: NaiveDate, days: u32) -> Result<Sim
     Ok(s)
 }
 
+/// What the agent learned that forecasts rest on: each zone's model and the meter's kW per
+/// percent of heating demand.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Learned<'a> {
+    pub zone_models: &'a [(String, ZoneDynamics)],
+    pub kw_per_demand: Option<f64>,
+}
+
 fn loop_run(
     s: &SimSettings,
     control: Option<(&ControlConfig, &Schedule)>,
+    learned: Learned,
     requests: &[Request],
 ) -> Result<LoopOutcome, TrialError> {
     let controller = control.map(|(c, schedule)| {
         let mut controller = c.controller(s.timezone, s.comfort.min_c);
+        controller.set_models(learned.zone_models, learned.kw_per_demand);
         // A trial is what the building would do under control, whatever the site's mode.
         controller.set_mode(crate::control::controller::Mode::Auto);
         controller.set_schedule(Some(schedule.clone()), true);
@@ -95,8 +109,8 @@ pub fn month(
     days: u32,
 ) -> Result<MonthTrial, TrialError> {
     let s = starting(school, first_day, days)?;
-    let baseline = loop_run(&s, None, &[])?;
-    let controlled = loop_run(&s, Some((control, schedule)), &[])?;
+    let baseline = loop_run(&s, None, Learned::default(), &[])?;
+    let controlled = loop_run(&s, Some((control, schedule)), Learned::default(), &[])?;
     let (mean, worst) = per_week(&controlled.truth, days);
     let (base, ctl) = (baseline.truth.plant_kwh, controlled.truth.plant_kwh);
     Ok(MonthTrial {
@@ -120,6 +134,7 @@ pub fn shed(
     school: &SimSettings,
     control: &ControlConfig,
     schedule: &Schedule,
+    learned: Learned,
     first_day: NaiveDate,
     (start_ms, end_ms): (i64, i64),
 ) -> Result<ShedTrial, TrialError> {
@@ -129,8 +144,8 @@ pub fn shed(
         at_ms: start_ms - 12 * 3_600_000,
         payload: format!(r#"{{"id":"trial","kind":"shed","start":"{start}","end":"{end}","level":1.0}}"#),
     };
-    let baseline = loop_run(&s, Some((control, schedule)), &[])?;
-    let event = loop_run(&s, Some((control, schedule)), &[request])?;
+    let baseline = loop_run(&s, Some((control, schedule)), learned, &[])?;
+    let event = loop_run(&s, Some((control, schedule)), learned, &[request])?;
     let window = |o: &LoopOutcome, from: i64, to: i64| -> Vec<f64> {
         o.power_kw.iter().filter(|(t, _)| *t > from && *t <= to).map(|p| p.1).collect()
     };
@@ -149,5 +164,6 @@ pub fn shed(
         worst_zone_kh: event.truth.zones.iter().map(|z| z.discomfort_kh).fold(0.0, f64::max),
         budget_kh: control.budget_kh_per_week,
         compute_ratio: event.kpis.compute_ratio,
+        forecast: event.forecasts.first().cloned(),
     })
 }

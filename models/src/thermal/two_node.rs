@@ -340,6 +340,17 @@ impl TwoNodeModel {
     /// (an on/off thermostat's duty cycle over the step). `steps` carry each step's setpoint
     /// and inputs (their `heating` is ignored). Returns the air temperature after each step.
     pub fn follow(&self, start: f64, steps: impl IntoIterator<Item = (f64, Inputs)>, max_heating: f64) -> Vec<f64> {
+        self.follow_duty(start, steps, max_heating).into_iter().map(|(air, _)| air).collect()
+    }
+
+    /// [`follow`](Self::follow), with each step's duty (0–1 of `max_heating`) beside its air
+    /// temperature: what the heating would draw.
+    pub fn follow_duty(
+        &self,
+        start: f64,
+        steps: impl IntoIterator<Item = (f64, Inputs)>,
+        max_heating: f64,
+    ) -> Vec<(f64, f64)> {
         let d = discretise(self.rates(), self.step_hours);
         let full = [d.b_air[0] * self.g_heating * max_heating, d.b_air[1] * self.g_heating * max_heating];
         let mut x = [start, start];
@@ -349,7 +360,7 @@ impl TwoNodeModel {
                 let free = d.step(x, u.outdoor, self.air_input(&u, 0.0, x[0]), self.mass_input(u.solar, u.occupancy));
                 let duty = if full[0] > 0.0 { ((setpoint - free[0]) / full[0]).clamp(0.0, 1.0) } else { 0.0 };
                 x = [free[0] + duty * full[0], free[1] + duty * full[1]];
-                x[0]
+                (x[0], duty)
             })
             .collect()
     }
