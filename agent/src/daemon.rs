@@ -5,7 +5,7 @@
 use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
 use crate::config::{Settings, UplinkSettings};
-use crate::control::{self, log::ControlLog, log::LogError, task::ControlTask};
+use crate::control::{self, log::ControlLog, log::LogError, task::ControlTask, task::Uplink};
 use crate::glance::{GlanceError, Reader};
 use crate::homeassistant::{self, HomeAssistant};
 use crate::ingest::stage::Tap;
@@ -114,19 +114,7 @@ pub async fn run(
         check_interval: settings.reports.check_interval.0,
         basis: basis_tx,
     };
-    let control = match control {
-        Some((_, inbound, tap)) => {
-            let task = ControlTask {
-                settings: settings.clone(),
-                client: client.clone(),
-                log: Shared::new(ControlLog::open(&settings.storage.path, &settings.site.id)?),
-                clock: clock.clone(),
-                stats: stats.clone(),
-            };
-            Some((task, inbound, tap))
-        }
-        None => None,
-    };
+
     // The page and Home Assistant read through one connection and share the fitted baselines.
     let reader = Shared::new(Reader::open(&settings).map_err(DaemonError::Glance)?);
     let web = match settings.web {
@@ -147,10 +135,30 @@ pub async fn run(
         reader,
         client: client.clone(),
     });
-    let status = StatusPublisher { client, health: health.clone() };
+    let status = StatusPublisher { client: client.clone(), health: health.clone() };
     let writer = Writer { store, settings: settings.storage.clone(), clock: clock.clone(), stats: stats.clone() };
     let reporting = match &settings.uplink {
         Some(uplink) => Some(reporting(&settings, uplink, &health)?),
+        None => None,
+    };
+
+    let control = match control {
+        Some((_, inbound, tap)) => {
+            let uplink = reporting.as_ref().map(|(r, _)| Uplink {
+                outbox: r.outbox.clone(),
+                queued: r.queued.clone(),
+                prefix: r.prefix.clone(),
+            });
+            let task = ControlTask {
+                settings: settings.clone(),
+                client: client.clone(),
+                log: Shared::new(ControlLog::open(&settings.storage.path, &settings.site.id)?),
+                clock: clock.clone(),
+                stats: stats.clone(),
+                uplink,
+            };
+            Some((task, inbound, tap))
+        }
         None => None,
     };
 

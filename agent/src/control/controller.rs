@@ -84,6 +84,8 @@ struct Zone {
     reading: ZoneReading,
     /// The agent's command in force, and when it lapses.
     sent: Option<(Sent, i64)>,
+    /// When the agent last sent this zone anything (a command or a hand-back).
+    sent_at_ms: i64,
     over: Option<Override>,
     week: i64,
     spent_kh: f64,
@@ -145,6 +147,7 @@ impl Controller {
                 bounds,
                 reading: ZoneReading::default(),
                 sent: None,
+                sent_at_ms: i64::MIN / 2,
                 over: None,
                 week: i64::MIN,
                 spent_kh: 0.0,
@@ -203,6 +206,8 @@ impl Controller {
             step_h: step as f64 / 3_600_000.0,
             first_hour: self.settings.timezone.timestamp_millis_opt(first).single().map_or(0, |t| t.hour() as u8),
             steps_per_hour: (3_600_000 / step.max(1)) as usize,
+            first_end_ms: first + step,
+            step_ms: step,
         };
         let runs: Vec<ZoneRun> = (0..self.zones.len())
             .filter_map(|i| {
@@ -219,7 +224,9 @@ impl Controller {
                 Some(ZoneRun { model, start_c, steps })
             })
             .collect();
-        (!runs.is_empty()).then(|| forecast(id, &runs, windows, outdoor_c, kw_per_demand, self.settings.comfort_min_c))
+        let event = (id, (event.start_ms, event.end_ms));
+        (!runs.is_empty())
+            .then(|| forecast(event, &runs, windows, outdoor_c, kw_per_demand, self.settings.comfort_min_c))
     }
 
     pub fn schedule(&self) -> Option<&Schedule> {
@@ -251,6 +258,11 @@ impl Controller {
         if let Some(z) = self.zones.get_mut(zone) {
             z.reading = reading;
         }
+    }
+
+    /// Puts back an event taken before a restart.
+    pub fn restore_event(&mut self, event: FlexEvent) {
+        self.book.restore(event);
     }
 
     pub fn flex(&mut self, payload: &[u8], now_ms: i64) -> Result<Change, FlexError> {
@@ -350,7 +362,7 @@ impl Controller {
         // back: judge the readback only after both, and only on a reading of this step. Unless
         // the agent commands, a hand on the thermostat is how the building is run, not an
         // override.
-        let settled = z.sent.is_none_or(|(s, _)| now_ms - s.at_ms >= 2 * step_ms);
+        let settled = now_ms - z.sent_at_ms >= 2 * step_ms;
         let fresh = z.reading.setpoint_at_ms.is_some_and(|at| at >= now_ms);
         if !settled || !fresh || z.over.is_some() || self.mode != Mode::Auto {
             return;
@@ -470,6 +482,7 @@ impl Controller {
                 out.commands.push(command(setpoint_c, limits, false));
                 if !shadow {
                     z.sent = Some((Sent { setpoint_c, at_ms }, expires_ms));
+                    z.sent_at_ms = now_ms;
                 }
             }
             Decision::Release { because } => {
@@ -477,6 +490,7 @@ impl Controller {
                 // following by itself.
                 if let (Some(_), Some(p)) = (z.sent.take(), programme_c) {
                     out.commands.push(command(p, vec![because], true));
+                    z.sent_at_ms = now_ms;
                 }
             }
         }

@@ -43,14 +43,14 @@ struct Request {
 }
 
 /// How deep an event asks the building to go.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Depth {
     Level(f64),
     TargetKw(f64),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlexEvent {
     pub id: String,
     pub kind: FlexKind,
@@ -107,6 +107,11 @@ pub struct FlexBook {
 impl FlexBook {
     pub fn events(&self) -> impl Iterator<Item = &FlexEvent> {
         self.events.values()
+    }
+
+    /// Puts back an event taken before a restart.
+    pub fn restore(&mut self, event: FlexEvent) {
+        self.events.insert(event.id.clone(), event);
     }
 
     /// Drops the events that ended by `now_ms`.

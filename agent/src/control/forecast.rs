@@ -4,7 +4,7 @@
 //! cost is the K·h the plan takes below the comfort floor while people are in.
 
 use crate::advisor::estimate::ZoneDynamics;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sobre_models::thermal::Inputs;
 
 /// A zone's two setpoint programmes over the forecast's steps, with what it starts from.
@@ -17,9 +17,11 @@ pub struct ZoneRun<'a> {
 }
 
 /// The forecast, over the event and the hours after it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Forecast {
     pub event: String,
+    /// The event's start and end, epoch ms.
+    pub window: (i64, i64),
     /// Mean plant power during the event, kW: on schedule (the baseline) and under the plan.
     pub baseline_kw: f64,
     pub planned_kw: f64,
@@ -33,6 +35,8 @@ pub struct Forecast {
     pub preheat_kwh: f64,
     /// Zones with a model; the others are left out.
     pub zones: usize,
+    /// Per step (its end, epoch ms): the power on schedule and under the plan, kW.
+    pub series: Vec<(i64, f64, f64)>,
 }
 
 /// The steps: where the pre-heat, the event and the recovery fall, in the forecast's steps.
@@ -44,10 +48,13 @@ pub struct Windows {
     /// Local hour of each step's start, from the forecast's first step.
     pub first_hour: u8,
     pub steps_per_hour: usize,
+    /// When the first step ends, and the step, ms.
+    pub first_end_ms: i64,
+    pub step_ms: i64,
 }
 
 pub fn forecast(
-    event: &str,
+    event: (&str, (i64, i64)),
     zones: &[ZoneRun],
     w: Windows,
     outdoor_c: f64,
@@ -88,7 +95,8 @@ pub fn forecast(
     let before = w.event.0.min(n);
     let preheat_kwh = (0..before).map(|k| (planned[k] - baseline[k]) * w.step_h).sum::<f64>().max(0.0);
     Forecast {
-        event: event.to_string(),
+        event: event.0.to_string(),
+        window: event.1,
         baseline_kw,
         planned_kw,
         shed_kw: baseline_kw - planned_kw,
@@ -97,5 +105,6 @@ pub fn forecast(
         discomfort_kh,
         preheat_kwh,
         zones: zones.len(),
+        series: (0..n).map(|k| (w.first_end_ms + k as i64 * w.step_ms, baseline[k], planned[k])).collect(),
     }
 }

@@ -4,9 +4,12 @@
 //! (overrides in force, the stop switch) is read back from it.
 
 use super::controller::Override;
+use super::event::FlexEvent;
+use super::forecast::Forecast;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 const SCHEMA: &str = "
@@ -45,6 +48,7 @@ pub enum Kind {
     BudgetSpent,
     FlexAccepted,
     FlexForecast,
+    FlexSettled,
     FlexRefused,
     FlexCancelled,
     Mode,
@@ -62,6 +66,7 @@ impl Kind {
             Kind::BudgetSpent => "budget_spent",
             Kind::FlexAccepted => "flex_accepted",
             Kind::FlexForecast => "flex_forecast",
+            Kind::FlexSettled => "flex_settled",
             Kind::FlexRefused => "flex_refused",
             Kind::FlexCancelled => "flex_cancelled",
             Kind::Mode => "mode",
@@ -140,6 +145,53 @@ impl ControlLog {
         Ok(out)
     }
 
+    /// The events taken and not cancelled that may still be in force or unsettled at
+    /// `since_ms` (their end after it), each with its latest forecast unless it was settled.
+    pub fn events_since(&self, since_ms: i64) -> Result<Vec<(FlexEvent, Option<Forecast>)>, LogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, record FROM control_log
+             WHERE kind IN ('flex_accepted', 'flex_cancelled', 'flex_forecast', 'flex_settled') ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut events: BTreeMap<String, (FlexEvent, Option<Forecast>)> = BTreeMap::new();
+        for row in rows {
+            let (kind, record) = row?;
+            let detail = serde_json::from_str::<Value>(&record)?["detail"].take();
+            match kind.as_str() {
+                "flex_accepted" => {
+                    let e: FlexEvent = serde_json::from_value(detail)?;
+                    events.insert(e.id.clone(), (e, None));
+                }
+                "flex_forecast" => {
+                    let f: Forecast = serde_json::from_value(detail)?;
+                    if let Some(entry) = events.get_mut(&f.event) {
+                        entry.1 = Some(f);
+                    }
+                }
+                "flex_settled" => {
+                    if let Some(entry) = detail["event_id"].as_str().and_then(|id| events.get_mut(id)) {
+                        entry.1 = None;
+                    }
+                }
+                _ => {
+                    if let Some(id) = detail["id"].as_str() {
+                        events.remove(id);
+                    }
+                }
+            }
+        }
+        Ok(events.into_values().filter(|(e, _)| e.end_ms > since_ms).collect())
+    }
+
+    /// Overrides that began in `[from_ms, to_ms)`.
+    pub fn overrides_between(&self, from_ms: i64, to_ms: i64) -> Result<u64, LogError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM control_log WHERE kind = 'override' AND ts >= ?1 AND ts < ?2",
+            [from_ms, to_ms],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The mode last set on `<prefix>/control/set`, if ever.
     pub fn latest_mode(&self) -> Result<Option<Value>, LogError> {
         let record: Option<String> = self
@@ -162,5 +214,59 @@ impl ControlLog {
         }
         out.reverse();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::controller::{Hold, Source};
+    use crate::control::event::{Depth, FlexKind};
+
+    const H: i64 = 3_600_000;
+
+    #[test]
+    fn what_must_survive_a_restart_is_read_back_from_the_log() {
+        // Given a log with an override, an event taken and forecast, another taken then
+        // cancelled, and the stop switch turned
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = ControlLog::open(&dir.path().join("sobre.db"), "s").expect("log");
+        let over =
+            Override { hold: Hold::Setpoint { setpoint_c: 23.0 }, since_ms: H, until_ms: 9 * H, source: Source::Topic };
+        log.append(Kind::Override, Some("class-1"), H, "a person", over).expect("append");
+        let event = |id: &str| FlexEvent {
+            id: id.into(),
+            kind: FlexKind::Shed,
+            start_ms: 8 * H,
+            end_ms: 10 * H,
+            depth: Depth::Level(1.0),
+            notice_ms: H,
+        };
+        log.append(Kind::FlexAccepted, None, H, "taken", event("e1")).expect("append");
+        let forecast = Forecast {
+            event: "e1".into(),
+            window: (8 * H, 10 * H),
+            baseline_kw: 8.0,
+            planned_kw: 2.0,
+            shed_kw: 6.0,
+            rebound_peak_kw: 9.0,
+            baseline_peak_kw: 8.5,
+            discomfort_kh: 0.0,
+            preheat_kwh: 5.0,
+            zones: 8,
+            series: vec![(8 * H, 8.0, 2.0)],
+        };
+        log.append(Kind::FlexForecast, None, H, "expects", &forecast).expect("append");
+        log.append(Kind::FlexAccepted, None, H, "taken", event("e2")).expect("append");
+        log.append(Kind::FlexCancelled, None, H, "cancelled", event("e2")).expect("append");
+        log.append(Kind::Mode, None, H, "stop", serde_json::json!({ "mode": "advise" })).expect("append");
+        // When an agent starts at 02:00
+        let overrides = log.overrides_in_force(2 * H).expect("overrides");
+        let events = log.events_since(2 * H).expect("events");
+        // Then it finds the override, the event with its forecast (not the cancelled one) and
+        // the stop switch
+        assert_eq!(overrides, [("class-1".to_string(), over)]);
+        assert_eq!(events, [(event("e1"), Some(forecast))]);
+        assert_eq!(log.latest_mode().expect("mode"), Some(serde_json::json!("advise")));
     }
 }

@@ -16,4 +16,6 @@ pub mod plan;
 pub mod price;
 pub mod safety;
 pub mod schedule;
+pub mod settle;
 pub mod task;
+pub mod watch;

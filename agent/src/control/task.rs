@@ -9,6 +9,7 @@ use super::controller::{Command, Controller, Hold, Mode, Notice, Override, Sourc
 use super::event::Change;
 use super::log::{ControlLog, Kind, LogError};
 use super::schedule::Basis;
+use super::watch::Watches;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::ingest::reading::Reading;
@@ -16,12 +17,13 @@ use crate::mqtt::Inbound;
 use crate::point::PointKind;
 use crate::shared::Shared;
 use crate::stats::Stats;
+use crate::uplink::outbox::{Outbox, Priority, Report};
 use chrono::{DateTime, Utc};
 use rumqttc::{AsyncClient, QoS};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 /// An override lasts at most a week: longer is a change of programme, for the advisor.
@@ -58,11 +60,13 @@ enum Field {
     Occupancy,
 }
 
-/// A tapped point: a zone's reading, or the outdoor temperature (forecasts hold it).
+/// A tapped point: a zone's reading, the outdoor temperature (forecasts hold it), or the
+/// heating meter (events are settled on it).
 #[derive(Debug, Clone, Copy)]
 enum Tapped {
     Zone(usize, Field),
     Outdoor,
+    Heating,
 }
 
 #[derive(Debug)]
@@ -72,6 +76,16 @@ pub struct ControlTask {
     pub log: Shared<ControlLog>,
     pub clock: Clock,
     pub stats: Arc<Stats>,
+    /// Where flex reports for the city go, when the site has an uplink.
+    pub uplink: Option<Uplink>,
+}
+
+/// The outbox the reporter shares, the bell that wakes its sender, and the city's prefix.
+#[derive(Debug, Clone)]
+pub struct Uplink {
+    pub outbox: Shared<Outbox>,
+    pub queued: Arc<Notify>,
+    pub prefix: String,
 }
 
 /// The topics the task takes, as route prefixes and as subscriptions.
@@ -93,6 +107,9 @@ fn fields(settings: &Settings) -> Vec<Option<Tapped>> {
         .map(|p| {
             if p.kind == PointKind::OutdoorTemperature {
                 return Some(Tapped::Outdoor);
+            }
+            if p.kind.is_energy() && p.tags.iter().any(|t| t == "heating") {
+                return Some(Tapped::Heating);
             }
             let zone = settings.control.zones.iter().position(|z| Some(&z.zone) == p.zone.as_ref())?;
             let field = match p.kind {
@@ -148,9 +165,11 @@ impl ControlTask {
     ) {
         let s = &self.settings;
         let mut controller = s.control.controller(s.site.timezone, s.comfort.min_c);
-        if let Err(e) = self.restore(&mut controller).await {
-            tracing::error!(error = %e, "control: cannot read the control log back; overrides recorded before are not restored");
+        let mut watches = Watches::new(s.control.flex.preheat.as_millis() as i64, s.comfort.min_c);
+        if let Err(e) = self.restore(&mut controller, &mut watches).await {
+            tracing::error!(error = %e, "control: cannot read the control log back; overrides and events recorded before are not restored");
         }
+        let step_h = s.control.step_ms as f64 / 3_600_000.0;
         let fields = fields(s);
         let tapped: Vec<usize> = (0..fields.len()).filter(|&i| fields[i].is_some()).collect();
         let mut steps = Steps { step_ms: s.control.step_ms, seen: vec![None; fields.len()], next_ms: None };
@@ -168,7 +187,7 @@ impl ControlTask {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 message = inbound.recv() => match message {
-                    Some(m) => self.handle(&mut controller, &m, outdoor_c).await,
+                    Some(m) => self.handle(&mut controller, &mut watches, &m, outdoor_c).await,
                     None => break,
                 },
                 reading = readings.recv() => match reading {
@@ -177,6 +196,12 @@ impl ControlTask {
                             Some(Tapped::Zone(zone, field)) => (zone, field),
                             Some(Tapped::Outdoor) => {
                                 outdoor_c = Some(r.value);
+                                continue;
+                            }
+                            Some(Tapped::Heating) => {
+                                if let Some(e) = r.energy {
+                                    watches.meter(e.start_ms, e.end_ms, e.kwh);
+                                }
                                 continue;
                             }
                             None => continue,
@@ -194,6 +219,10 @@ impl ControlTask {
                         if let Some(at) = steps.close(r.point, r.ts_ms) {
                             let result = controller.step(at);
                             self.carry_out(&result, at).await;
+                            watches.overrides(overrides_in(&result), at);
+                            for settled in watches.step(at, step_h, &zone_readings) {
+                                self.settled(&settled, at).await;
+                            }
                             self.stats.control_through_ms.fetch_max(at.max(0) as u64, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
@@ -214,10 +243,27 @@ impl ControlTask {
     }
 
     /// The stop switch and the overrides in force, as the log left them.
-    async fn restore(&self, controller: &mut Controller) -> Result<(), LogError> {
+    async fn restore(&self, controller: &mut Controller, watches: &mut Watches) -> Result<(), LogError> {
         let now = self.clock.now_ms();
-        let (mode, overrides) =
-            self.log.try_with(move |l| Ok::<_, LogError>((l.latest_mode()?, l.overrides_in_force(now)?))).await?;
+        let settle_window = super::settle::REBOUND_MS;
+        let (mode, overrides, events) = self
+            .log
+            .try_with(move |l| {
+                let mut events = Vec::new();
+                for (event, forecast) in l.events_since(now - settle_window)? {
+                    let overrides = l.overrides_between(event.start_ms, event.end_ms + settle_window)?;
+                    events.push((event, forecast, overrides));
+                }
+                Ok::<_, LogError>((l.latest_mode()?, l.overrides_in_force(now)?, events))
+            })
+            .await?;
+        for (event, forecast, overrides) in events {
+            tracing::info!(id = event.id, "control: flex event restored");
+            if let Some(f) = forecast {
+                watches.watch(event.clone(), f, overrides);
+            }
+            controller.restore_event(event);
+        }
         if let Some(mode) = mode.and_then(|m| serde_json::from_value::<Mode>(m).ok()) {
             controller.set_mode(mode);
         }
@@ -241,7 +287,7 @@ impl ControlTask {
         controller.set_models(&b.zone_models, b.kw_per_demand);
     }
 
-    async fn handle(&self, controller: &mut Controller, m: &Inbound, outdoor_c: Option<f64>) {
+    async fn handle(&self, controller: &mut Controller, watches: &mut Watches, m: &Inbound, outdoor_c: Option<f64>) {
         let p = &self.settings.agent.topic_prefix;
         let now = self.clock.now_ms();
         if m.topic == format!("{p}/flex/price") {
@@ -249,7 +295,7 @@ impl ControlTask {
                 Ok(events) => {
                     tracing::info!(events = events.len(), "control: day-ahead prices read");
                     for e in events {
-                        self.flex(controller, e.payload.as_bytes(), now, outdoor_c).await;
+                        self.flex(controller, watches, e.payload.as_bytes(), now, outdoor_c).await;
                     }
                 }
                 Err(e) => {
@@ -259,9 +305,10 @@ impl ControlTask {
                 }
             }
         } else if m.topic == format!("{p}/flex/event") {
-            self.flex(controller, &m.payload, now, outdoor_c).await;
+            self.flex(controller, watches, &m.payload, now, outdoor_c).await;
         } else if let Some(zone) = m.topic.strip_prefix(&format!("{p}/override/")) {
-            self.override_zone(controller, zone, &m.payload, now).await;
+            let result = self.override_zone(controller, zone, &m.payload, now).await;
+            watches.overrides(overrides_in(&result), now);
         } else if m.topic == format!("{p}/control/set") {
             match serde_json::from_slice::<ModeRequest>(&m.payload) {
                 Ok(r) => {
@@ -280,7 +327,14 @@ impl ControlTask {
     }
 
     /// A flex request into the book, recorded whether taken or refused.
-    async fn flex(&self, controller: &mut Controller, payload: &[u8], now: i64, outdoor_c: Option<f64>) {
+    async fn flex(
+        &self,
+        controller: &mut Controller,
+        watches: &mut Watches,
+        payload: &[u8],
+        now: i64,
+        outdoor_c: Option<f64>,
+    ) {
         match controller.flex(payload, now) {
             Ok(change) => {
                 let (kind, event, why) = match change {
@@ -291,6 +345,7 @@ impl ControlTask {
                 tracing::info!(id = event.id, ?kind, "control: {why}");
                 self.record(kind, None, now, why, &event).await;
                 if kind != Kind::FlexAccepted {
+                    watches.forget(&event.id);
                     return;
                 }
                 // Said before the event: what it should shed and what it should cost.
@@ -301,6 +356,7 @@ impl ControlTask {
                             f.baseline_kw, f.planned_kw, f.shed_kw, f.discomfort_kh, f.rebound_peak_kw, f.baseline_peak_kw
                         );
                         self.record(Kind::FlexForecast, None, now, &why, &f).await;
+                        watches.watch(event, f, 0);
                     }
                     None => tracing::info!(
                         id = event.id,
@@ -316,10 +372,12 @@ impl ControlTask {
         }
     }
 
-    async fn override_zone(&self, controller: &mut Controller, zone: &str, payload: &[u8], now: i64) {
+    /// A person's override from the topic; what it made the controller do.
+    async fn override_zone(&self, controller: &mut Controller, zone: &str, payload: &[u8], now: i64) -> StepResult {
         let refuse = |why: String| async move {
             tracing::warn!(zone, why, "control: override refused");
             self.record(Kind::OverrideRefused, Some(zone), now, &why, quoted(payload)).await;
+            StepResult::default()
         };
         let Some(i) = controller.zone_index(zone) else {
             let known: Vec<&str> = controller.zone_names().collect();
@@ -337,7 +395,8 @@ impl ControlTask {
         if r.cancel {
             let result = controller.end_override(i, now);
             self.record(Kind::OverrideEnded, Some(zone), now, "override cancelled", json!({ "by": r.by })).await;
-            return self.carry_out(&result, now).await;
+            self.carry_out(&result, now).await;
+            return result;
         }
         let hold = match (r.setpoint_c, r.hands_off) {
             (Some(v), false) if v.is_finite() && (5.0..=30.0).contains(&v) => Hold::Setpoint { setpoint_c: v },
@@ -352,6 +411,7 @@ impl ControlTask {
         let over = Override { hold, since_ms: now, until_ms, source: Source::Topic };
         let result = controller.override_zone(i, over, now);
         self.carry_out(&result, now).await;
+        result
     }
 
     /// Sends what the controller decided and records it with its reasons.
@@ -400,6 +460,30 @@ impl ControlTask {
         }
     }
 
+    /// A settled event: in the ledger, predicted against achieved, and to the city.
+    async fn settled(&self, s: &super::settle::Settlement, now: i64) {
+        let why = format!(
+            "planned {:.1} kW of shed, achieved {:.1} kW ({:.1} → {:.1} kW against the forecast adjusted ×{:.2} on the day); rebound {:.1} kW against {:.1} kW; {:.2} K·h below comfort; {} overrides",
+            s.planned_shed_kw, s.achieved_shed_kw, s.baseline_kw, s.measured_kw, s.adjustment, s.rebound_peak_kw, s.baseline_peak_kw, s.discomfort_kh, s.overrides
+        );
+        tracing::info!(id = s.event_id, "control: event settled: {why}");
+        self.record(Kind::FlexSettled, None, now, &why, s).await;
+        let Some(uplink) = &self.uplink else { return };
+        let payload = super::settle::report(&self.settings.site.id, s);
+        let report = Report {
+            id: payload["id"].as_str().unwrap_or_default().to_string(),
+            kind: "flex".into(),
+            priority: Priority::Normal,
+            topic: crate::report::topic(&self.settings, &uplink.prefix, "flex"),
+            payload: payload.to_string().into_bytes(),
+            created_ms: self.clock.wall_ms(),
+        };
+        match uplink.outbox.try_with(move |o| o.enqueue(&report)).await {
+            Ok(_) => uplink.queued.notify_one(),
+            Err(e) => tracing::error!(error = %e, "control: flex report not queued"),
+        }
+    }
+
     /// Appends to the log and publishes on `<prefix>/decisions`; a log that cannot be written
     /// costs the record, never the control.
     async fn record(&self, kind: Kind, zone: Option<&str>, ts_ms: i64, why: &str, detail: impl serde::Serialize) {
@@ -420,6 +504,11 @@ impl ControlTask {
             Err(e) => tracing::error!(error = %e, "control: record not written"),
         }
     }
+}
+
+/// How many overrides a decision began.
+fn overrides_in(result: &StepResult) -> u64 {
+    result.notices.iter().filter(|n| matches!(n, Notice::OverrideBegan { .. })).count() as u64
 }
 
 /// A refused payload as the ledger keeps it: its first 256 characters.

@@ -10,6 +10,7 @@ use crate::config::control::ControlConfig;
 use crate::control::forecast::Forecast;
 use crate::control::kpi::Kpis;
 use crate::control::schedule::Schedule;
+use crate::control::settle::{settle, Settlement};
 use chrono::{NaiveDate, TimeZone};
 use serde::Serialize;
 use sobre_models::emulator::EmulatorError;
@@ -49,6 +50,8 @@ pub struct ShedTrial {
     pub compute_ratio: f64,
     /// What the controller expected when it took the request, twelve hours ahead.
     pub forecast: Option<Forecast>,
+    /// How the agent settles it from the meter alone (no counterfactual run).
+    pub settlement: Option<Settlement>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +101,24 @@ fn per_week(truth: &Truth, days: u32) -> (f64, f64) {
     let weeks = f64::from(days) / 7.0;
     let each: Vec<f64> = truth.zones.iter().map(|z| z.discomfort_kh / weeks).collect();
     (each.iter().sum::<f64>() / each.len().max(1) as f64, each.iter().copied().fold(0.0, f64::max))
+}
+
+/// The agent's settlement of the event in `event` (what it reports to the city), from the
+/// metered power and the discomfort the event added over `baseline`.
+fn settlement(control: &ControlConfig, event: &LoopOutcome, baseline: &LoopOutcome) -> Option<Settlement> {
+    let forecast = event.forecasts.first()?;
+    let (start_ms, end_ms) = forecast.window;
+    let e = crate::control::event::FlexEvent {
+        id: forecast.event.clone(),
+        kind: crate::control::event::FlexKind::Shed,
+        start_ms,
+        end_ms,
+        depth: crate::control::event::Depth::Level(1.0),
+        notice_ms: start_ms,
+    };
+    let added = event.kpis.discomfort_kh.iter().sum::<f64>() - baseline.kpis.discomfort_kh.iter().sum::<f64>();
+    let preheat_ms = control.flex.preheat.as_millis() as i64;
+    Some(settle(&e, forecast, preheat_ms, &event.power_kw, added.max(0.0), 0))
 }
 
 /// `days` from `first_day` under `schedule`, against the building's own programme.
@@ -164,6 +185,7 @@ pub fn shed(
         worst_zone_kh: event.truth.zones.iter().map(|z| z.discomfort_kh).fold(0.0, f64::max),
         budget_kh: control.budget_kh_per_week,
         compute_ratio: event.kpis.compute_ratio,
+        settlement: settlement(control, &event, &baseline),
         forecast: event.forecasts.first().cloned(),
     })
 }

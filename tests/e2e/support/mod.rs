@@ -352,9 +352,19 @@ impl Mqtt {
 
     /// The next message on `topic` whose payload satisfies `matches`.
     pub fn expect(&self, topic: &str, matches: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        self.expect_within(DEADLINE, topic, matches)
+    }
+
+    /// `expect`, waiting up to `deadline` (for what follows a model fit in a debug build).
+    pub fn expect_within(
+        &self,
+        deadline: Duration,
+        topic: &str,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let start = Instant::now();
         loop {
-            let left = DEADLINE.checked_sub(start.elapsed()).unwrap_or_default();
+            let left = deadline.checked_sub(start.elapsed()).unwrap_or_default();
             let (t, payload) =
                 self.messages.recv_timeout(left).unwrap_or_else(|_| panic!("no matching message on {topic}"));
             if t == topic {
