@@ -171,6 +171,10 @@ impl Controller {
     }
 
     pub fn set_mode(&mut self, mode: Mode) {
+        if self.mode == Mode::Shadow && mode != Mode::Shadow {
+            // What shadow mode held was never sent.
+            self.zones.iter_mut().for_each(|z| z.sent = None);
+        }
         self.mode = mode;
     }
 
@@ -349,7 +353,9 @@ impl Controller {
             out.notices.push(Notice::OverrideEnded { zone: z.name.clone() });
         }
         let programme_c = slot.map(|s| s.programme_c);
-        let curtailed = z.sent.is_some_and(|(s, _)| programme_c.is_some_and(|p| s.setpoint_c < p - SAME_C));
+        let commanding = self.mode == Mode::Auto;
+        let curtailed =
+            commanding && z.sent.is_some_and(|(s, _)| programme_c.is_some_and(|p| s.setpoint_c < p - SAME_C));
         if let (true, true, Some(t)) = (curtailed, z.reading.occupied, z.reading.temperature_c) {
             let before = z.spent_kh;
             z.spent_kh += (comfort_min_c - t).max(0.0) * step_ms as f64 / 3_600_000.0;
@@ -364,7 +370,7 @@ impl Controller {
         // override.
         let settled = now_ms - z.sent_at_ms >= 2 * step_ms;
         let fresh = z.reading.setpoint_at_ms.is_some_and(|at| at >= now_ms);
-        if !settled || !fresh || z.over.is_some() || self.mode != Mode::Auto {
+        if !settled || !fresh || z.over.is_some() || !commanding {
             return;
         }
         let expected = z.sent.map(|(s, _)| s.setpoint_c).or(programme_c);
@@ -449,6 +455,19 @@ impl Controller {
         };
         let hands_off = z.over.is_some_and(|o| o.hold == Hold::HandsOff);
         let decision = if hands_off { Decision::Release { because: Limit::Override } } else { decide(&input) };
+        // Most steps change nothing: settle that before working out an expiry.
+        let idle = match &decision {
+            Decision::Command { setpoint_c, .. } => z.sent.is_some_and(|(s, lapses)| {
+                (s.setpoint_c - setpoint_c).abs() < 0.01 && now_ms + self.settings.step_ms < lapses
+            }),
+            Decision::Release { .. } => z.sent.is_none() || programme_c.is_none(),
+        };
+        if idle {
+            if matches!(decision, Decision::Release { .. }) {
+                self.zones[i].sent = None;
+            }
+            return;
+        }
         let expires_ms = (now_ms + self.settings.command_ttl_ms)
             .min(z.over.map_or(i64::MAX, |o| o.until_ms))
             .min(self.default_until(now_ms) + self.settings.step_ms);
@@ -469,21 +488,15 @@ impl Controller {
         };
         match decision {
             Decision::Command { setpoint_c, limits } => {
-                let unchanged = z.sent.is_some_and(|(s, lapses)| {
-                    (s.setpoint_c - setpoint_c).abs() < 0.01 && now_ms + self.settings.step_ms < lapses
-                });
-                if unchanged {
-                    return;
-                }
                 let at_ms = match z.sent {
                     Some((s, _)) if (s.setpoint_c - setpoint_c).abs() < 0.01 => s.at_ms,
                     _ => now_ms,
                 };
                 out.commands.push(command(setpoint_c, limits, false));
-                if !shadow {
-                    z.sent = Some((Sent { setpoint_c, at_ms }, expires_ms));
-                    z.sent_at_ms = now_ms;
-                }
+                // In shadow mode too: what it would have in force, so each would-be command is
+                // recorded once.
+                z.sent = Some((Sent { setpoint_c, at_ms }, expires_ms));
+                z.sent_at_ms = now_ms;
             }
             Decision::Release { because } => {
                 // Hand back once: the programme's own value, which the thermostat then keeps

@@ -221,7 +221,7 @@ impl ControlTask {
                             self.carry_out(&result, at).await;
                             watches.overrides(overrides_in(&result), at);
                             for settled in watches.step(at, step_h, &zone_readings) {
-                                self.settled(&settled, at).await;
+                                self.settled(&settled, at, controller.mode()).await;
                             }
                             self.stats.control_through_ms.fetch_max(at.max(0) as u64, std::sync::atomic::Ordering::Relaxed);
                         }
@@ -460,15 +460,18 @@ impl ControlTask {
         }
     }
 
-    /// A settled event: in the ledger, predicted against achieved, and to the city.
-    async fn settled(&self, s: &super::settle::Settlement, now: i64) {
+    /// A settled event: in the ledger, predicted against achieved, and to the city unless the
+    /// agent only shadowed it (then the ledger compares the forecast with what the building did
+    /// on its own, and the city is told of no flexibility).
+    async fn settled(&self, s: &super::settle::Settlement, now: i64, mode: Mode) {
+        let shadow = if mode == Mode::Auto { "" } else { "not commanded (shadow or advise): " };
         let why = format!(
-            "planned {:.1} kW of shed, achieved {:.1} kW ({:.1} → {:.1} kW against the forecast adjusted ×{:.2} on the day); rebound {:.1} kW against {:.1} kW; {:.2} K·h below comfort; {} overrides",
+            "{shadow}planned {:.1} kW of shed, achieved {:.1} kW ({:.1} → {:.1} kW against the forecast adjusted ×{:.2} on the day); rebound {:.1} kW against {:.1} kW; {:.2} K·h below comfort; {} overrides",
             s.planned_shed_kw, s.achieved_shed_kw, s.baseline_kw, s.measured_kw, s.adjustment, s.rebound_peak_kw, s.baseline_peak_kw, s.discomfort_kh, s.overrides
         );
         tracing::info!(id = s.event_id, "control: event settled: {why}");
         self.record(Kind::FlexSettled, None, now, &why, s).await;
-        let Some(uplink) = &self.uplink else { return };
+        let Some(uplink) = self.uplink.as_ref().filter(|_| mode == Mode::Auto) else { return };
         let payload = super::settle::report(&self.settings.site.id, s);
         let report = Report {
             id: payload["id"].as_str().unwrap_or_default().to_string(),
