@@ -5,17 +5,15 @@
 use chrono::NaiveTime;
 use sobre_agent::advisor::programme::Programme;
 use sobre_agent::advisor::Setting;
-use sobre_agent::control::controller::{ControlSettings, Controller, Mode, ZoneReading};
-use sobre_agent::control::plan::FlexSettings;
-use sobre_agent::control::safety::Bounds;
+use sobre_agent::control::controller::{Controller, Mode, ZoneReading};
 use sobre_agent::control::schedule::Schedule;
-use sobre_agent::sim::{closed_loop, Emulator, SimSettings, SCHOOL};
+use sobre_agent::sim::{closed_loop, demo_settings, Emulator, SimSettings, SCHOOL};
 
 fn main() {
     divan::main();
 }
 
-const ZONES: [&str; 8] = ["class-1", "class-2", "class-3", "class-4", "hall", "office", "gym", "library"];
+const ZONES: usize = 8;
 const STEP: i64 = 900_000;
 
 fn hm(h: u32, m: u32) -> NaiveTime {
@@ -39,17 +37,12 @@ fn controller() -> Controller {
         Setting::HeatingStart { from: hm(4, 30), to: hm(6, 15) },
         Setting::HeatingStop { from: hm(20, 0), to: hm(17, 0) },
     ];
-    let tz = chrono_tz::Europe::Paris;
-    let settings = ControlSettings {
-        step_ms: STEP,
-        timezone: tz,
-        comfort_min_c: 19.0,
-        budget_kh_per_week: 1.0,
-        command_ttl_ms: 6 * 3_600_000,
-        flex: FlexSettings::default(),
-    };
-    let bounds = Bounds::new(12.0, 24.0, 4.0, STEP).expect("bounds");
-    let mut c = Controller::new(settings, ZONES.iter().map(|z| (z.to_string(), bounds)), Mode::Auto);
+    // The demo's agent settings: the school's zones, their thermostats and the default bounds.
+    let school = Emulator::new(SimSettings::parse(SCHOOL, "school").expect("valid")).expect("valid");
+    let settings = demo_settings(&school, 1883, 1883, std::path::Path::new("bench.db")).expect("settings");
+    let tz = settings.site.timezone;
+    let mut c = settings.control.controller(tz, settings.comfort.min_c);
+    c.set_mode(Mode::Auto);
     c.set_schedule(Some(Schedule::new(programme, accepted, tz, 19.5, None)), true);
     c
 }
@@ -62,7 +55,7 @@ fn controller_month_8_zones(bencher: divan::Bencher) {
         let mut commands = 0;
         for k in 0..28 * 96 {
             let now = start + k * STEP;
-            for z in 0..ZONES.len() {
+            for z in 0..ZONES {
                 let reading = ZoneReading {
                     temperature_c: Some(19.5),
                     setpoint_c: Some(19.0),

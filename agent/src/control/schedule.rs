@@ -151,18 +151,18 @@ impl Schedule {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::{NaiveDate, NaiveTime};
     use std::collections::BTreeMap;
 
-    fn hm(h: u32, m: u32) -> NaiveTime {
+    pub(crate) fn hm(h: u32, m: u32) -> NaiveTime {
         NaiveTime::from_hms_opt(h, m, 0).expect("time")
     }
 
     /// The poorly tuned school as the advisor reads it: 21 °C from 04:30 to 20:00 every day,
     /// 19 °C at night, pupils 08:00–17:00 on weekdays.
-    fn poor_school() -> Programme {
+    pub(crate) fn poor_school() -> Programme {
         let mut days = BTreeMap::new();
         for d in 7..=20 {
             let date = NaiveDate::from_ymd_opt(2019, 1, d).expect("date");

@@ -1,13 +1,9 @@
 use super::*;
-use crate::advisor::programme::Programme;
 use crate::advisor::Setting;
-use chrono::{NaiveDate, NaiveTime};
+use crate::control::schedule::tests::{hm, poor_school};
+use chrono::NaiveDate;
 
 const STEP: i64 = 900_000;
-
-fn hm(h: u32, m: u32) -> NaiveTime {
-    NaiveTime::from_hms_opt(h, m, 0).expect("time")
-}
 
 /// Monday 21 January 2019 at a local time.
 fn monday(h: u32, m: u32) -> i64 {
@@ -18,15 +14,7 @@ fn monday(h: u32, m: u32) -> i64 {
 /// One zone of the poorly tuned school (21 °C 04:30–20:00, 19 °C at night), with the night
 /// setback to 16 °C accepted; bounds 12–24 °C, 4 K a step, a step between changes.
 fn controller(mode: Mode) -> Controller {
-    let programme = Programme {
-        night_c: 19.0,
-        occupied_c: 21.0,
-        start: hm(4, 30),
-        stop: hm(20, 0),
-        arrive: hm(8, 0),
-        leave: hm(17, 0),
-        days: Default::default(),
-    };
+    let programme = poor_school();
     let tz = chrono_tz::Europe::Paris;
     let night = vec![Setting::NightSetpoint { from_c: 19.0, to_c: 16.0 }];
     let settings = ControlSettings {
