@@ -27,7 +27,8 @@ pub fn render(
     let tuned = control.schedule(programme.clone(), accepted, tz, comfort, advice.to_ms);
     let own = control.schedule(programme, Vec::new(), tz, comfort, advice.to_ms);
     let december = NaiveDate::from_ymd_opt(2019, 12, 2).ok_or_else(|| anyhow::anyhow!("no such day"))?;
-    let m = trial::month(school, control, &tuned, december, 28)?;
+    let learned = trial::Learned { zone_models: &advice.zone_models, kw_per_demand: advice.kw_per_demand };
+    let m = trial::month(school, control, &tuned, learned, december, 28)?;
     let _ = writeln!(
         out,
         "\nControl, in closed loop with the emulator (BOPTEST's KPIs; the emulator's truth measures):\n  \
@@ -46,12 +47,24 @@ pub fn render(
         m.kpis.peak_kw,
         m.kpis.compute_ratio,
     );
+    let p = &m.predicted;
+    let _ = writeln!(
+        out,
+        "     shadow mode, said each midnight from the zone models: {:.0} kWh on the programme (metered {:.0}), {:.0} kWh on the\n     \
+         schedule (metered under control {:.0}): a saving of {:.0} kWh predicted, {:.0} measured, over {} whole days",
+        p.programme_kwh,
+        p.metered_programme_kwh,
+        p.schedule_kwh,
+        p.metered_schedule_kwh,
+        p.programme_kwh - p.schedule_kwh,
+        p.metered_programme_kwh - p.metered_schedule_kwh,
+        p.days,
+    );
     let at = |h| {
         let local = december.succ_opt().and_then(|d| d.and_hms_opt(h, 0, 0));
         local.and_then(|l| school.timezone.from_local_datetime(&l).single()).map(|t| t.timestamp_millis())
     };
     let (Some(start), Some(end)) = (at(9), at(11)) else { return Ok(out) };
-    let learned = trial::Learned { zone_models: &advice.zone_models, kw_per_demand: advice.kw_per_demand };
     let t = trial::shed(school, control, &own, learned, december, (start, end))?;
     let _ = writeln!(
         out,

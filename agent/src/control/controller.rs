@@ -197,15 +197,41 @@ impl Controller {
     /// with the outdoor temperature held at `outdoor_c`; `None` without a schedule, models or
     /// the event.
     pub fn forecast(&self, id: &str, now_ms: i64, outdoor_c: f64) -> Option<Forecast> {
-        let (schedule, kw_per_demand) = (self.schedule.as_ref()?, self.kw_per_demand?);
         let event = self.book.events().find(|e| e.id == id)?;
         let step = self.settings.step_ms;
         let first = now_ms - now_ms.rem_euclid(step) + step;
         let last = (event.end_ms + 3 * 3_600_000).min(first + 48 * 3_600_000);
+        self.simulate((id, (event.start_ms, event.end_ms)), (first, last), outdoor_c, |i, t, slot| {
+            (slot.target_c, self.shaped(i, t, slot).map_or(slot.target_c, |(c, ..)| c))
+        })
+    }
+
+    /// What the building is expected to use over the `hours` from `now_ms` on its own
+    /// programme (the forecast's baseline) and on the schedule (its plan), from the zones'
+    /// temperatures now and the outdoor temperature held at `outdoor_c`: what a strategy would
+    /// save, said before the meter says what it did.
+    pub fn day_ahead(&self, now_ms: i64, hours: i64, outdoor_c: f64) -> Option<Forecast> {
+        let end = now_ms + hours * 3_600_000;
+        self.simulate(("schedule", (now_ms, end)), (now_ms, end), outdoor_c, |_, _, slot| {
+            (slot.programme_c, slot.target_c)
+        })
+    }
+
+    /// Each modelled zone from its temperature now over `[first, last)` in steps, under the
+    /// two setpoints `pick` gives per zone, step and slot.
+    fn simulate(
+        &self,
+        event: (&str, (i64, i64)),
+        (first, last): (i64, i64),
+        outdoor_c: f64,
+        pick: impl Fn(usize, i64, Slot) -> (f64, f64),
+    ) -> Option<Forecast> {
+        let (schedule, kw_per_demand) = (self.schedule.as_ref()?, self.kw_per_demand?);
+        let step = self.settings.step_ms;
         let times: Vec<i64> = (first..last).step_by(step.max(1) as usize).collect();
         let index = |t: i64| times.iter().position(|&x| x >= t).unwrap_or(times.len());
         let windows = Windows {
-            event: (index(event.start_ms), index(event.end_ms)),
+            event: (index(event.1 .0), index(event.1 .1)),
             recovery_end: times.len(),
             step_h: step as f64 / 3_600_000.0,
             first_hour: self.settings.timezone.timestamp_millis_opt(first).single().map_or(0, |t| t.hour() as u8),
@@ -221,14 +247,13 @@ impl Controller {
                     .iter()
                     .map(|&t| {
                         let slot = schedule.at(t);
-                        let planned = self.shaped(i, t, slot).map_or(slot.target_c, |(c, ..)| c);
-                        (slot.target_c, planned, slot.occupied)
+                        let (base, planned) = pick(i, t, slot);
+                        (base, planned, slot.occupied)
                     })
                     .collect();
                 Some(ZoneRun { model, start_c, steps })
             })
             .collect();
-        let event = (id, (event.start_ms, event.end_ms));
         (!runs.is_empty())
             .then(|| forecast(event, &runs, windows, outdoor_c, kw_per_demand, self.settings.comfort_min_c))
     }

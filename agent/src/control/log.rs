@@ -52,6 +52,7 @@ pub enum Kind {
     FlexRefused,
     FlexCancelled,
     Mode,
+    DayCompared,
 }
 
 impl Kind {
@@ -70,6 +71,7 @@ impl Kind {
             Kind::FlexRefused => "flex_refused",
             Kind::FlexCancelled => "flex_cancelled",
             Kind::Mode => "mode",
+            Kind::DayCompared => "day_compared",
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::point::PointKind;
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::uplink::outbox::{Outbox, Priority, Report};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use rumqttc::{AsyncClient, QoS};
 use serde::Deserialize;
 use serde_json::json;
@@ -180,6 +180,7 @@ impl ControlTask {
             }
         }
         let mut outdoor_c: Option<f64> = None;
+        let mut days = Days::default();
         let mut zone_readings = vec![ZoneReading::default(); s.control.zones.len()];
         tracing::info!(zones = s.control.zones.len(), points = tapped.len(), mode = ?controller.mode(), "control running");
         self.rebuild(&mut controller, &basis);
@@ -196,6 +197,7 @@ impl ControlTask {
                             Some(Tapped::Zone(zone, field)) => (zone, field),
                             Some(Tapped::Outdoor) => {
                                 outdoor_c = Some(r.value);
+                                days.outdoor(r.ts_ms, r.value);
                                 continue;
                             }
                             Some(Tapped::Heating) => {
@@ -223,6 +225,7 @@ impl ControlTask {
                             for settled in watches.step(at, step_h, &zone_readings) {
                                 self.settled(&settled, at, controller.mode()).await;
                             }
+                            days.step(&self, &controller, &watches, at).await;
                             self.stats.control_through_ms.fetch_max(at.max(0) as u64, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
@@ -506,6 +509,55 @@ impl ControlTask {
             }
             Err(e) => tracing::error!(error = %e, "control: record not written"),
         }
+    }
+}
+
+/// Each local day, in shadow and auto modes: at midnight what the controller says the day will
+/// use on the programme and on the schedule; at the next, what the meter showed, in the ledger.
+#[derive(Debug, Default)]
+struct Days {
+    /// The last day's outdoor readings: their mean stands in for a forecast of the next.
+    outdoor: std::collections::VecDeque<(i64, f64)>,
+    pending: Option<(i64, super::forecast::Forecast)>,
+    day: Option<chrono::NaiveDate>,
+}
+
+impl Days {
+    fn outdoor(&mut self, ts_ms: i64, value: f64) {
+        self.outdoor.push_back((ts_ms, value));
+        while self.outdoor.front().is_some_and(|(t, _)| *t <= ts_ms - 86_400_000) {
+            self.outdoor.pop_front();
+        }
+    }
+
+    async fn step(&mut self, task: &ControlTask, controller: &Controller, watches: &Watches, at: i64) {
+        let tz = task.settings.site.timezone;
+        let Some(date) = tz.timestamp_millis_opt(at).single().map(|t| t.date_naive()) else { return };
+        if self.day == Some(date) {
+            return;
+        }
+        let first = self.day.is_none();
+        self.day = Some(date);
+        let step_ms = task.settings.control.step_ms;
+        if let Some((from, f)) = self.pending.take() {
+            let (metered, coverage) = watches.metered_kwh(from, at, step_ms);
+            let hours = (at - from) as f64 / 3_600_000.0;
+            let (programme, schedule) = (f.baseline_kw * hours, f.planned_kw * hours);
+            let ran = if controller.mode() == Mode::Auto { "the schedule" } else { "its programme" };
+            let why = format!(
+                "predicted {programme:.0} kWh on the programme and {schedule:.0} kWh on the schedule (a saving of {:.0}); the meter showed {metered:.0} kWh on {ran} ({:.0} % of the day metered)",
+                programme - schedule,
+                100.0 * coverage
+            );
+            let detail = json!({ "from": crate::clock::iso(from), "programme_kwh": programme, "schedule_kwh": schedule, "metered_kwh": metered, "coverage": coverage, "mode": controller.mode() });
+            task.record(Kind::DayCompared, None, at, &why, detail).await;
+        }
+        // A day is predicted from its start: the first one the agent sees began before it.
+        if first || controller.mode() == Mode::Advise || self.outdoor.is_empty() {
+            return;
+        }
+        let mean = self.outdoor.iter().map(|(_, v)| v).sum::<f64>() / self.outdoor.len() as f64;
+        self.pending = controller.day_ahead(at, 24, mean).map(|f| (at, f));
     }
 }
 

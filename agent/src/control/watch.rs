@@ -54,6 +54,15 @@ impl Watches {
         }
     }
 
+    /// The heating meter's kWh over `(from_ms, to_ms]`, and the share of its steps metered.
+    pub fn metered_kwh(&self, from_ms: i64, to_ms: i64, step_ms: i64) -> (f64, f64) {
+        let within: Vec<f64> =
+            self.metered.iter().filter(|(t, _)| *t > from_ms && *t <= to_ms).map(|(_, kw)| *kw).collect();
+        let step_h = step_ms as f64 / 3_600_000.0;
+        let expected = ((to_ms - from_ms) / step_ms.max(1)).max(1) as f64;
+        (within.iter().sum::<f64>() * step_h, within.len() as f64 / expected)
+    }
+
     fn within(w: &Watch, ts_ms: i64) -> bool {
         ts_ms >= w.event.start_ms && ts_ms < w.event.end_ms + REBOUND_MS
     }

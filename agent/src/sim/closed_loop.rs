@@ -30,6 +30,8 @@ pub struct LoopOutcome {
     pub refused_requests: Vec<String>,
     /// What the controller expected of each request when it took it.
     pub forecasts: Vec<Forecast>,
+    /// What it expected of each day at its midnight (on the programme, on the schedule).
+    pub days: Vec<(i64, Forecast)>,
 }
 
 /// Runs `emulator` for `steps` steps under `controller` (none: the building's own programme).
@@ -46,6 +48,7 @@ pub fn run(
     let band = (comfort.min_c, comfort.max_c);
     let mut kpis = Kpis::new(zones);
     let (mut power_kw, mut commands, mut refused, mut forecasts) = (Vec::new(), 0u64, Vec::new(), Vec::new());
+    let (mut days, mut outdoor_day) = (Vec::new(), std::collections::VecDeque::new());
     let mut pending: Vec<&Request> = requests.iter().collect();
     pending.sort_by_key(|r| r.at_ms);
     let mut pending = pending.into_iter().peekable();
@@ -72,6 +75,18 @@ pub fn run(
                 };
                 c.observe(i, reading);
             }
+            // At each local midnight, what the day should use on the programme and on the
+            // schedule, said before it starts.
+            let local = emulator.settings().calendar.local(r.ts_ms);
+            outdoor_day.push_back(r.outdoor);
+            if outdoor_day.len() > 96 {
+                outdoor_day.pop_front();
+            }
+            if local.time() == chrono::NaiveTime::MIN {
+                // Yesterday's mean outdoor temperature stands in for a forecast of today's.
+                let mean = outdoor_day.iter().sum::<f64>() / outdoor_day.len().max(1) as f64;
+                days.extend(c.day_ahead(r.ts_ms, 24, mean).map(|f| (r.ts_ms, f)));
+            }
             let decided = c.step(r.ts_ms);
             for command in decided.commands.iter().filter(|c| !c.shadow) {
                 if let Some(i) = c.zone_index(&command.zone) {
@@ -90,5 +105,13 @@ pub fn run(
         power_kw.push((r.ts_ms, r.heating_w / 1000.0));
         emulator.step()?;
     }
-    Ok(LoopOutcome { truth: emulator.truth().clone(), power_kw, kpis, commands, refused_requests: refused, forecasts })
+    Ok(LoopOutcome {
+        truth: emulator.truth().clone(),
+        power_kw,
+        kpis,
+        commands,
+        refused_requests: refused,
+        forecasts,
+        days,
+    })
 }

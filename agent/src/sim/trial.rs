@@ -7,6 +7,7 @@ use super::closed_loop::{self, LoopOutcome, Request};
 use super::{SimSettings, Truth};
 use crate::advisor::estimate::ZoneDynamics;
 use crate::config::control::ControlConfig;
+use crate::control::controller::Mode;
 use crate::control::forecast::Forecast;
 use crate::control::kpi::Kpis;
 use crate::control::schedule::Schedule;
@@ -31,6 +32,20 @@ pub struct MonthTrial {
     pub commands: u64,
     pub occupant_overrides: u64,
     pub kpis: Kpis,
+    /// Shadow mode's day-ahead predictions against the meter.
+    pub predicted: Prediction,
+}
+
+/// Shadow mode over the trial's whole days: what the controller said each midnight the day
+/// would use, on the building's programme and on the schedule, and what the meter then showed
+/// under each (kWh).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Prediction {
+    pub days: usize,
+    pub programme_kwh: f64,
+    pub schedule_kwh: f64,
+    pub metered_programme_kwh: f64,
+    pub metered_schedule_kwh: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,15 +97,15 @@ pub struct Learned<'a> {
 
 fn loop_run(
     s: &SimSettings,
-    control: Option<(&ControlConfig, &Schedule)>,
+    control: Option<(&ControlConfig, &Schedule, Mode)>,
     learned: Learned,
     requests: &[Request],
 ) -> Result<LoopOutcome, TrialError> {
-    let controller = control.map(|(c, schedule)| {
+    let controller = control.map(|(c, schedule, mode)| {
         let mut controller = c.controller(s.timezone, s.comfort.min_c);
         controller.set_models(learned.zone_models, learned.kw_per_demand);
-        // A trial is what the building would do under control, whatever the site's mode.
-        controller.set_mode(crate::control::controller::Mode::Auto);
+        // A trial sets its own mode, whatever the site's.
+        controller.set_mode(mode);
         controller.set_schedule(Some(schedule.clone()), true);
         controller
     });
@@ -126,12 +141,29 @@ pub fn month(
     school: &SimSettings,
     control: &ControlConfig,
     schedule: &Schedule,
+    learned: Learned,
     first_day: NaiveDate,
     days: u32,
 ) -> Result<MonthTrial, TrialError> {
     let s = starting(school, first_day, days)?;
     let baseline = loop_run(&s, None, Learned::default(), &[])?;
-    let controlled = loop_run(&s, Some((control, schedule)), Learned::default(), &[])?;
+    let controlled = loop_run(&s, Some((control, schedule, Mode::Auto)), Learned::default(), &[])?;
+    // The same month with the controller only watching (shadow): what it says each midnight the
+    // day will use on the programme and on the schedule, against what each run metered.
+    let shadow = loop_run(&s, Some((control, schedule, Mode::Shadow)), learned, &[])?;
+    let step_h = s.step_s / 3600.0;
+    let metered = |o: &LoopOutcome, from: i64| -> f64 {
+        o.power_kw.iter().filter(|(t, _)| *t > from && *t <= from + 86_400_000).map(|p| p.1 * step_h).sum()
+    };
+    let last = shadow.power_kw.last().map_or(0, |p| p.0);
+    let whole: Vec<&(i64, Forecast)> = shadow.days.iter().filter(|(from, _)| last >= from + 86_400_000).collect();
+    let predicted = Prediction {
+        days: whole.len(),
+        programme_kwh: whole.iter().map(|(_, f)| 24.0 * f.baseline_kw).sum(),
+        schedule_kwh: whole.iter().map(|(_, f)| 24.0 * f.planned_kw).sum(),
+        metered_programme_kwh: whole.iter().map(|(from, _)| metered(&baseline, *from)).sum(),
+        metered_schedule_kwh: whole.iter().map(|(from, _)| metered(&controlled, *from)).sum(),
+    };
     let (mean, worst) = per_week(&controlled.truth, days);
     let (base, ctl) = (baseline.truth.plant_kwh, controlled.truth.plant_kwh);
     Ok(MonthTrial {
@@ -146,6 +178,7 @@ pub fn month(
         commands: controlled.commands,
         occupant_overrides: controlled.truth.occupant_overrides,
         kpis: controlled.kpis,
+        predicted,
     })
 }
 
@@ -165,8 +198,8 @@ pub fn shed(
         at_ms: start_ms - 12 * 3_600_000,
         payload: format!(r#"{{"id":"trial","kind":"shed","start":"{start}","end":"{end}","level":1.0}}"#),
     };
-    let baseline = loop_run(&s, Some((control, schedule)), learned, &[])?;
-    let event = loop_run(&s, Some((control, schedule)), learned, &[request])?;
+    let baseline = loop_run(&s, Some((control, schedule, Mode::Auto)), learned, &[])?;
+    let event = loop_run(&s, Some((control, schedule, Mode::Auto)), learned, &[request])?;
     let window = |o: &LoopOutcome, from: i64, to: i64| -> Vec<f64> {
         o.power_kw.iter().filter(|(t, _)| *t > from && *t <= to).map(|p| p.1).collect()
     };
