@@ -116,7 +116,7 @@ pub fn read(store: &Store, settings: &Settings, (from_ms, to_ms): (i64, i64)) ->
     };
     let first = |kind| settings.first_point(kind).map(|p| p.id.as_str());
     let energy = || settings.points.iter().filter(|p| p.kind == PointKind::Energy);
-    let heating_meter = energy().find(|p| p.tags.iter().any(|t| t == "heating")).map(|p| p.id.clone());
+    let heating_meter = energy().find(|p| p.is_heating_meter()).map(|p| p.id.clone());
     let other_meters: Vec<String> =
         energy().filter(|p| Some(&p.id) != heating_meter.as_ref()).map(|p| p.id.clone()).collect();
     let mut other_kwh: Column = vec![None; n];

@@ -15,7 +15,7 @@ use serde::Deserialize;
 pub struct ControlFile {
     /// advise (no command leaves: the safe default), shadow (decide and record, no command),
     /// auto.
-    pub mode: ModeFile,
+    pub mode: Mode,
     pub step: Span,
     /// A command lapses at the thermostat after this unless sent again.
     pub command_ttl: Span,
@@ -39,7 +39,7 @@ pub struct ControlFile {
 impl Default for ControlFile {
     fn default() -> Self {
         Self {
-            mode: ModeFile::Advise,
+            mode: Mode::Advise,
             step: Span::secs(900),
             command_ttl: Span::secs(6 * 3600),
             comfort_budget_kh: 1.0,
@@ -53,14 +53,6 @@ impl Default for ControlFile {
             zones: Vec::new(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModeFile {
-    Advise,
-    Shadow,
-    Auto,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,14 +206,9 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
             ),
         }
     }
-    let mode = match file.mode {
-        ModeFile::Advise => Mode::Advise,
-        ModeFile::Shadow => Mode::Shadow,
-        ModeFile::Auto => Mode::Auto,
-    };
     let f = file.flex;
     ControlConfig {
-        mode,
+        mode: file.mode,
         step_ms: file.step.as_millis_i64(),
         command_ttl_ms: file.command_ttl.as_millis_i64(),
         budget_kh_per_week: file.comfort_budget_kh,

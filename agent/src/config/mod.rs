@@ -214,6 +214,13 @@ pub struct Point {
     pub availability_topic: Option<String>,
 }
 
+impl Point {
+    /// The meter the advisor and control take for the heating: an energy point tagged "heating".
+    pub fn is_heating_meter(&self) -> bool {
+        self.kind == crate::point::PointKind::Energy && self.tags.iter().any(|t| t == "heating")
+    }
+}
+
 impl Settings {
     pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         let text =

@@ -91,6 +91,15 @@ struct Zone {
     spent_kh: f64,
 }
 
+impl Zone {
+    /// A person's hand on the zone: it wins, and spends the week's comfort budget, so no more
+    /// curtailment there.
+    fn hold(&mut self, over: Override, budget_kh: f64) {
+        self.over = Some(over);
+        self.spent_kh = self.spent_kh.max(budget_kh);
+    }
+}
+
 /// A setpoint to send (or, in shadow mode, that would be sent).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Command {
@@ -270,17 +279,9 @@ impl Controller {
         self.zones.iter().map(|z| z.name.as_str())
     }
 
-    pub fn events(&self) -> impl Iterator<Item = &FlexEvent> {
-        self.book.events()
-    }
-
     /// K·h below comfort spent this week, per zone.
     pub fn spent_kh(&self) -> Vec<(String, f64)> {
         self.zones.iter().map(|z| (z.name.clone(), z.spent_kh)).collect()
-    }
-
-    pub fn overrides(&self) -> Vec<(String, Override)> {
-        self.zones.iter().filter_map(|z| Some((z.name.clone(), z.over?))).collect()
     }
 
     pub fn observe(&mut self, zone: usize, reading: ZoneReading) {
@@ -315,8 +316,7 @@ impl Controller {
     pub fn override_zone(&mut self, zone: usize, over: Override, now_ms: i64) -> StepResult {
         let mut out = StepResult::default();
         let Some(z) = self.zones.get_mut(zone) else { return out };
-        z.over = Some(over);
-        z.spent_kh = z.spent_kh.max(self.settings.budget_kh_per_week);
+        z.hold(over, self.settings.budget_kh_per_week);
         out.notices.push(Notice::OverrideBegan { zone: z.name.clone(), over });
         self.decide_zone(zone, now_ms, &mut out);
         out
@@ -335,8 +335,7 @@ impl Controller {
     /// Restores an override recorded before a restart, without a command or a notice.
     pub fn restore_override(&mut self, zone: usize, over: Override) {
         if let Some(z) = self.zones.get_mut(zone) {
-            z.over = Some(over);
-            z.spent_kh = z.spent_kh.max(self.settings.budget_kh_per_week);
+            z.hold(over, self.settings.budget_kh_per_week);
         }
     }
 
@@ -415,10 +414,7 @@ impl Controller {
             }
             return;
         }
-        let until_ms = match &self.schedule {
-            Some(s) => s.next_change_ms(now_ms, step_ms),
-            None => now_ms + 86_400_000,
-        };
+        let until_ms = self.default_until(now_ms);
         let z = &mut self.zones[i];
         let over = Override {
             hold: Hold::Setpoint { setpoint_c: read_back },
@@ -426,8 +422,7 @@ impl Controller {
             until_ms,
             source: Source::Thermostat,
         };
-        z.over = Some(over);
-        z.spent_kh = z.spent_kh.max(budget);
+        z.hold(over, budget);
         out.notices.push(Notice::OverrideBegan { zone: z.name.clone(), over });
     }
 

@@ -108,7 +108,7 @@ fn fields(settings: &Settings) -> Vec<Option<Tapped>> {
             if p.kind == PointKind::OutdoorTemperature {
                 return Some(Tapped::Outdoor);
             }
-            if p.kind.is_energy() && p.tags.iter().any(|t| t == "heating") {
+            if p.is_heating_meter() {
                 return Some(Tapped::Heating);
             }
             let zone = settings.control.zones.iter().position(|z| Some(&z.zone) == p.zone.as_ref())?;
@@ -172,14 +172,9 @@ impl ControlTask {
         let step_h = s.control.step_ms as f64 / 3_600_000.0;
         let fields = fields(s);
         let tapped: Vec<usize> = (0..fields.len()).filter(|&i| fields[i].is_some()).collect();
-        let mut steps = Steps { step_ms: s.control.step_ms, seen: vec![None; fields.len()], next_ms: None };
         // A step waits for the zones' points only: the others are always "in".
-        for (i, f) in fields.iter().enumerate() {
-            if !matches!(f, Some(Tapped::Zone(..))) {
-                steps.seen[i] = Some(i64::MAX);
-            }
-        }
-        let mut outdoor_c: Option<f64> = None;
+        let seen = fields.iter().map(|f| if matches!(f, Some(Tapped::Zone(..))) { None } else { Some(i64::MAX) });
+        let mut steps = Steps { step_ms: s.control.step_ms, seen: seen.collect(), next_ms: None };
         let mut days = Days::default();
         let mut zone_readings = vec![ZoneReading::default(); s.control.zones.len()];
         tracing::info!(zones = s.control.zones.len(), points = tapped.len(), mode = ?controller.mode(), "control running");
@@ -188,7 +183,7 @@ impl ControlTask {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 message = inbound.recv() => match message {
-                    Some(m) => self.handle(&mut controller, &mut watches, &m, outdoor_c).await,
+                    Some(m) => self.handle(&mut controller, &mut watches, &m, days.latest_outdoor()).await,
                     None => break,
                 },
                 reading = readings.recv() => match reading {
@@ -196,7 +191,6 @@ impl ControlTask {
                         let (zone, field) = match fields.get(r.point).copied().flatten() {
                             Some(Tapped::Zone(zone, field)) => (zone, field),
                             Some(Tapped::Outdoor) => {
-                                outdoor_c = Some(r.value);
                                 days.outdoor(r.ts_ms, r.value);
                                 continue;
                             }
@@ -301,11 +295,7 @@ impl ControlTask {
                         self.flex(controller, watches, e.payload.as_bytes(), now, outdoor_c).await;
                     }
                 }
-                Err(e) => {
-                    Stats::add(&self.stats.flex_refused, 1);
-                    tracing::warn!(error = %e, "control: price series refused");
-                    self.record(Kind::FlexRefused, None, now, &e.to_string(), quoted(&m.payload)).await;
-                }
+                Err(e) => self.refuse_flex(&e.to_string(), &m.payload, now).await,
             }
         } else if m.topic == format!("{p}/flex/event") {
             self.flex(controller, watches, &m.payload, now, outdoor_c).await;
@@ -367,12 +357,15 @@ impl ControlTask {
                     ),
                 }
             }
-            Err(e) => {
-                Stats::add(&self.stats.flex_refused, 1);
-                tracing::warn!(error = %e, "control: flex request refused");
-                self.record(Kind::FlexRefused, None, now, &e.to_string(), quoted(payload)).await;
-            }
+            Err(e) => self.refuse_flex(&e.to_string(), payload, now).await,
         }
+    }
+
+    /// A flex request or a price series refused: counted, logged, and in the ledger with why.
+    async fn refuse_flex(&self, why: &str, payload: &[u8], now: i64) {
+        Stats::add(&self.stats.flex_refused, 1);
+        tracing::warn!(why, "control: flex request refused");
+        self.record(Kind::FlexRefused, None, now, why, quoted(payload)).await;
     }
 
     /// A person's override from the topic; what it made the controller do.
@@ -523,6 +516,10 @@ struct Days {
 }
 
 impl Days {
+    fn latest_outdoor(&self) -> Option<f64> {
+        self.outdoor.back().map(|(_, v)| *v)
+    }
+
     fn outdoor(&mut self, ts_ms: i64, value: f64) {
         self.outdoor.push_back((ts_ms, value));
         while self.outdoor.front().is_some_and(|(t, _)| *t <= ts_ms - 86_400_000) {
