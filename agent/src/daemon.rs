@@ -1,6 +1,8 @@
-//! The owner: opens the store, starts every task, and decides shutdown. One cancellation
-//! token stops the MQTT link and the status publisher; ingest and the writer stop when their
-//! input channel closes, after draining it, so nothing received is dropped on a clean stop.
+//! The owner: locks and opens the store, starts every task, and decides shutdown. One
+//! cancellation token stops the MQTT link, the status publisher and the tasks that serve
+//! requests; ingest and the writer stop when their input channel closes, after draining it, so
+//! nothing received is dropped on a clean stop. Everything stops within one deadline, inside
+//! systemd's stop timeout.
 
 use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
@@ -12,28 +14,35 @@ use crate::ingest::stage::Tap;
 use crate::ingest::validate::Validator;
 use crate::ingest::Ingest;
 use crate::ledger::{Ledger, LedgerError};
-use crate::mqtt::{self, backoff::Backoff, Link, Retained, Route};
+use crate::mqtt::mailbox;
+use crate::mqtt::{self, backoff::Backoff, Link, Publisher, Retained, Route};
 use crate::report::Reporter;
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::status::{self, Health, StatusPublisher};
+use crate::store::lock::{LockError, StoreLock};
 use crate::store::writer::Writer;
 use crate::store::{Store, StoreError};
 use crate::uplink::outbox::{Outbox, OutboxError};
 use crate::uplink::sender::{Sender, State};
+use crate::watchdog::{systemd, Watchdog};
 use crate::web::Web;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
+use tokio::time::{timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// How long the stages may take to drain after shutdown is asked.
+/// How long the stages may take, together, to drain after shutdown is asked: well inside the
+/// unit's `TimeoutStopSec` (45 s).
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -56,7 +65,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     let settings = Arc::new(settings);
-    let store = Store::open(&settings.storage.path, &settings.points, settings.site.timezone)?;
+    let _lock = StoreLock::acquire(&settings.storage.path)?;
+    let mut store = Store::open(&settings.storage.path, &settings.points, settings.site.timezone)?;
+    store.sync(settings.storage.sync)?;
+    if let Some(max) = settings.storage.max_bytes {
+        store.limit_pages(max / store.page_size()?.max(1))?;
+    }
     let mut validator = Validator::new(&settings.points, &settings.ingest);
     for newest in store.newest()? {
         validator.resume(newest.point, newest.ts_ms, newest.value);
@@ -64,43 +78,50 @@ pub async fn run(
         stats.stored_through_ms.fetch_max(newest.ts_ms.max(0) as u64, std::sync::atomic::Ordering::Relaxed);
     }
     tracing::info!(site = settings.site.id, points = settings.points.len(), store = %store.path().display(), "starting");
+    let mut watchdog = Watchdog::new(systemd::Notifier::from_env(), systemd::watchdog_period());
 
-    let mut ingest = Ingest::new(settings.clone(), validator, clock.clone(), stats.clone());
+    let mut ingest =
+        Ingest::new(settings.clone(), validator, clock.clone(), stats.clone()).with_pulse(watchdog.pulse("ingest"));
+    let goodbye = Retained { topic: status::topic(&settings), payload: status::offline(&settings) };
+    let (client, eventloop) = mqtt::options::client(&settings.broker, &goodbye);
+    let publisher = Publisher::new(client.clone(), stats.clone());
+    let (connected_tx, connected_rx) = watch::channel(0);
+    let mut subscriptions = ingest.topics();
+    let mut routes = Vec::new();
+    // Requests wait in mailboxes, one per task that takes them; the link never waits on them.
+    let mut route = |topics: Vec<String>| {
+        let (mailbox, requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
+        let mailbox = Arc::new(mailbox);
+        routes.extend(topics.into_iter().map(|topics| Route { topics, to: mailbox.clone() }));
+        (mailbox, requests)
+    };
+    let (decisions, decision_requests) = route(vec![format!("{}/recommendations/", settings.agent.topic_prefix)]);
+    subscriptions.push(task::decision_filter(&settings));
     // Control runs where the site names zones it may command; it reads them through a tap.
     let control = if settings.control.zones.is_empty() {
         None
     } else {
         let (tap_tx, tap_rx) = mpsc::channel(1024);
-        let (inbound_tx, inbound_rx) = mpsc::channel(64);
         ingest = ingest.with_tap(Tap { points: control::task::tapped(&settings), to: tap_tx });
-        Some((inbound_tx, inbound_rx, tap_rx))
-    };
-    let goodbye = Retained { topic: status::topic(&settings), payload: status::offline(&settings) };
-    let (client, eventloop) = mqtt::client(&settings.broker, &goodbye);
-    let (connected_tx, connected_rx) = watch::channel(0);
-    let (control_tx, control_rx) = mpsc::channel(64);
-    let (births_tx, births_rx) = mpsc::channel(4);
-    let mut subscriptions = ingest.topics();
-    subscriptions.push(task::decision_filter(&settings));
-    let mut routes = Vec::new();
-    if let Some((to, ..)) = &control {
         subscriptions.extend(control::task::subscriptions(&settings));
-        routes.extend(control::task::routes(&settings).into_iter().map(|topics| Route { topics, to: to.clone() }));
-    }
-    routes.push(Route { topics: format!("{}/", settings.agent.topic_prefix), to: control_tx.clone() });
-    if let Some(ha) = &settings.homeassistant {
+        let (_, requests) = route(control::task::routes(&settings));
+        Some((requests, tap_rx))
+    };
+    let births = settings.homeassistant.as_ref().map(|ha| {
         subscriptions.push(homeassistant::birth_topic(ha));
-        routes.push(Route { topics: homeassistant::birth_topic(ha), to: births_tx });
-    }
+        route(vec![homeassistant::birth_topic(ha)]).1
+    });
     let link = Link {
         eventloop,
-        client: client.clone(),
+        client,
         subscriptions,
         routes,
         backoff: Backoff::new(settings.broker.reconnect_min.0, settings.broker.reconnect_max.0),
         goodbye,
         connected: connected_tx,
         stats: stats.clone(),
+        pulse: watchdog.pulse("mqtt link"),
+        window: usize::from(settings.broker.receive_maximum),
     };
     let health =
         Health { settings: settings.clone(), clock: clock.clone(), stats: stats.clone(), started_ms: clock.wall_ms() };
@@ -109,7 +130,7 @@ pub async fn run(
         settings: settings.clone(),
         store: Shared::new(Store::open(&settings.storage.path, &settings.points, settings.site.timezone)?),
         ledger: Shared::new(Ledger::open(&settings.storage.path, &settings.site.id)?),
-        client: client.clone(),
+        publisher: publisher.clone(),
         stats: stats.clone(),
         check_interval: settings.reports.check_interval.0,
         basis: basis_tx,
@@ -117,33 +138,39 @@ pub async fn run(
 
     // The page and Home Assistant read through one connection and share the fitted baselines.
     let reader = Shared::new(Reader::open(&settings).map_err(DaemonError::Glance)?);
-    let web = match settings.web {
-        Some(addr) => local_page(addr).await.map(|listener| {
-            let web = Web {
-                settings: settings.clone(),
-                reader: reader.clone(),
-                stats: stats.clone(),
-                decisions: Some(control_tx),
-            };
-            (web, listener)
-        }),
-        None => None,
-    };
+    let web = local_page(settings.web).await.map(|listener| {
+        let web = Web {
+            settings: settings.clone(),
+            reader: reader.clone(),
+            stats: stats.clone(),
+            decisions: Some(decisions),
+        };
+        (web, listener)
+    });
     let home_assistant = settings.homeassistant.clone().map(|ha| HomeAssistant {
         settings: settings.clone(),
         ha,
         reader,
-        client: client.clone(),
+        publisher: publisher.clone(),
     });
-    let status = StatusPublisher { client: client.clone(), health: health.clone() };
-    let writer = Writer { store, settings: settings.storage.clone(), clock: clock.clone(), stats: stats.clone() };
+    let status = StatusPublisher { publisher: publisher.clone(), health: health.clone() };
+    let (acks_tx, acks_rx) = mpsc::unbounded_channel();
+    let writer = Writer {
+        store,
+        settings: settings.storage.clone(),
+        ack_every: usize::from(settings.broker.receive_maximum / 2),
+        acks: acks_tx,
+        clock: clock.clone(),
+        stats: stats.clone(),
+        pulse: watchdog.pulse("writer"),
+    };
     let reporting = match &settings.uplink {
         Some(uplink) => Some(reporting(&settings, uplink, &health)?),
         None => None,
     };
 
     let control = match control {
-        Some((_, inbound, tap)) => {
+        Some((requests, tap)) => {
             let uplink = reporting.as_ref().map(|(r, _)| Uplink {
                 outbox: r.outbox.clone(),
                 queued: r.queued.clone(),
@@ -151,13 +178,14 @@ pub async fn run(
             });
             let task = ControlTask {
                 settings: settings.clone(),
-                client: client.clone(),
+                publisher: publisher.clone(),
                 log: Shared::new(ControlLog::open(&settings.storage.path, &settings.site.id)?),
                 clock: clock.clone(),
                 stats: stats.clone(),
                 uplink,
+                pulse: watchdog.pulse("control"),
             };
-            Some((task, inbound, tap))
+            Some((task, requests, tap))
         }
         None => None,
     };
@@ -166,20 +194,20 @@ pub async fn run(
     let (records_tx, records_rx) = mpsc::channel(settings.storage.queue);
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
-    tracker.spawn(link.run(inbound_tx, cancel.clone()));
-    if let Some(ha) = home_assistant {
-        tracker.spawn(ha.run(births_rx, connected_rx.clone(), cancel.clone()));
+    tracker.spawn(link.run(inbound_tx, acks_rx, cancel.clone()));
+    if let (Some(ha), Some(births)) = (home_assistant, births) {
+        tracker.spawn(ha.run(births, connected_rx.clone(), cancel.clone()));
     }
     if let Some((web, listener)) = web {
         tracker.spawn(web.serve(listener, cancel.clone()));
     }
     tracker.spawn(status.run(connected_rx, cancel.clone()));
-    tracker.spawn(advisor.run(control_rx, cancel.clone()));
-    if let Some((task, inbound, tap)) = control {
-        tracker.spawn(task.run(inbound, tap, basis_rx, cancel.clone()));
+    tracker.spawn(advisor.run(decision_requests, cancel.clone()));
+    if let Some((task, requests, tap)) = control {
+        tracker.spawn(task.run(requests, tap, basis_rx, cancel.clone()));
     }
     tracker.spawn(ingest.run(inbound_rx, records_tx));
-    tracker.spawn(writer.run(records_rx));
+    tracker.spawn(writer.run(records_rx, cancel.clone()));
     tracker.close();
     // Reports are built from what the store holds, so they stop after it is complete.
     let (stop_reporter, stop_sender) = (CancellationToken::new(), CancellationToken::new());
@@ -190,25 +218,36 @@ pub async fn run(
         ),
         None => (None, None),
     };
+    watchdog.notify("READY=1");
+    let stop_watchdog = CancellationToken::new();
+    let watching = tokio::spawn(watchdog.run(stop_watchdog.clone()));
 
     shutdown.await;
     tracing::info!("stopping: draining ingest and the store");
+    if let Some(n) = systemd::Notifier::from_env() {
+        n.notify("STOPPING=1");
+    }
+    let deadline = Instant::now() + DRAIN_LIMIT;
     cancel.cancel();
-    tokio::time::timeout(DRAIN_LIMIT, tracker.wait()).await.map_err(|_| DaemonError::Drain(DRAIN_LIMIT))?;
+    let drained = timeout_at(deadline, tracker.wait()).await;
     stop_reporter.cancel();
     if let Some(reporter) = reporter {
-        let _ = tokio::time::timeout(DRAIN_LIMIT, reporter).await;
+        let _ = timeout_at(deadline, reporter).await;
     }
     stop_sender.cancel();
     if let Some(sender) = sender {
-        let _ = tokio::time::timeout(DRAIN_LIMIT, sender).await;
+        let _ = timeout_at(deadline, sender).await;
     }
+    stop_watchdog.cancel();
+    let _ = watching.await;
+    drained.map_err(|_| DaemonError::Drain(DRAIN_LIMIT))?;
     tracing::info!("stopped");
     Ok(())
 }
 
 /// The page's listener; a port already taken costs the page, not the agent.
-async fn local_page(addr: std::net::SocketAddr) -> Option<tokio::net::TcpListener> {
+async fn local_page(addr: Option<std::net::SocketAddr>) -> Option<tokio::net::TcpListener> {
+    let addr = addr?;
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "the local page listens beyond this machine: whoever reaches it can accept or reject recommendations");
     }

@@ -7,12 +7,12 @@
 
 use crate::config::{Discovery, HomeAssistantSettings, Settings};
 use crate::glance::{kwh_per_year, GlanceError, Reader};
-use crate::mqtt::Inbound;
+use crate::mqtt::mailbox::Requests;
+use crate::mqtt::Publisher;
 use crate::shared::Shared;
-use rumqttc::{AsyncClient, QoS};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub const SUMMARY_SCHEMA: &str = "sobre.summary/1";
@@ -199,18 +199,13 @@ pub struct HomeAssistant {
     pub settings: Arc<Settings>,
     pub ha: HomeAssistantSettings,
     pub reader: Shared<Reader>,
-    pub client: AsyncClient,
+    pub publisher: Publisher,
 }
 
 impl HomeAssistant {
     /// Announces on every connection and every birth message on `births`; refreshes the
     /// summary every `summary_interval`.
-    pub async fn run(
-        self,
-        mut births: mpsc::Receiver<Inbound>,
-        mut connected: watch::Receiver<u64>,
-        cancel: CancellationToken,
-    ) {
+    pub async fn run(self, mut births: Requests, mut connected: watch::Receiver<u64>, cancel: CancellationToken) {
         let mut refresh = tokio::time::interval(self.ha.summary_interval.0);
         loop {
             tokio::select! {
@@ -232,9 +227,7 @@ impl HomeAssistant {
     async fn announce(&self) {
         for (topic, payload) in discovery(&self.settings, &self.ha) {
             // Not retained, as Home Assistant advises: it asks again with its birth message.
-            if let Err(e) = self.client.publish(topic, QoS::AtLeastOnce, false, payload.to_string()).await {
-                tracing::warn!(error = %e, "cannot queue a Home Assistant discovery message");
-            }
+            self.publisher.publish(topic, false, payload.to_string());
         }
         self.publish_summary().await;
     }
@@ -244,9 +237,7 @@ impl HomeAssistant {
         match self.reader.try_with(move |r| summary(r, &settings)).await {
             Ok(body) => {
                 let topic = summary_topic(&self.settings);
-                if let Err(e) = self.client.publish(topic, QoS::AtLeastOnce, true, body.to_string()).await {
-                    tracing::warn!(error = %e, "cannot queue the summary");
-                }
+                self.publisher.publish(topic, true, body.to_string());
             }
             Err(e) => tracing::warn!(error = %e, "cannot compute the summary"),
         }

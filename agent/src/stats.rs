@@ -1,6 +1,7 @@
 //! Counters shared by the stages, read by the status message, the demo and tests.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tokio::sync::Notify;
 
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -38,6 +39,18 @@ pub struct Stats {
     pub flex_refused: AtomicU64,
     /// The last control step decided and carried out (event time, ms).
     pub control_through_ms: AtomicU64,
+    /// Messages the agent meant to publish and dropped because the link was behind, and those
+    /// the broker refused (its ACL).
+    pub publish_dropped: AtomicU64,
+    pub publish_refused: AtomicU64,
+    /// Requests to the agent dropped: over their topic's rate, repeated, or their queue full.
+    pub requests_dropped: AtomicU64,
+    /// Readings dropped before ingest because it was behind (QoS 0 past the broker's window).
+    pub readings_dropped: AtomicU64,
+    /// The disk refuses the store's commits right now: nothing is acknowledged meanwhile.
+    pub store_failing: AtomicBool,
+    /// Rung when the agent's health changes (the status is published again at once).
+    pub health_changed: Notify,
 }
 
 /// A consistent-enough copy for reporting.
@@ -59,6 +72,11 @@ pub struct Snapshot {
     pub reports_sent: u64,
     pub reports_acked: u64,
     pub uplink_connections: u64,
+    pub publish_dropped: u64,
+    pub publish_refused: u64,
+    pub requests_dropped: u64,
+    pub readings_dropped: u64,
+    pub store_failing: bool,
 }
 
 impl Stats {
@@ -85,6 +103,11 @@ impl Stats {
             reports_sent: get(&self.reports_sent),
             reports_acked: get(&self.reports_acked),
             uplink_connections: get(&self.uplink_connections),
+            publish_dropped: get(&self.publish_dropped),
+            publish_refused: get(&self.publish_refused),
+            requests_dropped: get(&self.requests_dropped),
+            readings_dropped: get(&self.readings_dropped),
+            store_failing: self.store_failing.load(Ordering::Relaxed),
         }
     }
 }

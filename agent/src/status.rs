@@ -1,11 +1,12 @@
-//! The agent's own retained `<prefix>/status`: online with version and health on every
-//! connection and every `status_interval`; `offline` as last will and on a clean stop.
-//! Schema: `config/schemas/status.json` (`sobre.status/1`).
+//! The agent's own retained `<prefix>/status`: `online` with version and health on every
+//! connection and every `status_interval`, `degraded` at once while the disk refuses the
+//! store's commits (readings are then left with the broker, not acknowledged); `offline` as
+//! last will and on a clean stop. Schema: `config/schemas/status.json` (`sobre.status/1`).
 
 use crate::clock::{iso, Clock};
 use crate::config::Settings;
+use crate::mqtt::Publisher;
 use crate::stats::Stats;
-use rumqttc::{AsyncClient, QoS};
 use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -34,10 +35,11 @@ pub struct Health {
 impl Health {
     pub fn online(&self) -> Vec<u8> {
         let s = self.stats.snapshot();
+        let state = if s.store_failing { "degraded" } else { "online" };
         json!({
             "schema": SCHEMA,
             "site": self.settings.site.id,
-            "state": "online",
+            "state": state,
             "version": env!("CARGO_PKG_VERSION"),
             "started_at": iso(self.started_ms),
             "now": iso(self.clock.now_ms()),
@@ -51,6 +53,11 @@ impl Health {
                 "lost": s.lost,
                 "devices_offline": s.devices_offline,
                 "connections": s.connections,
+                "store_failing": s.store_failing,
+                "requests_dropped": s.requests_dropped,
+                "readings_dropped": s.readings_dropped,
+                "publish_dropped": s.publish_dropped,
+                "publish_refused": s.publish_refused,
             }
         })
         .to_string()
@@ -60,7 +67,7 @@ impl Health {
 
 #[derive(Debug)]
 pub struct StatusPublisher {
-    pub client: AsyncClient,
+    pub publisher: Publisher,
     pub health: Health,
 }
 
@@ -75,10 +82,9 @@ impl StatusPublisher {
                 _ = cancel.cancelled() => break,
                 changed = connected.changed() => if changed.is_err() { break },
                 _ = refresh.tick() => if *connected.borrow() == 0 { continue },
+                _ = self.health.stats.health_changed.notified() => if *connected.borrow() == 0 { continue },
             }
-            if let Err(e) = self.client.publish(&topic, QoS::AtLeastOnce, true, self.health.online()).await {
-                tracing::warn!(error = %e, "cannot queue the status message");
-            }
+            self.publisher.publish(topic.as_str(), true, self.health.online());
         }
     }
 }

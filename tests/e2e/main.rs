@@ -6,6 +6,7 @@ mod cli;
 mod control;
 mod devices;
 mod local;
+mod reliability;
 mod resilience;
 mod sim;
 mod status;

@@ -8,15 +8,15 @@ use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
 use crate::control::schedule::Basis;
 use crate::ledger::{Entry, Ledger, LedgerError, Record, Status};
-use crate::mqtt::Inbound;
+use crate::mqtt::mailbox::Requests;
+use crate::mqtt::{Inbound, Publisher};
 use crate::shared::{Shared, Unfinished};
 use crate::stats::Stats;
 use crate::store::{Store, StoreError};
-use rumqttc::{AsyncClient, QoS};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// A proposal whose yearly estimate moves by more than this share is recorded again.
@@ -56,7 +56,7 @@ pub struct AdvisorTask {
     pub settings: Arc<Settings>,
     pub store: Shared<Store>,
     pub ledger: Shared<Ledger>,
-    pub client: AsyncClient,
+    pub publisher: Publisher,
     pub stats: Arc<Stats>,
     pub check_interval: Duration,
     /// Control's schedule rests on the latest programme and the changes accepted.
@@ -68,7 +68,7 @@ pub fn decision_filter(settings: &Settings) -> String {
 }
 
 impl AdvisorTask {
-    pub async fn run(self, mut decisions: mpsc::Receiver<Inbound>, cancel: CancellationToken) {
+    pub async fn run(self, mut decisions: Requests, cancel: CancellationToken) {
         let mut next_ms: Option<i64> = None;
         let mut tick = tokio::time::interval(self.check_interval);
         loop {
@@ -203,11 +203,7 @@ impl AdvisorTask {
         for r in records {
             match serde_json::to_vec(r) {
                 Ok(payload) => {
-                    if let Err(e) =
-                        self.client.publish(format!("{prefix}/decisions"), QoS::AtLeastOnce, false, payload).await
-                    {
-                        tracing::warn!(error = %e, "cannot queue a decision record");
-                    }
+                    self.publisher.publish(format!("{prefix}/decisions"), false, payload);
                 }
                 Err(e) => tracing::error!(error = %e, "cannot serialise a decision record"),
             }
@@ -216,11 +212,7 @@ impl AdvisorTask {
         let list = self.ledger.try_with(move |l| current_list(l, &site)).await;
         match list {
             Ok(payload) => {
-                if let Err(e) =
-                    self.client.publish(format!("{prefix}/recommendations"), QoS::AtLeastOnce, true, payload).await
-                {
-                    tracing::warn!(error = %e, "cannot queue the recommendations");
-                }
+                self.publisher.publish(format!("{prefix}/recommendations"), true, payload);
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the current recommendations"),
         }

@@ -23,14 +23,17 @@ pub async fn run(
     serve: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<()> {
     let began = Instant::now();
-    let port = broker::start()?;
+    let broker::Ports { devices: port, agent: agent_port } = broker::start()?;
     let uplink_port = uplink_port.unwrap_or(port);
     let temp = tempdir()?;
     let path = store.unwrap_or_else(|| temp.join("sobre.db"));
     let school = SimSettings::parse(sim::SCHOOL, "config/sim-school.toml").context("the embedded school")?;
     let emulator = Emulator::new(school)?;
-    let settings =
-        sim::demo_settings(&emulator, port, uplink_port, &path).context("the embedded demo configuration")?;
+    let mut settings =
+        sim::demo_settings(&emulator, agent_port, uplink_port, &path).context("the embedded demo configuration")?;
+    // rumqttd sends at most 100 unacknowledged messages whatever the agent asks (its router's
+    // MAX_INFLIGHT): the agent commits at half of that, or it would wait out each interval.
+    settings.broker.receive_maximum = 100;
     let s = emulator.settings();
     println!(
         "sobre demo: {}, {} zones, {} days of winter 2019 in 15-minute steps (weather: Cambridge, MIT licence)",
@@ -38,7 +41,9 @@ pub async fn run(
         s.zones.len(),
         s.steps / 96
     );
-    println!("  broker  embedded, 127.0.0.1:{port}; reports to the city's broker at 127.0.0.1:{uplink_port}");
+    println!(
+        "  broker  embedded, 127.0.0.1:{port} (the agent on MQTT 5: {agent_port}); reports to the city's broker at 127.0.0.1:{uplink_port}"
+    );
     println!("  store   {}", path.display());
     println!("  the school heats 04:30–20:00 every day, weekends and holidays included: a poorly tuned building\n");
 
@@ -302,14 +307,29 @@ fn tempdir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Where the embedded broker listens: rumqttd takes MQTT 3.1.1 and MQTT 5 on separate ports,
+/// one broker behind both.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    /// The emulated devices and the city's dashboard (MQTT 3.1.1).
+    pub devices: u16,
+    /// The agent (MQTT 5).
+    pub agent: u16,
+}
+
 #[cfg(feature = "demo")]
 mod broker {
+    pub use super::Ports;
     use anyhow::Context;
     use std::time::Duration;
 
-    /// Starts rumqttd on a free loopback port in its own thread; it lives as long as the process.
-    pub fn start() -> anyhow::Result<u16> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    fn free_port() -> anyhow::Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    }
+
+    /// Starts rumqttd on free loopback ports in its own thread; it lives as long as the process.
+    pub fn start() -> anyhow::Result<Ports> {
+        let (port, v5) = (free_port()?, free_port()?);
         let text = format!(
             r#"
 id = 0
@@ -327,6 +347,14 @@ connection_timeout_ms = 60000
 max_payload_size = 1048576
 max_inflight_count = 500
 dynamic_filters = true
+[v5.1]
+name = "agent"
+listen = "127.0.0.1:{v5}"
+next_connection_delay_ms = 1
+[v5.1.connections]
+connection_timeout_ms = 60000
+max_payload_size = 1048576
+max_inflight_count = 500
 "#
         );
         let config: rumqttd::Config = toml::from_str(&text).context("embedded broker configuration")?;
@@ -337,18 +365,21 @@ dynamic_filters = true
             }
         })?;
         for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(port);
+            let listening = |p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
+            if listening(port) && listening(v5) {
+                return Ok(Ports { devices: port, agent: v5 });
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        anyhow::bail!("the embedded broker did not listen on 127.0.0.1:{port}")
+        anyhow::bail!("the embedded broker did not listen on 127.0.0.1:{port} and {v5}")
     }
 }
 
 #[cfg(not(feature = "demo"))]
 mod broker {
-    pub fn start() -> anyhow::Result<u16> {
+    pub use super::Ports;
+
+    pub fn start() -> anyhow::Result<Ports> {
         anyhow::bail!("this build has no embedded broker (built without the `demo` feature); use `sobre run`")
     }
 }

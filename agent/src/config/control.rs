@@ -64,6 +64,8 @@ pub struct FlexFile {
     pub recovery_spread: Span,
     pub recovery_k_per_step: f64,
     pub price_spike_ratio: f64,
+    /// The most the loads the agent controls draw, kW (the heating plant's rated power).
+    pub capacity_kw: f64,
 }
 
 impl Default for FlexFile {
@@ -76,6 +78,7 @@ impl Default for FlexFile {
             recovery_spread: Span(d.recovery_spread),
             recovery_k_per_step: d.recovery_k_per_step,
             price_spike_ratio: d.price_spike_ratio,
+            capacity_kw: d.capacity_kw,
         }
     }
 }
@@ -173,6 +176,12 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
         ("control.flex.shed_k", file.flex.shed_k, 0.0..=10.0, "0–10 K, e.g. 4.0"),
         ("control.flex.recovery_k_per_step", file.flex.recovery_k_per_step, 0.05..=10.0, "e.g. 0.5 K a step"),
         ("control.flex.price_spike_ratio", file.flex.price_spike_ratio, 1.0..=10.0, "1–10 times the median, e.g. 1.25"),
+        (
+            "control.flex.capacity_kw",
+            file.flex.capacity_kw,
+            1.0..=100_000.0,
+            "the controlled plant's rated power, e.g. 60 kW",
+        ),
     ] {
         if !finite_in(value, range) {
             check.fail(key, value, hint);
@@ -221,6 +230,7 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
             recovery_spread: f.recovery_spread.0,
             recovery_k_per_step: f.recovery_k_per_step,
             price_spike_ratio: f.price_spike_ratio,
+            capacity_kw: f.capacity_kw,
         },
         zones,
     }

@@ -227,7 +227,14 @@ pub struct BrokerFile {
     pub reconnect_min: Span,
     pub reconnect_max: Span,
     /// Largest MQTT packet accepted or sent. The rumqttc default (10 KiB) is too small for reports.
+    /// The building's broker is told (MQTT 5) and drops a larger one rather than sending it.
     pub max_packet_bytes: usize,
+    /// The building's broker only: how long it keeps the agent's session (subscriptions and
+    /// the readings that arrive meanwhile) while the agent is away.
+    pub session_expiry: Span,
+    /// The building's broker only: readings it may send before the agent acknowledges them.
+    /// The agent acknowledges once they are committed, and commits when half of them wait.
+    pub receive_maximum: u16,
     pub tls: Option<TlsFile>,
 }
 
@@ -244,6 +251,8 @@ impl Default for BrokerFile {
             reconnect_min: Span(std::time::Duration::from_millis(250)),
             reconnect_max: Span::secs(30),
             max_packet_bytes: 1 << 20,
+            session_expiry: Span::days(7),
+            receive_maximum: 2000,
             tls: None,
         }
     }
@@ -341,8 +350,9 @@ pub struct IngestFile {
     pub late_window: Span,
     /// Rejections are logged as one summary line per point and reason per interval.
     pub rejection_log_interval: Span,
-    /// Messages waiting between the MQTT link and ingest; when full, the link waits (TCP
-    /// back-pressure on the broker) rather than dropping.
+    /// Messages waiting between the MQTT link and ingest. When full, QoS 1 readings wait in the
+    /// link (at most `broker.receive_maximum` of them: the broker sends no more until they are
+    /// acknowledged); QoS 0 ones past that are dropped and counted. The link never waits.
     pub queue: usize,
 }
 
@@ -368,6 +378,14 @@ pub struct StorageFile {
     pub batch_max: usize,
     /// Records waiting for the writer; when full, ingest waits.
     pub queue: usize,
+    /// `full`: every commit is synced to the disk before its readings are acknowledged, so a
+    /// power cut loses nothing the broker handed over (one fsync a batch). `normal`: synced at
+    /// checkpoints only; a power cut may undo the last commits, whose readings the broker has
+    /// already forgotten. For disks whose fsync is slow and boxes whose power is safe.
+    pub sync: Sync,
+    /// The most disk the store's file may take. Past it, commits wait (nothing is
+    /// acknowledged, the status says `degraded`) until retention frees room. None: the disk's.
+    pub max_bytes: Option<u64>,
     pub retention: RetentionFile,
 }
 
@@ -378,7 +396,26 @@ impl Default for StorageFile {
             commit_interval: Span::secs(1),
             batch_max: 2000,
             queue: 8192,
+            sync: Sync::Full,
+            max_bytes: None,
             retention: RetentionFile::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sync {
+    Full,
+    Normal,
+}
+
+impl Sync {
+    /// SQLite's name for it.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Sync::Full => "FULL",
+            Sync::Normal => "NORMAL",
         }
     }
 }

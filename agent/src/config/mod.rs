@@ -139,6 +139,8 @@ pub struct BrokerSettings {
     pub reconnect_min: Span,
     pub reconnect_max: Span,
     pub max_packet_bytes: usize,
+    pub session_expiry_s: u32,
+    pub receive_maximum: u16,
     pub tls: Option<TlsSettings>,
 }
 
@@ -177,6 +179,8 @@ pub struct StorageSettings {
     pub commit_interval: Span,
     pub batch_max: usize,
     pub queue: usize,
+    pub sync: file::Sync,
+    pub max_bytes: Option<u64>,
     pub retention: Retention,
 }
 

@@ -203,11 +203,20 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
     if storage.batch_max == 0 || storage.queue == 0 {
         check.fail("storage.batch_max / storage.queue", (storage.batch_max, storage.queue), "use positive numbers");
     }
+    if storage.max_bytes.is_some_and(|b| b < 1 << 20) {
+        check.fail(
+            "storage.max_bytes",
+            storage.max_bytes.unwrap_or_default(),
+            "use at least 1048576 (1 MiB), or leave it out",
+        );
+    }
     let storage = StorageSettings {
         path: storage.path,
         commit_interval: storage.commit_interval,
         batch_max: storage.batch_max,
         queue: storage.queue,
+        sync: storage.sync,
+        max_bytes: storage.max_bytes,
         retention: Retention {
             raw: r.raw,
             quarter_hour: r.quarter_hour,
@@ -316,8 +325,23 @@ fn validate_broker(
             format!("use a positive delay no longer than {} ({})", key("reconnect_max"), file.reconnect_max),
         );
     }
-    if file.max_packet_bytes < 16 * 1024 {
-        check.fail(key("max_packet_bytes"), file.max_packet_bytes, "use at least 16384: reports are larger than that");
+    if file.max_packet_bytes < 16 * 1024 || u32::try_from(file.max_packet_bytes).is_err() {
+        check.fail(
+            key("max_packet_bytes"),
+            file.max_packet_bytes,
+            "use 16384 (reports are larger than that) to 4294967295 (MQTT's limit)",
+        );
+    }
+    let session_expiry_s = u32::try_from(file.session_expiry.0.as_secs()).unwrap_or(u32::MAX);
+    if session_expiry_s == 0 {
+        check.fail(
+            key("session_expiry"),
+            file.session_expiry.to_string(),
+            "use at least a minute: the broker keeps what arrives while the agent restarts only for that long",
+        );
+    }
+    if file.receive_maximum < 2 {
+        check.fail(key("receive_maximum"), file.receive_maximum, "use 2 to 65535 unacknowledged messages");
     }
     let password = match (&file.password, &file.password_file) {
         (Some(_), Some(_)) => {
@@ -374,6 +398,8 @@ fn validate_broker(
         reconnect_min: file.reconnect_min,
         reconnect_max: file.reconnect_max,
         max_packet_bytes: file.max_packet_bytes,
+        session_expiry_s,
+        receive_maximum: file.receive_maximum,
         tls,
     }
 }

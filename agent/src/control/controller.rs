@@ -149,6 +149,7 @@ pub struct Controller {
 
 impl Controller {
     pub fn new(settings: ControlSettings, zones: impl IntoIterator<Item = (String, Bounds)>, mode: Mode) -> Self {
+        let capacity_kw = settings.flex.capacity_kw;
         let zones = zones
             .into_iter()
             .map(|(name, bounds)| Zone {
@@ -167,7 +168,7 @@ impl Controller {
             settings,
             zones,
             schedule: None,
-            book: FlexBook::default(),
+            book: FlexBook::new(capacity_kw),
             mode,
             model_passes_gate: false,
             models,

@@ -82,6 +82,8 @@ pub enum FlexError {
     Level { id: String, level: f64 },
     #[error("event {id}: target_kw {target_kw} must be a power of 0 or more")]
     Target { id: String, target_kw: f64 },
+    #[error("event {id}: target_kw {target_kw} is above what the controlled loads draw at most ({capacity_kw} kW): it asks nothing")]
+    AboveCapacity { id: String, target_kw: f64, capacity_kw: f64 },
     #[error("event {id}: announced at {notice}, after it starts")]
     Notice { id: String, notice: String },
     #[error("event {id} ({kind:?}) overlaps event {other} ({other_kind:?}): two requests at once must ask the same")]
@@ -99,12 +101,24 @@ pub enum Change {
 }
 
 /// The events in force, by id.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FlexBook {
     events: BTreeMap<String, FlexEvent>,
+    capacity_kw: f64,
+}
+
+impl Default for FlexBook {
+    fn default() -> Self {
+        Self::new(super::plan::FlexSettings::default().capacity_kw)
+    }
 }
 
 impl FlexBook {
+    /// A book for loads that draw at most `capacity_kw`.
+    pub fn new(capacity_kw: f64) -> Self {
+        Self { events: BTreeMap::new(), capacity_kw }
+    }
+
     pub fn events(&self) -> impl Iterator<Item = &FlexEvent> {
         self.events.values()
     }
@@ -133,7 +147,7 @@ impl FlexBook {
         if r.cancel {
             return self.events.remove(&r.id).map(Change::Cancelled).ok_or(FlexError::NoSuchEvent(r.id));
         }
-        let event = check(r, now_ms)?;
+        let event = check(r, now_ms, self.capacity_kw)?;
         if let Some(other) = self.events.values().find(|o| {
             o.id != event.id && o.kind != event.kind && o.start_ms < event.end_ms && event.start_ms < o.end_ms
         }) {
@@ -152,7 +166,7 @@ impl FlexBook {
 }
 
 /// A request on its own: complete, in order, not over, one depth within its range.
-fn check(r: Request, now_ms: i64) -> Result<FlexEvent, FlexError> {
+fn check(r: Request, now_ms: i64, capacity_kw: f64) -> Result<FlexEvent, FlexError> {
     let id = r.id;
     let missing = |field| FlexError::Missing { id: id.clone(), field };
     let start_ms = r.start.ok_or_else(|| missing("start"))?.timestamp_millis();
@@ -170,7 +184,12 @@ fn check(r: Request, now_ms: i64) -> Result<FlexEvent, FlexError> {
     let depth = match (r.level, r.target_kw) {
         (Some(level), None) if level > 0.0 && level <= 1.0 => Depth::Level(level),
         (Some(level), None) => return Err(FlexError::Level { id, level }),
-        (None, Some(target_kw)) if target_kw.is_finite() && target_kw >= 0.0 => Depth::TargetKw(target_kw),
+        (None, Some(target_kw)) if target_kw.is_finite() && target_kw >= 0.0 && target_kw <= capacity_kw => {
+            Depth::TargetKw(target_kw)
+        }
+        (None, Some(target_kw)) if target_kw > capacity_kw => {
+            return Err(FlexError::AboveCapacity { id, target_kw, capacity_kw })
+        }
         (None, Some(target_kw)) => return Err(FlexError::Target { id, target_kw }),
         (None, None) => return Err(FlexError::Depth { id, given: "neither" }),
         (Some(_), Some(_)) => return Err(FlexError::Depth { id, given: "both" }),
@@ -210,6 +229,11 @@ mod tests {
             ("ends before it starts", shed("e4", "2026-01-12T19:00:00Z", "2026-01-12T17:00:00Z"), Err("before it starts")),
             ("lasts two days", shed("e5", "2026-01-12T17:00:00Z", "2026-01-14T17:00:00Z"), Err("lasts 48.0 h")),
             ("already over", shed("e6", "2026-01-12T05:00:00Z", "2026-01-12T07:00:00Z"), Err("already over")),
+            (
+                "a target no building can draw",
+                r#"{"id":"e11","kind":"shed","start":"2026-01-12T17:00:00Z","end":"2026-01-12T19:00:00Z","target_kw":1e308}"#.into(),
+                Err("above what the controlled loads draw"),
+            ),
             (
                 "a level of 150 %",
                 r#"{"id":"e7","kind":"shed","start":"2026-01-12T17:00:00Z","end":"2026-01-12T19:00:00Z","level":1.5}"#.into(),

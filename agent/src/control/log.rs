@@ -3,10 +3,10 @@
 //! published on `<prefix>/decisions` (schema `sobre.control/1`). What must survive a restart
 //! (overrides in force, the stop switch) is read back from it.
 
-use super::controller::Override;
+use super::controller::{Mode, Override};
 use super::event::FlexEvent;
 use super::forecast::Forecast;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -138,8 +138,7 @@ impl ControlLog {
             if kind != Kind::Override.name() {
                 continue;
             }
-            let record: Value = serde_json::from_str(&record)?;
-            let over: Override = serde_json::from_value(record["detail"].clone())?;
+            let Some(over) = readable::<Override>(&record, "override") else { continue };
             if over.until_ms > now_ms {
                 out.push((zone, over));
             }
@@ -158,24 +157,25 @@ impl ControlLog {
         let mut events: BTreeMap<String, (FlexEvent, Option<Forecast>)> = BTreeMap::new();
         for row in rows {
             let (kind, record) = row?;
-            let detail = serde_json::from_str::<Value>(&record)?["detail"].take();
             match kind.as_str() {
                 "flex_accepted" => {
-                    let e: FlexEvent = serde_json::from_value(detail)?;
+                    let Some(e) = readable::<FlexEvent>(&record, "flex event") else { continue };
                     events.insert(e.id.clone(), (e, None));
                 }
                 "flex_forecast" => {
-                    let f: Forecast = serde_json::from_value(detail)?;
+                    let Some(f) = readable::<Forecast>(&record, "flex forecast") else { continue };
                     if let Some(entry) = events.get_mut(&f.event) {
                         entry.1 = Some(f);
                     }
                 }
                 "flex_settled" => {
+                    let Some(detail) = readable::<Value>(&record, "settlement") else { continue };
                     if let Some(entry) = detail["event_id"].as_str().and_then(|id| events.get_mut(id)) {
                         entry.1 = None;
                     }
                 }
                 _ => {
+                    let Some(detail) = readable::<Value>(&record, "cancellation") else { continue };
                     if let Some(id) = detail["id"].as_str() {
                         events.remove(id);
                     }
@@ -194,16 +194,18 @@ impl ControlLog {
         )?)
     }
 
-    /// The mode last set on `<prefix>/control/set`, if ever.
-    pub fn latest_mode(&self) -> Result<Option<Value>, LogError> {
-        let record: Option<String> = self
-            .conn
-            .query_row("SELECT record FROM control_log WHERE kind = 'mode' ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
-            .optional()?;
-        Ok(match record {
-            Some(r) => Some(serde_json::from_str::<Value>(&r)?["detail"]["mode"].clone()),
-            None => None,
-        })
+    /// The mode last set on `<prefix>/control/set`, if ever: the newest record this version
+    /// can read (the stop switch must survive one it cannot).
+    pub fn latest_mode(&self) -> Result<Option<Mode>, LogError> {
+        let mut stmt = self.conn.prepare("SELECT record FROM control_log WHERE kind = 'mode' ORDER BY seq DESC")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            let row = row?;
+            if let Some(mode) = readable::<ModeDetail>(&row, "mode").map(|d| d.mode) {
+                return Ok(Some(mode));
+            }
+        }
+        Ok(None)
     }
 
     /// The newest records, oldest first.
@@ -216,6 +218,26 @@ impl ControlLog {
         }
         out.reverse();
         Ok(out)
+    }
+}
+
+/// A mode record's detail.
+#[derive(Debug, serde::Deserialize)]
+struct ModeDetail {
+    mode: Mode,
+}
+
+/// The detail of a stored record, or `None` (logged) when this version cannot read it: a
+/// record written by another version costs that record, never the rest of the restore.
+fn readable<T: serde::de::DeserializeOwned>(record: &str, what: &str) -> Option<T> {
+    let parsed =
+        serde_json::from_str::<Value>(record).and_then(|mut r| serde_json::from_value::<T>(r["detail"].take()));
+    match parsed {
+        Ok(detail) => Some(detail),
+        Err(e) => {
+            tracing::warn!(what, error = %e, "control: a stored record this version cannot read is skipped");
+            None
+        }
     }
 }
 
@@ -269,6 +291,26 @@ mod tests {
         // the stop switch
         assert_eq!(overrides, [("class-1".to_string(), over)]);
         assert_eq!(events, [(event("e1"), Some(forecast))]);
-        assert_eq!(log.latest_mode().expect("mode"), Some(serde_json::json!("advise")));
+        assert_eq!(log.latest_mode().expect("mode"), Some(Mode::Advise));
+    }
+
+    #[test]
+    fn a_record_this_version_cannot_read_costs_that_record_not_the_restore() {
+        // Given a log with the stop switch and an override, then records another version wrote
+        // (a mode this one does not know, an override and an event in another shape)
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = ControlLog::open(&dir.path().join("sobre.db"), "s").expect("log");
+        let over =
+            Override { hold: Hold::Setpoint { setpoint_c: 23.0 }, since_ms: H, until_ms: 9 * H, source: Source::Topic };
+        log.append(Kind::Override, Some("class-1"), H, "a person", over).expect("append");
+        log.append(Kind::Mode, None, H, "stop", serde_json::json!({ "mode": "advise" })).expect("append");
+        log.append(Kind::Mode, None, H, "later", serde_json::json!({ "mode": "turbo" })).expect("append");
+        log.append(Kind::Override, Some("class-2"), H, "a person", serde_json::json!({ "hold": 7 })).expect("append");
+        log.append(Kind::FlexAccepted, None, H, "taken", serde_json::json!({ "id": "e9", "shape": "new" }))
+            .expect("append");
+        // When an agent starts, Then it still has the stop switch and the readable override
+        assert_eq!(log.latest_mode().expect("mode"), Some(Mode::Advise));
+        assert_eq!(log.overrides_in_force(2 * H).expect("overrides"), [("class-1".to_string(), over)]);
+        assert_eq!(log.events_since(2 * H).expect("events"), []);
     }
 }

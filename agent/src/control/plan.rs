@@ -22,6 +22,9 @@ pub struct FlexSettings {
     pub recovery_k_per_step: f64,
     /// In a day-ahead price series, a slot this many times the day's median is a price event.
     pub price_spike_ratio: f64,
+    /// The most the loads the agent controls draw, kW: a request to stay under more than
+    /// this asks nothing and is refused.
+    pub capacity_kw: f64,
 }
 
 impl Default for FlexSettings {
@@ -33,6 +36,7 @@ impl Default for FlexSettings {
             recovery_spread: Duration::from_secs(3600),
             recovery_k_per_step: 0.5,
             price_spike_ratio: 1.25,
+            capacity_kw: 1000.0,
         }
     }
 }

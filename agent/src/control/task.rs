@@ -13,13 +13,14 @@ use super::watch::Watches;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::ingest::reading::Reading;
-use crate::mqtt::Inbound;
+use crate::mqtt::mailbox::Requests;
+use crate::mqtt::{Inbound, Publisher};
 use crate::point::PointKind;
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::uplink::outbox::{Outbox, Priority, Report};
+use crate::watchdog::Pulse;
 use chrono::{DateTime, TimeZone, Utc};
-use rumqttc::{AsyncClient, QoS};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -72,12 +73,13 @@ enum Tapped {
 #[derive(Debug)]
 pub struct ControlTask {
     pub settings: Arc<Settings>,
-    pub client: AsyncClient,
+    pub publisher: Publisher,
     pub log: Shared<ControlLog>,
     pub clock: Clock,
     pub stats: Arc<Stats>,
     /// Where flex reports for the city go, when the site has an uplink.
     pub uplink: Option<Uplink>,
+    pub pulse: Pulse,
 }
 
 /// The outbox the reporter shares, the bell that wakes its sender, and the city's prefix.
@@ -158,7 +160,7 @@ impl Steps {
 impl ControlTask {
     pub async fn run(
         self,
-        mut inbound: mpsc::Receiver<Inbound>,
+        mut inbound: Requests,
         mut readings: mpsc::Receiver<Reading>,
         mut basis: watch::Receiver<Option<Basis>>,
         cancel: CancellationToken,
@@ -183,11 +185,15 @@ impl ControlTask {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 message = inbound.recv() => match message {
-                    Some(m) => self.handle(&mut controller, &mut watches, &m, days.latest_outdoor()).await,
+                    Some(m) => {
+                        let _busy = self.pulse.busy();
+                        self.handle(&mut controller, &mut watches, &m, days.latest_outdoor()).await;
+                    }
                     None => break,
                 },
                 reading = readings.recv() => match reading {
                     Some(r) => {
+                        let _busy = self.pulse.busy();
                         let (zone, field) = match fields.get(r.point).copied().flatten() {
                             Some(Tapped::Zone(zone, field)) => (zone, field),
                             Some(Tapped::Outdoor) => {
@@ -229,6 +235,7 @@ impl ControlTask {
                     if changed.is_err() {
                         continue;
                     }
+                    let _busy = self.pulse.busy();
                     self.rebuild(&mut controller, &basis);
                     let now = self.clock.now_ms();
                     let result = controller.reconsider(now);
@@ -261,7 +268,7 @@ impl ControlTask {
             }
             controller.restore_event(event);
         }
-        if let Some(mode) = mode.and_then(|m| serde_json::from_value::<Mode>(m).ok()) {
+        if let Some(mode) = mode {
             controller.set_mode(mode);
         }
         for (zone, over) in overrides {
@@ -446,9 +453,8 @@ impl ControlTask {
             let Some(z) = self.settings.control.zones.iter().find(|z| z.zone == c.zone) else { continue };
             if !c.shadow {
                 let body = payload(z.format, c.setpoint_c, c.expires_ms);
-                match self.client.publish(z.command_topic.clone(), QoS::AtLeastOnce, false, body).await {
-                    Ok(()) => Stats::add(&self.stats.commands_sent, 1),
-                    Err(e) => tracing::warn!(zone = c.zone, error = %e, "control: cannot queue a command"),
+                if self.publisher.publish(z.command_topic.as_str(), false, body) {
+                    Stats::add(&self.stats.commands_sent, 1);
                 }
             }
             let kind = if c.release { Kind::Release } else { Kind::Command };
@@ -496,9 +502,7 @@ impl ControlTask {
         match appended {
             Ok(record) => {
                 let topic = format!("{}/decisions", self.settings.agent.topic_prefix);
-                if let Err(e) = self.client.publish(topic, QoS::AtLeastOnce, false, record.to_string()).await {
-                    tracing::warn!(error = %e, "control: cannot queue a decision record");
-                }
+                self.publisher.publish(topic, false, record.to_string());
             }
             Err(e) => tracing::error!(error = %e, "control: record not written"),
         }

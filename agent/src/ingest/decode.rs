@@ -32,6 +32,9 @@ pub struct Decoded {
     pub ts_ms: Option<i64>,
     /// A unit stated inside the payload (Tasmota's `TempUnit`), which wins over the config.
     pub unit: Option<Unit>,
+    /// The payload said on/off (`true`, `ON`, `occupied`…) rather than a number: a state,
+    /// which only a binary point may take (never 1 °C).
+    pub boolean: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -63,28 +66,31 @@ impl Decoder {
     pub fn decode(&self, payload: &[u8], tz: Tz) -> Result<Decoded, DecodeError> {
         let text = std::str::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?.trim();
         match self {
-            Decoder::Plain => Ok(Decoded { value: plain_number(text)?, ts_ms: None, unit: None }),
+            Decoder::Plain => {
+                let (value, boolean) = plain_number(text)?;
+                Ok(Decoded { value, ts_ms: None, unit: None, boolean })
+            }
             Decoder::Json { pointer, timestamp } => {
                 let doc = parse_json(text)?;
-                let value = number_at(&doc, pointer)?;
+                let (value, boolean) = number_at(&doc, pointer)?;
                 let ts_ms = match timestamp {
                     Some(ts_pointer) => Some(timestamp_at(&doc, ts_pointer, tz)?),
                     None => None,
                 };
-                Ok(Decoded { value, ts_ms, unit: None })
+                Ok(Decoded { value, ts_ms, unit: None, boolean })
             }
             Decoder::Zigbee2mqtt { pointer } => {
                 let doc = parse_json(text)?;
-                let value = number_at(&doc, pointer)?;
+                let (value, boolean) = number_at(&doc, pointer)?;
                 let ts_ms = match doc.get("last_seen") {
                     Some(_) => Some(timestamp_at(&doc, "/last_seen", tz)?),
                     None => None,
                 };
-                Ok(Decoded { value, ts_ms, unit: None })
+                Ok(Decoded { value, ts_ms, unit: None, boolean })
             }
             Decoder::Tasmota { pointer } => {
                 let doc = parse_json(text)?;
-                let value = number_at(&doc, pointer)?;
+                let (value, boolean) = number_at(&doc, pointer)?;
                 // Tasmota stamps `Time` in the device's local time, without an offset.
                 let ts_ms = match doc.get("Time") {
                     Some(_) => Some(timestamp_at(&doc, "/Time", tz)?),
@@ -94,7 +100,7 @@ impl Decoder {
                     Some("F") if pointer.contains("Temperature") => Some(Unit::Fahrenheit),
                     _ => None,
                 };
-                Ok(Decoded { value, ts_ms, unit })
+                Ok(Decoded { value, ts_ms, unit, boolean })
             }
         }
     }
@@ -115,20 +121,23 @@ fn parse_json(text: &str) -> Result<Value, DecodeError> {
     serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))
 }
 
-/// Numbers, numeric strings and the on/off words devices use for binary states.
-fn plain_number(text: &str) -> Result<f64, DecodeError> {
+/// Numbers, numeric strings and the on/off words devices use for binary states; `true` when
+/// it was such a word.
+fn plain_number(text: &str) -> Result<(f64, bool), DecodeError> {
     match text.to_ascii_lowercase().as_str() {
-        "on" | "true" | "occupied" => Ok(1.0),
-        "off" | "false" | "unoccupied" => Ok(0.0),
-        lower => lower.parse::<f64>().map_err(|_| DecodeError::PlainNotNumber { found: shorten(text) }),
+        "on" | "true" | "occupied" => Ok((1.0, true)),
+        "off" | "false" | "unoccupied" => Ok((0.0, true)),
+        lower => {
+            lower.parse::<f64>().map(|v| (v, false)).map_err(|_| DecodeError::PlainNotNumber { found: shorten(text) })
+        }
     }
 }
 
-fn number_at(doc: &Value, pointer: &str) -> Result<f64, DecodeError> {
+fn number_at(doc: &Value, pointer: &str) -> Result<(f64, bool), DecodeError> {
     let missing = || DecodeError::Missing { pointer: pointer.to_string() };
     match doc.pointer(pointer).ok_or_else(missing)? {
-        Value::Number(n) => n.as_f64().ok_or_else(missing),
-        Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
+        Value::Number(n) => n.as_f64().map(|v| (v, false)).ok_or_else(missing),
+        Value::Bool(b) => Ok((if *b { 1.0 } else { 0.0 }, true)),
         // A device that has no reading yet says null: that is missing, never zero.
         Value::Null => Err(missing()),
         Value::String(s) => {
@@ -206,49 +215,54 @@ mod tests {
         let tasmota = br#"{"Time":"2024-01-15T10:00:00","ENERGY":{"TotalStartTime":"2023-01-01T00:00:00","Total":1234.567,"Yesterday":3.2,"Today":1.1,"Power":450,"Voltage":231},"TempUnit":"C"}"#;
         let tasmota_f = br#"{"Time":"2024-01-15T10:00:00","DS18B20":{"Id":"0316","Temperature":68.0},"TempUnit":"F"}"#;
         let table: [(&str, Decoder, &[u8], Decoded); 9] = [
-            ("plain", Decoder::Plain, b" 21.5\n", Decoded { value: 21.5, ts_ms: None, unit: None }),
-            ("plain on", Decoder::Plain, b"ON", Decoded { value: 1.0, ts_ms: None, unit: None }),
+            ("plain", Decoder::Plain, b" 21.5\n", Decoded { value: 21.5, ts_ms: None, unit: None, boolean: false }),
+            ("plain on", Decoder::Plain, b"ON", Decoded { value: 1.0, ts_ms: None, unit: None, boolean: true }),
             (
                 "json with timestamp",
                 Decoder::Json { pointer: "/value".into(), timestamp: Some("/ts".into()) },
                 br#"{"ts":"2024-01-15T09:00:00Z","value":3.5}"#,
-                Decoded { value: 3.5, ts_ms: Some(ms("2024-01-15T09:00:00Z")), unit: None },
+                Decoded { value: 3.5, ts_ms: Some(ms("2024-01-15T09:00:00Z")), unit: None, boolean: false },
             ),
             (
                 "json epoch seconds",
                 Decoder::Json { pointer: "/m/v".into(), timestamp: Some("/t".into()) },
                 br#"{"t":1705309200,"m":{"v":"7.25"}}"#,
-                Decoded { value: 7.25, ts_ms: Some(ms("2024-01-15T09:00:00Z")), unit: None },
+                Decoded { value: 7.25, ts_ms: Some(ms("2024-01-15T09:00:00Z")), unit: None, boolean: false },
             ),
             (
                 "z2m thermostat",
                 Decoder::zigbee2mqtt("local_temperature"),
                 z2m_trv,
-                Decoded { value: 20.5, ts_ms: None, unit: None },
+                Decoded { value: 20.5, ts_ms: None, unit: None, boolean: false },
             ),
             (
                 "z2m with last_seen (advanced.last_seen: ISO_8601)",
                 Decoder::zigbee2mqtt("pi_heating_demand"),
                 br#"{"pi_heating_demand":35,"last_seen":"2024-01-15T10:00:00+01:00"}"#,
-                Decoded { value: 35.0, ts_ms: Some(ms("2024-01-15T09:00:00Z")), unit: None },
+                Decoded { value: 35.0, ts_ms: Some(ms("2024-01-15T09:00:00Z")), unit: None, boolean: false },
             ),
             (
                 "z2m plug energy",
                 Decoder::zigbee2mqtt("energy"),
                 z2m_plug,
-                Decoded { value: 12.34, ts_ms: None, unit: None },
+                Decoded { value: 12.34, ts_ms: None, unit: None, boolean: false },
             ),
             (
                 "tasmota energy, device local time",
                 Decoder::tasmota("ENERGY.Total"),
                 tasmota,
-                Decoded { value: 1234.567, ts_ms: Some(ms("2024-01-15T09:00:00Z")), unit: None },
+                Decoded { value: 1234.567, ts_ms: Some(ms("2024-01-15T09:00:00Z")), unit: None, boolean: false },
             ),
             (
                 "tasmota fahrenheit",
                 Decoder::tasmota("DS18B20.Temperature"),
                 tasmota_f,
-                Decoded { value: 68.0, ts_ms: Some(ms("2024-01-15T09:00:00Z")), unit: Some(Unit::Fahrenheit) },
+                Decoded {
+                    value: 68.0,
+                    ts_ms: Some(ms("2024-01-15T09:00:00Z")),
+                    unit: Some(Unit::Fahrenheit),
+                    boolean: false,
+                },
             ),
         ];
         for (name, decoder, payload, then) in table {

@@ -1,5 +1,6 @@
 //! The ingest task: routes each MQTT message to the points on its topic, decodes, normalises
-//! units, validates, and sends readings and rejections to the writer in arrival order.
+//! units, validates, and sends readings and rejections to the writer in arrival order, each
+//! message's acknowledgement after its records (the writer sends it once they are committed).
 
 use super::decode::availability;
 use super::reading::{Reading, Reason};
@@ -8,8 +9,11 @@ use super::validate::{Rejected, Validator};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::mqtt::Inbound;
+use crate::point::Unit;
 use crate::stats::Stats;
+use crate::store::writer::Item;
 use crate::store::Record;
+use crate::watchdog::Pulse;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -26,6 +30,7 @@ pub struct Ingest {
     clock: Clock,
     stats: Arc<Stats>,
     tap: Option<Tap>,
+    pulse: Pulse,
 }
 
 /// Readings of some points copied to another stage (control reads its zones' here). Ingest
@@ -49,7 +54,23 @@ impl Ingest {
         }
         let routes = routes.into_iter().map(|(topic, points)| (topic, Arc::from(points))).collect();
         let rejections = RejectionLog::new(settings.ingest.rejection_log_interval.as_millis_i64());
-        Self { settings, routes, devices, validator, rejections, clock, stats, tap: None }
+        Self {
+            settings,
+            routes,
+            devices,
+            validator,
+            rejections,
+            clock,
+            stats,
+            tap: None,
+            pulse: Pulse::unwatched("ingest"),
+        }
+    }
+
+    /// The watchdog's mark of this loop.
+    pub fn with_pulse(mut self, pulse: Pulse) -> Self {
+        self.pulse = pulse;
+        self
     }
 
     pub fn with_tap(mut self, tap: Tap) -> Self {
@@ -67,14 +88,21 @@ impl Ingest {
 
     /// Runs until the link closes `inbound`, then drains it; the writer's channel closes when
     /// this returns, which is how the writer learns to stop.
-    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, records: mpsc::Sender<Record>) {
+    pub async fn run(mut self, mut inbound: mpsc::Receiver<Inbound>, records: mpsc::Sender<Item>) {
         let interval = self.settings.ingest.rejection_log_interval.0.max(std::time::Duration::from_secs(1));
         let mut summary = tokio::time::interval(interval);
         loop {
             tokio::select! {
                 message = inbound.recv() => match message {
                     Some(message) => {
-                        if self.handle(message, &records).await.is_err() {
+                        let _busy = self.pulse.busy();
+                        let ack = message.ack;
+                        let handled = self.handle(message, &records).await;
+                        let acked = match ack {
+                            Some(ack) if handled.is_ok() => records.send(Item::Ack(ack)).await,
+                            _ => handled,
+                        };
+                        if acked.is_err() {
                             tracing::error!("the writer stopped; ingest stops");
                             break;
                         }
@@ -90,8 +118,8 @@ impl Ingest {
     async fn handle(
         &mut self,
         message: Inbound,
-        records: &mpsc::Sender<Record>,
-    ) -> Result<(), mpsc::error::SendError<Record>> {
+        records: &mpsc::Sender<Item>,
+    ) -> Result<(), mpsc::error::SendError<Item>> {
         Stats::add(&self.stats.messages, 1);
         let now_ms = self.clock.now_ms();
         if let Some(known) = self.devices.get_mut(&message.topic) {
@@ -109,8 +137,9 @@ impl Ingest {
                 }
                 tracing::info!(topic = message.topic, online, "device availability");
                 *known = Some(online);
+                let at_ms = message.received_ms;
                 records
-                    .send(Record::Availability { topic: message.topic.clone(), at_ms: message.received_ms, online })
+                    .send(Item::Record(Record::Availability { topic: message.topic.clone(), at_ms, online }))
                     .await?;
             }
             // A topic may carry both availability and data only by misconfiguration; data wins below.
@@ -140,7 +169,7 @@ impl Ingest {
                             Stats::add(&self.stats.tap_dropped, 1);
                         }
                     }
-                    records.send(Record::Reading(accepted.reading)).await?;
+                    records.send(Item::Record(Record::Reading(accepted.reading))).await?;
                     if let Some(flag) = accepted.flag {
                         self.reject(point, flag, now_ms, records).await?;
                     }
@@ -161,6 +190,12 @@ impl Ingest {
             .decoder
             .decode(&message.payload, self.settings.site.timezone)
             .map_err(|e| Rejected { reason: Reason::Malformed, detail: e.to_string() })?;
+        if decoded.boolean && spec.kind.stored_unit() != Unit::Boolean {
+            return Err(Rejected {
+                reason: Reason::Malformed,
+                detail: format!("an on/off state where a {} point expects a number", spec.kind.name()),
+            });
+        }
         let value = decoded.unit.unwrap_or(spec.unit).normalise(decoded.value);
         let ts_ms = decoded.ts_ms.unwrap_or(message.received_ms);
         self.validator.check(point, ts_ms, value, self.clock.wall_ms())
@@ -171,9 +206,10 @@ impl Ingest {
         point: usize,
         rejected: Rejected,
         at_ms: i64,
-        records: &mpsc::Sender<Record>,
-    ) -> Result<(), mpsc::error::SendError<Record>> {
+        records: &mpsc::Sender<Item>,
+    ) -> Result<(), mpsc::error::SendError<Item>> {
         self.rejections.record(&self.settings.points[point].id, rejected.reason, &rejected.detail);
-        records.send(Record::Rejection { point, reason: rejected.reason, at_ms, detail: rejected.detail }).await
+        let rejection = Record::Rejection { point, reason: rejected.reason, at_ms, detail: rejected.detail };
+        records.send(Item::Record(rejection)).await
     }
 }

@@ -1,6 +1,7 @@
 //! The local store: SQLite in WAL mode behind one type, so nothing else writes SQL.
 //! One writer (see [`writer`]) commits batches; anyone may open a second connection to read.
 
+pub mod lock;
 pub mod rollup;
 pub mod writer;
 
@@ -79,10 +80,12 @@ struct Acc {
 }
 
 /// A connection to the store's SQLite file as every user of it needs one: WAL, so the writer,
-/// the outbox and the ledger work side by side; NORMAL sync, which is durable across power loss
-/// in WAL mode up to the last checkpointed commit and much gentler on SD cards than FULL; and a
-/// wait, not an error, while another connection writes.
+/// the outbox and the ledger work side by side; and a wait, not an error, while another
+/// connection writes. NORMAL sync: a power cut may undo the last commits of these connections
+/// (ledger, outbox, reports), never corrupt them; the readings' writer asks for more
+/// ([`Store::open`]).
 pub fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    create_private(path).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -90,13 +93,24 @@ pub fn connect(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// The store holds the building's occupancy and the facility manager's decisions: readable by
+/// the agent's user only. SQLite gives its -wal and -shm files the database file's mode.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store and registers the configured points.
     pub fn open(path: &Path, points: &[Point], tz: chrono_tz::Tz) -> Result<Store, StoreError> {
         let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
-        }
         let conn = connect(path).map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
 
@@ -121,6 +135,30 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How the writer's commits reach the disk (`storage.sync`). A reading's commit is
+    /// acknowledged to the broker, which then forgets it: with `full` the commit outlives a
+    /// power cut, because the WAL is synced at every commit (once a batch).
+    pub fn sync(&mut self, sync: crate::config::file::Sync) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "synchronous", sync.pragma())?;
+        Ok(())
+    }
+
+    /// The file's size in pages, free ones included.
+    pub fn pages(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.pragma_query_value(None, "page_count", |r| r.get(0))?)
+    }
+
+    /// Commits that would grow the file past `pages` fail as a full disk would, until
+    /// retention frees pages inside it (`storage.max_bytes`).
+    pub fn limit_pages(&mut self, pages: u64) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "max_page_count", pages)?;
+        Ok(())
+    }
+
+    pub fn page_size(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.pragma_query_value(None, "page_size", |r| r.get(0))?)
     }
 
     fn register(&mut self, points: &[Point]) -> Result<(), StoreError> {

@@ -13,7 +13,7 @@
 
 use super::outbox::{Outbox, OutboxError, Queued};
 use crate::config::UplinkSettings;
-use crate::mqtt::{self, backoff::Backoff, Retained};
+use crate::mqtt::{backoff::Backoff, Retained};
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::status::Health;
@@ -124,7 +124,7 @@ impl Sender {
         let mut backoff = Backoff::new(b.reconnect_min.0, b.reconnect_max.0);
         loop {
             let (client, eventloop) =
-                AsyncClient::new(mqtt::options(&self.settings.broker, &self.goodbye), REQUEST_CAPACITY);
+                AsyncClient::new(super::connect::options(&self.settings.broker, &self.goodbye), REQUEST_CAPACITY);
             match self.connected(client, eventloop, &cancel, &mut backoff).await {
                 Ended::Cancelled => break,
                 Ended::Lost => {

@@ -12,6 +12,7 @@ mod page;
 
 use crate::config::Settings;
 use crate::glance::{GlanceError, Reader};
+use crate::mqtt::mailbox::{Mailbox, Offer};
 use crate::mqtt::Inbound;
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -22,7 +23,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -31,7 +31,7 @@ pub struct Web {
     pub reader: Shared<Reader>,
     pub stats: Arc<Stats>,
     /// The advisor's control channel; `None` where no advisor runs (the demo's `--serve`).
-    pub decisions: Option<mpsc::Sender<Inbound>>,
+    pub decisions: Option<Arc<Mailbox>>,
 }
 
 impl Web {
@@ -123,10 +123,14 @@ async fn decide(
         topic: format!("{}/recommendations/{id}/set", web.settings.agent.topic_prefix),
         payload: payload.to_string().into(),
         received_ms: chrono::Utc::now().timestamp_millis(),
+        ack: None,
     };
-    match decisions.send(message).await {
-        Ok(()) => Redirect::to(&format!("/#{id}")).into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the advisor has stopped").into_response(),
+    match decisions.offer(message) {
+        Offer::Queued | Offer::Repeated => Redirect::to(&format!("/#{id}")).into_response(),
+        Offer::OverRate | Offer::Full => {
+            (StatusCode::TOO_MANY_REQUESTS, "too many decisions at once; try again in a minute").into_response()
+        }
+        Offer::Closed => (StatusCode::SERVICE_UNAVAILABLE, "the advisor has stopped").into_response(),
     }
 }
 

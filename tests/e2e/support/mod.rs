@@ -109,8 +109,11 @@ pub struct Agent {
     /// Holds the config and store; removed when the test ends.
     _dir: tempfile::TempDir,
     pub db: PathBuf,
-    config: PathBuf,
+    pub config: PathBuf,
     child: Option<Child>,
+    /// Where its log goes, when the test reads it; the test's own output otherwise.
+    log: Option<PathBuf>,
+    env: Vec<(String, String)>,
 }
 
 impl Agent {
@@ -124,21 +127,50 @@ impl Agent {
             "[site]\nid = \"test-site\"\ntimezone = \"Europe/London\"\n\n[broker]\nport = {broker_port}\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n\n[storage]\npath = {db:?}\ncommit_interval = \"50ms\"\n\n[storage.retention]\nraw = \"20y\"\nquarter_hour = \"20y\"\nhourly = \"20y\"\ndaily = \"20y\"\nmonthly = \"20y\"\n\n[web]\nlisten = \"\"\n\n{extra}\n{points}\n"
         );
         std::fs::write(&config, text).expect("write config");
-        let mut agent = Agent { _dir: dir, db, config, child: None };
+        let mut agent = Agent { _dir: dir, db, config, child: None, log: None, env: Vec::new() };
+        agent.launch();
+        agent
+    }
+
+    /// `start`, with the agent's log in a file the test reads (`log()`), and `env` set.
+    pub fn start_logged(broker_port: u16, points: &str, extra: &str, env: &[(&str, &str)]) -> Self {
+        let mut agent = Agent::start(broker_port, points, extra);
+        agent.kill();
+        agent.log = Some(agent._dir.path().join("agent.log"));
+        agent.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         agent.launch();
         agent
     }
 
     pub fn launch(&mut self) {
+        let stderr = match &self.log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new().create(true).append(true).open(path).expect("the agent's log file"),
+            ),
+            None => Stdio::inherit(),
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_sobre"))
             .args(["run", "-c"])
             .arg(&self.config)
             .env("RUST_LOG", "warn,sobre_agent=info")
+            .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start sobre");
         self.child = Some(child);
+    }
+
+    /// What the agent logged so far (`start_logged` only).
+    pub fn log(&self) -> String {
+        self.log.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    }
+
+    /// Rewrites its config file (for the next `launch`).
+    pub fn reconfigure(&self, edit: impl FnOnce(&str) -> String) {
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        std::fs::write(&self.config, edit(&text)).expect("write config");
     }
 
     /// Asks the agent to stop as systemd does (SIGTERM) and waits for it to exit.

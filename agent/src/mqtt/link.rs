@@ -1,0 +1,286 @@
+//! The one task that polls rumqttc's event loop. It never waits on anything it feeds: so the
+//! keep-alive, the agent's status and its commands go on whatever ingest, the disk or a flood
+//! do. Readings flow link → ingest → writer, the writer's acknowledgements flow back. When
+//! ingest is behind, readings wait in the link (`overflow`), at most the broker's in-flight
+//! window of them: the broker sends no more QoS 1 messages than `receive_maximum` before they
+//! are acknowledged, and QoS 0 ones past the bound are dropped and counted (at most once is
+//! what QoS 0 promises). The acknowledgements' channel is unbounded for the same reason: it
+//! holds at most that window.
+
+use super::backoff::Backoff;
+use super::mailbox::{Mailbox, Offer};
+use super::{Ack, Inbound, Retained};
+use crate::quiet::Quiet;
+use crate::stats::Stats;
+use crate::watchdog::Pulse;
+use rumqttc::v5::mqttbytes::v5::{
+    DisconnectReasonCode, Filter, Packet, PubAckReason, Publish, RetainForwardRule, SubscribeReasonCode,
+};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, StateError};
+use rumqttc::Outgoing;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// How long a graceful disconnect may take to flush the final status.
+const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
+/// Readings waiting for room in ingest's queue beyond the broker's window: QoS 0 ones past it
+/// are dropped.
+const OVERFLOW_SLACK: usize = 1024;
+/// Acknowledgements in the request queue at once: the rest of it stays free for the other
+/// tasks' publishes (commands, ledger records), which are dropped when it is full.
+const ACKS_QUEUED: usize = super::options::REQUEST_CAPACITY / 4;
+
+/// Where the link sends the messages of some topics instead of ingest: the agent's requests.
+#[derive(Debug)]
+pub struct Route {
+    /// A topic, or a prefix when it ends with `/`.
+    pub topics: String,
+    pub to: Arc<Mailbox>,
+}
+
+impl Route {
+    fn takes(&self, topic: &str) -> bool {
+        if self.topics.ends_with('/') {
+            topic.starts_with(self.topics.as_str())
+        } else {
+            topic == self.topics
+        }
+    }
+}
+
+pub struct Link {
+    pub eventloop: EventLoop,
+    pub client: AsyncClient,
+    pub subscriptions: Vec<String>,
+    /// Checked most specific first, whatever the order they were given in.
+    pub routes: Vec<Route>,
+    pub backoff: Backoff,
+    /// Published (retained) when the agent stops on purpose; the last will covers the rest.
+    pub goodbye: Retained,
+    /// Bumped on every ConnAck, so the status publisher can announce itself.
+    pub connected: watch::Sender<u64>,
+    pub stats: Arc<Stats>,
+    pub pulse: Pulse,
+    /// The broker's in-flight window (`broker.receive_maximum`).
+    pub window: usize,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link").field("subscriptions", &self.subscriptions).field("backoff", &self.backoff).finish()
+    }
+}
+
+/// What the link keeps between events.
+#[derive(Debug)]
+struct Session {
+    /// Connections so far; an `Ack` names the one its message came on.
+    connection: u64,
+    /// Acknowledgements not queued yet, and how many are in the request queue.
+    pending: VecDeque<Ack>,
+    queued: usize,
+    quiet: Quiet,
+}
+
+impl Link {
+    /// Polls until `cancel`, sending readings to `inbound` and requests to their mailboxes,
+    /// and acknowledging what `acks` says is committed.
+    pub async fn run(
+        mut self,
+        inbound: mpsc::Sender<Inbound>,
+        mut acks: mpsc::UnboundedReceiver<Vec<Ack>>,
+        cancel: CancellationToken,
+    ) {
+        self.routes.sort_by_key(|r| std::cmp::Reverse(r.topics.len()));
+        let mut session =
+            Session { connection: 0, pending: VecDeque::new(), queued: 0, quiet: Quiet::new(Duration::from_secs(60)) };
+        let mut writer_running = true;
+        let mut overflow: VecDeque<Inbound> = VecDeque::new();
+        loop {
+            // One poll lives until it yields: acknowledgements go into the request queue that
+            // this same poll reads, and dropping a poll half-way could drop a packet with it.
+            let event = {
+                let poll = self.eventloop.poll();
+                tokio::pin!(poll);
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => break None,
+                        committed = acks.recv(), if writer_running => match committed {
+                            // Only this connection's packet ids mean what they meant: the broker
+                            // sends every earlier unacknowledged message again, to be acknowledged anew.
+                            Some(c) => {
+                                session.pending.extend(c.into_iter().filter(|a| a.connection == session.connection));
+                                session.flush(&self.client);
+                            }
+                            None => writer_running = false,
+                        },
+                        room = inbound.reserve(), if !overflow.is_empty() => match (room, overflow.pop_front()) {
+                            (Ok(permit), Some(message)) => permit.send(message),
+                            _ => break None,
+                        },
+                        event = &mut poll => break Some(event),
+                    }
+                }
+            };
+            let Some(event) = event else { break };
+            let _busy = self.pulse.busy();
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => self.connected(&mut session, ack.session_present),
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    let message = inbound_of(publish, session.connection);
+                    match self.routes.iter().find(|r| r.takes(&message.topic)) {
+                        Some(route) => self.request(route, message, &mut session),
+                        None if overflow.is_empty() => match inbound.try_send(message) {
+                            Ok(()) => {}
+                            Err(mpsc::error::TrySendError::Full(message)) => overflow.push_back(message),
+                            Err(mpsc::error::TrySendError::Closed(_)) => break,
+                        },
+                        None if overflow.len() < self.window + OVERFLOW_SLACK => overflow.push_back(message),
+                        None => {
+                            // Past the window only QoS 0 comes (or a broker that ignores it): the
+                            // broker sends an unacknowledged QoS 1 message again on reconnection.
+                            Stats::add(&self.stats.readings_dropped, 1);
+                            if let Some(held) = session.quiet.allow() {
+                                tracing::warn!(
+                                    topic = message.topic,
+                                    also_dropped_since_last_line = held,
+                                    "ingest is behind: a reading was dropped"
+                                );
+                            }
+                        }
+                    }
+                }
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    let refused =
+                        ack.return_codes.iter().filter(|c| !matches!(c, SubscribeReasonCode::Success(_))).count();
+                    if refused > 0 {
+                        tracing::error!(refused, codes = ?ack.return_codes, "the broker refused subscriptions: check the agent's ACL");
+                    }
+                    Stats::add(&self.stats.subscribed, 1);
+                }
+                Ok(Event::Incoming(Packet::PubAck(ack)))
+                    if !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) =>
+                {
+                    Stats::add(&self.stats.publish_refused, 1);
+                    if let Some(held) = session.quiet.allow() {
+                        tracing::error!(reason = ?ack.reason, also_refused_since_last_line = held, "the broker refused a message the agent published (commands, status or ledger): check the agent's ACL");
+                    }
+                }
+                Ok(Event::Outgoing(Outgoing::PubAck(_))) => session.queued = session.queued.saturating_sub(1),
+                Ok(_) => {}
+                Err(e) => self.lost(e, &cancel).await,
+            }
+            session.flush(&self.client);
+        }
+        self.say_goodbye().await;
+    }
+
+    fn connected(&mut self, session: &mut Session, session_present: bool) {
+        self.backoff.reset();
+        session.connection += 1;
+        // rumqttc dropped the acknowledgements still queued when the connection went.
+        session.queued = 0;
+        if !session_present {
+            // The broker forgot the session: what it delivered before is gone from it, acked or not.
+            session.pending.clear();
+        }
+        Stats::add(&self.stats.connections, 1);
+        tracing::info!(session_present, topics = self.subscriptions.len(), "connected to the broker");
+        // Subscribing again keeps a resumed session's subscriptions and adds any the config has
+        // gained; retained messages come only with a subscription that is new.
+        let filters = self.subscriptions.iter().map(|t| {
+            let mut f = Filter::new(t.clone(), QoS::AtLeastOnce);
+            f.retain_forward_rule = RetainForwardRule::OnNewSubscribe;
+            f
+        });
+        if let Err(e) = self.client.try_subscribe_many(filters) {
+            tracing::error!(error = %e, "cannot queue subscriptions");
+        }
+        self.connected.send_replace(session.connection);
+    }
+
+    /// A request goes to its mailbox, never waits, and is acknowledged at once: what happens
+    /// to it from here is the agent's (taken, or dropped and counted), not the broker's.
+    fn request(&self, route: &Route, mut message: Inbound, session: &mut Session) {
+        let ack = message.ack.take();
+        let topic = message.topic.clone();
+        let offer = route.to.offer(message);
+        if offer != Offer::Queued {
+            Stats::add(&self.stats.requests_dropped, 1);
+            if let Some(held) = session.quiet.allow() {
+                tracing::warn!(topic, ?offer, also_dropped_since_last_line = held, "a request was dropped");
+            }
+        }
+        session.pending.extend(ack);
+    }
+
+    async fn lost(&mut self, e: ConnectionError, cancel: &CancellationToken) {
+        if let ConnectionError::MqttState(StateError::ServerDisconnect {
+            reason_code: DisconnectReasonCode::SessionTakenOver,
+            ..
+        }) = e
+        {
+            tracing::error!("another client connected with this agent's client id and took its session: give each agent its own broker.client_id");
+        }
+        let delay = self.backoff.next_delay(fastrand::f64());
+        tracing::warn!(error = %e, attempt = self.backoff.attempt(), retry_in = ?delay, "MQTT connection lost");
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+
+    /// Publishes the offline status and disconnects, polling until both are on the wire or
+    /// the grace period ends.
+    async fn say_goodbye(mut self) {
+        let queued = self
+            .client
+            .try_publish(self.goodbye.topic.as_str(), QoS::AtLeastOnce, true, self.goodbye.payload.clone())
+            .is_ok()
+            && self.client.try_disconnect().is_ok();
+        if !queued {
+            return;
+        }
+        let flush = async {
+            loop {
+                match self.eventloop.poll().await {
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        };
+        if tokio::time::timeout(DISCONNECT_GRACE, flush).await.is_err() {
+            tracing::warn!("broker did not take the goodbye in time; the last will says offline instead");
+        }
+    }
+}
+
+impl Session {
+    /// Queues what acknowledgements there is room for; the rest wait for the next event.
+    fn flush(&mut self, client: &AsyncClient) {
+        while self.queued < ACKS_QUEUED {
+            let Some(ack) = self.pending.front() else { break };
+            let publish = Publish { qos: QoS::AtLeastOnce, pkid: ack.pkid, ..Default::default() };
+            if client.try_ack(&publish).is_err() {
+                break;
+            }
+            self.pending.pop_front();
+            self.queued += 1;
+        }
+    }
+}
+
+fn inbound_of(publish: Publish, connection: u64) -> Inbound {
+    let ack = (publish.qos != QoS::AtMostOnce).then_some(Ack { pkid: publish.pkid, connection });
+    Inbound {
+        // MQTT topics are UTF-8 (the broker checks); a broken one matches no point and no route.
+        topic: String::from_utf8_lossy(&publish.topic).into_owned(),
+        payload: publish.payload,
+        received_ms: chrono::Utc::now().timestamp_millis(),
+        ack,
+    }
+}
