@@ -117,7 +117,7 @@ pub async fn run(
 
     // The page and Home Assistant read through one connection and share the fitted baselines.
     let reader = Shared::new(Reader::open(&settings).map_err(DaemonError::Glance)?);
-    let web = match settings.web {
+    let web = match settings.web.as_ref().map(|page| page.listen) {
         Some(addr) => local_page(addr).await.map(|listener| {
             let web = Web {
                 settings: settings.clone(),

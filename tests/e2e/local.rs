@@ -5,7 +5,7 @@
 use crate::advisor::demo;
 use crate::support::{copy_store, free_port, schema, InProcess, Mosquitto, Mqtt};
 use serde_json::Value;
-use sobre_agent::config::{Discovery, HomeAssistantSettings, Span};
+use sobre_agent::config::{Discovery, HomeAssistantSettings, Span, WebSettings};
 use sobre_agent::ledger::{Ledger, Status};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -22,7 +22,7 @@ fn start(broker_port: u16, discovery: Discovery) -> InProcess {
     let emulator = sobre_agent::sim::Emulator::new(school).expect("emulator");
     let mut settings = sobre_agent::sim::demo_settings(&emulator, broker_port, broker_port, &path).expect("settings");
     settings.uplink = None;
-    settings.web = Some(([127, 0, 0, 1], free_port()).into());
+    settings.web = Some(WebSettings::on(([127, 0, 0, 1], free_port()).into()));
     settings.homeassistant = Some(HomeAssistantSettings {
         discovery_prefix: "homeassistant".into(),
         discovery,
@@ -33,7 +33,7 @@ fn start(broker_port: u16, discovery: Discovery) -> InProcess {
 
 /// One HTTP/1.1 request to the agent's page; the response's status line and body.
 fn http(agent: &InProcess, request: &str) -> (String, String) {
-    let page = agent.settings.web.expect("a page");
+    let page = agent.settings.web.as_ref().expect("a page").listen;
     let mut stream = std::net::TcpStream::connect(page).expect("connect to the page");
     stream.write_all(request.as_bytes()).expect("send");
     let mut response = String::new();
@@ -75,7 +75,7 @@ fn the_page_shows_the_chart_and_every_recommendation_with_its_reasons_in_headles
     let broker = Mosquitto::start();
     let agent = start(broker.port, Discovery::Device);
     // When a facility manager opens the page in a browser
-    let dom = rendered(&format!("http://{}/", agent.settings.web.expect("a page")));
+    let dom = rendered(&format!("http://{}/", agent.settings.web.as_ref().expect("a page").listen));
     // Then each energy point has its chart: metered against the baseline and its band
     for point in ["heating_energy", "building_energy"] {
         let start = dom.find(&format!(r#"data-point="{point}""#)).unwrap_or_else(|| panic!("chart of {point}"));

@@ -6,9 +6,12 @@
 //! (form field `decision` = accept | reject), handed to the advisor exactly as if it had come
 //! over MQTT, so both paths record the same way.
 
+mod authority;
 mod chart;
 mod metrics;
 mod page;
+
+pub use authority::Authority;
 
 use crate::config::Settings;
 use crate::glance::{GlanceError, Reader};
