@@ -117,15 +117,15 @@ pub async fn run(
 
     // The page and Home Assistant read through one connection and share the fitted baselines.
     let reader = Shared::new(Reader::open(&settings).map_err(DaemonError::Glance)?);
-    let web = match settings.web.as_ref().map(|page| page.listen) {
-        Some(addr) => local_page(addr).await.map(|listener| {
+    let web = match settings.web.clone() {
+        Some(page) => local_page(page.listen).await.map(|listener| {
             let web = Web {
                 settings: settings.clone(),
                 reader: reader.clone(),
                 stats: stats.clone(),
                 decisions: Some(control_tx),
             };
-            (web, listener)
+            (web, listener, page)
         }),
         None => None,
     };
@@ -170,8 +170,8 @@ pub async fn run(
     if let Some(ha) = home_assistant {
         tracker.spawn(ha.run(births_rx, connected_rx.clone(), cancel.clone()));
     }
-    if let Some((web, listener)) = web {
-        tracker.spawn(web.serve(listener, cancel.clone()));
+    if let Some((web, listener, page)) = web {
+        tracker.spawn(web.serve(listener, page, cancel.clone()));
     }
     tracker.spawn(status.run(connected_rx, cancel.clone()));
     tracker.spawn(advisor.run(control_rx, cancel.clone()));
