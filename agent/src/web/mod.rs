@@ -7,8 +7,8 @@
 //! exactly as if it had come over MQTT, so both paths record the same way.
 //!
 //! What it refuses, and where: a `Host` it is not served under, on every route (`hosts`); a
-//! decision not sent from the page itself or without the page's token (`guard`, `token`).
-//! Every answer carries the security headers
+//! decision not sent from the page itself or without the page's token (`guard`, `token`);
+//! connections beyond its limits (`serve`). Every answer carries the security headers
 //! (`headers`), and every value is escaped where it is printed ([`esc`]).
 
 mod authority;
@@ -18,6 +18,7 @@ mod headers;
 mod hosts;
 mod metrics;
 mod page;
+mod serve;
 mod token;
 
 pub use authority::Authority;
@@ -77,10 +78,7 @@ impl Web {
         };
         tracing::info!(%addr, "local page at http://{addr}/");
         let router = self.router(Hosts::new(addr, &page.hosts));
-        let served = axum::serve(listener, router).with_graceful_shutdown(cancel.cancelled_owned()).await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the local page stopped");
-        }
+        serve::serve(listener, router, &page, cancel).await;
     }
 }
 
