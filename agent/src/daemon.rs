@@ -138,15 +138,18 @@ pub async fn run(
 
     // The page and Home Assistant read through one connection and share the fitted baselines.
     let reader = Shared::new(Reader::open(&settings).map_err(DaemonError::Glance)?);
-    let web = local_page(settings.web).await.map(|listener| {
-        let web = Web {
-            settings: settings.clone(),
-            reader: reader.clone(),
-            stats: stats.clone(),
-            decisions: Some(decisions),
-        };
-        (web, listener)
-    });
+    let web = match settings.web.clone() {
+        Some(page) => local_page(page.listen).await.map(|listener| {
+            let web = Web {
+                settings: settings.clone(),
+                reader: reader.clone(),
+                stats: stats.clone(),
+                decisions: Some(decisions),
+            };
+            (web, listener, page)
+        }),
+        None => None,
+    };
     let home_assistant = settings.homeassistant.clone().map(|ha| HomeAssistant {
         settings: settings.clone(),
         ha,
@@ -198,8 +201,8 @@ pub async fn run(
     if let (Some(ha), Some(births)) = (home_assistant, births) {
         tracker.spawn(ha.run(births, connected_rx.clone(), cancel.clone()));
     }
-    if let Some((web, listener)) = web {
-        tracker.spawn(web.serve(listener, cancel.clone()));
+    if let Some((web, listener, page)) = web {
+        tracker.spawn(web.serve(listener, page, cancel.clone()));
     }
     tracker.spawn(status.run(connected_rx, cancel.clone()));
     tracker.spawn(advisor.run(decision_requests, cancel.clone()));
@@ -246,8 +249,7 @@ pub async fn run(
 }
 
 /// The page's listener; a port already taken costs the page, not the agent.
-async fn local_page(addr: Option<std::net::SocketAddr>) -> Option<tokio::net::TcpListener> {
-    let addr = addr?;
+async fn local_page(addr: std::net::SocketAddr) -> Option<tokio::net::TcpListener> {
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "the local page listens beyond this machine: whoever reaches it can accept or reject recommendations");
     }

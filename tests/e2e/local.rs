@@ -5,7 +5,7 @@
 use crate::advisor::demo;
 use crate::support::{copy_store, free_port, schema, InProcess, Mosquitto, Mqtt};
 use serde_json::Value;
-use sobre_agent::config::{Discovery, HomeAssistantSettings, Span};
+use sobre_agent::config::{Discovery, HomeAssistantSettings, Span, WebSettings};
 use sobre_agent::ledger::{Ledger, Status};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -22,7 +22,7 @@ fn start(broker_port: u16, discovery: Discovery) -> InProcess {
     let emulator = sobre_agent::sim::Emulator::new(school).expect("emulator");
     let mut settings = sobre_agent::sim::demo_settings(&emulator, broker_port, broker_port, &path).expect("settings");
     settings.uplink = None;
-    settings.web = Some(([127, 0, 0, 1], free_port()).into());
+    settings.web = Some(WebSettings::on(([127, 0, 0, 1], free_port()).into()));
     settings.homeassistant = Some(HomeAssistantSettings {
         discovery_prefix: "homeassistant".into(),
         discovery,
@@ -31,15 +31,50 @@ fn start(broker_port: u16, discovery: Discovery) -> InProcess {
     InProcess::start(settings, dir)
 }
 
+fn page(agent: &InProcess) -> std::net::SocketAddr {
+    agent.settings.web.as_ref().expect("a page").listen
+}
+
 /// One HTTP/1.1 request to the agent's page; the response's status line and body.
 fn http(agent: &InProcess, request: &str) -> (String, String) {
-    let page = agent.settings.web.expect("a page");
-    let mut stream = std::net::TcpStream::connect(page).expect("connect to the page");
+    let (head, body) = exchange(agent, request);
+    (head.lines().next().unwrap_or_default().to_string(), body)
+}
+
+/// One HTTP/1.1 request to the agent's page; the response's head and body.
+fn exchange(agent: &InProcess, request: &str) -> (String, String) {
+    let mut stream = std::net::TcpStream::connect(page(agent)).expect("connect to the page");
     stream.write_all(request.as_bytes()).expect("send");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+    (head.to_string(), body.to_string())
+}
+
+/// What a browser holds after loading the page: its token cookie, and the token its forms carry.
+fn load_page(agent: &InProcess) -> (String, String) {
+    let addr = page(agent);
+    let (head, body) = exchange(agent, &format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("the page sets its token cookie: {head}"))
+        .to_string();
+    let field = r#"name="token" value=""#;
+    let start = body.find(field).expect("a form carries the token") + field.len();
+    let token = body[start..start + body[start..].find('"').expect("value ends")].to_string();
+    (cookie, token)
+}
+
+/// A decision posted as the page's form sends it, with `extra` headers (Origin, Cookie).
+fn decision(agent: &InProcess, id: &str, extra: &str, body: &str) -> String {
+    let addr = page(agent);
+    let (status, _) = http(agent, &format!(
+        "POST /recommendations/{id} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    status
 }
 
 fn chromium() -> &'static str {
@@ -75,7 +110,7 @@ fn the_page_shows_the_chart_and_every_recommendation_with_its_reasons_in_headles
     let broker = Mosquitto::start();
     let agent = start(broker.port, Discovery::Device);
     // When a facility manager opens the page in a browser
-    let dom = rendered(&format!("http://{}/", agent.settings.web.expect("a page")));
+    let dom = rendered(&format!("http://{}/", page(&agent)));
     // Then each energy point has its chart: metered against the baseline and its band
     for point in ["heating_energy", "building_energy"] {
         let start = dom.find(&format!(r#"data-point="{point}""#)).unwrap_or_else(|| panic!("chart of {point}"));
@@ -94,6 +129,7 @@ fn the_page_shows_the_chart_and_every_recommendation_with_its_reasons_in_headles
         let card = &dom[start..start + dom[start..].find("</form></div>").expect("card ends with its forms")];
         assert!(card.contains(&sobre_agent::web::esc(title)), "{title}");
         assert!(card.contains("kWh a year") && card.contains("<li>") && card.contains("Accept"), "{card}");
+        assert!(card.contains(r#"<input type="hidden" name="token" value=""#), "each form carries the token: {card}");
     }
     // And the ledger, the models' quality and the health of every point
     for section in [r#"id="ledger""#, r#"id="models""#, r#"id="points""#] {
@@ -103,10 +139,15 @@ fn the_page_shows_the_chart_and_every_recommendation_with_its_reasons_in_headles
         assert!(dom.contains(&format!("<td>{}</td>", p.id)), "{} in the data health table", p.id);
     }
     // And Prometheus reads the counters and the recommendations by status
-    let (status, metrics) = http(&agent, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let addr = page(&agent);
+    let (status, metrics) =
+        http(&agent, &format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
     assert!(status.contains("200"), "{status}");
     assert!(metrics.contains("sobre_readings_stored_total"), "{metrics}");
     assert!(metrics.contains(&format!(r#"sobre_recommendations{{status="proposed"}} {}"#, open.len())), "{metrics}");
+    // But not under a name the page is not served under (a rebound DNS name)
+    let (status, _) = http(&agent, "GET /metrics HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n");
+    assert!(status.contains("421"), "{status}");
 }
 
 #[test]
@@ -130,12 +171,12 @@ fn a_decision_over_mqtt_or_on_the_page_is_recorded_and_published() {
             .is_some_and(|rs| rs.iter().any(|r| r["id"] == accepted.as_str() && r["status"] == "accepted"))
     });
     schema::check(&schema::load("recommendations"), &list).unwrap_or_else(|e| panic!("{e}"));
-    // When another is rejected with the page's button
-    let body = "decision=reject&note=the+gym+is+let+on+Saturdays";
-    let (status, _) = http(&agent, &format!(
-        "POST /recommendations/{rejected} HTTP/1.1\r\nHost: x\r\nOrigin: http://x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    ));
+    // When another is rejected with the page's button, as the browser that loaded it sends it
+    let (cookie, token) = load_page(&agent);
+    assert_eq!(cookie, format!("sobre_csrf={token}"), "the forms carry the cookie's token");
+    let from_page = format!("Origin: http://{}\r\nCookie: {cookie}\r\n", page(&agent));
+    let body = format!("token={token}&decision=reject&note=the+gym+is+let+on+Saturdays");
+    let status = decision(&agent, rejected, &from_page, &body);
     assert!(status.contains("303"), "the page sends the browser back to the recommendation: {status}");
     // Then it is recorded in the ledger like any other decision
     let record = watcher.expect(&format!("{PREFIX}/decisions"), |r| r["subject"] == rejected.as_str());
@@ -150,18 +191,16 @@ fn a_decision_over_mqtt_or_on_the_page_is_recorded_and_published() {
     let records = ledger.records(10_000).expect("records").len();
     watcher.publish(&topic, "accept");
     watcher.publish(&format!("{PREFIX}/recommendations/no-such-thing/set"), r#"{"decision": "reject"}"#);
-    let (status, _) = http(&agent, &format!(
-        "POST /recommendations/{rejected} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\nConnection: close\r\n\r\ndecision=maybe"
-    ));
+    let status = decision(&agent, rejected, &from_page, &format!("token={token}&decision=maybe"));
     assert!(status.contains("400"), "{status}");
-    let (status, _) = http(
-        &agent,
-        &format!(
-            "POST /recommendations/{} HTTP/1.1\r\nHost: x\r\nOrigin: http://elsewhere.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 15\r\nConnection: close\r\n\r\ndecision=accept",
-            open[2].0
-        ),
-    );
+    let elsewhere = format!("Origin: http://elsewhere.example\r\nCookie: {cookie}\r\n");
+    let status = decision(&agent, &open[2].0, &elsewhere, &format!("token={token}&decision=accept"));
     assert!(status.contains("403"), "a form sent from another site is refused: {status}");
+    let status =
+        decision(&agent, &open[2].0, &format!("Cookie: {cookie}\r\n"), &format!("token={token}&decision=accept"));
+    assert!(status.contains("403"), "a form that says nothing of where it comes from is refused: {status}");
+    let status = decision(&agent, &open[2].0, &from_page, "decision=accept");
+    assert!(status.contains("403"), "a form without the page's token is refused: {status}");
     // (decisions are taken in order: once a later valid one is recorded, the others were seen)
     watcher.publish(&format!("{PREFIX}/recommendations/{}/set", open[2].0), r#"{"decision": "reject"}"#);
     watcher.expect(&format!("{PREFIX}/decisions"), |r| r["subject"] == open[2].0.as_str());

@@ -149,7 +149,8 @@ async fn serve_page(
     };
     println!("\nThe local page: http://{}/ (Ctrl-C to stop)", listener.local_addr()?);
     let stop = tokio_util::sync::CancellationToken::new();
-    let serving = tokio::spawn(web.serve(listener, stop.clone()));
+    let page = sobre_agent::config::WebSettings::on(addr);
+    let serving = tokio::spawn(web.serve(listener, page, stop.clone()));
     super::terminate().await;
     stop.cancel();
     serving.await.context("the page")?;

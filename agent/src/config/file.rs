@@ -32,7 +32,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub control: super::control::ControlFile,
     #[serde(default)]
-    pub web: WebFile,
+    pub web: super::web::WebFile,
     #[serde(default)]
     pub homeassistant: HomeAssistantFile,
     /// Measured savings against a baseline period; no savings reports without it.
@@ -274,21 +274,6 @@ pub enum ClockMode {
     Wall,
     /// "Now" follows the newest accepted reading: replays run at the speed of the data.
     Event,
-}
-
-/// The local page and `/metrics`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WebFile {
-    /// Address and port the page listens on. Loopback by default: the page takes decisions
-    /// without a login. `""` turns the page off.
-    pub listen: String,
-}
-
-impl Default for WebFile {
-    fn default() -> Self {
-        Self { listen: "127.0.0.1:8080".into() }
-    }
 }
 
 /// Home Assistant MQTT discovery on the building's broker.

@@ -5,6 +5,7 @@ pub mod control;
 pub mod duration;
 pub mod file;
 mod validate;
+pub mod web;
 
 use crate::ingest::decode::Decoder;
 use crate::point::{Fuel, PointKind, Unit};
@@ -15,6 +16,7 @@ pub use file::{ClockMode, Discovery};
 use std::fmt;
 use std::path::{Path, PathBuf};
 pub use validate::validate;
+pub use web::WebSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -58,8 +60,8 @@ pub struct Settings {
     pub reports: ReportSettings,
     pub advisor: crate::advisor::AdvisorSettings,
     pub control: control::ControlConfig,
-    /// Where the local page listens; `None`: no page.
-    pub web: Option<std::net::SocketAddr>,
+    /// The local page; `None`: no page.
+    pub web: Option<WebSettings>,
     pub homeassistant: Option<HomeAssistantSettings>,
     pub savings: Option<SavingsSettings>,
     pub points: Vec<Point>,

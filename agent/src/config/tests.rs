@@ -52,8 +52,10 @@ fn defaults_come_from_one_place() {
     assert_eq!(settings.broker.client_id, "sobre-gym");
     assert_eq!(settings.storage.retention.monthly, file::RetentionFile::default().monthly);
     assert_eq!(settings.points[0].range, PointKind::ZoneTemperature.default_range());
-    let loopback = settings.web.expect("the page is on by default");
+    let page = settings.web.expect("the page is on by default");
+    let loopback = page.listen;
     assert!(loopback.ip().is_loopback(), "{loopback}: only this machine, unless the operator says otherwise");
+    assert_eq!(page.max_connections, super::web::WebFile::default().max_connections);
     assert!(settings.homeassistant.is_some());
 }
 
@@ -166,6 +168,29 @@ fn validation_names_key_value_and_fix() {
             "30 days",
         ),
         ("page address", format!("{MINIMAL}\n[web]\nlisten = \"localhost\"\n"), "web.listen", "localhost", "127.0.0.1:8080"),
+        (
+            "a point id that is markup",
+            MINIMAL.replace("id = \"t\"", "id = 'e\"onload=\"alert(1)'"),
+            "points[0].id",
+            "onload",
+            "letters, digits, '-', '_', '.' and ':' only",
+        ),
+        (
+            "a zone name that is markup",
+            MINIMAL.replace("topic = \"sensors/t\"", "topic = \"sensors/t\"\nzone = \"<b>hall</b>\""),
+            "points[0].zone",
+            "<b>hall</b>",
+            "letters, digits",
+        ),
+        (
+            "a page name with a path",
+            format!("{MINIMAL}\n[web]\nhosts = [\"gateway.local/evil\"]\n"),
+            "web.hosts[0]",
+            "gateway.local/evil",
+            "gateway.school.local:8080",
+        ),
+        ("no connection allowed", format!("{MINIMAL}\n[web]\nmax_connections = 0\n"), "web.max_connections", "0", "64"),
+        ("an idle timeout of none", format!("{MINIMAL}\n[web]\nidle_timeout = \"0s\"\n"), "web.idle_timeout", "0ms", "1s"),
         (
             "discovery prefix",
             format!("{MINIMAL}\n[homeassistant]\ndiscovery_prefix = \"ha/#\"\n"),

@@ -112,20 +112,7 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         expiry: a.expiry.0,
     };
 
-    let web = match file.web.listen.trim() {
-        "" => None,
-        listen => match listen.parse::<std::net::SocketAddr>() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                check.fail(
-                    "web.listen",
-                    listen,
-                    "use an address and port such as \"127.0.0.1:8080\", or \"\" for no page",
-                );
-                None
-            }
-        },
-    };
+    let web = super::web::validate(file.web, &mut check);
     let ha = file.homeassistant;
     if ha.enabled && !is_topic_prefix(&ha.discovery_prefix) {
         check.fail(
@@ -404,6 +391,16 @@ fn validate_broker(
     }
 }
 
+const NAME_RULE: &str = "a short name of letters, digits, '-', '_', '.' and ':' only (64 at most)";
+
+/// What a point id or zone name may hold. The page escapes every value it prints all the same;
+/// this keeps markup, topic wildcards and spaces out of names from the start.
+fn is_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
 /// What every topic prefix must be: the start of topics, so no wildcard, no trailing `/`, and
 /// not empty (a topic would then start with `/`).
 fn is_topic_prefix(prefix: &str) -> bool {
@@ -437,8 +434,15 @@ fn validate_uplink(file: file::UplinkFile, site_id: &str, check: &mut Check) -> 
 fn validate_point(i: usize, file: PointFile, check: &mut Check) -> Option<Point> {
     let key = |field: &str| format!("points[{i}].{field}");
     let problems_before = check.0.len();
-    if file.id.is_empty() || file.id.chars().any(|c| c.is_whitespace() || c == '/') {
-        check.fail(key("id"), &file.id, "use a short name without spaces or '/'");
+    if !is_name(&file.id) {
+        check.fail(
+            key("id"),
+            &file.id,
+            format!("use {NAME_RULE}: the id names the point in topics, reports and the page"),
+        );
+    }
+    if let Some(zone) = file.zone.as_deref().filter(|z| !is_name(z)) {
+        check.fail(key("zone"), zone, format!("use {NAME_RULE}: the zone is named in commands, reports and the page"));
     }
     if file.topic.is_empty() || file.topic.contains(['+', '#']) {
         check.fail(key("topic"), &file.topic, "use the exact topic the device publishes on, without wildcards");

@@ -176,6 +176,13 @@ impl Requests {
     }
 }
 
+impl Requests {
+    /// The next request if one waits now.
+    pub fn try_recv(&mut self) -> Option<Inbound> {
+        self.shared.state().waiting.pop_front()
+    }
+}
+
 impl Drop for Requests {
     fn drop(&mut self) {
         self.shared.state().closed = true;

@@ -1,6 +1,7 @@
 //! One inline SVG chart: daily metered energy against the baseline and its 90 % band. Plain
 //! SVG, so the page needs no script and prints as it shows.
 
+use super::esc;
 use crate::glance::Day;
 use std::fmt::Write;
 
@@ -11,8 +12,11 @@ const RIGHT: f64 = 12.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 34.0;
 
-/// `label(day)` names a day on the axis.
+/// `label(day)` names a day on the axis. The point's id and the labels are escaped like any
+/// value on the page: inline SVG is parsed as HTML is.
 pub fn daily(point: &str, days: &[Day], label: impl Fn(i64) -> String) -> String {
+    let label = |ms| esc(&label(ms));
+    let point = esc(point);
     let mut svg = String::new();
     let _ = write!(
         svg,

@@ -3,27 +3,46 @@
 //! operator's explicit choice (`[web] listen`).
 //!
 //! `GET /` the page · `GET /metrics` Prometheus text · `POST /recommendations/<id>` a decision
-//! (form field `decision` = accept | reject), handed to the advisor exactly as if it had come
-//! over MQTT, so both paths record the same way.
+//! (form fields `decision` = accept | reject and the page's `token`), handed to the advisor
+//! exactly as if it had come over MQTT, so both paths record the same way.
+//!
+//! What it refuses, and where: a `Host` it is not served under, on every route (`hosts`); a
+//! decision not sent from the page itself or without the page's token (`guard`, `token`);
+//! connections beyond its limits (`serve`). Every answer carries the security headers
+//! (`headers`), and every value is escaped where it is printed ([`esc`]).
 
+mod authority;
 mod chart;
+mod guard;
+mod headers;
+mod hosts;
 mod metrics;
 mod page;
+mod serve;
+mod token;
 
-use crate::config::Settings;
+pub use authority::Authority;
+pub use hosts::Hosts;
+
+use crate::config::{Settings, WebSettings};
 use crate::glance::{GlanceError, Reader};
 use crate::mqtt::mailbox::{Mailbox, Offer};
 use crate::mqtt::Inbound;
 use crate::shared::Shared;
 use crate::stats::Stats;
-use axum::extract::{Form, Path, State};
+use axum::extract::{DefaultBodyLimit, Form, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{middleware, Extension, Router};
+use hosts::Page;
 use serde::Deserialize;
 use std::sync::Arc;
+use token::Token;
 use tokio_util::sync::CancellationToken;
+
+/// A decision's form is a few short fields; anything much larger did not come from the page.
+const MAX_FORM_BYTES: usize = 4 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Web {
@@ -35,31 +54,49 @@ pub struct Web {
 }
 
 impl Web {
-    pub fn router(self) -> Router {
+    /// The routes behind their guards, for a page reached under `hosts`.
+    pub fn router(self, hosts: Hosts) -> Router {
         Router::new()
             .route("/", get(index))
             .route("/metrics", get(metrics_text))
             .route("/recommendations/:id", post(decide))
+            .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
             .with_state(self)
+            .layer(middleware::from_fn_with_state(Arc::new(hosts), hosts::check))
+            .layer(middleware::from_fn(headers::secure))
     }
 
-    /// Serves on `listener` until `cancel`; an error is logged here and ends only the page.
-    pub async fn serve(self, listener: tokio::net::TcpListener, cancel: CancellationToken) {
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "local page at http://{addr}/");
-        }
-        let served = axum::serve(listener, self.router()).with_graceful_shutdown(cancel.cancelled_owned()).await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the local page stopped");
-        }
+    /// Serves on `listener` within `page`'s names and limits until `cancel`; an error is logged
+    /// here and ends only the page.
+    pub async fn serve(self, listener: tokio::net::TcpListener, page: WebSettings, cancel: CancellationToken) {
+        let addr = match listener.local_addr() {
+            Ok(addr) => addr,
+            Err(e) => {
+                tracing::error!(error = %e, "the local page has no address; it stops");
+                return;
+            }
+        };
+        tracing::info!(%addr, "local page at http://{addr}/");
+        let router = self.router(Hosts::new(addr, &page.hosts));
+        serve::serve(listener, router, &page, cancel).await;
     }
 }
 
-async fn index(State(web): State<Web>) -> Response {
+async fn index(State(web): State<Web>, headers: HeaderMap) -> Response {
+    let token = match Token::from_cookie(&headers).map_or_else(Token::mint, Ok) {
+        Ok(token) => token,
+        Err(e) => {
+            tracing::error!(error = %e, "the local page cannot make its form token");
+            return (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot make the page's form token: {e}"))
+                .into_response();
+        }
+    };
     let settings = web.settings.clone();
     let glance = web.reader.try_with(move |r| r.glance(&settings)).await;
     match glance {
-        Ok(g) => Html(page::render(&g, &web.settings)).into_response(),
+        Ok(g) => {
+            ([(header::SET_COOKIE, token.cookie())], Html(page::render(&g, &web.settings, &token))).into_response()
+        }
         Err(e) => failed(&e),
     }
 }
@@ -85,32 +122,32 @@ struct DecisionForm {
     decision: String,
     by: Option<String>,
     note: Option<String>,
+    /// The page's CSRF token, written into each of its forms.
+    token: Option<String>,
 }
 
-/// A browser names the page a form was sent from in `Origin`; a decision must come from this
-/// page, not from another site the facility manager's browser has open (cross-site request).
-fn same_origin(headers: &HeaderMap) -> bool {
-    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    match (header(header::ORIGIN), header(header::HOST)) {
-        (None, _) => true,
-        (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, authority)| authority == host),
-        (Some(_), None) => false,
-    }
+/// What the advisor names a recommendation with; nothing else is a topic level or a fragment.
+fn is_recommendation_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
 async fn decide(
     State(web): State<Web>,
+    Extension(Page(page)): Extension<Page>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "decisions are taken on this page only").into_response();
+    let guarded = guard::same_origin(&headers, &page).and_then(|()| guard::same_token(&headers, form.token.as_deref()));
+    if let Err(refused) = guarded {
+        return refused.into_response();
     }
     let Some(decisions) = &web.decisions else {
         return (StatusCode::SERVICE_UNAVAILABLE, "decisions are taken while the agent runs").into_response();
     };
-    if !matches!(form.decision.as_str(), "accept" | "reject") || id.contains(['/', '+', '#']) {
+    if !matches!(form.decision.as_str(), "accept" | "reject") || !is_recommendation_id(&id) {
         return (StatusCode::BAD_REQUEST, "send decision=accept or decision=reject for a recommendation id")
             .into_response();
     }
@@ -134,7 +171,8 @@ async fn decide(
     }
 }
 
-/// Escapes text for HTML element content and quoted attributes.
+/// Escapes text for HTML and SVG element content and for quoted attributes (either quote), the
+/// only places the page prints a value.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -149,3 +187,6 @@ pub fn esc(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

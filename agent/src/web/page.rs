@@ -1,6 +1,7 @@
 //! The page a facility manager opens: one server-rendered HTML document with inline SVG and
 //! inline CSS, no script, so it works offline on the building's network and prints as shown.
 
+use super::token::Token;
 use super::{chart, esc};
 use crate::advisor::Recommendation;
 use crate::config::Settings;
@@ -8,7 +9,8 @@ use crate::glance::{local_time, Glance, Versus};
 use crate::ledger::Status;
 use std::fmt::Write;
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em 1.5em;color:#222}
+/// Inline, and allowed by its hash in the page's Content-Security-Policy (`headers`).
+pub(super) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em 1.5em;color:#222}
 h1{margin-bottom:.1em}h2{border-bottom:2px solid #3182bd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;width:100%;font-size:.92em}td,th{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#666}.bad{color:#b30000}.good{color:#1a7f37}
@@ -18,7 +20,8 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#666}.
 .status.proposed{background:#fff3cd}.status.accepted,.status.applied{background:#d1f0d8}.status.rejected{background:#f8d7da}
 form{display:inline}button{margin-right:.4em}svg.chart{width:100%;height:auto;max-width:760px}";
 
-pub fn render(g: &Glance, settings: &Settings) -> String {
+/// The page, its forms carrying `token` (the one in the browser's cookie).
+pub fn render(g: &Glance, settings: &Settings, token: &Token) -> String {
     let mut html = String::with_capacity(64 * 1024);
     let through = g.data_through_ms.map(|t| local_time(settings, t)).unwrap_or_else(|| "no data yet".into());
     let _ = write!(
@@ -27,10 +30,11 @@ pub fn render(g: &Glance, settings: &Settings) -> String {
 <h1>{name}</h1><p class="muted">site <code>{site}</code> · data through {through} (site time) · sobre {version}</p>"#,
         name = esc(&g.name),
         site = esc(&g.site),
+        through = esc(&through),
         version = env!("CARGO_PKG_VERSION"),
     );
     glance(&mut html, g, settings);
-    recommendations(&mut html, g);
+    recommendations(&mut html, g, token);
     ledger(&mut html, g, settings);
     models(&mut html, g);
     points(&mut html, g, settings);
@@ -65,7 +69,7 @@ fn glance(html: &mut String, g: &Glance, settings: &Settings) {
         open.len()
     );
     for e in &g.energy {
-        let _ = write!(html, "<h3>{} <span class=\"muted\">({})</span></h3>", esc(&e.point), e.fuel.name());
+        let _ = write!(html, "<h3>{} <span class=\"muted\">({})</span></h3>", esc(&e.point), esc(e.fuel.name()));
         match (&e.week, &e.baseline) {
             (Some(w), _) => {
                 let _ = write!(html, "<p>This week: {}.</p>", versus(w));
@@ -85,7 +89,7 @@ fn glance(html: &mut String, g: &Glance, settings: &Settings) {
     }
 }
 
-fn recommendations(html: &mut String, g: &Glance) {
+fn recommendations(html: &mut String, g: &Glance, token: &Token) {
     html.push_str("<h2 id=\"recommendations\">Recommendations</h2>");
     let shown: Vec<_> = g.recommendations.iter().filter(|c| c.status != Status::Expired).collect();
     if shown.is_empty() {
@@ -101,13 +105,13 @@ fn recommendations(html: &mut String, g: &Glance) {
 <p>Change: <b>{change}</b>{zones}</p><p>Comfort: {comfort}</p><ul>"#,
             id = esc(&r.id),
             title = esc(&r.title),
-            status = c.status.name(),
+            status = esc(c.status.name()),
             kwh = s.kwh_per_year,
             unc = s.kwh_per_year_uncertainty,
             eur = s.eur_per_year,
             co2 = s.kg_co2_per_year,
             pct = s.percent,
-            level = r.confidence.level.name(),
+            level = esc(r.confidence.level.name()),
             cov = 100.0 * r.confidence.coverage,
             change = esc(&r.setting.describe()),
             zones = if r.zones.is_empty() { String::new() } else { format!(" in {}", esc(&r.zones.join(", "))) },
@@ -132,8 +136,9 @@ fn recommendations(html: &mut String, g: &Glance) {
         if c.status == Status::Proposed {
             let _ = write!(
                 html,
-                r#"<form method="post" action="/recommendations/{id}"><input type="hidden" name="decision" value="accept"><button>Accept</button></form><form method="post" action="/recommendations/{id}"><input type="hidden" name="decision" value="reject"><button>Reject</button></form>"#,
-                id = esc(&r.id)
+                r#"<form method="post" action="/recommendations/{id}"><input type="hidden" name="token" value="{token}"><input type="hidden" name="decision" value="accept"><button>Accept</button></form><form method="post" action="/recommendations/{id}"><input type="hidden" name="token" value="{token}"><input type="hidden" name="decision" value="reject"><button>Reject</button></form>"#,
+                id = esc(&r.id),
+                token = esc(token.as_str())
             );
         }
         html.push_str("</div>");
@@ -149,7 +154,8 @@ fn ledger(html: &mut String, g: &Glance, settings: &Settings) {
             .unwrap_or_default();
         let _ = write!(
             html,
-            "<tr><td>{time}</td><td>{}</td><td><span class=\"status {s}\">{s}</span></td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td><span class=\"status {s}\">{s}</span></td><td>{}</td><td>{}</td></tr>",
+            esc(&time),
             esc(r["recommendation"]["title"].as_str().unwrap_or_default()),
             text("by"),
             text("note"),
@@ -196,9 +202,9 @@ fn points(html: &mut String, g: &Glance, settings: &Settings) {
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&p.id),
-            p.kind.name(),
+            esc(p.kind.name()),
             esc(p.zone.as_deref().unwrap_or("")),
-            p.last_seen_ms.map(|t| local_time(settings, t)).unwrap_or_else(|| "never".into()),
+            esc(&p.last_seen_ms.map(|t| local_time(settings, t)).unwrap_or_else(|| "never".into())),
             p.rejected,
             if p.stale { "<span class=\"bad\">silent</span>" } else { "<span class=\"good\">reporting</span>" }
         );

@@ -226,8 +226,8 @@ impl InProcess {
             .expect("the agent runs and stops cleanly");
         });
         wait_until("the agent subscribed", || stats.snapshot().subscribed > 0);
-        if let Some(page) = settings.web {
-            wait_until("the page listens", || std::net::TcpStream::connect(page).is_ok());
+        if let Some(page) = &settings.web {
+            wait_until("the page listens", || std::net::TcpStream::connect(page.listen).is_ok());
         }
         InProcess { settings, stats, stop: Some(stop), thread: Some(thread), dir: Some(dir) }
     }
