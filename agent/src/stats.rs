@@ -47,6 +47,8 @@ pub struct Stats {
     pub requests_dropped: AtomicU64,
     /// Readings dropped before ingest because it was behind (QoS 0 past the broker's window).
     pub readings_dropped: AtomicU64,
+    /// Reconnections the link made so the broker sends again what it sent past its window.
+    pub resyncs: AtomicU64,
     /// The disk refuses the store's commits right now: nothing is acknowledged meanwhile.
     pub store_failing: AtomicBool,
     /// Rung when the agent's health changes (the status is published again at once).
@@ -76,6 +78,7 @@ pub struct Snapshot {
     pub publish_refused: u64,
     pub requests_dropped: u64,
     pub readings_dropped: u64,
+    pub resyncs: u64,
     pub store_failing: bool,
 }
 
@@ -107,6 +110,7 @@ impl Stats {
             publish_refused: get(&self.publish_refused),
             requests_dropped: get(&self.requests_dropped),
             readings_dropped: get(&self.readings_dropped),
+            resyncs: get(&self.resyncs),
             store_failing: self.store_failing.load(Ordering::Relaxed),
         }
     }

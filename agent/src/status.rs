@@ -56,6 +56,7 @@ impl Health {
                 "store_failing": s.store_failing,
                 "requests_dropped": s.requests_dropped,
                 "readings_dropped": s.readings_dropped,
+                "resyncs": s.resyncs,
                 "publish_dropped": s.publish_dropped,
                 "publish_refused": s.publish_refused,
             }

@@ -6,10 +6,11 @@ mod cli;
 mod control;
 mod devices;
 mod local;
-mod reliability;
 mod resilience;
 mod sim;
 mod status;
+// Shared with the adversarial tests, each binary using part of it.
+#[allow(dead_code)]
 mod support;
 mod tls;
 mod uplink;

@@ -335,9 +335,10 @@ pub struct IngestFile {
     pub late_window: Span,
     /// Rejections are logged as one summary line per point and reason per interval.
     pub rejection_log_interval: Span,
-    /// Messages waiting between the MQTT link and ingest. When full, QoS 1 readings wait in the
-    /// link (at most `broker.receive_maximum` of them: the broker sends no more until they are
-    /// acknowledged); QoS 0 ones past that are dropped and counted. The link never waits.
+    /// Messages waiting between the MQTT link and ingest. When full, readings wait in the link
+    /// (up to `broker.receive_maximum` and some slack), then the link reads no more from the
+    /// broker until ingest catches up; while the disk refuses commits, QoS 0 readings past
+    /// that are dropped and counted, and QoS 1 ones left with the broker to send again.
     pub queue: usize,
 }
 

@@ -1,11 +1,20 @@
-//! The one task that polls rumqttc's event loop. It never waits on anything it feeds: so the
-//! keep-alive, the agent's status and its commands go on whatever ingest, the disk or a flood
-//! do. Readings flow link → ingest → writer, the writer's acknowledgements flow back. When
-//! ingest is behind, readings wait in the link (`overflow`), at most the broker's in-flight
-//! window of them: the broker sends no more QoS 1 messages than `receive_maximum` before they
-//! are acknowledged, and QoS 0 ones past the bound are dropped and counted (at most once is
-//! what QoS 0 promises). The acknowledgements' channel is unbounded for the same reason: it
-//! holds at most that window.
+//! The one task that polls rumqttc's event loop. Readings flow link → ingest → writer, the
+//! writer's acknowledgements flow back; requests go to their mailboxes without waiting.
+//!
+//! When ingest is behind, readings wait in the link (`Backlog`), up to the broker's in-flight
+//! window (`receive_maximum`) and some slack. A broker that keeps to the window never sends
+//! more QoS 1 messages than that before they are acknowledged; mosquitto 2.0.11 does not keep
+//! to it once acknowledgements flow (measured: 33,767 in flight for a window of 2,000). So at
+//! the bound the link stops polling until ingest takes one: back-pressure that keeps the
+//! readings in order, for the milliseconds ingest needs. Ingest and the writer never wait on
+//! the link, so this wait always ends, except while the disk refuses commits. Then the link
+//! polls on regardless, so that the keep-alive, the `degraded` status, requests and commands
+//! go on: past the bound a QoS 0 reading is dropped and counted (at most once is what QoS 0
+//! promises), and QoS 1 readings are left unacknowledged, in order, from the first one that
+//! finds no room; once the disk takes commits again and the backlog is empty, the link
+//! disconnects cleanly and reconnects (`resync`), and the broker sends all of them again.
+//! The acknowledgements' channel is unbounded because it holds at most what the backlog and
+//! the stages hold.
 
 use super::backoff::Backoff;
 use super::mailbox::{Mailbox, Offer};
@@ -20,6 +29,7 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, StateError};
 use rumqttc::Outgoing;
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -27,9 +37,10 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a graceful disconnect may take to flush the final status.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
-/// Readings waiting for room in ingest's queue beyond the broker's window: QoS 0 ones past it
-/// are dropped.
-const OVERFLOW_SLACK: usize = 1024;
+/// Readings the backlog holds beyond the broker's window.
+const BACKLOG_SLACK: usize = 1024;
+/// While the link waits for room in ingest, how often it looks whether the disk has failed.
+const RECHECK: Duration = Duration::from_millis(250);
 /// Acknowledgements in the request queue at once: the rest of it stays free for the other
 /// tasks' publishes (commands, ledger records), which are dropped when it is full.
 const ACKS_QUEUED: usize = super::options::REQUEST_CAPACITY / 4;
@@ -75,6 +86,57 @@ impl std::fmt::Debug for Link {
     }
 }
 
+/// Readings on their way to ingest that its queue has no room for yet, in arrival order.
+#[derive(Debug)]
+struct Backlog {
+    waiting: VecDeque<Inbound>,
+    bound: usize,
+    /// A QoS 1 reading found no room (the disk failing): every later one is skipped too, so
+    /// that the broker sends them again in order.
+    skipping: bool,
+}
+
+/// What became of a reading.
+#[derive(Debug)]
+enum Taken {
+    Queued,
+    /// Ingest has stopped.
+    Closed,
+    /// Left unacknowledged, for the broker to send again.
+    Skipped,
+    /// A QoS 0 reading with no room: gone (its topic).
+    Dropped(String),
+}
+
+impl Backlog {
+    fn full(&self) -> bool {
+        self.waiting.len() >= self.bound
+    }
+
+    fn take(&mut self, message: Inbound, inbound: &mpsc::Sender<Inbound>) -> Taken {
+        let qos1 = message.ack.is_some();
+        if (self.skipping && qos1) || self.full() {
+            if qos1 {
+                self.skipping = true;
+                return Taken::Skipped;
+            }
+            return Taken::Dropped(message.topic);
+        }
+        if !self.waiting.is_empty() {
+            self.waiting.push_back(message);
+            return Taken::Queued;
+        }
+        match inbound.try_send(message) {
+            Ok(()) => Taken::Queued,
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                self.waiting.push_back(message);
+                Taken::Queued
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Taken::Closed,
+        }
+    }
+}
+
 /// What the link keeps between events.
 #[derive(Debug)]
 struct Session {
@@ -83,6 +145,11 @@ struct Session {
     /// Acknowledgements not queued yet, and how many are in the request queue.
     pending: VecDeque<Ack>,
     queued: usize,
+    /// QoS 1 readings dropped unacknowledged past the overflow's bound: the broker must send
+    /// them again, which it does on a new connection.
+    unacknowledged: u64,
+    /// The link disconnected on purpose to have them sent again.
+    resyncing: bool,
     quiet: Quiet,
 }
 
@@ -96,10 +163,16 @@ impl Link {
         cancel: CancellationToken,
     ) {
         self.routes.sort_by_key(|r| std::cmp::Reverse(r.topics.len()));
-        let mut session =
-            Session { connection: 0, pending: VecDeque::new(), queued: 0, quiet: Quiet::new(Duration::from_secs(60)) };
+        let mut session = Session {
+            connection: 0,
+            pending: VecDeque::new(),
+            queued: 0,
+            unacknowledged: 0,
+            resyncing: false,
+            quiet: Quiet::new(Duration::from_secs(60)),
+        };
         let mut writer_running = true;
-        let mut overflow: VecDeque<Inbound> = VecDeque::new();
+        let mut backlog = Backlog { waiting: VecDeque::new(), bound: self.window + BACKLOG_SLACK, skipping: false };
         loop {
             // One poll lives until it yields: acknowledgements go into the request queue that
             // this same poll reads, and dropping a poll half-way could drop a packet with it.
@@ -107,6 +180,7 @@ impl Link {
                 let poll = self.eventloop.poll();
                 tokio::pin!(poll);
                 loop {
+                    let polling = !backlog.full() || self.stats.store_failing.load(Ordering::Relaxed);
                     tokio::select! {
                         _ = cancel.cancelled() => break None,
                         committed = acks.recv(), if writer_running => match committed {
@@ -118,40 +192,41 @@ impl Link {
                             }
                             None => writer_running = false,
                         },
-                        room = inbound.reserve(), if !overflow.is_empty() => match (room, overflow.pop_front()) {
+                        room = inbound.reserve(), if !backlog.waiting.is_empty() => match (room, backlog.waiting.pop_front()) {
                             (Ok(permit), Some(message)) => permit.send(message),
                             _ => break None,
                         },
-                        event = &mut poll => break Some(event),
+                        _ = tokio::time::sleep(RECHECK), if !polling => {}
+                        event = &mut poll, if polling => break Some(event),
                     }
                 }
             };
             let Some(event) = event else { break };
             let _busy = self.pulse.busy();
             match event {
-                Ok(Event::Incoming(Packet::ConnAck(ack))) => self.connected(&mut session, ack.session_present),
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    backlog.skipping = false;
+                    self.connected(&mut session, ack.session_present);
+                }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     let message = inbound_of(publish, session.connection);
                     match self.routes.iter().find(|r| r.takes(&message.topic)) {
                         Some(route) => self.request(route, message, &mut session),
-                        None if overflow.is_empty() => match inbound.try_send(message) {
-                            Ok(()) => {}
-                            Err(mpsc::error::TrySendError::Full(message)) => overflow.push_back(message),
-                            Err(mpsc::error::TrySendError::Closed(_)) => break,
-                        },
-                        None if overflow.len() < self.window + OVERFLOW_SLACK => overflow.push_back(message),
-                        None => {
-                            // Past the window only QoS 0 comes (or a broker that ignores it): the
-                            // broker sends an unacknowledged QoS 1 message again on reconnection.
-                            Stats::add(&self.stats.readings_dropped, 1);
-                            if let Some(held) = session.quiet.allow() {
-                                tracing::warn!(
-                                    topic = message.topic,
-                                    also_dropped_since_last_line = held,
-                                    "ingest is behind: a reading was dropped"
-                                );
+                        None => match backlog.take(message, &inbound) {
+                            Taken::Queued => {}
+                            Taken::Closed => break,
+                            Taken::Skipped => session.unacknowledged += 1,
+                            Taken::Dropped(topic) => {
+                                Stats::add(&self.stats.readings_dropped, 1);
+                                if let Some(held) = session.quiet.allow() {
+                                    tracing::warn!(
+                                        topic,
+                                        also_dropped_since_last_line = held,
+                                        "the disk refuses commits: a QoS 0 reading was dropped"
+                                    );
+                                }
                             }
-                        }
+                        },
                     }
                 }
                 Ok(Event::Incoming(Packet::SubAck(ack))) => {
@@ -172,9 +247,13 @@ impl Link {
                 }
                 Ok(Event::Outgoing(Outgoing::PubAck(_))) => session.queued = session.queued.saturating_sub(1),
                 Ok(_) => {}
-                Err(e) => self.lost(e, &cancel).await,
+                Err(e) => self.lost(e, &mut session, &cancel).await,
             }
             session.flush(&self.client);
+            let failing = self.stats.store_failing.load(Ordering::Relaxed);
+            if session.unacknowledged > 0 && backlog.waiting.is_empty() && !failing {
+                self.resync(&mut session);
+            }
         }
         self.say_goodbye().await;
     }
@@ -218,7 +297,25 @@ impl Link {
         session.pending.extend(ack);
     }
 
-    async fn lost(&mut self, e: ConnectionError, cancel: &CancellationToken) {
+    /// Disconnects cleanly (no last will) so that the broker, on the next connection, sends
+    /// again what the link dropped unacknowledged.
+    fn resync(&mut self, session: &mut Session) {
+        if self.client.try_disconnect().is_ok() {
+            tracing::info!(
+                readings = session.unacknowledged,
+                "the broker sent past its window while ingest was behind: reconnecting so it sends those again"
+            );
+            Stats::add(&self.stats.resyncs, 1);
+            session.unacknowledged = 0;
+            session.resyncing = true;
+        }
+    }
+
+    async fn lost(&mut self, e: ConnectionError, session: &mut Session, cancel: &CancellationToken) {
+        if std::mem::take(&mut session.resyncing) {
+            // A disconnection the link asked for: straight back.
+            return;
+        }
         if let ConnectionError::MqttState(StateError::ServerDisconnect {
             reason_code: DisconnectReasonCode::SessionTakenOver,
             ..

@@ -16,10 +16,16 @@ pub fn free_port() -> u16 {
 }
 
 /// Polls `condition` until it holds or the deadline passes.
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    wait_until_within(DEADLINE, what, condition);
+}
+
+/// `wait_until`, for what takes the agent longer than `DEADLINE` in a debug build (storing a
+/// flood of readings).
+pub fn wait_until_within(deadline: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
-        assert!(start.elapsed() < DEADLINE, "timed out after {DEADLINE:?} waiting for {what}");
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -56,12 +62,12 @@ impl Mosquitto {
         let conf = self.dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
-            // A replay publishes a year in seconds; mosquitto's default queue of 1000 messages
-            // per subscriber would drop most of it (deploy/mosquitto-local.conf says the same).
+            // A replay publishes a year in seconds, a flood 100,000 messages; mosquitto's default
+            // queue of 1000 messages per subscriber would drop most of them (deploy/ says the same).
             // Started as root, mosquitto drops to its own user unless told not to, and then
             // cannot save its sessions in our folder.
             format!(
-                "user root\nlistener {} 127.0.0.1\nallow_anonymous true\npersistence {}\npersistence_location {}/\nlog_dest none\nmax_queued_messages 100000\n",
+                "user root\nlistener {} 127.0.0.1\nallow_anonymous true\npersistence {}\npersistence_location {}/\nlog_dest none\nmax_queued_messages 1000000\n",
                 self.port,
                 self.persistent,
                 self.dir.path().display()
