@@ -2,6 +2,7 @@
 
 mod advisor;
 mod bad_input;
+mod broker_acl;
 mod cli;
 mod control;
 mod devices;
