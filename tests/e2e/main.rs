@@ -11,6 +11,7 @@ mod resilience;
 mod sim;
 mod status;
 mod support;
+mod systemd_unit;
 mod tls;
 mod uplink;
 mod year_replay;
