@@ -114,7 +114,7 @@ fn step(mqtt: &Mqtt, id: &str, n: u64, until: u64) -> Value {
 
 /// The next control record on the agent's decisions topic that satisfies `matches`, checked
 /// against its schema.
-fn record(mqtt: &Mqtt, prefix: &str, matches: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn record(mqtt: &Mqtt, prefix: &str, matches: impl Fn(&Value) -> bool) -> Value {
     let r = mqtt.expect(&format!("{prefix}/decisions"), |r| r["schema"] == "sobre.control/1" && matches(r));
     schema::check(&schema::load("control"), &r).unwrap_or_else(|e| panic!("{e}\n{r}"));
     r

@@ -2,6 +2,7 @@
 
 mod advisor;
 mod bad_input;
+mod broker_acl;
 mod cli;
 mod control;
 mod devices;
@@ -12,6 +13,7 @@ mod status;
 // Shared with the adversarial tests, each binary using part of it.
 #[allow(dead_code)]
 mod support;
+mod systemd_unit;
 mod tls;
 mod uplink;
 mod year_replay;

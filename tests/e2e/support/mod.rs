@@ -1,7 +1,7 @@
 //! The harness: a real mosquitto on a free loopback port, the real `sobre` binary, a real
 //! SQLite file, and an MQTT client. Waits are for a condition with a deadline, never a guess.
 
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS, SubscribeReasonCode};
 use rusqlite::Connection;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -126,11 +126,16 @@ impl Agent {
     /// `points` is TOML for `[[points]]` tables; `extra` any further sections. No page: agents
     /// of tests running side by side would all want port 8080.
     pub fn start(broker_port: u16, points: &str, extra: &str) -> Self {
+        Self::start_with_broker(broker_port, "", points, extra)
+    }
+
+    /// `start`, with `broker` (TOML lines) added to its `[broker]` table: credentials.
+    pub fn start_with_broker(broker_port: u16, broker: &str, points: &str, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("sobre.db");
         let config = dir.path().join("sobre.toml");
         let text = format!(
-            "[site]\nid = \"test-site\"\ntimezone = \"Europe/London\"\n\n[broker]\nport = {broker_port}\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n\n[storage]\npath = {db:?}\ncommit_interval = \"50ms\"\n\n[storage.retention]\nraw = \"20y\"\nquarter_hour = \"20y\"\nhourly = \"20y\"\ndaily = \"20y\"\nmonthly = \"20y\"\n\n[web]\nlisten = \"\"\n\n{extra}\n{points}\n"
+            "[site]\nid = \"test-site\"\ntimezone = \"Europe/London\"\n\n[broker]\nport = {broker_port}\n{broker}\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n\n[storage]\npath = {db:?}\ncommit_interval = \"50ms\"\n\n[storage.retention]\nraw = \"20y\"\nquarter_hour = \"20y\"\nhourly = \"20y\"\ndaily = \"20y\"\nmonthly = \"20y\"\n\n[web]\nlisten = \"\"\n\n{extra}\n{points}\n"
         );
         std::fs::write(&config, text).expect("write config");
         let mut agent = Agent { _dir: dir, db, config, child: None, log: None, env: Vec::new() };
@@ -324,18 +329,32 @@ pub struct Mqtt {
 
 impl Mqtt {
     pub fn connect(port: u16, subscriptions: &[&str]) -> Self {
-        Self::connect_as(port, &format!("test-{}", fastrand::u32(..)), true, subscriptions)
+        Self::connect_as(port, &format!("test-{}", fastrand::u32(..)), true, None, subscriptions)
     }
 
     /// A client whose session (subscriptions, queued QoS 1 messages) the broker keeps while it
     /// is away; it reconnects by itself.
     pub fn connect_persistent(port: u16, client_id: &str, subscriptions: &[&str]) -> Self {
-        Self::connect_as(port, client_id, false, subscriptions)
+        Self::connect_as(port, client_id, false, None, subscriptions)
     }
 
-    fn connect_as(port: u16, client_id: &str, clean: bool, subscriptions: &[&str]) -> Self {
+    /// A client logged in as `user`; the broker must grant every one of its subscriptions.
+    pub fn connect_user(port: u16, user: &str, password: &str, subscriptions: &[&str]) -> Self {
+        Self::connect_as(port, &format!("{user}-{}", fastrand::u32(..)), true, Some((user, password)), subscriptions)
+    }
+
+    fn connect_as(
+        port: u16,
+        client_id: &str,
+        clean: bool,
+        credentials: Option<(&str, &str)>,
+        subscriptions: &[&str],
+    ) -> Self {
         let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
         opts.set_clean_session(clean);
+        if let Some((user, password)) = credentials {
+            opts.set_credentials(user, password);
+        }
         opts.set_max_packet_size(4 << 20, 4 << 20);
         opts.set_keep_alive(Duration::from_secs(5));
         let (client, mut connection) = Client::new(opts, 1000);
@@ -352,11 +371,12 @@ impl Mqtt {
                             let _ = sub.try_subscribe(t.clone(), QoS::AtLeastOnce);
                         }
                         if topics.is_empty() {
-                            let _ = ready_tx.send(());
+                            let _ = ready_tx.send(false);
                         }
                     }
-                    Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        let _ = ready_tx.send(());
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                        let refused = ack.return_codes.iter().any(|c| matches!(c, SubscribeReasonCode::Failure));
+                        let _ = ready_tx.send(refused);
                     }
                     Ok(Event::Incoming(Packet::PubAck(_))) => {
                         let _ = ack_tx.send(());
@@ -369,7 +389,11 @@ impl Mqtt {
                 }
             }
         });
-        ready.recv_timeout(DEADLINE).expect("test client connected");
+        // One acknowledgement per subscription (or the connection's, without any).
+        for topic in subscriptions.iter().map(Some).chain([None]).take(subscriptions.len().max(1)) {
+            let refused = ready.recv_timeout(DEADLINE).expect("test client connected");
+            assert!(!refused, "the broker refused {client_id} the subscription to {topic:?}");
+        }
         Mqtt { client, acks, messages }
     }
 
