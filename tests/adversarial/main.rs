@@ -8,11 +8,11 @@
 #[allow(dead_code)]
 mod support;
 
-use support::*;
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::*;
 
 const PREFIX: &str = "sobre/test-site";
 
@@ -301,8 +301,11 @@ fn while_the_disk_refuses_commits_the_status_says_degraded_and_nothing_acknowled
     let _turn = heavy();
     let broker = Mosquitto::start();
     // Given a store allowed 1 MiB
-    let mut agent =
-        Agent::start(broker.port, &json_point("temp", "zone_temperature", "°C", ""), "[agent]\nstatus_interval = \"1s\"\n");
+    let mut agent = Agent::start(
+        broker.port,
+        &json_point("temp", "zone_temperature", "°C", ""),
+        "[agent]\nstatus_interval = \"1s\"\n",
+    );
     agent.kill();
     agent.reconfigure(|text| text.replace("[storage]\n", "[storage]\nmax_bytes = 1048576\n"));
     agent.launch();

@@ -315,3 +315,40 @@ fn a_flex_event_from_the_aggregator_is_answered_and_nothing_else_it_sends_is_tak
     assert_eq!(first["kind"], "flex_accepted", "{first}");
     assert!(ledger(&agent, "mode").is_empty() && ledger(&agent, "override").is_empty());
 }
+
+#[test]
+fn a_command_the_broker_refuses_is_counted_and_said_not_lost_in_silence() {
+    // Given the agent allowed (by the shipped ACL) to command the classroom's valve, and set,
+    // by mistake, to command the hall through a BMS topic the ACL does not give it
+    let broker = Broker::start();
+    let facility = broker.connect("facility", &[&format!("{PREFIX}/status"), &format!("{PREFIX}/decisions")]);
+    let credentials = format!("username = \"sobre\"\npassword_file = {:?}", broker.password_file("sobre"));
+    let hall = r#"
+[[points]]
+id = "hall_temp"
+kind = "zone_temperature"
+zone = "hall"
+topic = "zigbee2mqtt/trv-hall"
+decode = { format = "zigbee2mqtt", field = "local_temperature" }
+
+[[control.zones]]
+zone = "hall"
+command_topic = "bms/hall/set"
+format = "plain"
+"#;
+    let agent = Agent::start_with_broker(
+        broker.port,
+        &credentials,
+        POINTS,
+        &format!("[agent]\nstatus_interval = \"1s\"\n{CONTROL}{hall}"),
+    );
+    facility.expect(&format!("{PREFIX}/status"), |s| s["state"] == "online");
+    // When the facility manager asks for 22 °C in the hall
+    facility.publish(&format!("{PREFIX}/override/hall"), r#"{"setpoint_c": 22.0, "by": "facility manager"}"#);
+    // Then the agent sends the command, and the broker's refusal (MQTT 5 PUBACK, not
+    // authorised) is counted in its status rather than lost in silence
+    record(&facility, PREFIX, |r| r["kind"] == "command" && r["zone"] == "hall");
+    let status = facility.expect(&format!("{PREFIX}/status"), |s| s["health"]["publish_refused"].as_u64() >= Some(1));
+    assert_eq!(status["state"], "online", "{status}");
+    drop(agent);
+}
