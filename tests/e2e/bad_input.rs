@@ -19,6 +19,8 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("redelivered", json_reading("2024-01-15T10:00:00Z", 20), "duplicate"),
         ("same_time_other_value", json_reading("2024-01-15T10:00:00Z", 25), "conflict"),
         ("bad_timestamp", br#"{"ts":"yesterday","value":21}"#.to_vec(), "malformed"),
+        // An on/off state is an occupancy's, never 1 °C
+        ("boolean_temperature", br#"{"ts":"2024-01-15T11:00:00Z","value":true}"#.to_vec(), "malformed"),
         (
             "oversize",
             format!("{{\"ts\":\"2024-01-15T11:00:00Z\",\"value\":21,\"pad\":\"{}\"}}", "x".repeat(5000)).into_bytes(),

@@ -85,6 +85,8 @@ pub enum OutboxError {
 pub struct Outbox {
     conn: Connection,
     budget: Budget,
+    /// Drops are counted in `outbox_drops`; the log says so once a minute at most.
+    quiet: crate::quiet::Quiet,
 }
 
 impl Outbox {
@@ -94,7 +96,7 @@ impl Outbox {
         let open = |source| OutboxError::Open { path: path.display().to_string(), source };
         let conn = crate::store::connect(path).map_err(open)?;
         conn.execute_batch(SCHEMA).map_err(open)?;
-        Ok(Self { conn, budget })
+        Ok(Self { conn, budget, quiet: crate::quiet::Quiet::new(std::time::Duration::from_secs(60)) })
     }
 
     /// A write transaction that takes the write lock at once: a deferred one that reads first
@@ -108,10 +110,9 @@ impl Outbox {
         let budget = self.budget;
         let tx = self.write()?;
         let added = insert(&tx, report)?;
-        if added {
-            enforce(&tx, budget)?;
-        }
+        let dropped = if added { enforce(&tx, budget)? } else { Dropped::default() };
         tx.commit()?;
+        self.say(dropped);
         Ok(added)
     }
 
@@ -181,12 +182,32 @@ impl Outbox {
              ON CONFLICT(series) DO UPDATE SET next_ms = excluded.next_ms",
             params![series, next_ms],
         )?;
-        if added > 0 {
-            enforce(&tx, budget)?;
-        }
+        let dropped = if added > 0 { enforce(&tx, budget)? } else { Dropped::default() };
         tx.commit()?;
+        self.say(dropped);
         Ok(added)
     }
+
+    /// Logs what `enforce` dropped, once a minute at most.
+    fn say(&self, dropped: Dropped) {
+        let Some((kind, id)) = dropped.last else { return };
+        if let Some(held) = self.quiet.allow() {
+            tracing::warn!(
+                kind,
+                id,
+                dropped = dropped.count,
+                warnings_held_back = held,
+                "outbox over budget: dropped the oldest low-priority reports (each counted in outbox_drops)"
+            );
+        }
+    }
+}
+
+/// What `enforce` dropped: how many, and the last one's kind and id.
+#[derive(Debug, Default)]
+struct Dropped {
+    count: u64,
+    last: Option<(String, String)>,
 }
 
 /// Adds a report unless it is queued already or was delivered.
@@ -201,28 +222,30 @@ fn insert(tx: &rusqlite::Transaction, report: &Report) -> Result<bool, OutboxErr
 }
 
 /// Drops the oldest reports of the lowest priority until the outbox fits its budget.
-fn enforce(tx: &rusqlite::Transaction, budget: Budget) -> Result<(), OutboxError> {
+fn enforce(tx: &rusqlite::Transaction, budget: Budget) -> Result<Dropped, OutboxError> {
+    let mut dropped = Dropped::default();
     loop {
         let (rows, bytes): (u64, u64) =
             tx.query_row("SELECT count(*), COALESCE(sum(length(payload)), 0) FROM outbox", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
         if rows <= budget.rows && bytes <= budget.bytes {
-            return Ok(());
+            return Ok(dropped);
         }
         let victim: Option<(i64, String, String)> = tx
             .query_row("SELECT seq, id, kind FROM outbox ORDER BY priority, seq LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
-        let Some((seq, id, kind)) = victim else { return Ok(()) };
+        let Some((seq, id, kind)) = victim else { return Ok(dropped) };
         tx.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
         tx.execute(
             "INSERT INTO outbox_drops (kind, count, last_id) VALUES (?1, 1, ?2)
              ON CONFLICT(kind) DO UPDATE SET count = count + 1, last_id = excluded.last_id",
             params![kind, id],
         )?;
-        tracing::warn!(kind, id, rows, bytes, "outbox over budget: dropped the oldest low-priority report");
+        dropped.count += 1;
+        dropped.last = Some((kind, id));
     }
 }
 
