@@ -1,12 +1,12 @@
 //! The ingest task: routes each MQTT message to the points on its topic, decodes, normalises
 //! units, validates, and sends readings and rejections to the writer in arrival order.
 
-use super::decode::availability;
+use super::decode::{availability, Decoded};
 use super::reading::{Reading, Reason};
 use super::rejections::RejectionLog;
 use super::validate::{Rejected, Validator};
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{Point, Settings};
 use crate::mqtt::Inbound;
 use crate::stats::Stats;
 use crate::store::Record;
@@ -161,8 +161,7 @@ impl Ingest {
             .decoder
             .decode(&message.payload, self.settings.site.timezone)
             .map_err(|e| Rejected { reason: Reason::Malformed, detail: e.to_string() })?;
-        let value = decoded.unit.unwrap_or(spec.unit).normalise(decoded.value);
-        let ts_ms = decoded.ts_ms.unwrap_or(message.received_ms);
+        let (ts_ms, value) = stamped(spec, decoded, message.received_ms);
         self.validator.check(point, ts_ms, value, self.clock.wall_ms())
     }
 
@@ -176,4 +175,11 @@ impl Ingest {
         self.rejections.record(&self.settings.points[point].id, rejected.reason, &rejected.detail);
         records.send(Record::Rejection { point, reason: rejected.reason, at_ms, detail: rejected.detail }).await
     }
+}
+
+/// A decoded reading as the validator takes it: stamped (by the device, else on arrival) and in
+/// the stored unit of its point's kind.
+pub(crate) fn stamped(point: &Point, decoded: Decoded, received_ms: i64) -> (i64, f64) {
+    let value = decoded.unit.unwrap_or(point.unit).normalise(decoded.value);
+    (decoded.ts_ms.unwrap_or(received_ms), value)
 }
