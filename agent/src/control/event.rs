@@ -12,6 +12,14 @@ use std::collections::BTreeMap;
 const LONGEST_MS: i64 = 24 * 3_600_000;
 /// Payloads longer than this are refused before parsing.
 const MAX_PAYLOAD: usize = 4096;
+/// The longest id an event may have: it names the event in the ledger and in reports.
+pub(super) const MAX_ID: usize = 64;
+
+/// An event id: 1–64 letters, digits, '-', '_', '.' (it goes into topics and file-safe names).
+pub(super) fn is_id(id: &str) -> bool {
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    !id.is_empty() && id.len() <= MAX_ID && id.chars().all(valid)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -126,8 +134,7 @@ impl FlexBook {
             return Err(FlexError::TooLong { bytes: payload.len() });
         }
         let r: Request = serde_json::from_slice(payload).map_err(|e| FlexError::Malformed(e.to_string()))?;
-        let valid_id = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-        if r.id.is_empty() || r.id.len() > 64 || !r.id.chars().all(valid_id) {
+        if !is_id(&r.id) {
             return Err(FlexError::Id(r.id));
         }
         if r.cancel {
