@@ -2,7 +2,8 @@
 //! kind, unit, energy mode, time zone and ingest windows chosen by the first bytes), then a
 //! sequence of payloads on its topic through decode, unit normalisation and validation, as the
 //! ingest stage runs them. Whatever is accepted is finite, in the point's range, not from the
-//! future, and any energy it carries is a whole, non-negative interval within `max_kw`.
+//! future, and any energy it carries is a whole interval within `max_kw`, negative only where
+//! the point's range allows export.
 
 use super::input::Input;
 use crate::config::{EnergyMode, Settings};
@@ -71,8 +72,10 @@ pub fn run(data: &[u8]) {
                     };
                     let hours = (e.end_ms - e.start_ms) as f64 / 3_600_000.0;
                     assert!(e.start_ms <= e.end_ms, "energy over [{}, {})", e.start_ms, e.end_ms);
-                    assert!(e.kwh.is_finite() && e.kwh >= 0.0, "{} kWh", e.kwh);
-                    assert!(e.kwh <= max_kw * hours * (1.0 + 1e-9), "{} kWh in {hours} h above {max_kw} kW", e.kwh);
+                    // Negative only where the operator's range allows export (a net meter).
+                    assert!(e.kwh.is_finite() && (e.kwh >= 0.0 || point.range.0 < 0.0), "{} kWh", e.kwh);
+                    let most = max_kw * hours * (1.0 + 1e-9);
+                    assert!(e.kwh.abs() <= most, "{} kWh in {hours} h beyond {max_kw} kW", e.kwh);
                 }
                 if let Some(flag) = accepted.flag {
                     assert!(matches!(flag.reason, Reason::CounterReset | Reason::CounterJump), "{flag:?}");
