@@ -1,6 +1,7 @@
 //! Target `config`: `Settings::parse` on any text returns an error or settings a daemon can
 //! run on: every number finite and within what validation promises, every point whole.
 
+use crate::config::duration::LONGEST;
 use crate::config::{EnergyMode, Settings, Span};
 use crate::ingest::decode::Decoder;
 use std::collections::HashSet;
@@ -71,9 +72,34 @@ fn holds(s: &Settings) {
             assert!(pointer.starts_with('/') && timestamp.as_ref().is_none_or(|t| t.starts_with('/')));
         }
     }
-    // Spans are written back in status and reports: what is shown reads back the same.
-    for span in [s.ingest.future_tolerance, s.ingest.late_window, s.storage.retention.raw, s.storage.retention.monthly]
-    {
+    // Every span is added to a timestamp somewhere, in i64 ms: none is long enough to overflow.
+    let r = s.storage.retention;
+    let spans = [
+        s.ingest.future_tolerance,
+        s.ingest.late_window,
+        s.ingest.rejection_log_interval,
+        s.storage.commit_interval,
+        r.raw,
+        r.quarter_hour,
+        r.hourly,
+        r.daily,
+        r.monthly,
+        s.reports.health_interval,
+        s.agent.status_interval,
+        Span(s.advisor.window),
+        Span(s.advisor.interval),
+        Span(s.advisor.expiry),
+        Span(s.control.flex.preheat),
+        Span(s.control.flex.recovery_spread),
+    ];
+    let intervals = s.points.iter().filter_map(|p| match p.energy {
+        Some(EnergyMode::Interval { length, .. }) => Some(length),
+        _ => None,
+    });
+    for span in spans.into_iter().chain(intervals) {
+        assert!(span <= LONGEST, "{span} is longer than {LONGEST}");
+        // Spans are written back in status and reports: what is shown reads back the same.
         assert_eq!(span.to_string().parse::<Span>(), Ok(span));
     }
+    assert!(c.step_ms <= LONGEST.as_millis_i64() && c.command_ttl_ms <= LONGEST.as_millis_i64());
 }
