@@ -180,6 +180,47 @@ impl Ingest {
 /// A decoded reading as the validator takes it: stamped (by the device, else on arrival) and in
 /// the stored unit of its point's kind.
 pub(crate) fn stamped(point: &Point, decoded: Decoded, received_ms: i64) -> (i64, f64) {
-    let value = decoded.unit.unwrap_or(point.unit).normalise(decoded.value);
+    // A unit the payload names (Tasmota's TempUnit) wins only for what the point measures: a
+    // power point read from a field named like a temperature stays in its configured unit.
+    let named = decoded.unit.filter(|unit| point.kind.accepted_units().contains(unit));
+    let value = named.unwrap_or(point.unit).normalise(decoded.value);
     (decoded.ts_ms.unwrap_or(received_ms), value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    #[test]
+    fn a_unit_named_in_the_payload_counts_only_for_what_the_point_measures() {
+        // Given a thermometer and a power point in kW both read from a Tasmota field named
+        // Temperature (the fuzz target ingest found the power converted from °F)
+        let text = r#"
+[site]
+id = "s"
+timezone = "UTC"
+[[points]]
+id = "temp"
+kind = "zone_temperature"
+topic = "tele/t/SENSOR"
+decode = { format = "tasmota", field = "DS18B20.Temperature" }
+[[points]]
+id = "power"
+kind = "power"
+unit = "kW"
+topic = "tele/t/SENSOR"
+decode = { format = "tasmota", field = "DS18B20.Temperature" }
+"#;
+        let settings = Settings::parse(text, "test").expect("valid test config");
+        let payload = br#"{"DS18B20":{"Temperature":68.0},"TempUnit":"F"}"#;
+        // When the same message is read for each
+        let read = |point: &Point| {
+            let decoded = point.decoder.decode(payload, settings.site.timezone).expect("decodes");
+            stamped(point, decoded, 0).1
+        };
+        // Then the thermometer follows TempUnit and the power point keeps its kW
+        assert!((read(&settings.points[0]) - 20.0).abs() < 1e-9);
+        assert_eq!(read(&settings.points[1]), 68.0);
+    }
 }
