@@ -5,8 +5,8 @@
 use super::{Target, TARGETS};
 use std::path::{Path, PathBuf};
 
-/// Mutated inputs per target: a few seconds for all of them in a debug build.
-const MUTATED: usize = 2_000;
+/// Mutated inputs per target: about a second for all of them in a debug build.
+const MUTATED: usize = 5_000;
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
