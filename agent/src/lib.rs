@@ -6,6 +6,8 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod daemon;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod glance;
 pub mod homeassistant;
 pub mod ingest;

@@ -6,6 +6,7 @@
 //! are in) → models (heat loss per kelvin-hour, each zone's response) → rules (findings) →
 //! estimate (replay the period under each finding) → recommendations.
 
+pub mod decision;
 pub mod estimate;
 pub mod history;
 pub mod programme;

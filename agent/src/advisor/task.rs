@@ -4,6 +4,7 @@
 //! goes out on `<prefix>/decisions`, and the current list, retained, on
 //! `<prefix>/recommendations`.
 
+use super::decision::{parse_decision, Verdict};
 use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
 use crate::control::schedule::Basis;
@@ -13,7 +14,6 @@ use crate::mqtt::{Inbound, Publisher};
 use crate::shared::{Shared, Unfinished};
 use crate::stats::Stats;
 use crate::store::{Store, StoreError};
-use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -33,22 +33,6 @@ pub enum AdvisorError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Unfinished(#[from] Unfinished),
-}
-
-/// What a facility manager sends to decide on a recommendation.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Decision {
-    pub decision: Verdict,
-    pub by: Option<String>,
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Accept,
-    Reject,
 }
 
 #[derive(Debug)]
@@ -144,10 +128,10 @@ impl AdvisorTask {
         let Some(subject) = m.topic.strip_prefix(&prefix).and_then(|t| t.strip_suffix("/set")) else {
             return Ok(());
         };
-        let decision: Decision = match serde_json::from_slice(&m.payload) {
+        let decision = match parse_decision(&m.payload) {
             Ok(d) => d,
             Err(e) => {
-                tracing::warn!(subject, error = %e, r#"refused: send {{"decision": "accept" | "reject", "by": "…", "note": "…"}}"#);
+                tracing::warn!(subject, error = %e, "decision refused");
                 return Ok(());
             }
         };

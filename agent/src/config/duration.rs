@@ -11,6 +11,11 @@ pub struct Span(pub Duration);
 
 pub const ACCEPTED: &str = "a number and a unit: ms, s, m, h, d or y (e.g. \"90s\", \"15m\", \"400d\")";
 
+/// The longest duration the config takes. Every span is added to a timestamp somewhere (an
+/// interval's end, the next advisor run, a retention cut-off), in i64 milliseconds: a thousand
+/// years keeps any such sum far from overflowing, and no setting needs more.
+pub const LONGEST: Span = Span::days(1000 * 365);
+
 impl Span {
     pub const fn secs(s: u64) -> Self {
         Self(Duration::from_secs(s))
@@ -45,7 +50,8 @@ impl std::str::FromStr for Span {
         };
         n.checked_mul(unit_ms)
             .map(|ms| Span(Duration::from_millis(ms)))
-            .ok_or_else(|| format!("{text:?} is too long a duration"))
+            .filter(|span| *span <= LONGEST)
+            .ok_or_else(|| format!("{text:?} is too long a duration: at most {LONGEST}"))
     }
 }
 
@@ -86,6 +92,10 @@ mod tests {
             ("m", Err("whole number")),
             ("3 fortnights", Err("unknown unit")),
             ("-5m", Err("whole number")),
+            ("1000y", Ok(Duration::from_secs(1000 * 365 * 86_400))),
+            ("1001y", Err("at most 1000y")),
+            ("18446744073709551615ms", Err("at most 1000y")),
+            ("18446744073709551615y", Err("too long")),
         ];
         for (given, then) in table {
             let got = given.parse::<Span>();
@@ -95,6 +105,17 @@ mod tests {
                 (got, then) => panic!("{given}: got {got:?}, expected {then:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_span_too_long_to_add_to_a_timestamp_is_refused() {
+        // Given an interval meter declared with an interval of u64::MAX ms (the fuzz target
+        // ingest found the validator's interval end overflowing i64, a panic in release builds)
+        let text = "[site]\nid = \"s\"\ntimezone = \"UTC\"\n[[points]]\nid = \"i\"\nkind = \"energy\"\nunit = \"kWh\"\ntopic = \"i\"\ncumulative = false\ninterval = \"18446744073709551615ms\"\n";
+        // When the config is read
+        let refused = crate::config::Settings::parse(text, "test.toml").expect_err("refused");
+        // Then it is refused, saying how long a span may be
+        assert!(refused.to_string().contains("too long a duration: at most 1000y"), "{refused}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod kpi;
 pub mod log;
 pub mod plan;
 pub mod price;
+pub(crate) mod request;
 pub mod safety;
 pub mod schedule;
 pub mod settle;

@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 /// Payloads longer than this are refused before parsing (96 quarter-hours fit well within).
 const MAX_PAYLOAD: usize = 16 * 1024;
+/// The longest series id whose events' ids (`price-<id>-<n>`, n up to 96) are still event ids.
+const MAX_ID: usize = super::event::MAX_ID - "price--96".len();
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +35,8 @@ pub enum PriceError {
     TooLong { bytes: usize },
     #[error("not a price series: {0}")]
     Malformed(String),
+    #[error("series id {0:?}: 1–{MAX_ID} characters of letters, digits, '-', '_', '.' (it names the events)")]
+    Id(String),
     #[error("series {id}: {n} prices; give 2 to 96, in time order, all of them finite")]
     Prices { id: String, n: usize },
     #[error("series {id}: slots of unequal length (the first is {first_min} min, one is {other_min} min)")]
@@ -55,6 +59,11 @@ pub fn events(payload: &[u8], spike_ratio: f64) -> Result<Vec<PriceEvent>, Price
         return Err(PriceError::TooLong { bytes: payload.len() });
     }
     let s: Series = serde_json::from_slice(payload).map_err(|e| PriceError::Malformed(e.to_string()))?;
+    // Checked here, not only by the book: otherwise every event of the day would be refused
+    // one by one for an id the series gave them.
+    if !super::event::is_id(&s.id) || s.id.len() > MAX_ID {
+        return Err(PriceError::Id(s.id));
+    }
     let n = s.prices.len();
     let ordered = s.prices.windows(2).all(|w| w[0].start < w[1].start);
     if !(2..=96).contains(&n) || !ordered || s.prices.iter().any(|p| !p.price.is_finite()) {
@@ -82,7 +91,7 @@ pub fn events(payload: &[u8], spike_ratio: f64) -> Result<Vec<PriceEvent>, Price
             i += 1;
         }
         let peak = s.prices[first..i].iter().map(|p| p.price).fold(f64::MIN, f64::max);
-        let level = ((peak - median) / (dearest - median)).clamp(0.25, 1.0);
+        let level = depth(peak, median, dearest);
         let (start_ms, end_ms) = (starts[first], starts[i - 1] + slot_ms);
         let payload = serde_json::json!({
             "id": format!("price-{}-{}", s.id, out.len() + 1),
@@ -95,6 +104,19 @@ pub fn events(payload: &[u8], spike_ratio: f64) -> Result<Vec<PriceEvent>, Price
         out.push(PriceEvent { payload, start_ms, end_ms, level });
     }
     Ok(out)
+}
+
+/// How far `peak` stands from the median towards the day's dearest, within [0.25, 1]. Finite for
+/// any finite prices: a spread wider than a float holds (−1e308 to 1e308) is taken in halves,
+/// which is exact there, rather than becoming ∞/∞.
+fn depth(peak: f64, median: f64, dearest: f64) -> f64 {
+    let spread = dearest - median;
+    let share = if spread.is_finite() {
+        (peak - median) / spread
+    } else {
+        (peak / 2.0 - median / 2.0) / (dearest / 2.0 - median / 2.0)
+    };
+    share.clamp(0.25, 1.0)
 }
 
 #[cfg(test)]
@@ -124,6 +146,43 @@ mod tests {
         assert_eq!(spans, [("2019-12-03T07:00:00Z".to_string(), 0.25), ("2019-12-03T17:00:00Z".to_string(), 1.0)]);
         assert_eq!(found[1].end_ms - found[1].start_ms, 2 * 3_600_000);
         assert!(found[1].payload.contains(r#""id":"price-d1-2""#), "{}", found[1].payload);
+    }
+
+    #[test]
+    fn prices_at_the_limits_of_a_float_still_make_an_event_of_finite_depth() {
+        // Given a series whose spread is wider than a float holds (the price target's invariant
+        // found it: the level was ∞/∞, sent as null, and the book refused the event)
+        let payload = series(&[-1e308, -1e308, 1e308]);
+        // When the agent reads it
+        let found = events(payload.as_bytes(), 1.25).expect("a valid series");
+        // Then the dear hour is a full event, and a request the book takes
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].level, 1.0);
+        let mut book = super::super::event::FlexBook::default();
+        assert!(book.apply(found[0].payload.as_bytes(), found[0].start_ms - 1).is_ok(), "{}", found[0].payload);
+    }
+
+    #[test]
+    fn a_series_whose_id_cannot_name_its_events_is_refused_whole() {
+        // Given a dear evening in series whose ids are a flex id's characters or not (found by
+        // the fuzz target `price`: "d1?" made events the book refused one by one)
+        let mut prices = vec![0.10; 24];
+        prices[18] = 0.30;
+        for (id, taken) in [("d1?", false), ("", false), (&"x".repeat(56), false), (&"x".repeat(55), true)] {
+            // When the agent reads it
+            let payload = series(&prices).replace(r#""id":"d1""#, &format!(r#""id":"{id}""#));
+            let found = events(payload.as_bytes(), 1.25);
+            // Then a series with a usable id asks for the evening, as a request the book takes,
+            // and any other is refused as a whole, naming its id
+            match found {
+                Ok(found) => {
+                    assert!(taken, "{id:?} taken");
+                    let mut book = super::super::event::FlexBook::default();
+                    assert!(book.apply(found[0].payload.as_bytes(), found[0].start_ms - 1).is_ok(), "{id:?}");
+                }
+                Err(e) => assert!(!taken && matches!(e, PriceError::Id(ref refused) if refused == id), "{id:?}: {e}"),
+            }
+        }
     }
 
     #[test]

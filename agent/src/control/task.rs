@@ -5,9 +5,10 @@
 //! sends commands to the thermostats' topics and records every decision in the control log.
 
 use super::actuate::payload;
-use super::controller::{Command, Controller, Hold, Mode, Notice, Override, Source, StepResult, ZoneReading};
+use super::controller::{Command, Controller, Mode, Notice, Override, Source, StepResult, ZoneReading};
 use super::event::Change;
 use super::log::{ControlLog, Kind, LogError};
+use super::request::{parse_mode, parse_override, OverrideAsk};
 use super::schedule::Basis;
 use super::watch::Watches;
 use crate::clock::Clock;
@@ -20,38 +21,11 @@ use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::uplink::outbox::{Outbox, Priority, Report};
 use crate::watchdog::Pulse;
-use chrono::{DateTime, TimeZone, Utc};
-use serde::Deserialize;
+use chrono::TimeZone;
 use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
-
-/// An override lasts at most a week: longer is a change of programme, for the advisor.
-const LONGEST_OVERRIDE_MS: i64 = 7 * 86_400_000;
-
-/// What a person sends on `<prefix>/override/<zone>`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OverrideRequest {
-    setpoint_c: Option<f64>,
-    #[serde(default)]
-    hands_off: bool,
-    /// Ends the override in force.
-    #[serde(default)]
-    cancel: bool,
-    /// Until the schedule's next change when absent.
-    until: Option<DateTime<Utc>>,
-    by: Option<String>,
-}
-
-/// What the stop switch on `<prefix>/control/set` takes.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ModeRequest {
-    mode: Mode,
-    by: Option<String>,
-}
 
 /// Which zone and which reading a tapped point is.
 #[derive(Debug, Clone, Copy)]
@@ -310,7 +284,7 @@ impl ControlTask {
             let result = self.override_zone(controller, zone, &m.payload, now).await;
             watches.overrides(overrides_in(&result), now);
         } else if m.topic == format!("{p}/control/set") {
-            match serde_json::from_slice::<ModeRequest>(&m.payload) {
+            match parse_mode(&m.payload) {
                 Ok(r) => {
                     controller.set_mode(r.mode);
                     let why = format!("mode set to {:?}", r.mode).to_lowercase();
@@ -319,9 +293,7 @@ impl ControlTask {
                     let result = controller.reconsider(now);
                     self.carry_out(&result, now).await;
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, r#"control: refused; send {{"mode": "advise" | "shadow" | "auto", "by": "…"}}"#)
-                }
+                Err(e) => tracing::warn!(error = %e, "control: mode refused"),
             }
         }
     }
@@ -386,31 +358,16 @@ impl ControlTask {
             let known: Vec<&str> = controller.zone_names().collect();
             return refuse(format!("no controlled zone {zone:?}; zones: {known:?}")).await;
         };
-        let r: OverrideRequest = match serde_json::from_slice(payload) {
-            Ok(r) => r,
-            Err(e) => {
-                return refuse(format!(
-                    r#"{e}; send {{"setpoint_c": 21.5}} or {{"hands_off": true}}, with "until" (RFC 3339) and "by" if you like, or {{"cancel": true}}"#
-                ))
-                .await
+        let (hold, until_ms) = match parse_override(payload, now, |now| controller.default_until(now)) {
+            Ok(OverrideAsk::Hold { hold, until_ms }) => (hold, until_ms),
+            Ok(OverrideAsk::Cancel { by }) => {
+                let result = controller.end_override(i, now);
+                self.record(Kind::OverrideEnded, Some(zone), now, "override cancelled", json!({ "by": by })).await;
+                self.carry_out(&result, now).await;
+                return result;
             }
+            Err(e) => return refuse(e.to_string()).await,
         };
-        if r.cancel {
-            let result = controller.end_override(i, now);
-            self.record(Kind::OverrideEnded, Some(zone), now, "override cancelled", json!({ "by": r.by })).await;
-            self.carry_out(&result, now).await;
-            return result;
-        }
-        let hold = match (r.setpoint_c, r.hands_off) {
-            (Some(v), false) if v.is_finite() && (5.0..=30.0).contains(&v) => Hold::Setpoint { setpoint_c: v },
-            (None, true) => Hold::HandsOff,
-            (Some(v), false) => return refuse(format!("setpoint {v} °C is outside 5–30 °C")).await,
-            _ => return refuse("give either setpoint_c or hands_off".into()).await,
-        };
-        let until_ms = r.until.map_or_else(|| controller.default_until(now), |u| u.timestamp_millis());
-        if until_ms <= now || until_ms > now + LONGEST_OVERRIDE_MS {
-            return refuse(format!("until {} must be after now and within a week", crate::clock::iso(until_ms))).await;
-        }
         let over = Override { hold, since_ms: now, until_ms, source: Source::Topic };
         let result = controller.override_zone(i, over, now);
         self.carry_out(&result, now).await;

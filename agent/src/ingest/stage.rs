@@ -2,12 +2,12 @@
 //! units, validates, and sends readings and rejections to the writer in arrival order, each
 //! message's acknowledgement after its records (the writer sends it once they are committed).
 
-use super::decode::availability;
+use super::decode::{availability, Decoded};
 use super::reading::{Reading, Reason};
 use super::rejections::RejectionLog;
 use super::validate::{Rejected, Validator};
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{Point, Settings};
 use crate::mqtt::Inbound;
 use crate::point::Unit;
 use crate::stats::Stats;
@@ -196,8 +196,7 @@ impl Ingest {
                 detail: format!("an on/off state where a {} point expects a number", spec.kind.name()),
             });
         }
-        let value = decoded.unit.unwrap_or(spec.unit).normalise(decoded.value);
-        let ts_ms = decoded.ts_ms.unwrap_or(message.received_ms);
+        let (ts_ms, value) = stamped(spec, decoded, message.received_ms);
         self.validator.check(point, ts_ms, value, self.clock.wall_ms())
     }
 
@@ -211,5 +210,53 @@ impl Ingest {
         self.rejections.record(&self.settings.points[point].id, rejected.reason, &rejected.detail);
         let rejection = Record::Rejection { point, reason: rejected.reason, at_ms, detail: rejected.detail };
         records.send(Item::Record(rejection)).await
+    }
+}
+
+/// A decoded reading as the validator takes it: stamped (by the device, else on arrival) and in
+/// the stored unit of its point's kind.
+pub(crate) fn stamped(point: &Point, decoded: Decoded, received_ms: i64) -> (i64, f64) {
+    // A unit the payload names (Tasmota's TempUnit) wins only for what the point measures: a
+    // power point read from a field named like a temperature stays in its configured unit.
+    let named = decoded.unit.filter(|unit| point.kind.accepted_units().contains(unit));
+    let value = named.unwrap_or(point.unit).normalise(decoded.value);
+    (decoded.ts_ms.unwrap_or(received_ms), value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    #[test]
+    fn a_unit_named_in_the_payload_counts_only_for_what_the_point_measures() {
+        // Given a thermometer and a power point in kW both read from a Tasmota field named
+        // Temperature (the fuzz target ingest found the power converted from °F)
+        let text = r#"
+[site]
+id = "s"
+timezone = "UTC"
+[[points]]
+id = "temp"
+kind = "zone_temperature"
+topic = "tele/t/SENSOR"
+decode = { format = "tasmota", field = "DS18B20.Temperature" }
+[[points]]
+id = "power"
+kind = "power"
+unit = "kW"
+topic = "tele/t/SENSOR"
+decode = { format = "tasmota", field = "DS18B20.Temperature" }
+"#;
+        let settings = Settings::parse(text, "test").expect("valid test config");
+        let payload = br#"{"DS18B20":{"Temperature":68.0},"TempUnit":"F"}"#;
+        // When the same message is read for each
+        let read = |point: &Point| {
+            let decoded = point.decoder.decode(payload, settings.site.timezone).expect("decodes");
+            stamped(point, decoded, 0).1
+        };
+        // Then the thermometer follows TempUnit and the power point keeps its kW
+        assert!((read(&settings.points[0]) - 20.0).abs() < 1e-9);
+        assert_eq!(read(&settings.points[1]), 68.0);
     }
 }

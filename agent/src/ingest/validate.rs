@@ -109,8 +109,9 @@ impl Validator {
             None => (None, None),
             Some(EnergyMode::Interval { length, max_kw }) => {
                 let hours = length.0.as_secs_f64() / 3600.0;
-                if value > max_kw * hours {
-                    return rejected(Reason::OutOfRange, format!("{value} kWh in {length} is above max_kw {max_kw}"));
+                // Either way: a net meter whose range allows export glitches downwards too.
+                if value.abs() > max_kw * hours {
+                    return rejected(Reason::OutOfRange, format!("{value} kWh in {length} is beyond max_kw {max_kw}"));
                 }
                 let span = EnergySpan { start_ms: ts_ms, end_ms: ts_ms + length.as_millis_i64(), kwh: value };
                 (Some(span), None)

@@ -5,7 +5,11 @@ const H: i64 = 3_600_000;
 const NOW: i64 = 1_700_000_000_000;
 
 fn settings() -> Settings {
-    let text = r#"
+    Settings::parse(&settings_text(), "test").expect("valid test config")
+}
+
+fn settings_text() -> String {
+    r#"
 [site]
 id = "s"
 timezone = "UTC"
@@ -31,8 +35,8 @@ topic = "i"
 cumulative = false
 interval = "1h"
 max_kw = 50.0
-"#;
-    Settings::parse(text, "test").expect("valid test config")
+"#
+    .to_string()
 }
 
 fn validator() -> Validator {
@@ -129,6 +133,21 @@ fn interval_energy_covers_its_interval_and_respects_max_kw() {
     assert_eq!(got.reading.energy, Some(EnergySpan { start_ms: NOW - H, end_ms: NOW, kwh: 42.0 }));
     assert_eq!(v.check(INTERVAL, NOW, 51.0, NOW).map_err(|r| r.reason), Err(Reason::OutOfRange));
     assert_eq!(v.check(INTERVAL, NOW, -1.0, NOW).map_err(|r| r.reason), Err(Reason::OutOfRange));
+}
+
+#[test]
+fn a_net_meters_interval_energy_respects_max_kw_both_ways() {
+    // Given an interval meter whose range allows export (the fuzz target ingest found -459.67 kWh
+    // in 15 minutes accepted under max_kw 250: only imports were held to it)
+    let text = settings_text().replace("max_kw = 50.0", "max_kw = 50.0\nrange = [-1000.0, 1000.0]");
+    let s = Settings::parse(&text, "test").expect("valid test config");
+    let mut v = Validator::new(&s.points, &s.ingest);
+    // When an hour of export within max_kw arrives, and then one beyond it
+    let export = v.check(INTERVAL, NOW - 2 * H, -42.0, NOW).map(|a| a.reading.energy.map(|e| e.kwh));
+    let glitch = v.check(INTERVAL, NOW - H, -51.0, NOW).map_err(|r| r.reason);
+    // Then the export is energy, and the glitch is refused as out of range
+    assert_eq!(export, Ok(Some(-42.0)));
+    assert_eq!(glitch, Err(Reason::OutOfRange));
 }
 
 #[test]

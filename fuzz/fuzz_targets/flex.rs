@@ -1,0 +1,4 @@
+#![no_main]
+//! See `sobre_agent::fuzzing::flex` for what the target asserts.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sobre_agent::fuzzing::flex::run(data));
