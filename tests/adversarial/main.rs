@@ -250,6 +250,64 @@ fn twenty_sigkills_during_qos1_ingest_lose_nothing_the_broker_accepted() {
 }
 
 #[test]
+fn three_broker_restarts_during_qos1_ingest_lose_nothing_the_broker_accepted() {
+    let _turn = heavy();
+    // Given a broker that keeps sessions and queued messages across its restarts
+    let mut broker = Mosquitto::start_persistent();
+    let agent = Agent::start(broker.port, &json_point("temp", "zone_temperature", "°C", ""), "");
+    let db = agent.db();
+    online(broker.port);
+    let (published, acked, stop) =
+        (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+    // And a device publishing 1,000 readings a second with QoS 1, through the restarts
+    let publisher = {
+        let (port, published, acked, stop) = (broker.port, published.clone(), acked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let firehose = Firehose::connect(port);
+            let start = Instant::now();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let due = start.elapsed().as_millis() as u64;
+                while i < due {
+                    // Queued by the client while the broker is away; what it never acknowledged
+                    // is not counted as accepted
+                    let _ = firehose.client.try_publish("test/temp", QoS::AtLeastOnce, false, reading_at(i));
+                    i += 1;
+                }
+                published.store(i, Ordering::Relaxed);
+                acked.store(firehose.acked(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let settle = Instant::now();
+            while settle.elapsed() < Duration::from_secs(2) {
+                acked.store(firehose.acked(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    // When the broker is stopped and started three times while readings flow
+    for restart in 0..3 {
+        let stored = db.readings("temp");
+        wait_until(&format!("ingest before restart {restart}"), || db.readings("temp") >= stored + 500);
+        broker.restart();
+    }
+    let stored = db.readings("temp");
+    wait_until("ingest after the restarts", || db.readings("temp") >= stored + 500);
+    stop.store(true, Ordering::Relaxed);
+    publisher.join().expect("the publisher");
+
+    // Then every reading the broker acknowledged to the device is in the store
+    let accepted = acked.load(Ordering::Relaxed);
+    wait_until_within(Duration::from_secs(120), "every accepted reading stored", || db.readings("temp") >= accepted);
+    println!(
+        "3 broker restarts: {} published, {accepted} accepted by the broker, {} stored",
+        published.load(Ordering::Relaxed),
+        db.readings("temp")
+    );
+    assert_eq!(db.count("SELECT count(*) FROM rejections WHERE reason NOT IN ('duplicate')"), 0);
+}
+
+#[test]
 fn oversize_and_retained_poison_cost_neither_the_connection_nor_the_readings_behind_them() {
     let broker = Mosquitto::start();
     let firehose = Firehose::connect(broker.port);

@@ -11,6 +11,8 @@ use std::time::Duration;
 /// Requests (publishes, acknowledgements, subscriptions) waiting for the event loop. Nothing
 /// waits for room here: publishers drop and count, and the link retries its own acks.
 pub const REQUEST_CAPACITY: usize = 1024;
+/// Status, ledger records and commands in flight at once (mosquitto allows 20 by default).
+const OUTGOING_IN_FLIGHT: u16 = 100;
 
 pub fn local(broker: &BrokerSettings, will: &Retained) -> MqttOptions {
     let mut opts = MqttOptions::new(&broker.client_id, &broker.host, broker.port);
@@ -27,6 +29,9 @@ pub fn local(broker: &BrokerSettings, will: &Retained) -> MqttOptions {
     let max = u32::try_from(broker.max_packet_bytes).unwrap_or(u32::MAX);
     opts.set_max_packet_size(Some(max));
     opts.set_request_channel_capacity(REQUEST_CAPACITY);
+    // The agent's own QoS 1 publishes awaiting the broker's acknowledgement. rumqttc keeps a
+    // slot for each possible one: its default (65,535) alone took 16 MiB of resident memory.
+    opts.set_outgoing_inflight_upper_limit(OUTGOING_IN_FLIGHT);
     opts.set_last_will(LastWill::new(&will.topic, will.payload.clone(), QoS::AtLeastOnce, true, None));
     if let Some((user, pass)) = &broker.credentials {
         opts.set_credentials(user, pass);
