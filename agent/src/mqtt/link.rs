@@ -16,6 +16,7 @@
 //! The acknowledgements' channel is unbounded because it holds at most what the backlog and
 //! the stages hold.
 
+use super::backlog::{Backlog, Taken};
 use super::backoff::Backoff;
 use super::mailbox::{Mailbox, Offer};
 use super::{Ack, Inbound, Retained};
@@ -37,8 +38,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a graceful disconnect may take to flush the final status.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
-/// Readings the backlog holds beyond the broker's window.
-const BACKLOG_SLACK: usize = 1024;
 /// While the link waits for room in ingest, how often it looks whether the disk has failed.
 const RECHECK: Duration = Duration::from_millis(250);
 /// Acknowledgements in the request queue at once: the rest of it stays free for the other
@@ -86,57 +85,6 @@ impl std::fmt::Debug for Link {
     }
 }
 
-/// Readings on their way to ingest that its queue has no room for yet, in arrival order.
-#[derive(Debug)]
-struct Backlog {
-    waiting: VecDeque<Inbound>,
-    bound: usize,
-    /// A QoS 1 reading found no room (the disk failing): every later one is skipped too, so
-    /// that the broker sends them again in order.
-    skipping: bool,
-}
-
-/// What became of a reading.
-#[derive(Debug)]
-enum Taken {
-    Queued,
-    /// Ingest has stopped.
-    Closed,
-    /// Left unacknowledged, for the broker to send again.
-    Skipped,
-    /// A QoS 0 reading with no room: gone (its topic).
-    Dropped(String),
-}
-
-impl Backlog {
-    fn full(&self) -> bool {
-        self.waiting.len() >= self.bound
-    }
-
-    fn take(&mut self, message: Inbound, inbound: &mpsc::Sender<Inbound>) -> Taken {
-        let qos1 = message.ack.is_some();
-        if (self.skipping && qos1) || self.full() {
-            if qos1 {
-                self.skipping = true;
-                return Taken::Skipped;
-            }
-            return Taken::Dropped(message.topic);
-        }
-        if !self.waiting.is_empty() {
-            self.waiting.push_back(message);
-            return Taken::Queued;
-        }
-        match inbound.try_send(message) {
-            Ok(()) => Taken::Queued,
-            Err(mpsc::error::TrySendError::Full(message)) => {
-                self.waiting.push_back(message);
-                Taken::Queued
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Taken::Closed,
-        }
-    }
-}
-
 /// What the link keeps between events.
 #[derive(Debug)]
 struct Session {
@@ -172,7 +120,7 @@ impl Link {
             quiet: Quiet::new(Duration::from_secs(60)),
         };
         let mut writer_running = true;
-        let mut backlog = Backlog { waiting: VecDeque::new(), bound: self.window + BACKLOG_SLACK, skipping: false };
+        let mut backlog = Backlog::new(self.window);
         loop {
             // One poll lives until it yields: acknowledgements go into the request queue that
             // this same poll reads, and dropping a poll half-way could drop a packet with it.

@@ -6,6 +6,7 @@
 //! writer); requests to the agent go through rate-limited, coalescing `mailbox`es; every other
 //! task publishes through a `Publisher` that drops and counts rather than waits.
 
+pub mod backlog;
 pub mod backoff;
 pub mod link;
 pub mod mailbox;

@@ -1,7 +1,7 @@
 //! What the agent asks of the building's broker when it connects (MQTT 5).
 
 use super::Retained;
-use crate::config::BrokerSettings;
+use crate::config::{BrokerSettings, TlsSettings};
 use rumqttc::v5::mqttbytes::v5::LastWill;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, EventLoop, MqttOptions};
@@ -37,13 +37,18 @@ pub fn local(broker: &BrokerSettings, will: &Retained) -> MqttOptions {
         opts.set_credentials(user, pass);
     }
     if let Some(tls) = &broker.tls {
-        opts.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
-            ca: tls.ca_pem.clone(),
-            alpn: None,
-            client_auth: tls.client_auth.clone(),
-        }));
+        opts.set_transport(transport(tls));
     }
     opts
+}
+
+/// TLS to a broker (the building's or the city's), with its CA and maybe a client certificate.
+pub fn transport(tls: &TlsSettings) -> Transport {
+    Transport::tls_with_config(TlsConfiguration::Simple {
+        ca: tls.ca_pem.clone(),
+        alpn: None,
+        client_auth: tls.client_auth.clone(),
+    })
 }
 
 pub fn client(broker: &BrokerSettings, will: &Retained) -> (AsyncClient, EventLoop) {

@@ -3,7 +3,7 @@
 
 use crate::config::BrokerSettings;
 use crate::mqtt::Retained;
-use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
+use rumqttc::{LastWill, MqttOptions, QoS};
 use std::time::Duration;
 
 pub fn options(broker: &BrokerSettings, will: &Retained) -> MqttOptions {
@@ -16,11 +16,7 @@ pub fn options(broker: &BrokerSettings, will: &Retained) -> MqttOptions {
         opts.set_credentials(user, pass);
     }
     if let Some(tls) = &broker.tls {
-        opts.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
-            ca: tls.ca_pem.clone(),
-            alpn: None,
-            client_auth: tls.client_auth.clone(),
-        }));
+        opts.set_transport(crate::mqtt::options::transport(tls));
     }
     opts
 }
