@@ -21,7 +21,7 @@ struct Scrape {
 impl Collector for Scrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = &self.stats;
-        let counters: [(&str, &str, u64); 11] = [
+        let counters: [(&str, &str, u64); 16] = [
             ("messages", "MQTT messages that reached ingest", s.messages),
             ("readings_accepted", "readings that passed validation", s.accepted),
             ("readings_rejected", "readings refused by ingest", s.rejected),
@@ -33,6 +33,19 @@ impl Collector for Scrape {
             ("reports_queued", "reports queued in the outbox", s.reports_queued),
             ("reports_sent", "reports handed to the city's broker, resends included", s.reports_sent),
             ("reports_acked", "reports the city's broker acknowledged", s.reports_acked),
+            (
+                "requests_dropped",
+                "requests dropped: over their topic's rate, repeated, or their queue full",
+                s.requests_dropped,
+            ),
+            ("readings_dropped", "QoS 0 readings dropped while the disk refused commits", s.readings_dropped),
+            (
+                "broker_resyncs",
+                "clean reconnections so the broker sends again what the agent left unacknowledged",
+                s.resyncs,
+            ),
+            ("publish_dropped", "messages not published: the link to the broker was behind", s.publish_dropped),
+            ("publish_refused", "messages the building's broker refused (its ACL)", s.publish_refused),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
@@ -43,8 +56,9 @@ impl Collector for Scrape {
                 counter.metric_type(),
             )?)?;
         }
-        let gauges: [(&str, &str, i64); 2] = [
+        let gauges: [(&str, &str, i64); 3] = [
             ("devices_offline", "devices whose availability topic says offline", s.devices_offline as i64),
+            ("store_failing", "1 while the disk refuses the store's commits", i64::from(s.store_failing)),
             ("stored_through_seconds", "event time of the newest stored reading", (s.stored_through_ms / 1000) as i64),
         ];
         for (name, help, value) in gauges {
@@ -74,4 +88,21 @@ pub fn render(stats: &Snapshot, current: &[Current]) -> String {
         tracing::error!(error = %e, "cannot encode the metrics");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_agent_dropped_and_whether_its_disk_refuses_commits_are_scraped() {
+        // Given an agent that dropped requests and whose disk refuses commits
+        let stats = Snapshot { requests_dropped: 7, publish_refused: 2, store_failing: true, ..Snapshot::default() };
+        // When /metrics is rendered
+        let text = render(&stats, &[]);
+        // Then each is there, with its value
+        for line in ["sobre_requests_dropped_total 7", "sobre_publish_refused_total 2", "sobre_store_failing 1"] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
 }
