@@ -100,9 +100,12 @@ fn played_and_advised(text: &str, name: &str) -> (SimSettings, sobre_agent::advi
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let played =
         rt.block_on(sim::run(emulator, &target, sim::Pace::Max, std::future::pending())).expect("the school plays");
-    crate::support::wait_until("every device message reached the agent", || {
-        agent.stats.snapshot().messages >= played.published
-    });
+    // (eight weeks of a school through mosquitto: a debug build on a loaded machine takes a while)
+    crate::support::wait_until_within(
+        std::time::Duration::from_secs(180),
+        "every device message reached the agent",
+        || agent.stats.snapshot().messages >= played.published,
+    );
     let path = settings.storage.path.clone();
     let _dir = agent.stop();
     let store = sobre_agent::store::Store::open(&path, &settings.points, settings.site.timezone).expect("store");
