@@ -78,7 +78,9 @@ pub async fn run(
         stats.stored_through_ms.fetch_max(newest.ts_ms.max(0) as u64, std::sync::atomic::Ordering::Relaxed);
     }
     tracing::info!(site = settings.site.id, points = settings.points.len(), store = %store.path().display(), "starting");
-    let mut watchdog = Watchdog::new(systemd::Notifier::from_env(), systemd::watchdog_period());
+    // systemd hears READY and STOPPING from here, and WATCHDOG from the watchdog's task.
+    let notifier = systemd::Notifier::from_env().map(Arc::new);
+    let mut watchdog = Watchdog::new(notifier.clone(), systemd::watchdog_period());
 
     let mut ingest =
         Ingest::new(settings.clone(), validator, clock.clone(), stats.clone()).with_pulse(watchdog.pulse("ingest"));
@@ -227,7 +229,7 @@ pub async fn run(
 
     shutdown.await;
     tracing::info!("stopping: draining ingest and the store");
-    if let Some(n) = systemd::Notifier::from_env() {
+    if let Some(n) = &notifier {
         n.notify("STOPPING=1");
     }
     let deadline = Instant::now() + DRAIN_LIMIT;

@@ -93,12 +93,16 @@ struct Session {
     /// Acknowledgements not queued yet, and how many are in the request queue.
     pending: VecDeque<Ack>,
     queued: usize,
-    /// QoS 1 readings dropped unacknowledged past the overflow's bound: the broker must send
+    /// QoS 1 readings skipped unacknowledged past the backlog's bound: the broker must send
     /// them again, which it does on a new connection.
     unacknowledged: u64,
     /// The link disconnected on purpose to have them sent again.
     resyncing: bool,
-    quiet: Quiet,
+    /// One line a minute for each kind of trouble, so that a flood of one (dropped requests)
+    /// never hides another (the broker refusing a command).
+    quiet_requests: Quiet,
+    quiet_readings: Quiet,
+    quiet_refused: Quiet,
 }
 
 impl Link {
@@ -117,7 +121,9 @@ impl Link {
             queued: 0,
             unacknowledged: 0,
             resyncing: false,
-            quiet: Quiet::new(Duration::from_secs(60)),
+            quiet_requests: Quiet::new(Duration::from_secs(60)),
+            quiet_readings: Quiet::new(Duration::from_secs(60)),
+            quiet_refused: Quiet::new(Duration::from_secs(60)),
         };
         let mut writer_running = true;
         let mut backlog = Backlog::new(self.window);
@@ -166,7 +172,7 @@ impl Link {
                             Taken::Skipped => session.unacknowledged += 1,
                             Taken::Dropped(topic) => {
                                 Stats::add(&self.stats.readings_dropped, 1);
-                                if let Some(held) = session.quiet.allow() {
+                                if let Some(held) = session.quiet_readings.allow() {
                                     tracing::warn!(
                                         topic,
                                         also_dropped_since_last_line = held,
@@ -189,7 +195,7 @@ impl Link {
                     if !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) =>
                 {
                     Stats::add(&self.stats.publish_refused, 1);
-                    if let Some(held) = session.quiet.allow() {
+                    if let Some(held) = session.quiet_refused.allow() {
                         tracing::error!(reason = ?ack.reason, also_refused_since_last_line = held, "the broker refused a message the agent published (commands, status or ledger): check the agent's ACL");
                     }
                 }
@@ -238,7 +244,7 @@ impl Link {
         let offer = route.to.offer(message);
         if offer != Offer::Queued {
             Stats::add(&self.stats.requests_dropped, 1);
-            if let Some(held) = session.quiet.allow() {
+            if let Some(held) = session.quiet_requests.allow() {
                 tracing::warn!(topic, ?offer, also_dropped_since_last_line = held, "a request was dropped");
             }
         }

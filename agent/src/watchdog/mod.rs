@@ -58,13 +58,13 @@ pub struct Watchdog {
     limit: Duration,
     /// How often the loops are looked at (and systemd pinged).
     every: Duration,
-    notifier: Option<Notifier>,
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl Watchdog {
     /// Under systemd's watchdog, loops may be busy for less than its period and systemd is
     /// pinged at half of it; otherwise they may be busy for a minute and nobody is pinged.
-    pub fn new(notifier: Option<Notifier>, period: Option<Duration>) -> Self {
+    pub fn new(notifier: Option<Arc<Notifier>>, period: Option<Duration>) -> Self {
         let limit = period.unwrap_or(DEFAULT_LIMIT);
         Self { base: Instant::now(), pulses: Vec::new(), limit, every: limit / 2, notifier }
     }
