@@ -5,7 +5,8 @@
 use chrono::NaiveTime;
 use sobre_agent::advisor::programme::Programme;
 use sobre_agent::advisor::Setting;
-use sobre_agent::control::controller::{Controller, Mode, ZoneReading};
+use sobre_agent::config::control::Mode;
+use sobre_agent::control::controller::{Controller, ZoneReading};
 use sobre_agent::control::schedule::Schedule;
 use sobre_agent::sim::{closed_loop, demo_settings, Emulator, SimSettings, SCHOOL};
 

@@ -2,8 +2,8 @@
 //! committing a batch with its rollups. `cargo bench -p sobre-agent --bench ingest`.
 
 use sobre_agent::config::Settings;
-use sobre_agent::ingest::decode::Decoder;
-use sobre_agent::ingest::reading::{EnergySpan, Reading};
+use sobre_agent::config::Decoder;
+use sobre_agent::reading::{EnergySpan, Reading};
 use sobre_agent::ingest::validate::Validator;
 use sobre_agent::store::{Record, Store};
 

@@ -2,9 +2,17 @@
 //! the agent's "now" (retention, summaries, status) is either the wall clock or, in event
 //! mode, the newest accepted reading, so a replayed year behaves exactly as a lived one.
 
-use crate::config::ClockMode;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockMode {
+    /// "Now" is the wall clock: live operation.
+    Wall,
+    /// "Now" follows the newest accepted reading: replays run at the speed of the data.
+    Event,
+}
 
 type WallFn = dyn Fn() -> i64 + Send + Sync;
 

@@ -16,6 +16,7 @@ pub mod mqtt;
 pub mod overview;
 pub mod point;
 pub mod quiet;
+pub mod reading;
 pub mod replay;
 pub mod report;
 pub mod shared;

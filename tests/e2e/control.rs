@@ -7,7 +7,7 @@ use crate::support::{copy_store, schema, wait_until, wait_until_within, Agent, I
 use chrono::{NaiveDate, TimeZone};
 use serde_json::Value;
 use sobre_agent::advisor::{self, programme::Programme, Setting};
-use sobre_agent::control::controller::Mode;
+use sobre_agent::config::control::Mode;
 use sobre_agent::control::schedule::Schedule;
 use sobre_agent::sim::{self, trial, Emulator, SimSettings};
 

@@ -5,7 +5,8 @@ use super::estimate::{Estimate, Models};
 use super::history::{History, ZoneHistory, STEP_HOURS};
 use super::programme::{minutes, DayKind, Programme};
 use super::setting::Setting;
-use super::{AdvisorSettings, Factor, Reason, RuleKind};
+use super::{Factor, Reason, RuleKind};
+use crate::config::AdvisorSettings;
 use chrono::{Datelike, NaiveTime, Weekday};
 use sobre_models::daily::{fit_daily, DailyOptions, Day as MeterDay, Fuel};
 

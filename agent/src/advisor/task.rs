@@ -7,7 +7,7 @@
 use super::decision::{parse_decision, Verdict};
 use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
-use crate::control::schedule::Basis;
+use super::Basis;
 use crate::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use crate::mqtt::mailbox::Requests;
 use crate::mqtt::{Inbound, Publisher};

@@ -3,12 +3,8 @@
 
 use super::duration::Span;
 use super::validate::Check;
-use crate::control::actuate::CommandFormat;
-use crate::control::controller::{ControlSettings, Controller, Mode};
-use crate::control::plan::FlexSettings;
-use crate::control::safety::Bounds;
-use chrono_tz::Tz;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -118,39 +114,114 @@ pub struct ControlConfig {
     pub zones: Vec<ControlZone>,
 }
 
-impl ControlConfig {
-    /// The schedule from the programme the advisor read and the changes accepted at
-    /// `accepted_ms`.
-    pub fn schedule(
-        &self,
-        programme: crate::advisor::programme::Programme,
-        accepted: impl IntoIterator<Item = crate::advisor::Setting>,
-        timezone: Tz,
-        comfort_min_c: f64,
-        accepted_ms: i64,
-    ) -> crate::control::schedule::Schedule {
-        let ramp = (self.ramp_k_per_day > 0.0)
-            .then_some(crate::control::schedule::Ramp { k_per_day: self.ramp_k_per_day, from_ms: accepted_ms });
-        crate::control::schedule::Schedule::new(
-            programme,
-            accepted,
-            timezone,
-            comfort_min_c + self.comfort_margin_k,
-            ramp,
-        )
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Advise only: no command leaves (the manual stop switch, or no consent to control yet).
+    Advise,
+    /// Decide as in `Auto` and record it, without commanding.
+    Shadow,
+    Auto,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandFormat {
+    /// `{"occupied_heating_setpoint": 19.5}` (a Zigbee2MQTT TRV's `…/set`).
+    #[default]
+    Zigbee2mqtt,
+    /// `{"setpoint": 19.5, "expires": "…", "by": "sobre"}`.
+    Json,
+    /// `19.5`.
+    Plain,
+}
+
+/// How the agent answers events, from config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlexSettings {
+    /// How long before an event the zones are warmed, and by how much above their schedule.
+    pub preheat: Duration,
+    pub preheat_k: f64,
+    /// How far below the schedule a full-depth shed goes; never below the comfort floor while
+    /// people are in.
+    pub shed_k: f64,
+    /// After the event: zones start recovering one after another over `recovery_spread`, each
+    /// rising by at most `recovery_k_per_step` a step.
+    pub recovery_spread: Duration,
+    pub recovery_k_per_step: f64,
+    /// In a day-ahead price series, a slot this many times the day's median is a price event.
+    pub price_spike_ratio: f64,
+    /// The most the loads the agent controls draw, kW: a request to stay under more than
+    /// this asks nothing and is refused.
+    pub capacity_kw: f64,
+}
+
+impl Default for FlexSettings {
+    fn default() -> Self {
+        Self {
+            preheat: Duration::from_secs(2 * 3600),
+            preheat_k: 1.0,
+            shed_k: 4.0,
+            recovery_spread: Duration::from_secs(3600),
+            recovery_k_per_step: 0.5,
+            price_spike_ratio: 1.25,
+            capacity_kw: 1000.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BoundsError {
+    #[error("setpoint range {min_c}–{max_c} °C: the minimum must be finite and below the maximum")]
+    Range { min_c: f64, max_c: f64 },
+    #[error("largest change per step {max_step_k} K must be positive and finite")]
+    Step { max_step_k: f64 },
+    #[error("shortest time between changes {min_interval_ms} ms must not be negative")]
+    Interval { min_interval_ms: i64 },
+}
+
+/// A zone's hard bounds, from config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    min_c: f64,
+    max_c: f64,
+    max_step_k: f64,
+    min_interval_ms: i64,
+}
+
+impl Bounds {
+    pub fn new(min_c: f64, max_c: f64, max_step_k: f64, min_interval_ms: i64) -> Result<Self, BoundsError> {
+        if !(min_c.is_finite() && max_c.is_finite() && min_c < max_c) {
+            return Err(BoundsError::Range { min_c, max_c });
+        }
+        if !(max_step_k.is_finite() && max_step_k > 0.0) {
+            return Err(BoundsError::Step { max_step_k });
+        }
+        if min_interval_ms < 0 {
+            return Err(BoundsError::Interval { min_interval_ms });
+        }
+        Ok(Self { min_c, max_c, max_step_k, min_interval_ms })
     }
 
-    /// A controller for these zones, holding comfort from `comfort_min_c`.
-    pub fn controller(&self, timezone: Tz, comfort_min_c: f64) -> Controller {
-        let settings = ControlSettings {
-            step_ms: self.step_ms,
-            timezone,
-            comfort_min_c,
-            budget_kh_per_week: self.budget_kh_per_week,
-            command_ttl_ms: self.command_ttl_ms,
-            flex: self.flex,
-        };
-        Controller::new(settings, self.zones.iter().map(|z| (z.zone.clone(), z.bounds)), self.mode)
+    pub fn min_c(&self) -> f64 {
+        self.min_c
+    }
+
+    pub fn max_c(&self) -> f64 {
+        self.max_c
+    }
+
+    pub fn max_step_k(&self) -> f64 {
+        self.max_step_k
+    }
+
+    pub fn min_interval_ms(&self) -> i64 {
+        self.min_interval_ms
+    }
+
+    /// The setpoint brought into the zone's range.
+    pub fn clamp(&self, setpoint: f64) -> f64 {
+        setpoint.clamp(self.min_c, self.max_c)
     }
 }
 

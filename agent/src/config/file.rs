@@ -3,6 +3,7 @@
 
 use super::duration::Span;
 use crate::point::{Fuel, PointKind};
+use crate::clock::ClockMode;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -265,15 +266,6 @@ pub struct TlsFile {
     pub ca_file: PathBuf,
     pub client_cert_file: Option<PathBuf>,
     pub client_key_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClockMode {
-    /// "Now" is the wall clock: live operation.
-    Wall,
-    /// "Now" follows the newest accepted reading: replays run at the speed of the data.
-    Event,
 }
 
 /// Home Assistant MQTT discovery on the building's broker.

@@ -1,18 +1,23 @@
 //! Configuration: one TOML file, read into [`file::ConfigFile`] (unknown keys refused, every
 //! default in one place) and turned by [`validate`] into the runtime [`Settings`].
 
+mod advisor;
+pub mod authority;
 pub mod control;
+mod decoder;
 pub mod duration;
 pub mod file;
 mod validate;
 pub mod web;
 
-use crate::ingest::decode::Decoder;
+pub use advisor::AdvisorSettings;
+pub use decoder::Decoder;
 use crate::point::{Fuel, PointKind, Unit};
 use chrono_tz::Tz;
 pub use duration::Span;
 use file::ConfigFile;
-pub use file::{ClockMode, Discovery};
+pub use crate::clock::ClockMode;
+pub use file::Discovery;
 use std::fmt;
 use std::path::{Path, PathBuf};
 pub use validate::validate;
@@ -58,7 +63,7 @@ pub struct Settings {
     pub comfort: Comfort,
     pub uplink: Option<UplinkSettings>,
     pub reports: ReportSettings,
-    pub advisor: crate::advisor::AdvisorSettings,
+    pub advisor: AdvisorSettings,
     pub control: control::ControlConfig,
     /// The local page; `None`: no page.
     pub web: Option<WebSettings>,
@@ -75,12 +80,20 @@ pub struct SavingsSettings {
     pub points: Vec<String>,
 }
 
+/// The outbox's disk budget, stated by the operator: past it the oldest reports are dropped
+/// (and counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub rows: u64,
+    pub bytes: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct UplinkSettings {
     pub broker: BrokerSettings,
     pub prefix: String,
     pub in_flight: usize,
-    pub budget: crate::uplink::outbox::Budget,
+    pub budget: Budget,
     pub shutdown_deadline: Span,
 }
 

@@ -7,7 +7,7 @@ use super::{
     ReportSettings, Retention, SavingsSettings, Settings, Site, Span, StorageSettings, Tariff, Tariffs, TlsSettings,
     UplinkSettings,
 };
-use crate::ingest::decode::Decoder;
+use super::Decoder;
 use crate::point::{Fuel, Unit};
 use chrono_tz::Tz;
 use std::collections::HashSet;
@@ -102,7 +102,7 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             "use a window of at least \"14d\" (the heat-loss model needs two weeks) and an interval of at least \"1m\"",
         );
     }
-    let advisor = crate::advisor::AdvisorSettings {
+    let advisor = super::AdvisorSettings {
         setback_c: a.setback_c,
         comfort_limit_c: a.comfort_limit_c,
         heating_season_days: a.heating_season_days,
@@ -426,7 +426,7 @@ fn validate_uplink(file: file::UplinkFile, site_id: &str, check: &mut Check) -> 
         broker,
         prefix: file.prefix,
         in_flight: file.in_flight,
-        budget: crate::uplink::outbox::Budget { rows: file.budget.rows, bytes: file.budget.bytes },
+        budget: super::Budget { rows: file.budget.rows, bytes: file.budget.bytes },
         shutdown_deadline: file.shutdown_deadline,
     }
 }

@@ -4,7 +4,7 @@
 
 use super::duration::Span;
 use super::validate::Check;
-use crate::web::Authority;
+use super::authority::Authority;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -3,20 +3,8 @@
 //! period, the command's `expires` (where the device reads it), or the agent's status turning
 //! `offline` (its last will), whichever comes first; then it follows its own programme.
 
-use serde::Deserialize;
+use crate::config::control::CommandFormat;
 use serde_json::json;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CommandFormat {
-    /// `{"occupied_heating_setpoint": 19.5}` (a Zigbee2MQTT TRV's `…/set`).
-    #[default]
-    Zigbee2mqtt,
-    /// `{"setpoint": 19.5, "expires": "…", "by": "sobre"}`.
-    Json,
-    /// `19.5`.
-    Plain,
-}
 
 /// A setpoint rounded to what thermostats take (a tenth of a degree).
 pub fn payload(format: CommandFormat, setpoint_c: f64, expires_ms: i64) -> String {

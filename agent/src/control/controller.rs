@@ -4,26 +4,17 @@
 
 use super::event::{Change, FlexBook, FlexError, FlexEvent};
 use super::forecast::{forecast, Forecast, Windows, ZoneRun};
-use super::plan::{FlexSettings, Phase, ZoneEvent};
-use super::safety::{decide, Bounds, Decision, Limit, Sent, ZoneInput};
+use super::plan::{Phase, ZoneEvent};
+use super::safety::{decide, Decision, Limit, Sent, ZoneInput};
 use super::schedule::{Schedule, Slot};
 use crate::advisor::estimate::ZoneDynamics;
+use crate::config::control::{Bounds, ControlConfig, FlexSettings, Mode};
 use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// Setpoints closer than this are the same (thermostats round to a tenth or a half degree).
 const SAME_C: f64 = 0.25;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Advise only: no command leaves (the manual stop switch, or no consent to control yet).
-    Advise,
-    /// Decide as in `Auto` and record it, without commanding.
-    Shadow,
-    Auto,
-}
 
 /// What the controller needs from config.
 #[derive(Debug, Clone)]
@@ -37,6 +28,21 @@ pub struct ControlSettings {
     /// A command lapses at the thermostat after this unless sent again.
     pub command_ttl_ms: i64,
     pub flex: FlexSettings,
+}
+
+impl ControlConfig {
+    /// A controller for these zones, holding comfort from `comfort_min_c`.
+    pub fn controller(&self, timezone: Tz, comfort_min_c: f64) -> Controller {
+        let settings = ControlSettings {
+            step_ms: self.step_ms,
+            timezone,
+            comfort_min_c,
+            budget_kh_per_week: self.budget_kh_per_week,
+            command_ttl_ms: self.command_ttl_ms,
+            flex: self.flex,
+        };
+        Controller::new(settings, self.zones.iter().map(|z| (z.zone.clone(), z.bounds)), self.mode)
+    }
 }
 
 /// What a person asked of a zone.

@@ -117,7 +117,7 @@ pub struct FlexBook {
 
 impl Default for FlexBook {
     fn default() -> Self {
-        Self::new(super::plan::FlexSettings::default().capacity_kw)
+        Self::new(crate::config::control::FlexSettings::default().capacity_kw)
     }
 }
 

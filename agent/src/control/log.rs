@@ -3,7 +3,8 @@
 //! published on `<prefix>/decisions` (schema `sobre.control/1`). What must survive a restart
 //! (overrides in force, the stop switch) is read back from it.
 
-use super::controller::{Mode, Override};
+use super::controller::Override;
+use crate::config::control::Mode;
 use super::event::FlexEvent;
 use super::forecast::Forecast;
 use rusqlite::{params, Connection};

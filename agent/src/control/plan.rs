@@ -4,42 +4,8 @@
 
 use super::event::{Depth, FlexEvent, FlexKind};
 use super::schedule::Slot;
+use crate::config::control::FlexSettings;
 use serde::Serialize;
-use std::time::Duration;
-
-/// How the agent answers events, from config.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FlexSettings {
-    /// How long before an event the zones are warmed, and by how much above their schedule.
-    pub preheat: Duration,
-    pub preheat_k: f64,
-    /// How far below the schedule a full-depth shed goes; never below the comfort floor while
-    /// people are in.
-    pub shed_k: f64,
-    /// After the event: zones start recovering one after another over `recovery_spread`, each
-    /// rising by at most `recovery_k_per_step` a step.
-    pub recovery_spread: Duration,
-    pub recovery_k_per_step: f64,
-    /// In a day-ahead price series, a slot this many times the day's median is a price event.
-    pub price_spike_ratio: f64,
-    /// The most the loads the agent controls draw, kW: a request to stay under more than
-    /// this asks nothing and is refused.
-    pub capacity_kw: f64,
-}
-
-impl Default for FlexSettings {
-    fn default() -> Self {
-        Self {
-            preheat: Duration::from_secs(2 * 3600),
-            preheat_k: 1.0,
-            shed_k: 4.0,
-            recovery_spread: Duration::from_secs(3600),
-            recovery_k_per_step: 0.5,
-            price_spike_ratio: 1.25,
-            capacity_kw: 1000.0,
-        }
-    }
-}
 
 impl FlexSettings {
     /// How long after an event its recovery may last: the spread and the longest ramp.

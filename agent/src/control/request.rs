@@ -2,7 +2,8 @@
 //! on `<prefix>/control/set`, read from the payload alone so the parsing can be tested and
 //! fuzzed without a broker or a controller.
 
-use super::controller::{Hold, Mode};
+use super::controller::Hold;
+use crate::config::control::Mode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 

@@ -13,53 +13,8 @@
 //! "Release" hands the zone back to its own thermostat programme, the fallback that is always
 //! safe. Pure logic: the caller keeps the state and records each decision in the ledger.
 
+use crate::config::control::Bounds;
 use serde::Serialize;
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SafetyError {
-    #[error("setpoint range {min_c}–{max_c} °C: the minimum must be finite and below the maximum")]
-    Range { min_c: f64, max_c: f64 },
-    #[error("largest change per step {max_step_k} K must be positive and finite")]
-    Step { max_step_k: f64 },
-    #[error("shortest time between changes {min_interval_ms} ms must not be negative")]
-    Interval { min_interval_ms: i64 },
-}
-
-/// A zone's hard bounds, from config.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bounds {
-    min_c: f64,
-    max_c: f64,
-    max_step_k: f64,
-    min_interval_ms: i64,
-}
-
-impl Bounds {
-    pub fn new(min_c: f64, max_c: f64, max_step_k: f64, min_interval_ms: i64) -> Result<Self, SafetyError> {
-        if !(min_c.is_finite() && max_c.is_finite() && min_c < max_c) {
-            return Err(SafetyError::Range { min_c, max_c });
-        }
-        if !(max_step_k.is_finite() && max_step_k > 0.0) {
-            return Err(SafetyError::Step { max_step_k });
-        }
-        if min_interval_ms < 0 {
-            return Err(SafetyError::Interval { min_interval_ms });
-        }
-        Ok(Self { min_c, max_c, max_step_k, min_interval_ms })
-    }
-
-    pub fn min_c(&self) -> f64 {
-        self.min_c
-    }
-
-    pub fn max_c(&self) -> f64 {
-        self.max_c
-    }
-
-    fn clamp(&self, setpoint: f64) -> f64 {
-        setpoint.clamp(self.min_c, self.max_c)
-    }
-}
 
 /// The setpoint in force in a zone and since when.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,10 +103,10 @@ pub fn decide(z: &ZoneInput) -> Decision {
         moved(Limit::ComfortBudget, value.max(z.programme_c), &mut value);
     }
     if let Some(last) = z.last {
-        if z.now_ms - last.at_ms < b.min_interval_ms {
+        if z.now_ms - last.at_ms < b.min_interval_ms() {
             moved(Limit::MinInterval, last.setpoint_c, &mut value);
         }
-        let (low, high) = (last.setpoint_c - b.max_step_k, last.setpoint_c + b.max_step_k);
+        let (low, high) = (last.setpoint_c - b.max_step_k(), last.setpoint_c + b.max_step_k());
         moved(Limit::MaxStep, value.clamp(low, high), &mut value);
     }
     moved(Limit::Range, b.clamp(value), &mut value);
@@ -273,12 +228,12 @@ mod tests {
                 match decision {
                     Decision::Command { setpoint_c, ref limits } => {
                         assert!(
-                            (bounds.min_c..=bounds.max_c).contains(&setpoint_c),
+                            (bounds.min_c()..=bounds.max_c()).contains(&setpoint_c),
                             "{setpoint_c} outside {bounds:?} for {input:?}"
                         );
                         if let (Some(l), false) = (last, limits.contains(&Limit::Override)) {
-                            assert!((setpoint_c - l.setpoint_c).abs() <= bounds.max_step_k + 1e-9, "{input:?}");
-                            if now_ms - l.at_ms < bounds.min_interval_ms {
+                            assert!((setpoint_c - l.setpoint_c).abs() <= bounds.max_step_k() + 1e-9, "{input:?}");
+                            if now_ms - l.at_ms < bounds.min_interval_ms() {
                                 assert_eq!(setpoint_c, l.setpoint_c, "{input:?}");
                             }
                         }

@@ -5,6 +5,7 @@
 use crate::advisor::programme::{Day, DayKind, Programme};
 use crate::advisor::Setting;
 use chrono::{Datelike, NaiveDateTime, TimeZone, Weekday};
+use crate::config::control::ControlConfig;
 use chrono_tz::Tz;
 
 /// Settings that reshape the programme's hours come before those that move its levels: a later
@@ -20,16 +21,20 @@ fn order(s: &Setting) -> Option<u8> {
     }
 }
 
-/// What a schedule is built from, as the advisor hands it to control after each run and each
-/// decision: the programme it read, the changes accepted (with when), and whether its models
-/// pass their quality gate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Basis {
-    pub programme: Programme,
-    pub accepted: Vec<(Setting, i64)>,
-    pub models_pass_gate: bool,
-    pub zone_models: Vec<(String, crate::advisor::estimate::ZoneDynamics)>,
-    pub kw_per_demand: Option<f64>,
+impl ControlConfig {
+    /// The schedule from the programme the advisor read and the changes accepted at
+    /// `accepted_ms`.
+    pub fn schedule(
+        &self,
+        programme: Programme,
+        accepted: impl IntoIterator<Item = Setting>,
+        timezone: Tz,
+        comfort_min_c: f64,
+        accepted_ms: i64,
+    ) -> Schedule {
+        let ramp = (self.ramp_k_per_day > 0.0).then_some(Ramp { k_per_day: self.ramp_k_per_day, from_ms: accepted_ms });
+        Schedule::new(programme, accepted, timezone, comfort_min_c + self.comfort_margin_k, ramp)
+    }
 }
 
 /// Accepted changes applied a fraction of a degree per day, so occupants adapt.

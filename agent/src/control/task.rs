@@ -5,15 +5,16 @@
 //! sends commands to the thermostats' topics and records every decision in the control log.
 
 use super::actuate::payload;
-use super::controller::{Command, Controller, Mode, Notice, Override, Source, StepResult, ZoneReading};
+use super::controller::{Command, Controller, Notice, Override, Source, StepResult, ZoneReading};
+use crate::config::control::Mode;
 use super::event::Change;
 use super::log::{ControlLog, Kind, LogError};
 use super::request::{parse_mode, parse_override, OverrideAsk};
-use super::schedule::Basis;
+use crate::advisor::Basis;
 use super::watch::Watches;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::ingest::reading::Reading;
+use crate::reading::Reading;
 use crate::mqtt::mailbox::Requests;
 use crate::mqtt::{Inbound, Publisher};
 use crate::point::PointKind;

@@ -3,7 +3,7 @@
 
 use crate::config::duration::LONGEST;
 use crate::config::{EnergyMode, Settings, Span};
-use crate::ingest::decode::Decoder;
+use crate::config::Decoder;
 use std::collections::HashSet;
 
 pub fn run(data: &[u8]) {

@@ -8,7 +8,7 @@
 use super::input::Input;
 use crate::config::{EnergyMode, Settings};
 use crate::ingest::decode::availability;
-use crate::ingest::reading::Reason;
+use crate::reading::Reason;
 use crate::ingest::stage::stamped;
 use crate::ingest::validate::Validator;
 use crate::point::PointKind;

@@ -1,28 +1,11 @@
 //! Payload → number (and maybe a timestamp). One decoder per point; several points may share
 //! a topic (a Tasmota SENSOR message carries energy and power).
 
+use crate::config::Decoder;
 use crate::point::Unit;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decoder {
-    Plain,
-    Json {
-        pointer: String,
-        timestamp: Option<String>,
-    },
-    /// Zigbee2MQTT device JSON: the property sits at the top level; `last_seen` (Zigbee2MQTT's
-    /// `advanced.last_seen` option, ISO 8601 or epoch ms) stamps the reading when present.
-    Zigbee2mqtt {
-        pointer: String,
-    },
-    /// Tasmota SENSOR JSON: a dotted path below the root; `Time` is the device's local time.
-    Tasmota {
-        pointer: String,
-    },
-}
 
 /// One decoded reading, in the device's unit unless the payload named another.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,15 +37,6 @@ pub enum DecodeError {
 }
 
 impl Decoder {
-    /// Tasmota's and Zigbee2MQTT's documented field spelling → a JSON pointer.
-    pub fn tasmota(field: &str) -> Self {
-        Decoder::Tasmota { pointer: dotted_to_pointer(field) }
-    }
-
-    pub fn zigbee2mqtt(field: &str) -> Self {
-        Decoder::Zigbee2mqtt { pointer: dotted_to_pointer(field) }
-    }
-
     pub fn decode(&self, payload: &[u8], tz: Tz) -> Result<Decoded, DecodeError> {
         let text = std::str::from_utf8(payload).map_err(|_| DecodeError::NotUtf8)?.trim();
         match self {
@@ -104,17 +78,6 @@ impl Decoder {
             }
         }
     }
-}
-
-fn dotted_to_pointer(field: &str) -> String {
-    if field.starts_with('/') {
-        return field.to_string();
-    }
-    field.split('.').fold(String::new(), |mut pointer, part| {
-        pointer.push('/');
-        pointer.push_str(&part.replace('~', "~0").replace('/', "~1"));
-        pointer
-    })
 }
 
 fn parse_json(text: &str) -> Result<Value, DecodeError> {

@@ -1,7 +1,6 @@
 //! Ingest: MQTT messages → decoded, normalised, validated readings for the store.
 
 pub mod decode;
-pub mod reading;
 pub mod rejections;
 pub mod stage;
 pub mod validate;

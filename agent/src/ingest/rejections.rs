@@ -1,7 +1,7 @@
 //! Rejection counts per point and reason, logged as one summary line per interval so a flood
 //! of bad messages cannot flood the log.
 
-use super::reading::Reason;
+use crate::reading::Reason;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone, PartialEq)]

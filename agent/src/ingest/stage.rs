@@ -3,7 +3,7 @@
 //! message's acknowledgement after its records (the writer sends it once they are committed).
 
 use super::decode::{availability, Decoded};
-use super::reading::{Reading, Reason};
+use crate::reading::{Reading, Reason};
 use super::rejections::RejectionLog;
 use super::validate::{Rejected, Validator};
 use crate::clock::Clock;

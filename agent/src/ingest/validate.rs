@@ -1,7 +1,7 @@
 //! Per-point validation: range, time, duplicates, and counters turned into interval energy.
 //! State per point is fixed-size, so memory is bounded by the number of points, not by traffic.
 
-use super::reading::{EnergySpan, Reading, Reason};
+use crate::reading::{EnergySpan, Reading, Reason};
 use crate::config::{EnergyMode, IngestSettings, Point};
 use heapless::Deque;
 

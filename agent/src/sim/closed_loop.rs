@@ -4,7 +4,8 @@
 //! the broker) before the next step. Deterministic and fast: how the control KPIs are measured.
 
 use super::emulator::{Emulator, Truth};
-use crate::control::actuate::{payload, CommandFormat};
+use crate::config::control::CommandFormat;
+use crate::control::actuate::payload;
 use crate::control::controller::{Controller, ZoneReading};
 use crate::control::event::Change;
 use crate::control::forecast::Forecast;

@@ -7,7 +7,7 @@ use super::closed_loop::{self, LoopOutcome, Request};
 use super::{SimSettings, Truth};
 use crate::advisor::estimate::ZoneDynamics;
 use crate::config::control::ControlConfig;
-use crate::control::controller::Mode;
+use crate::config::control::Mode;
 use crate::control::forecast::Forecast;
 use crate::control::kpi::Kpis;
 use crate::control::schedule::Schedule;

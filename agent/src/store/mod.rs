@@ -6,7 +6,8 @@ pub mod rollup;
 pub mod writer;
 
 use crate::config::{Point, Retention};
-use crate::ingest::reading::{Reading, Reason};
+pub use crate::reading::Record;
+use crate::reading::{Reading, Reason};
 use rollup::{quarter_pieces, Calendar, Resolution};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{BTreeMap, HashMap};
@@ -23,14 +24,6 @@ pub enum StoreError {
     Version { path: PathBuf, found: i64 },
     #[error("store query failed: {0}")]
     Sql(#[from] rusqlite::Error),
-}
-
-/// What the writer hands the store, in arrival order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    Reading(Reading),
-    Rejection { point: usize, reason: Reason, at_ms: i64, detail: String },
-    Availability { topic: String, at_ms: i64, online: bool },
 }
 
 /// What one committed batch did.

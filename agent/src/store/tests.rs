@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::Settings;
-use crate::ingest::reading::EnergySpan;
+use crate::reading::EnergySpan;
 
 const H: i64 = 3_600_000;
 // 2024-01-15T00:00:00Z

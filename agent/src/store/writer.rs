@@ -222,7 +222,7 @@ async fn blocking<A: Send + 'static, T: Send + 'static>(
 mod tests {
     use super::*;
     use crate::config::{ClockMode, Settings};
-    use crate::ingest::reading::Reading;
+    use crate::reading::Reading;
 
     struct Setup {
         writer: Writer,

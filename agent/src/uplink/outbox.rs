@@ -4,6 +4,7 @@
 //! operator's budget (rows or bytes) the oldest report of the lowest priority is dropped, and
 //! counted per kind.
 
+use crate::config::Budget;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -63,12 +64,6 @@ pub struct Queued {
     pub id: String,
     pub topic: String,
     pub payload: Vec<u8>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budget {
-    pub rows: u64,
-    pub bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 //! with it in the browser's eyes, and could read the page or post decisions. Only the `Host`
 //! says so, on every route, `/metrics` included.
 
-use super::authority::{Authority, HTTP_PORT};
+use crate::config::authority::{Authority, HTTP_PORT};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;

@@ -11,7 +11,6 @@
 //! connections beyond its limits (`serve`). Every answer carries the security headers
 //! (`headers`), and every value is escaped where it is printed ([`esc`]).
 
-mod authority;
 mod chart;
 mod guard;
 mod headers;
@@ -21,7 +20,7 @@ mod page;
 mod serve;
 mod token;
 
-pub use authority::Authority;
+pub use crate::config::authority::Authority;
 pub use hosts::Hosts;
 
 use crate::config::{Settings, WebSettings};

@@ -1,4 +1,14 @@
-//! What ingest hands to the store.
+//! What a reading is once accepted, and what ingest hands the store: part of the vocabulary every
+//! layer shares.
+
+/// What the writer hands the store, in arrival order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Reading(Reading),
+    Rejection { point: usize, reason: Reason, at_ms: i64, detail: String },
+    Availability { topic: String, at_ms: i64, online: bool },
+}
+
 
 /// One accepted reading, in the stored unit of its point's kind.
 #[derive(Debug, Clone, Copy, PartialEq)]
