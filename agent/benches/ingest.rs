@@ -1,10 +1,10 @@
 //! Micro-benchmarks of the ingest hot path: decoding a payload, validating a reading, and
 //! committing a batch with its rollups. `cargo bench -p sobre-agent --bench ingest`.
 
-use sobre_agent::config::Settings;
 use sobre_agent::config::Decoder;
-use sobre_agent::reading::{EnergySpan, Reading};
+use sobre_agent::config::Settings;
 use sobre_agent::ingest::validate::Validator;
+use sobre_agent::reading::{EnergySpan, Reading};
 use sobre_agent::store::{Record, Store};
 
 fn main() {

@@ -9,7 +9,6 @@ pub enum Record {
     Availability { topic: String, at_ms: i64, online: bool },
 }
 
-
 /// One accepted reading, in the stored unit of its point's kind.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reading {

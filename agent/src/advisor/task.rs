@@ -5,9 +5,9 @@
 //! `<prefix>/recommendations`.
 
 use super::decision::{parse_decision, Verdict};
+use super::Basis;
 use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
-use super::Basis;
 use crate::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use crate::mqtt::mailbox::Requests;
 use crate::mqtt::{Inbound, Publisher};

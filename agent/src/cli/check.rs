@@ -1,7 +1,7 @@
 //! `sobre check`: what a valid configuration describes, for the integrator to read over.
 
-use sobre_agent::config::{EnergyMode, Settings};
 use sobre_agent::config::Decoder;
+use sobre_agent::config::{EnergyMode, Settings};
 use std::fmt::Write;
 use std::path::Path;
 

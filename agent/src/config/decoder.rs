@@ -28,7 +28,6 @@ impl Decoder {
     pub fn zigbee2mqtt(field: &str) -> Self {
         Decoder::Zigbee2mqtt { pointer: dotted_to_pointer(field) }
     }
-
 }
 
 fn dotted_to_pointer(field: &str) -> String {
@@ -41,4 +40,3 @@ fn dotted_to_pointer(field: &str) -> String {
         pointer
     })
 }
-

@@ -2,8 +2,8 @@
 //! `validate()` turns these types into the runtime [`Settings`](super::Settings).
 
 use super::duration::Span;
-use crate::point::{Fuel, PointKind};
 use crate::clock::ClockMode;
+use crate::point::{Fuel, PointKind};
 use serde::Deserialize;
 use std::path::PathBuf;
 

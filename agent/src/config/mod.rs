@@ -10,13 +10,13 @@ pub mod file;
 mod validate;
 pub mod web;
 
-pub use advisor::AdvisorSettings;
-pub use decoder::Decoder;
+pub use crate::clock::ClockMode;
 use crate::point::{Fuel, PointKind, Unit};
+pub use advisor::AdvisorSettings;
 use chrono_tz::Tz;
+pub use decoder::Decoder;
 pub use duration::Span;
 use file::ConfigFile;
-pub use crate::clock::ClockMode;
 pub use file::Discovery;
 use std::fmt;
 use std::path::{Path, PathBuf};

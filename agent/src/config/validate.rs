@@ -2,12 +2,12 @@
 //! problem with its key, what was found and what would be accepted.
 
 use super::file::{self, ConfigFile, DecodeFile, PointFile};
+use super::Decoder;
 use super::{
     AgentSettings, BrokerSettings, Comfort, EnergyMode, HomeAssistantSettings, IngestSettings, Point, Problem,
     ReportSettings, Retention, SavingsSettings, Settings, Site, Span, StorageSettings, Tariff, Tariffs, TlsSettings,
     UplinkSettings,
 };
-use super::Decoder;
 use crate::point::{Fuel, Unit};
 use chrono_tz::Tz;
 use std::collections::HashSet;

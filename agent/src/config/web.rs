@@ -2,9 +2,9 @@
 //! and the limits that keep a flood of connections from taking the agent past its memory (the
 //! systemd unit caps it at 64 MiB).
 
+use super::authority::Authority;
 use super::duration::Span;
 use super::validate::Check;
-use super::authority::Authority;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;

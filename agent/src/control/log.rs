@@ -4,9 +4,9 @@
 //! (overrides in force, the stop switch) is read back from it.
 
 use super::controller::Override;
-use crate::config::control::Mode;
 use super::event::FlexEvent;
 use super::forecast::Forecast;
+use crate::config::control::Mode;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::Value;

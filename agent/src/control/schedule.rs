@@ -4,8 +4,8 @@
 
 use crate::advisor::programme::{Day, DayKind, Programme};
 use crate::advisor::Setting;
-use chrono::{Datelike, NaiveDateTime, TimeZone, Weekday};
 use crate::config::control::ControlConfig;
+use chrono::{Datelike, NaiveDateTime, TimeZone, Weekday};
 use chrono_tz::Tz;
 
 /// Settings that reshape the programme's hours come before those that move its levels: a later

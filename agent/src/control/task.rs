@@ -6,18 +6,18 @@
 
 use super::actuate::payload;
 use super::controller::{Command, Controller, Notice, Override, Source, StepResult, ZoneReading};
-use crate::config::control::Mode;
 use super::event::Change;
 use super::log::{ControlLog, Kind, LogError};
 use super::request::{parse_mode, parse_override, OverrideAsk};
-use crate::advisor::Basis;
 use super::watch::Watches;
+use crate::advisor::Basis;
 use crate::clock::Clock;
+use crate::config::control::Mode;
 use crate::config::Settings;
-use crate::reading::Reading;
 use crate::mqtt::mailbox::Requests;
 use crate::mqtt::{Inbound, Publisher};
 use crate::point::PointKind;
+use crate::reading::Reading;
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::uplink::outbox::{Outbox, Priority, Report};

@@ -2,8 +2,8 @@
 //! run on: every number finite and within what validation promises, every point whole.
 
 use crate::config::duration::LONGEST;
-use crate::config::{EnergyMode, Settings, Span};
 use crate::config::Decoder;
+use crate::config::{EnergyMode, Settings, Span};
 use std::collections::HashSet;
 
 pub fn run(data: &[u8]) {

@@ -8,10 +8,10 @@
 use super::input::Input;
 use crate::config::{EnergyMode, Settings};
 use crate::ingest::decode::availability;
-use crate::reading::Reason;
 use crate::ingest::stage::stamped;
 use crate::ingest::validate::Validator;
 use crate::point::PointKind;
+use crate::reading::Reason;
 
 /// 2026-01-12 08:00 UTC: the wall clock of every case.
 const WALL_MS: i64 = 1_768_204_800_000;

@@ -3,13 +3,13 @@
 //! message's acknowledgement after its records (the writer sends it once they are committed).
 
 use super::decode::{availability, Decoded};
-use crate::reading::{Reading, Reason};
 use super::rejections::RejectionLog;
 use super::validate::{Rejected, Validator};
 use crate::clock::Clock;
 use crate::config::{Point, Settings};
 use crate::mqtt::Inbound;
 use crate::point::Unit;
+use crate::reading::{Reading, Reason};
 use crate::stats::Stats;
 use crate::store::writer::Item;
 use crate::store::Record;

@@ -1,8 +1,8 @@
 //! Per-point validation: range, time, duplicates, and counters turned into interval energy.
 //! State per point is fixed-size, so memory is bounded by the number of points, not by traffic.
 
-use crate::reading::{EnergySpan, Reading, Reason};
 use crate::config::{EnergyMode, IngestSettings, Point};
+use crate::reading::{EnergySpan, Reading, Reason};
 use heapless::Deque;
 
 /// Recent (timestamp, value bits) per point: catches QoS 1 redelivery without a store round trip.

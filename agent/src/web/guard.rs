@@ -2,8 +2,8 @@
 //! page (same origin), and that it carries the token this page gave that browser (CSRF). Both
 //! fail closed: a request that says nothing of where it comes from is refused.
 
-use crate::config::authority::Authority;
 use super::token::Token;
+use crate::config::authority::Authority;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
