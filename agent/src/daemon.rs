@@ -4,6 +4,7 @@
 //! nothing received is dropped on a clean stop. Everything stops within one deadline, inside
 //! systemd's stop timeout.
 
+use crate::advisor::decision::decision_request;
 use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
 use crate::config::{Settings, UplinkSettings};
@@ -15,7 +16,8 @@ use crate::ingest::validate::Validator;
 use crate::ingest::Ingest;
 use crate::ledger::{Ledger, LedgerError};
 use crate::mqtt::mailbox;
-use crate::mqtt::{self, backoff::Backoff, Link, Publisher, Retained, Route};
+use crate::mqtt::route::Parsed;
+use crate::mqtt::{self, backoff::Backoff, Inbound, Link, Publisher, Retained, Route};
 use crate::report::Reporter;
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -90,6 +92,16 @@ pub async fn run(
     let (connected_tx, connected_rx) = watch::channel(0);
     let mut subscriptions = ingest.topics();
     let mut routes = Vec::new();
+    // Decisions are parsed as they are routed: the advisor takes the page's and MQTT's alike.
+    let (decisions, decision_requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
+    let decisions = Arc::new(decisions);
+    let prefix = settings.agent.topic_prefix.clone();
+    let parse = move |m: &Inbound| decision_request(&prefix, m).map_err(|e| e.to_string());
+    routes.push(Route {
+        topics: format!("{}/recommendations/", settings.agent.topic_prefix),
+        to: Arc::new(Parsed::new(decisions.clone(), parse)),
+    });
+    subscriptions.push(task::decision_filter(&settings));
     // Requests wait in mailboxes, one per task that takes them; the link never waits on them.
     let mut route = |topics: Vec<String>| {
         let (mailbox, requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
@@ -97,8 +109,6 @@ pub async fn run(
         routes.extend(topics.into_iter().map(|topics| Route { topics, to: mailbox.clone() }));
         (mailbox, requests)
     };
-    let (decisions, decision_requests) = route(vec![format!("{}/recommendations/", settings.agent.topic_prefix)]);
-    subscriptions.push(task::decision_filter(&settings));
     // Control runs where the site names zones it may command; it reads them through a tap.
     let control = if settings.control.zones.is_empty() {
         None

@@ -4,13 +4,13 @@
 //! goes out on `<prefix>/decisions`, and the current list, retained, on
 //! `<prefix>/recommendations`.
 
-use super::decision::{parse_decision, Verdict};
+use super::decision::{DecisionRequest, Verdict};
 use super::Basis;
 use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
 use crate::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use crate::mqtt::mailbox::Requests;
-use crate::mqtt::{Inbound, Publisher};
+use crate::mqtt::Publisher;
 use crate::shared::{Shared, Unfinished};
 use crate::stats::Stats;
 use crate::store::{Store, StoreError};
@@ -52,15 +52,15 @@ pub fn decision_filter(settings: &Settings) -> String {
 }
 
 impl AdvisorTask {
-    pub async fn run(self, mut decisions: Requests, cancel: CancellationToken) {
+    pub async fn run(self, mut decisions: Requests<DecisionRequest>, cancel: CancellationToken) {
         let mut next_ms: Option<i64> = None;
         let mut tick = tokio::time::interval(self.check_interval);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 message = decisions.recv() => match message {
-                    Some(m) => if let Err(e) = self.decide(&m).await {
-                        tracing::warn!(topic = m.topic, error = %e, "decision not recorded");
+                    Some(request) => if let Err(e) = self.decide(&request).await {
+                        tracing::warn!(subject = request.subject, via = request.via, error = %e, "decision not recorded");
                     },
                     None => break,
                 },
@@ -123,19 +123,8 @@ impl AdvisorTask {
         Ok(records)
     }
 
-    async fn decide(&self, m: &Inbound) -> Result<(), AdvisorError> {
-        let prefix = format!("{}/recommendations/", self.settings.agent.topic_prefix);
-        let Some(subject) = m.topic.strip_prefix(&prefix).and_then(|t| t.strip_suffix("/set")) else {
-            return Ok(());
-        };
-        let decision = match parse_decision(&m.payload) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(subject, error = %e, "decision refused");
-                return Ok(());
-            }
-        };
-        let subject = subject.to_string();
+    async fn decide(&self, request: &DecisionRequest) -> Result<(), AdvisorError> {
+        let (subject, decision) = (request.subject.clone(), request.decision.clone());
         let now = self.stats.snapshot().stored_through_ms as i64;
         let record = self
             .ledger
