@@ -14,10 +14,6 @@ use std::process::Command;
 const PREFIX: &str = "sobre/ecole-demo";
 
 /// The agent on its own copy of the demo's store, with its page on a free loopback port.
-/// How long the advisor's run over the demo's eight weeks may take in a debug build on a loaded
-/// machine.
-const ADVISOR_RUN: std::time::Duration = std::time::Duration::from_secs(180);
-
 fn start(broker_port: u16, discovery: Discovery) -> InProcess {
     let (_, demo_store) = demo();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -165,10 +161,9 @@ fn a_decision_over_mqtt_or_on_the_page_is_recorded_and_published() {
     // When the facility manager accepts one over MQTT (as Home Assistant would send it)
     let topic = format!("{PREFIX}/recommendations/{accepted}/set");
     watcher.publish(&topic, r#"{"decision": "accept", "by": "Mme Martin", "note": "from the holidays on"}"#);
-    // Then the decision is published with who took it, and the retained list says so (after the
-    // advisor's first run over the copied store, which it finishes before taking decisions)
-    let record =
-        watcher.expect_within(ADVISOR_RUN, &format!("{PREFIX}/decisions"), |r| r["subject"] == accepted.as_str());
+    // Then the decision is published with who took it, and the retained list says so (while the
+    // advisor's first run over the copied store may still be fitting: decisions do not wait for it)
+    let record = watcher.expect(&format!("{PREFIX}/decisions"), |r| r["subject"] == accepted.as_str());
     assert_eq!((record["status"].as_str(), record["by"].as_str()), (Some("accepted"), Some("Mme Martin")));
     schema::check(&schema::load("decision"), &record).unwrap_or_else(|e| panic!("{e}\n{record}"));
     let list = watcher.expect(&format!("{PREFIX}/recommendations"), |l| {

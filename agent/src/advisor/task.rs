@@ -58,23 +58,38 @@ impl AdvisorTask {
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                message = decisions.recv() => match message {
-                    Some(request) => if let Err(e) = self.decide(&request).await {
-                        tracing::warn!(subject = request.subject, via = request.via, error = %e, "decision not recorded");
-                    },
+                request = decisions.recv() => match request {
+                    Some(request) => self.decide_or_warn(&request).await,
                     None => break,
                 },
                 _ = tick.tick() => {
-                    // A run takes seconds of fitting: shutdown does not wait for it.
-                    let run = tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        run = self.maybe_advise(&mut next_ms) => run,
+                    // A run takes seconds of fitting (a minute on a small box): shutdown does not
+                    // wait for it, and decisions are taken meanwhile, so a click on the page is
+                    // recorded at once. The run records its proposals against the ledger as it
+                    // stands when the fit ends, decisions taken meanwhile included.
+                    let run = self.maybe_advise(&mut next_ms);
+                    tokio::pin!(run);
+                    let result = loop {
+                        tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            result = &mut run => break result,
+                            request = decisions.recv() => match request {
+                                Some(request) => self.decide_or_warn(&request).await,
+                                None => return,
+                            },
+                        }
                     };
-                    if let Err(e) = run {
+                    if let Err(e) = result {
                         tracing::warn!(error = %e, "advisor run failed; the next check retries");
                     }
                 }
             }
+        }
+    }
+
+    async fn decide_or_warn(&self, request: &DecisionRequest) {
+        if let Err(e) = self.decide(request).await {
+            tracing::warn!(subject = request.subject, via = request.via, error = %e, "decision not recorded");
         }
     }
 
