@@ -8,7 +8,7 @@ use crate::advisor::decision::decision_request;
 use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
 use crate::config::{Settings, UplinkSettings};
-use crate::control::{self, log::ControlLog, log::LogError, task::ControlTask, task::Uplink};
+use crate::control::{self, log::ControlLog, log::LogError, task::ControlTask};
 use crate::glance::{GlanceError, Reader};
 use crate::homeassistant::{self, HomeAssistant};
 use crate::ingest::stage::Tap;
@@ -18,7 +18,7 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::mqtt::mailbox;
 use crate::mqtt::route::Parsed;
 use crate::mqtt::{self, backoff::Backoff, Inbound, Link, Publisher, Retained, Route};
-use crate::report::Reporter;
+use crate::report::{FlexReports, Reporter};
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::status::{self, Health, StatusPublisher};
@@ -114,9 +114,9 @@ pub async fn run(
         None
     } else {
         let (tap_tx, tap_rx) = mpsc::channel(1024);
-        ingest = ingest.with_tap(Tap { points: control::task::tapped(&settings), to: tap_tx });
-        subscriptions.extend(control::task::subscriptions(&settings));
-        let (_, requests) = route(control::task::routes(&settings));
+        ingest = ingest.with_tap(Tap { points: control::points::tapped(&settings), to: tap_tx });
+        subscriptions.extend(control::route::subscriptions(&settings));
+        let (_, requests) = route(control::route::routes(&settings));
         Some((requests, tap_rx))
     };
     let births = settings.homeassistant.as_ref().map(|ha| {
@@ -186,21 +186,33 @@ pub async fn run(
 
     let control = match control {
         Some((requests, tap)) => {
-            let uplink = reporting.as_ref().map(|(r, _)| Uplink {
-                outbox: r.outbox.clone(),
-                queued: r.queued.clone(),
-                prefix: r.prefix.clone(),
-            });
+            // Control hands the events it settled to the flex reports, where the site reports
+            // to a city; a few a day at most.
+            let (settlements, flex_reports) = match reporting.as_ref() {
+                Some((r, _)) => {
+                    let (tx, rx) = mpsc::channel(16);
+                    let reports = FlexReports {
+                        settings: settings.clone(),
+                        prefix: r.prefix.clone(),
+                        outbox: r.outbox.clone(),
+                        queued: r.queued.clone(),
+                        clock: clock.clone(),
+                        stats: stats.clone(),
+                    };
+                    (Some(tx), Some((reports, rx)))
+                }
+                None => (None, None),
+            };
             let task = ControlTask {
                 settings: settings.clone(),
                 publisher: publisher.clone(),
                 log: Shared::new(ControlLog::open(&settings.storage.path, &settings.site.id)?),
                 clock: clock.clone(),
                 stats: stats.clone(),
-                uplink,
+                settlements,
                 pulse: watchdog.pulse("control"),
             };
-            Some((task, requests, tap))
+            Some((task, requests, tap, flex_reports))
         }
         None => None,
     };
@@ -218,8 +230,12 @@ pub async fn run(
     }
     tracker.spawn(status.run(connected_rx, cancel.clone()));
     tracker.spawn(advisor.run(decision_requests, cancel.clone()));
-    if let Some((task, requests, tap)) = control {
+    if let Some((task, requests, tap, flex_reports)) = control {
         tracker.spawn(task.run(requests, tap, basis_rx, cancel.clone()));
+        // It stops once control has stopped and what it handed over is queued.
+        if let Some((reports, settlements)) = flex_reports {
+            tracker.spawn(reports.run(settlements));
+        }
     }
     tracker.spawn(ingest.run(inbound_rx, records_tx));
     tracker.spawn(writer.run(records_rx, cancel.clone()));

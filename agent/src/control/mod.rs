@@ -5,18 +5,30 @@
 //! ask: pre-heat, shed, staggered recovery) → safety (stop switch, bounds, overrides, comfort
 //! budget, model gate) → actuate (the command on the thermostat's topic), all driven each step
 //! by the controller; kpi measures it as BOPTEST does.
+//!
+//! A pure core (`core`: typed inputs in, typed `effect`s out) in a thin shell (`task`: the
+//! channels, the clock, and the `outlet` that carries the effects out), so the shell is tested
+//! with a recording publisher and no broker.
 
 pub mod actuate;
 pub mod controller;
+pub(crate) mod core;
+pub(crate) mod effect;
 pub mod event;
 pub mod forecast;
 pub mod kpi;
 pub mod log;
+pub(crate) mod outdoor;
+pub(crate) mod outlet;
 pub mod plan;
+pub mod points;
 pub mod price;
 pub(crate) mod request;
+pub mod route;
 pub mod safety;
 pub mod schedule;
 pub mod settle;
+pub(crate) mod shadow;
+pub(crate) mod steps;
 pub mod task;
 pub mod watch;

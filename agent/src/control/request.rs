@@ -1,11 +1,27 @@
-//! What people send to control: an override on `<prefix>/override/<zone>` and the stop switch
-//! on `<prefix>/control/set`, read from the payload alone so the parsing can be tested and
-//! fuzzed without a broker or a controller.
+//! What people and the grid send to control: each request by what it asks (`Request`), and the
+//! override on `<prefix>/override/<zone>` and the stop switch on `<prefix>/control/set` read
+//! from the payload alone so the parsing can be tested and fuzzed without a broker or a
+//! controller. (Flex requests and price series are read by `event` and `price`.)
 
 use super::controller::Hold;
 use crate::config::control::Mode;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+
+/// A request to control, by what it asks; its payload is read where the state it needs is (an
+/// override's default end is the schedule's next change, a flex request goes into the book).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Request {
+    /// A flexibility request (`<prefix>/flex/event`).
+    Flex(Bytes),
+    /// A day-ahead price series (`<prefix>/flex/price`).
+    Prices(Bytes),
+    /// A person's override of one zone.
+    Override { zone: String, payload: Bytes },
+    /// The stop switch.
+    Mode(Bytes),
+}
 
 /// An override lasts at most a week: longer is a change of programme, for the advisor.
 pub(crate) const LONGEST_OVERRIDE_MS: i64 = 7 * 86_400_000;
