@@ -289,3 +289,126 @@ fn refuse_flex(why: &str, payload: &[u8], now_ms: i64, effects: &mut Vec<Effect>
     effects.push(Effect::FlexRefused);
     record(effects, Kind::FlexRefused, None, now_ms, why, quoted(payload));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::fixture::{site, OCCUPANCY, OUTDOOR, SETPOINT, TEMPERATURE};
+
+    /// Monday 7 January 2019, 08:00 UTC.
+    const NOW: i64 = 1_546_848_000_000;
+    const Q: i64 = 900_000;
+
+    /// The effects as short words: what each does, in order.
+    fn said(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .map(|e| match e {
+                Effect::Send { topic, payload } => format!("send {topic} {}", String::from_utf8_lossy(payload)),
+                Effect::Record(r) => format!("record {}", r.kind.name()),
+                Effect::FlexRefused => "count a refusal".into(),
+                Effect::Settled(s) => format!("report {}", s.event_id),
+                Effect::Stepped { at_ms } => format!("through {}", (at_ms - NOW) / Q),
+            })
+            .collect()
+    }
+
+    fn core(mode: &str) -> ControlCore {
+        ControlCore::new(Arc::new(site(std::path::Path::new("unused.db"), mode)))
+    }
+
+    fn asked(request: Request) -> Input {
+        Input::Request { request, now_ms: NOW }
+    }
+
+    fn read(point: usize, ts_ms: i64, value: f64) -> Input {
+        Input::Reading(Reading { point, ts_ms, value, energy: None })
+    }
+
+    #[test]
+    fn inputs_become_effects_in_the_order_they_are_to_be_carried_out() {
+        let hold = |c: &str| Request::Override { zone: "class".into(), payload: c.to_string().into() };
+        let prices: String = {
+            let slots: Vec<String> = (0..24)
+                .map(|h| {
+                    format!(r#"{{"start":"2019-01-08T{h:02}:00:00Z","price":{}}}"#, if h == 18 { 0.4 } else { 0.1 })
+                })
+                .collect();
+            format!(r#"{{"id":"tue","prices":[{}]}}"#, slots.join(","))
+        };
+        let cases: Vec<(&str, Vec<Input>, Vec<&str>)> = vec![
+            (
+                "a person holds the classroom above its bound",
+                vec![asked(hold(r#"{"setpoint_c": 23}"#))],
+                vec!["record override", "send trv/class/set 22", "record command"],
+            ),
+            (
+                "a person holds it, then the stop switch is turned",
+                vec![
+                    read(SETPOINT, NOW, 19.0),
+                    asked(hold(r#"{"setpoint_c": 21}"#)),
+                    asked(Request::Mode(r#"{"mode": "advise"}"#.into())),
+                ],
+                vec![
+                    "record override",
+                    "send trv/class/set 21",
+                    "record command",
+                    "record mode",
+                    "send trv/class/set 19",
+                    "record release",
+                ],
+            ),
+            (
+                "a step after a hold, which changes nothing",
+                vec![asked(hold(r#"{"setpoint_c": 21}"#)), Input::Step { at_ms: NOW + Q }],
+                vec!["record override", "send trv/class/set 21", "record command", "through 1"],
+            ),
+            (
+                "a step with nothing to decide on (no schedule, no models)",
+                vec![read(TEMPERATURE, NOW, 20.0), read(OCCUPANCY, NOW, 1.0), Input::Step { at_ms: NOW }],
+                vec!["through 0"],
+            ),
+            (
+                "day-ahead prices with an evening spike",
+                vec![read(OUTDOOR, NOW, 5.0), asked(Request::Prices(prices.into()))],
+                vec!["record flex_accepted"],
+            ),
+            (
+                "a flex request refused",
+                vec![asked(Request::Flex("{}".into()))],
+                vec!["count a refusal", "record flex_refused"],
+            ),
+            ("a new basis without anything to build on", vec![Input::Basis { basis: None, now_ms: NOW }], vec![]),
+        ];
+        for (case, inputs, then) in cases {
+            // Given the core of the classroom in auto mode
+            let mut core = core("auto");
+            // When it takes the inputs
+            let effects: Vec<Effect> = inputs.into_iter().flat_map(|i| core.handle(i)).collect();
+            // Then it asks for these effects, in this order
+            assert_eq!(said(&effects), then, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_restored_override_is_sent_at_the_first_step_and_a_restored_stop_switch_wins_over_the_config() {
+        let over = Override {
+            hold: crate::control::controller::Hold::Setpoint { setpoint_c: 21.0 },
+            since_ms: NOW - Q,
+            until_ms: NOW + 8 * Q,
+            source: Source::Topic,
+        };
+        for (restored_mode, then) in [
+            (None, vec!["send trv/class/set 21", "record command", "through 0"]),
+            (Some(Mode::Advise), vec!["through 0"]),
+        ] {
+            // Given the core in auto mode, restored with an override in force (and the switch)
+            let mut core = core("auto");
+            core.restore(Restored { mode: restored_mode, overrides: vec![("class".into(), over)], events: vec![] });
+            // When the first step closes
+            let effects = core.handle(Input::Step { at_ms: NOW });
+            // Then the override is carried out, unless the switch says advise
+            assert_eq!(said(&effects), then, "{restored_mode:?}");
+        }
+    }
+}

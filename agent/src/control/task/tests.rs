@@ -15,62 +15,7 @@ use std::sync::atomic::Ordering;
 const H: i64 = 3_600_000;
 /// Monday 7 January 2019, 08:00 UTC.
 const NOW: i64 = 1_546_848_000_000;
-/// The zone's points, by index in the site below.
-const TEMPERATURE: usize = 0;
-const SETPOINT: usize = 1;
-const OCCUPANCY: usize = 2;
-
-/// One classroom the agent may command between 12 and 22 °C, in plain numbers.
-fn site(path: &std::path::Path, mode: &str) -> Settings {
-    let text = format!(
-        r#"
-[site]
-id = "s"
-timezone = "UTC"
-
-[storage]
-path = {path:?}
-
-[control]
-mode = "{mode}"
-
-[[control.zones]]
-zone = "class"
-command_topic = "trv/class/set"
-format = "plain"
-max_c = 22.0
-
-[[points]]
-id = "class_temp"
-kind = "zone_temperature"
-unit = "°C"
-zone = "class"
-topic = "t/temp"
-
-[[points]]
-id = "class_setpoint"
-kind = "setpoint"
-unit = "°C"
-zone = "class"
-topic = "t/setpoint"
-
-[[points]]
-id = "class_presence"
-kind = "occupancy"
-unit = "bool"
-zone = "class"
-topic = "t/presence"
-
-[[points]]
-id = "outdoor"
-kind = "outdoor_temperature"
-unit = "°C"
-topic = "t/outdoor"
-"#,
-        path = path.display().to_string()
-    );
-    Settings::parse(&text, "test").expect("settings")
-}
+use crate::control::fixture::{OCCUPANCY, OUTDOOR, SETPOINT, TEMPERATURE};
 
 /// A site, its log (written to before the shell starts, as a previous run would have), and what
 /// the shell's outlet reaches.
@@ -87,7 +32,7 @@ impl Given {
     fn site(mode: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("sobre.db");
-        let settings = Arc::new(site(&path, mode));
+        let settings = Arc::new(crate::control::fixture::site(&path, mode));
         let (publisher, stats) = (Arc::new(Recorder::default()), Arc::new(Stats::default()));
         Self { _dir: dir, settings, path, publisher, stats, settlements: None }
     }
@@ -264,7 +209,7 @@ async fn a_step_closes_once_every_zone_point_has_reported_and_is_decided_then() 
     // When the temperature and the setpoint report for 08:00, and the outdoor temperature
     shell.reading(reading(TEMPERATURE, NOW, 20.0)).await;
     shell.reading(reading(SETPOINT, NOW, 19.0)).await;
-    shell.reading(reading(3, NOW + H, 5.0)).await;
+    shell.reading(reading(OUTDOOR, NOW + H, 5.0)).await;
     // Then nothing is decided yet
     assert_eq!((given.commands().len(), given.stats.control_through_ms.load(Ordering::Relaxed)), (0, 0));
     // When the presence does too
