@@ -102,22 +102,24 @@ pub async fn run(
         to: Arc::new(Parsed::new(decisions.clone(), parse)),
     });
     subscriptions.push(task::decision_filter(&settings));
-    // Requests wait in mailboxes, one per task that takes them; the link never waits on them.
-    let mut route = |topics: Vec<String>| {
-        let (mailbox, requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
-        let mailbox = Arc::new(mailbox);
-        routes.extend(topics.into_iter().map(|topics| Route { topics, to: mailbox.clone() }));
-        (mailbox, requests)
-    };
-    // Control runs where the site names zones it may command; it reads them through a tap.
+    // Control runs where the site names zones it may command; it reads them through a tap, and
+    // takes its requests typed as they are routed.
     let control = if settings.control.zones.is_empty() {
         None
     } else {
         let (tap_tx, tap_rx) = mpsc::channel(1024);
         ingest = ingest.with_tap(Tap { points: control::points::tapped(&settings), to: tap_tx });
         subscriptions.extend(control::route::subscriptions(&settings));
-        let (_, requests) = route(control::route::routes(&settings));
+        let (mailbox, requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
+        routes.extend(control::route::routes(&settings, Arc::new(mailbox)));
         Some((requests, tap_rx))
+    };
+    // Requests wait in mailboxes, one per task that takes them; the link never waits on them.
+    let mut route = |topics: Vec<String>| {
+        let (mailbox, requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
+        let mailbox = Arc::new(mailbox);
+        routes.extend(topics.into_iter().map(|topics| Route { topics, to: mailbox.clone() }));
+        (mailbox, requests)
     };
     let births = settings.homeassistant.as_ref().map(|ha| {
         subscriptions.push(homeassistant::birth_topic(ha));

@@ -11,7 +11,7 @@ use super::forecast::Forecast;
 use super::log::Kind;
 use super::outdoor::OutdoorDay;
 use super::points::{Field, PointMap, Tapped};
-use super::request::{parse_mode, parse_override, OverrideAsk, Request};
+use super::request::{parse_mode, parse_override, Ask, OverrideAsk, Request};
 use super::settle::Settlement;
 use super::shadow::DayComparison;
 use super::watch::Watches;
@@ -172,9 +172,9 @@ impl ControlCore {
     }
 
     fn request(&mut self, request: Request, now_ms: i64, effects: &mut Vec<Effect>) {
-        match request {
-            Request::Flex(payload) => self.flex(&payload, now_ms, effects),
-            Request::Prices(payload) => {
+        match request.ask {
+            Ask::Flex(payload) => self.flex(&payload, now_ms, effects),
+            Ask::Prices(payload) => {
                 match super::price::events(&payload, self.settings.control.flex.price_spike_ratio) {
                     Ok(events) => {
                         tracing::info!(events = events.len(), "control: day-ahead prices read");
@@ -185,11 +185,11 @@ impl ControlCore {
                     Err(e) => refuse_flex(&e.to_string(), &payload, now_ms, effects),
                 }
             }
-            Request::Override { zone, payload } => {
+            Ask::Override { zone, payload } => {
                 let began = self.override_zone(&zone, &payload, now_ms, effects);
                 self.watches.overrides(began, now_ms);
             }
-            Request::Mode(payload) => match parse_mode(&payload) {
+            Ask::Mode(payload) => match parse_mode(&payload) {
                 Ok(r) => {
                     self.controller.set_mode(r.mode);
                     let why = format!("mode set to {:?}", r.mode).to_lowercase();
@@ -317,8 +317,8 @@ mod tests {
         ControlCore::new(Arc::new(site(std::path::Path::new("unused.db"), mode)))
     }
 
-    fn asked(request: Request) -> Input {
-        Input::Request { request, now_ms: NOW }
+    fn asked(ask: Ask) -> Input {
+        Input::Request { request: Request { ask, via: "test".into() }, now_ms: NOW }
     }
 
     fn read(point: usize, ts_ms: i64, value: f64) -> Input {
@@ -327,7 +327,7 @@ mod tests {
 
     #[test]
     fn inputs_become_effects_in_the_order_they_are_to_be_carried_out() {
-        let hold = |c: &str| Request::Override { zone: "class".into(), payload: c.to_string().into() };
+        let hold = |c: &str| Ask::Override { zone: "class".into(), payload: c.to_string().into() };
         let prices: String = {
             let slots: Vec<String> = (0..24)
                 .map(|h| {
@@ -347,7 +347,7 @@ mod tests {
                 vec![
                     read(SETPOINT, NOW, 19.0),
                     asked(hold(r#"{"setpoint_c": 21}"#)),
-                    asked(Request::Mode(r#"{"mode": "advise"}"#.into())),
+                    asked(Ask::Mode(r#"{"mode": "advise"}"#.into())),
                 ],
                 vec![
                     "record override",
@@ -370,12 +370,12 @@ mod tests {
             ),
             (
                 "day-ahead prices with an evening spike",
-                vec![read(OUTDOOR, NOW, 5.0), asked(Request::Prices(prices.into()))],
+                vec![read(OUTDOOR, NOW, 5.0), asked(Ask::Prices(prices.into()))],
                 vec!["record flex_accepted"],
             ),
             (
                 "a flex request refused",
-                vec![asked(Request::Flex("{}".into()))],
+                vec![asked(Ask::Flex("{}".into()))],
                 vec!["count a refusal", "record flex_refused"],
             ),
             ("a new basis without anything to build on", vec![Input::Basis { basis: None, now_ms: NOW }], vec![]),

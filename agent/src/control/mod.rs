@@ -9,6 +9,10 @@
 //! A pure core (`core`: typed inputs in, typed `effect`s out) in a thin shell (`task`: the
 //! channels, the clock, and the `outlet` that carries the effects out), so the shell is tested
 //! with a recording publisher and no broker.
+//!
+//! Layer: control (see `crate::layers`): uses the vocabulary, config, mqtt (its mailbox and
+//! publisher), the store's connection and the advisor (its basis, programme, models); never what
+//! leaves the building (its settled events go to `report` over a channel the daemon wires).
 
 pub mod actuate;
 pub mod controller;
@@ -32,5 +36,5 @@ pub mod schedule;
 pub mod settle;
 pub(crate) mod shadow;
 pub(crate) mod steps;
-pub mod task;
+pub(crate) mod task;
 pub mod watch;

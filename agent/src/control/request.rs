@@ -9,10 +9,19 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-/// A request to control, by what it asks; its payload is read where the state it needs is (an
-/// override's default end is the schedule's next change, a flex request goes into the book).
+/// A request to control: what it asks, and where it came from (its rate is its own). The link
+/// routes it as this type (see `route`); its payload is read where the state it needs is (an
+/// override's default end is the schedule's next change, a flex request goes into the book), so
+/// that a malformed one is refused in the ledger with why.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Request {
+pub(crate) struct Request {
+    pub(crate) ask: Ask,
+    /// The topic it came on.
+    pub(crate) via: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Ask {
     /// A flexibility request (`<prefix>/flex/event`).
     Flex(Bytes),
     /// A day-ahead price series (`<prefix>/flex/price`).
@@ -21,6 +30,16 @@ pub(crate) enum Request {
     Override { zone: String, payload: Bytes },
     /// The stop switch.
     Mode(Bytes),
+}
+
+impl crate::mqtt::mailbox::Request for Request {
+    fn channel(&self) -> &str {
+        &self.via
+    }
+
+    fn repeats(&self, waiting: &Self) -> bool {
+        self.ask == waiting.ask
+    }
 }
 
 /// An override lasts at most a week: longer is a change of programme, for the advisor.

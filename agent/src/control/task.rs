@@ -1,13 +1,13 @@
 //! Control as a task of the daemon: the thin shell around the core. It puts back what the
 //! control log says must survive a restart, then takes, one at a time, a request from its
-//! mailbox, a reading from ingest's tap (closing a step of event time once every zone point has
+//! mailbox (typed as the link routed it, see `route`), a reading from ingest's tap (closing a step of event time once every zone point has
 //! reported for it) or a new basis from the advisor; hands each to the core with its event
 //! time; and carries the effects out through the outlet.
 
 use super::core::{ControlCore, Input, Restored};
 use super::log::{ControlLog, LogError};
 use super::outlet::Outlet;
-use super::route::Topics;
+use super::request::Request;
 use super::settle::Settlement;
 use super::steps::StepClock;
 use crate::advisor::Basis;
@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::mqtt::mailbox::Requests;
 use crate::mqtt::publisher::Publish;
-use crate::mqtt::{Inbound, Publisher};
+use crate::mqtt::Publisher;
 use crate::reading::Reading;
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -39,7 +39,7 @@ pub struct ControlTask<P = Publisher> {
 impl<P: Publish> ControlTask<P> {
     pub async fn run(
         self,
-        mut requests: Requests,
+        mut requests: Requests<Request>,
         mut readings: mpsc::Receiver<Reading>,
         mut basis: watch::Receiver<Option<Basis>>,
         cancel: CancellationToken,
@@ -56,9 +56,9 @@ impl<P: Publish> ControlTask<P> {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 message = requests.recv() => match message {
-                    Some(m) => {
+                    Some(request) => {
                         let _busy = pulse.busy();
-                        shell.request(&m).await;
+                        shell.request(request).await;
                     }
                     None => break,
                 },
@@ -89,7 +89,6 @@ impl<P: Publish> ControlTask<P> {
 pub(crate) struct Shell<P> {
     core: ControlCore,
     steps: StepClock,
-    topics: Topics,
     outlet: Outlet<P>,
     clock: Clock,
 }
@@ -118,12 +117,11 @@ impl<P: Publish> Shell<P> {
             stats: task.stats,
             settlements: task.settlements,
         };
-        Self { core, steps, topics: Topics::new(&s), outlet, clock: task.clock }
+        Self { core, steps, outlet, clock: task.clock }
     }
 
     /// A request from the mailbox, at the agent's now.
-    pub(crate) async fn request(&mut self, message: &Inbound) {
-        let Some(request) = self.topics.request(message) else { return };
+    pub(crate) async fn request(&mut self, request: Request) {
         let now_ms = self.clock.now_ms();
         self.carry_out(Input::Request { request, now_ms }).await;
     }
