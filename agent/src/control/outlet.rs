@@ -56,6 +56,9 @@ impl<P: Publish> Outlet<P> {
         }
     }
 
+    /// Hands a settled event to the report layer. A full channel (a few events a day never fill
+    /// it) makes control wait for room: the report layer never waits on control, and a dropped
+    /// settlement would be a report the city never gets.
     async fn report(&self, s: Settlement) {
         let Some(settlements) = &self.settlements else { return };
         if let Err(e) = settlements.send(s).await {
