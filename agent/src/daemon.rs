@@ -4,6 +4,7 @@
 //! nothing received is dropped on a clean stop. Everything stops within one deadline, inside
 //! systemd's stop timeout.
 
+use crate::advisor::ledger::{Ledger, LedgerError};
 use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
 use crate::config::{Settings, UplinkSettings};
@@ -13,7 +14,6 @@ use crate::homeassistant::{self, HomeAssistant};
 use crate::ingest::stage::Tap;
 use crate::ingest::validate::Validator;
 use crate::ingest::Ingest;
-use crate::ledger::{Ledger, LedgerError};
 use crate::mqtt::mailbox;
 use crate::mqtt::{self, backoff::Backoff, Link, Publisher, Retained, Route};
 use crate::report::Reporter;

@@ -3,10 +3,10 @@
 //! daily series for the chart, the current recommendations and the health of every point. The
 //! local page renders it; Home Assistant gets its headline numbers.
 
+use crate::advisor::ledger::{Current, Ledger, LedgerError, Status};
 use crate::baseline::{self, Baseline, Fits};
 use crate::clock::iso;
 use crate::config::Settings;
-use crate::ledger::{Current, Ledger, LedgerError, Status};
 use crate::point::{Fuel, PointKind};
 use crate::store::rollup::Calendar;
 use crate::store::{Store, StoreError};

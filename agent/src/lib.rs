@@ -11,7 +11,6 @@ pub mod fuzzing;
 pub mod glance;
 pub mod homeassistant;
 pub mod ingest;
-pub mod ledger;
 pub mod mqtt;
 pub mod overview;
 pub mod point;

@@ -9,6 +9,7 @@
 pub mod decision;
 pub mod estimate;
 pub mod history;
+pub mod ledger;
 pub mod programme;
 pub mod rules;
 pub mod setting;

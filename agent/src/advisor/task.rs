@@ -5,10 +5,10 @@
 //! `<prefix>/recommendations`.
 
 use super::decision::{parse_decision, Verdict};
+use super::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
 use crate::control::schedule::Basis;
-use crate::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use crate::mqtt::mailbox::Requests;
 use crate::mqtt::{Inbound, Publisher};
 use crate::shared::{Shared, Unfinished};

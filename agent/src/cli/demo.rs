@@ -6,8 +6,8 @@
 
 use anyhow::Context;
 use sobre_agent::advisor;
+use sobre_agent::advisor::ledger::Ledger;
 use sobre_agent::clock::Clock;
-use sobre_agent::ledger::Ledger;
 use sobre_agent::overview;
 use sobre_agent::sim::{self, Emulator, Pace, SimSettings, Target};
 use sobre_agent::stats::Stats;

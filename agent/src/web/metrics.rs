@@ -2,7 +2,7 @@
 //! recommendations by status. A registry is built per scrape: it is a handful of values, and
 //! the counters already live in `Stats`.
 
-use crate::ledger::{Current, Status};
+use crate::advisor::ledger::{Current, Status};
 use crate::stats::Snapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{text, DescriptorEncoder, EncodeMetric};

@@ -2,7 +2,7 @@
 //! appended (never rewritten) to a table of the store's SQLite file and published on
 //! `<prefix>/decisions`. A subject's status is its latest record's.
 
-use crate::advisor::Recommendation;
+use super::Recommendation;
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
