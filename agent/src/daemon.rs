@@ -5,6 +5,7 @@
 //! systemd's stop timeout.
 
 use crate::advisor::decision::decision_request;
+use crate::advisor::ledger::{Ledger, LedgerError};
 use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
 use crate::config::{Settings, UplinkSettings};
@@ -14,7 +15,6 @@ use crate::homeassistant::{self, HomeAssistant};
 use crate::ingest::stage::Tap;
 use crate::ingest::validate::Validator;
 use crate::ingest::Ingest;
-use crate::ledger::{Ledger, LedgerError};
 use crate::mqtt::mailbox;
 use crate::mqtt::route::Parsed;
 use crate::mqtt::{self, backoff::Backoff, Inbound, Link, Publisher, Retained, Route};
@@ -140,10 +140,15 @@ pub async fn run(
     let health =
         Health { settings: settings.clone(), clock: clock.clone(), stats: stats.clone(), started_ms: clock.wall_ms() };
     let (basis_tx, basis_rx) = watch::channel(None);
+    // Connections to the store's file besides the writer's: one the advisor and the reporter
+    // read history through (both read in steps and fit outside it), one for the ledger (the
+    // advisor writes it, the page reads it), the page's, the control log's and the outbox's.
+    let history = Shared::new(Store::open(&settings.storage.path, &settings.points, settings.site.timezone)?);
+    let ledger = Shared::new(Ledger::open(&settings.storage.path, &settings.site.id)?.counting(stats.clone()));
     let advisor = AdvisorTask {
         settings: settings.clone(),
-        store: Shared::new(Store::open(&settings.storage.path, &settings.points, settings.site.timezone)?),
-        ledger: Shared::new(Ledger::open(&settings.storage.path, &settings.site.id)?),
+        store: history.clone(),
+        ledger: ledger.clone(),
         publisher: publisher.clone(),
         stats: stats.clone(),
         check_interval: settings.reports.check_interval.0,
@@ -151,7 +156,7 @@ pub async fn run(
     };
 
     // The page and Home Assistant read through one connection and share the fitted baselines.
-    let reader = Shared::new(Reader::open(&settings).map_err(DaemonError::Glance)?);
+    let reader = Shared::new(Reader::open(&settings, ledger).map_err(DaemonError::Glance)?);
     let web = match settings.web.clone() {
         Some(page) => local_page(page.listen).await.map(|listener| {
             let web = Web {
@@ -182,7 +187,7 @@ pub async fn run(
         pulse: watchdog.pulse("writer"),
     };
     let reporting = match &settings.uplink {
-        Some(uplink) => Some(reporting(&settings, uplink, &health)?),
+        Some(uplink) => Some(reporting(&settings, uplink, &health, history)?),
         None => None,
     };
 
@@ -208,7 +213,7 @@ pub async fn run(
             let task = ControlTask {
                 settings: settings.clone(),
                 publisher: publisher.clone(),
-                log: Shared::new(ControlLog::open(&settings.storage.path, &settings.site.id)?),
+                log: Shared::new(ControlLog::open(&settings.storage.path, &settings.site.id)?.counting(stats.clone())),
                 clock: clock.clone(),
                 stats: stats.clone(),
                 settlements,
@@ -292,15 +297,15 @@ async fn local_page(addr: std::net::SocketAddr) -> Option<tokio::net::TcpListene
     }
 }
 
-/// The reporter and the sender of the uplink, sharing the durable outbox.
+/// The reporter (reading history through `store`) and the sender of the uplink, sharing the
+/// durable outbox.
 fn reporting(
     settings: &Arc<Settings>,
     uplink: &UplinkSettings,
     health: &Health,
+    store: Shared<Store>,
 ) -> Result<(Reporter, Sender), DaemonError> {
-    let path = &settings.storage.path;
-    let outbox = Shared::new(Outbox::open(path, uplink.budget)?);
-    let store = Shared::new(Store::open(path, &settings.points, settings.site.timezone)?);
+    let outbox = Shared::new(Outbox::open(&settings.storage.path, uplink.budget)?);
     let queued = Arc::new(Notify::new());
     let status_topic = format!("{}/{}/status", uplink.prefix, settings.site.id);
     let reporter = Reporter {

@@ -5,8 +5,8 @@
 use crate::advisor::demo;
 use crate::support::{copy_store, free_port, schema, InProcess, Mosquitto, Mqtt};
 use serde_json::Value;
+use sobre_agent::advisor::ledger::{Ledger, Status};
 use sobre_agent::config::{Discovery, HomeAssistantSettings, Span, WebSettings};
-use sobre_agent::ledger::{Ledger, Status};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;

@@ -13,6 +13,7 @@ mod basis;
 pub(crate) mod decision;
 pub(crate) mod estimate;
 pub(crate) mod history;
+pub mod ledger;
 pub mod programme;
 pub(crate) mod rules;
 pub(crate) mod setting;

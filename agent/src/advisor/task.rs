@@ -5,10 +5,10 @@
 //! `<prefix>/recommendations`.
 
 use super::decision::{DecisionRequest, Verdict};
+use super::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use super::Basis;
 use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
-use crate::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use crate::mqtt::mailbox::Requests;
 use crate::mqtt::Publisher;
 use crate::shared::{Shared, Unfinished};

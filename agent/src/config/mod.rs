@@ -209,6 +209,11 @@ pub struct Retention {
     pub hourly: Span,
     pub daily: Span,
     pub monthly: Span,
+    /// Superseded records of the decision ledger and the control log, in agent time.
+    pub decisions: Span,
+    pub control_log: Span,
+    /// Delivered report ids, in wall time (when the city acknowledged them).
+    pub delivered: Span,
 }
 
 /// How an energy point's readings become energy.

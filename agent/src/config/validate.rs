@@ -187,6 +187,19 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             );
         }
     }
+    for (key, span) in [
+        ("storage.retention.decisions", r.decisions),
+        ("storage.retention.control_log", r.control_log),
+        ("storage.retention.delivered", r.delivered),
+    ] {
+        if span < Span::days(1) {
+            check.fail(
+                key,
+                span.to_string(),
+                "keep records at least \"1d\" (the latest about each subject stays anyway)",
+            );
+        }
+    }
     if storage.batch_max == 0 || storage.queue == 0 {
         check.fail("storage.batch_max / storage.queue", (storage.batch_max, storage.queue), "use positive numbers");
     }
@@ -210,6 +223,9 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             hourly: r.hourly,
             daily: r.daily,
             monthly: r.monthly,
+            decisions: r.decisions,
+            control_log: r.control_log,
+            delivered: r.delivered,
         },
     };
 

@@ -104,7 +104,7 @@ async fn index(State(web): State<Web>, headers: HeaderMap) -> Response {
 }
 
 async fn metrics_text(State(web): State<Web>) -> Response {
-    let counts = web.reader.try_with(|r| r.ledger.current().map_err(GlanceError::from)).await;
+    let counts = web.reader.try_with(|r| r.recommendations()).await;
     match counts {
         Ok(current) => {
             let body = metrics::render(&web.stats.snapshot(), &current);

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::advisor::decision::{DecisionRequest, Verdict};
+use crate::advisor::ledger::Ledger;
 use crate::glance::{Day, EnergyGlance, Glance, PointHealth};
 use crate::mqtt::mailbox::{Rate, Requests};
 use crate::point::{Fuel, PointKind};
@@ -48,10 +49,11 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let settings = settings_in(&dir);
     let page = settings.web.clone().expect("a page");
+    let ledger = Ledger::open(&settings.storage.path, &settings.site.id).expect("ledger");
     // No rate to speak of: the tests send decisions back to back.
     let (decisions, advisor) = crate::mqtt::mailbox::mailbox(8, Rate { per_second: 1e9, burst: 1e9 });
     let web = Web {
-        reader: Shared::new(Reader::open(&settings).expect("reader")),
+        reader: Shared::new(Reader::open(&settings, Shared::new(ledger)).expect("reader")),
         settings: Arc::new(settings),
         stats: Arc::new(Stats::default()),
         decisions: Some(Arc::new(decisions)),

@@ -1,32 +1,24 @@
 //! The decision ledger: every recommendation and every later decision about it is one record,
-//! appended (never rewritten) to a table of the store's SQLite file and published on
-//! `<prefix>/decisions`. A subject's status is its latest record's.
+//! appended (never rewritten) to the store's `decisions` journal and published on
+//! `<prefix>/decisions`. A subject's status is its latest record's: the journal's kind.
 
-use crate::advisor::Recommendation;
-use rusqlite::{params, Connection};
+use super::Recommendation;
+use crate::stats::Stats;
+use crate::store::journal::{self, Journal, JournalError, Stored};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS decisions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    subject TEXT NOT NULL,
-    status TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    expires INTEGER,
-    record TEXT NOT NULL,
-    -- The recommendation as last proposed, so the current list survives a restart.
-    recommendation TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS decisions_subject ON decisions (subject, seq);
-";
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("cannot open the ledger in {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
-    #[error("ledger: {0}")]
-    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("decision {seq}: the status {status:?} is not one this version knows")]
+    Status { seq: i64, status: String },
+    #[error("decision {seq}: {source}")]
+    Record { seq: i64, source: serde_json::Error },
+    #[error("decision {seq}: its expiry {expires:?} is not a time: {source}")]
+    Expires { seq: i64, expires: String, source: chrono::ParseError },
     #[error("ledger record: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -57,8 +49,8 @@ impl Status {
         }
     }
 
-    fn parse(s: &str) -> Self {
-        Status::ALL.into_iter().find(|status| status.name() == s).unwrap_or(Status::Proposed)
+    fn parse(s: &str) -> Option<Self> {
+        Status::ALL.into_iter().find(|status| status.name() == s)
     }
 
     /// A person decided: later advisor runs do not re-propose or expire it.
@@ -101,7 +93,7 @@ pub struct Current {
 
 #[derive(Debug)]
 pub struct Ledger {
-    conn: Connection,
+    journal: Journal,
     site: String,
 }
 
@@ -115,79 +107,80 @@ pub struct Entry<'a> {
     pub note: Option<&'a str>,
 }
 
+/// What a subject's state is read from in its stored record.
+#[derive(Debug, Deserialize)]
+struct Decided {
+    expires: Option<String>,
+    recommendation: serde_json::Value,
+}
+
 impl Ledger {
     pub fn open(path: &Path, site: &str) -> Result<Self, LedgerError> {
-        let open = |source| LedgerError::Open { path: path.display().to_string(), source };
-        let conn = crate::store::connect(path).map_err(open)?;
-        conn.execute_batch(SCHEMA).map_err(open)?;
-        Ok(Self { conn, site: site.to_string() })
+        Ok(Self { journal: Journal::open(path, journal::DECISIONS)?, site: site.to_string() })
+    }
+
+    /// Counts the records this version cannot read in the agent's counters too.
+    pub fn counting(self, stats: Arc<Stats>) -> Self {
+        Self { journal: self.journal.counting(stats), ..self }
     }
 
     /// Appends a record; returns it as published.
     pub fn append(&mut self, recommendation: &Recommendation, entry: Entry) -> Result<Record, LedgerError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let seq: i64 = tx.query_row("SELECT COALESCE(max(seq), 0) + 1 FROM decisions", [], |r| r.get(0))?;
-        let record = Record {
+        let site = self.site.clone();
+        let subject = recommendation.id.as_str();
+        Ok(self.journal.append(entry.ts_ms, entry.status.name(), Some(subject), |seq| Record {
             schema: "sobre.decision/1",
-            id: format!("{}/{seq}", recommendation.id),
-            site: self.site.clone(),
+            id: format!("{subject}/{seq}"),
+            site,
             ts: crate::clock::iso(entry.ts_ms),
             kind: "recommendation",
-            subject: recommendation.id.clone(),
+            subject: subject.to_string(),
             status: entry.status,
             by: entry.by.map(str::to_string),
             note: entry.note.map(str::to_string),
             expires: entry.expires_ms.map(crate::clock::iso),
             recommendation: recommendation.clone(),
-        };
-        tx.execute(
-            "INSERT INTO decisions (seq, subject, status, ts, expires, record, recommendation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                seq,
-                record.subject,
-                entry.status.name(),
-                entry.ts_ms,
-                entry.expires_ms,
-                serde_json::to_string(&record)?,
-                serde_json::to_string(recommendation)?
-            ],
-        )?;
-        tx.commit()?;
-        Ok(record)
+        })?)
     }
 
-    /// Every subject's latest state, newest first.
+    /// Every subject's latest state, newest first. A subject whose latest record this version
+    /// cannot read is left out (and counted).
     pub fn current(&self) -> Result<Vec<Current>, LedgerError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT subject, status, ts, expires, recommendation FROM decisions d
-             WHERE seq = (SELECT max(seq) FROM decisions WHERE subject = d.subject) ORDER BY seq DESC",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (subject, status, ts_ms, expires_ms, recommendation) = row?;
-            out.push(Current {
-                subject,
-                status: Status::parse(&status),
-                ts_ms,
-                expires_ms,
-                recommendation: serde_json::from_str(&recommendation)?,
-            });
-        }
-        Ok(out)
+        Ok(self.journal.latest(&[])?.iter().filter_map(|stored| self.journal.read(stored, current)).collect())
     }
 
     /// The records, oldest first (the local page's ledger table).
     pub fn records(&self, limit: usize) -> Result<Vec<serde_json::Value>, LedgerError> {
-        let mut stmt = self.conn.prepare("SELECT record FROM decisions ORDER BY seq DESC LIMIT ?1")?;
-        let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(serde_json::from_str(&row?)?);
-        }
-        out.reverse();
-        Ok(out)
+        Ok(self.journal.records(limit)?)
+    }
+
+    /// Records found unreadable so far.
+    pub fn unreadable(&self) -> u64 {
+        self.journal.unreadable()
     }
 }
+
+/// A subject's state from its latest stored record.
+fn current(stored: &Stored) -> Result<Current, LedgerError> {
+    let seq = stored.seq;
+    let status = Status::parse(&stored.kind).ok_or_else(|| LedgerError::Status { seq, status: stored.kind.clone() })?;
+    let decided: Decided = stored.record().map_err(|source| LedgerError::Record { seq, source })?;
+    let expires_ms = match decided.expires {
+        Some(expires) => Some(
+            chrono::DateTime::parse_from_rfc3339(&expires)
+                .map_err(|source| LedgerError::Expires { seq, expires: expires.clone(), source })?
+                .timestamp_millis(),
+        ),
+        None => None,
+    };
+    Ok(Current {
+        subject: stored.subject.clone().unwrap_or_default(),
+        status,
+        ts_ms: stored.ts_ms,
+        expires_ms,
+        recommendation: decided.recommendation,
+    })
+}
+
+#[cfg(test)]
+mod tests;
