@@ -31,30 +31,69 @@ impl Check {
 
 pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
     let mut check = Check::default();
+    let site = validate_site(file.site, &mut check);
+    let broker = validate_broker(file.broker, "broker", format!("sobre-{}", site.id), &mut check);
+    let uplink = file.uplink.map(|u| validate_uplink(u, &site.id, &mut check));
+    let reports = validate_reports(&file.reports, &mut check);
+    let advisor = validate_advisor(&file.advisor, &mut check);
+    let web = super::web::validate(file.web, &mut check);
+    let homeassistant = validate_homeassistant(file.homeassistant, &mut check);
+    let agent = validate_agent(file.agent, &site, &mut check);
+    let ingest = validate_ingest(file.ingest, &broker, &mut check);
+    let storage = validate_storage(file.storage, &mut check);
+    let tariffs = validate_tariffs(file.tariffs, &mut check);
+    let comfort = validate_comfort(file.comfort, &mut check);
+    let points = validate_points(file.points, &mut check);
+    let savings = file.savings.map(|f| validate_savings(f, &points, &mut check));
+    let zones_of_points: Vec<&str> = points.iter().filter_map(|p| p.zone.as_deref()).collect();
+    let control = super::control::validate(file.control, &zones_of_points, &mut check);
 
-    let site_id = file.site.id.clone();
+    if check.0.is_empty() {
+        Ok(Settings {
+            control,
+            site,
+            broker,
+            agent,
+            ingest,
+            storage,
+            tariffs,
+            comfort,
+            uplink,
+            reports,
+            advisor,
+            web,
+            homeassistant,
+            savings,
+            points,
+        })
+    } else {
+        Err(check.0)
+    }
+}
+
+fn validate_site(site: file::SiteFile, check: &mut Check) -> Site {
+    let site_id = site.id.clone();
     if site_id.is_empty() || !site_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         check.fail("site.id", &site_id, "use letters, digits, '-' and '_' only: it becomes part of MQTT topics");
     }
-    let timezone = file.site.timezone.parse::<Tz>().unwrap_or_else(|_| {
-        check.fail("site.timezone", &file.site.timezone, "use an IANA zone name such as \"Europe/Paris\"");
+    let timezone = site.timezone.parse::<Tz>().unwrap_or_else(|_| {
+        check.fail("site.timezone", &site.timezone, "use an IANA zone name such as \"Europe/Paris\"");
         Tz::UTC
     });
-    if let Some(area) = file.site.floor_area_m2 {
+    if let Some(area) = site.floor_area_m2 {
         if !(area.is_finite() && area > 0.0) {
             check.fail("site.floor_area_m2", area, "use the conditioned floor area in m², a positive number");
         }
     }
-    let site = Site {
-        name: file.site.name.unwrap_or_else(|| site_id.clone()),
+    Site {
+        name: site.name.unwrap_or_else(|| site_id.clone()),
         id: site_id,
         timezone,
-        floor_area_m2: file.site.floor_area_m2,
-    };
+        floor_area_m2: site.floor_area_m2,
+    }
+}
 
-    let broker = validate_broker(file.broker, "broker", format!("sobre-{}", site.id), &mut check);
-    let uplink = file.uplink.map(|u| validate_uplink(u, &site.id, &mut check));
-    let r = &file.reports;
+fn validate_reports(r: &file::ReportsFile, check: &mut Check) -> ReportSettings {
     if r.health_interval.0 < std::time::Duration::from_secs(60) || r.check_interval.0.is_zero() {
         check.fail(
             "reports.health_interval / reports.check_interval",
@@ -69,15 +108,16 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             "use the power of one busy core, e.g. 1.5 W for a Raspberry Pi 4",
         );
     }
-    let reports = ReportSettings {
+    ReportSettings {
         health_interval: r.health_interval,
         check_interval: r.check_interval,
         owner: r.owner.clone(),
         contact: r.contact.clone(),
         watts_per_core: r.watts_per_core,
-    };
+    }
+}
 
-    let a = &file.advisor;
+fn validate_advisor(a: &file::AdvisorFile, check: &mut Check) -> super::AdvisorSettings {
     if !(5.0..=20.0).contains(&a.setback_c)
         || !(16.0..=26.0).contains(&a.comfort_limit_c)
         || a.setback_c >= a.comfort_limit_c
@@ -102,7 +142,7 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             "use a window of at least \"14d\" (the heat-loss model needs two weeks) and an interval of at least \"1m\"",
         );
     }
-    let advisor = super::AdvisorSettings {
+    super::AdvisorSettings {
         setback_c: a.setback_c,
         comfort_limit_c: a.comfort_limit_c,
         heating_season_days: a.heating_season_days,
@@ -110,10 +150,10 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         window: a.window.0,
         interval: a.interval.0,
         expiry: a.expiry.0,
-    };
+    }
+}
 
-    let web = super::web::validate(file.web, &mut check);
-    let ha = file.homeassistant;
+fn validate_homeassistant(ha: file::HomeAssistantFile, check: &mut Check) -> Option<HomeAssistantSettings> {
     if ha.enabled && !is_topic_prefix(&ha.discovery_prefix) {
         check.fail(
             "homeassistant.discovery_prefix",
@@ -128,22 +168,26 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             "use at least \"1s\", e.g. \"5m\"",
         );
     }
-    let homeassistant = ha.enabled.then_some(HomeAssistantSettings {
+    ha.enabled.then_some(HomeAssistantSettings {
         discovery_prefix: ha.discovery_prefix,
         discovery: ha.discovery,
         summary_interval: ha.summary_interval,
-    });
+    })
+}
 
+fn validate_agent(file: file::AgentFile, site: &Site, check: &mut Check) -> AgentSettings {
     let agent = AgentSettings {
-        topic_prefix: file.agent.topic_prefix.unwrap_or_else(|| format!("sobre/{}", site.id)),
-        clock: file.agent.clock,
-        status_interval: file.agent.status_interval,
+        topic_prefix: file.topic_prefix.unwrap_or_else(|| format!("sobre/{}", site.id)),
+        clock: file.clock,
+        status_interval: file.status_interval,
     };
     if !is_topic_prefix(&agent.topic_prefix) {
         check.fail("agent.topic_prefix", &agent.topic_prefix, "use a topic without wildcards or a trailing '/'");
     }
+    agent
+}
 
-    let ingest = file.ingest;
+fn validate_ingest(ingest: file::IngestFile, broker: &BrokerSettings, check: &mut Check) -> IngestSettings {
     for (key, value) in [("ingest.queue", ingest.queue), ("ingest.max_payload_bytes", ingest.max_payload_bytes)] {
         if value == 0 {
             check.fail(key, value, "use a positive number");
@@ -156,15 +200,16 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             format!("use at most broker.max_packet_bytes ({})", broker.max_packet_bytes),
         );
     }
-    let ingest = IngestSettings {
+    IngestSettings {
         max_payload_bytes: ingest.max_payload_bytes,
         future_tolerance: ingest.future_tolerance,
         late_window: ingest.late_window,
         rejection_log_interval: ingest.rejection_log_interval,
         queue: ingest.queue,
-    };
+    }
+}
 
-    let storage = file.storage;
+fn validate_storage(storage: file::StorageFile, check: &mut Check) -> StorageSettings {
     let r = storage.retention;
     if r.monthly < BACS_MONTHLY_MIN {
         check.fail(
@@ -210,7 +255,7 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             "use at least 1048576 (1 MiB), or leave it out",
         );
     }
-    let storage = StorageSettings {
+    StorageSettings {
         path: storage.path,
         commit_interval: storage.commit_interval,
         batch_max: storage.batch_max,
@@ -227,9 +272,10 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             control_log: r.control_log,
             delivered: r.delivered,
         },
-    };
+    }
+}
 
-    let t = file.tariffs;
+fn validate_tariffs(t: file::TariffsFile, check: &mut Check) -> Tariffs {
     for (fuel, tariff) in [("electricity", t.electricity), ("gas", t.gas), ("heat", t.heat)] {
         if !(tariff.eur_per_kwh.is_finite() && (0.0..10.0).contains(&tariff.eur_per_kwh)) {
             check.fail(format!("tariffs.{fuel}.eur_per_kwh"), tariff.eur_per_kwh, "use a price in €/kWh, e.g. 0.20");
@@ -243,71 +289,51 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
         }
     }
     let tariff = |f: file::TariffFile| Tariff { eur_per_kwh: f.eur_per_kwh, kg_co2_per_kwh: f.kg_co2_per_kwh };
-    let tariffs = Tariffs { electricity: tariff(t.electricity), gas: tariff(t.gas), heat: tariff(t.heat) };
-    let c = file.comfort;
+    Tariffs { electricity: tariff(t.electricity), gas: tariff(t.gas), heat: tariff(t.heat) }
+}
+
+fn validate_comfort(c: file::ComfortFile, check: &mut Check) -> Comfort {
     if !(c.min_c.is_finite() && c.max_c.is_finite() && c.min_c < c.max_c && (10.0..35.0).contains(&c.min_c)) {
         check.fail("comfort", format!("[{}, {}]", c.min_c, c.max_c), "use min_c below max_c, e.g. 19 and 26 °C");
     }
-    let comfort = Comfort { min_c: c.min_c, max_c: c.max_c };
+    Comfort { min_c: c.min_c, max_c: c.max_c }
+}
 
+fn validate_points(files: Vec<PointFile>, check: &mut Check) -> Vec<Point> {
     let mut seen = HashSet::new();
-    let mut points = Vec::with_capacity(file.points.len());
-    for (i, point) in file.points.into_iter().enumerate() {
+    let mut points = Vec::with_capacity(files.len());
+    for (i, point) in files.into_iter().enumerate() {
         if !seen.insert(point.id.clone()) {
             check.fail(format!("points[{i}].id"), &point.id, "give every point its own id");
         }
-        if let Some(point) = validate_point(i, point, &mut check) {
+        if let Some(point) = validate_point(i, point, check) {
             points.push(point);
         }
     }
     if points.is_empty() && check.0.is_empty() {
         check.fail("points", "none", "declare at least one [[points]] table");
     }
+    points
+}
 
-    let savings = file.savings.map(|f| {
-        let [first, last] = f.baseline;
-        if last < first + chrono::Days::new(29) {
-            check.fail(
-                "savings.baseline",
-                format!("[{first}, {last}]"),
-                "give a baseline of at least 30 days: the hourly model needs a month of data",
-            );
-        }
-        let energy: Vec<&str> = points.iter().filter(|p| p.kind.is_energy()).map(|p| p.id.as_str()).collect();
-        let chosen = f.points.unwrap_or_else(|| energy.iter().map(|p| p.to_string()).collect());
-        for id in chosen.iter().filter(|id| !energy.contains(&id.as_str())) {
-            check.fail("savings.points", id, format!("name energy points: {energy:?}"));
-        }
-        if !points.iter().any(|p| p.kind == crate::point::PointKind::OutdoorTemperature) {
-            check.fail("savings", "no outdoor_temperature point", "declare one: the baseline is weather-normalised");
-        }
-        SavingsSettings { baseline: (first, last), points: chosen }
-    });
-
-    let zones_of_points: Vec<&str> = points.iter().filter_map(|p| p.zone.as_deref()).collect();
-    let control = super::control::validate(file.control, &zones_of_points, &mut check);
-
-    if check.0.is_empty() {
-        Ok(Settings {
-            control,
-            site,
-            broker,
-            agent,
-            ingest,
-            storage,
-            tariffs,
-            comfort,
-            uplink,
-            reports,
-            advisor,
-            web,
-            homeassistant,
-            savings,
-            points,
-        })
-    } else {
-        Err(check.0)
+fn validate_savings(f: file::SavingsFile, points: &[Point], check: &mut Check) -> SavingsSettings {
+    let [first, last] = f.baseline;
+    if last < first + chrono::Days::new(29) {
+        check.fail(
+            "savings.baseline",
+            format!("[{first}, {last}]"),
+            "give a baseline of at least 30 days: the hourly model needs a month of data",
+        );
     }
+    let energy: Vec<&str> = points.iter().filter(|p| p.kind.is_energy()).map(|p| p.id.as_str()).collect();
+    let chosen = f.points.unwrap_or_else(|| energy.iter().map(|p| p.to_string()).collect());
+    for id in chosen.iter().filter(|id| !energy.contains(&id.as_str())) {
+        check.fail("savings.points", id, format!("name energy points: {energy:?}"));
+    }
+    if !points.iter().any(|p| p.kind == crate::point::PointKind::OutdoorTemperature) {
+        check.fail("savings", "no outdoor_temperature point", "declare one: the baseline is weather-normalised");
+    }
+    SavingsSettings { baseline: (first, last), points: chosen }
 }
 
 /// `section` names the table in messages (`broker`, `uplink.broker`).
