@@ -97,7 +97,7 @@ fn a_store_the_previous_release_wrote_opens_in_place_and_reads_back() {
     let night = current.iter().find(|c| c.status == Status::Accepted).expect("accepted");
     let recommendation = serde_json::from_value(night.recommendation.clone()).expect("a recommendation");
     let entry = sobre_agent::advisor::ledger::Entry {
-        status: Status::Applied,
+        status: Status::Rejected,
         ts_ms: END + H,
         expires_ms: None,
         by: None,

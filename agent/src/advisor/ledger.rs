@@ -28,23 +28,18 @@ pub enum LedgerError {
 pub enum Status {
     Proposed,
     Accepted,
-    Applied,
     Rejected,
-    Overridden,
     Expired,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] =
-        [Status::Proposed, Status::Accepted, Status::Applied, Status::Rejected, Status::Overridden, Status::Expired];
+    pub const ALL: [Status; 4] = [Status::Proposed, Status::Accepted, Status::Rejected, Status::Expired];
 
     pub fn name(self) -> &'static str {
         match self {
             Status::Proposed => "proposed",
             Status::Accepted => "accepted",
-            Status::Applied => "applied",
             Status::Rejected => "rejected",
-            Status::Overridden => "overridden",
             Status::Expired => "expired",
         }
     }
@@ -55,7 +50,7 @@ impl Status {
 
     /// A person decided: later advisor runs do not re-propose or expire it.
     pub fn is_decided(self) -> bool {
-        matches!(self, Status::Accepted | Status::Applied | Status::Rejected | Status::Overridden)
+        matches!(self, Status::Accepted | Status::Rejected)
     }
 }
 

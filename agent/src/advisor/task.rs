@@ -249,7 +249,7 @@ pub fn record(l: &mut Ledger, advice: &Advice, now_ms: i64, expiry_ms: i64) -> R
 pub fn accepted(ledger: &mut Ledger) -> Result<Vec<(super::Setting, i64)>, AdvisorError> {
     let mut out = Vec::new();
     for c in ledger.current()? {
-        if matches!(c.status, Status::Accepted | Status::Applied) {
+        if c.status == Status::Accepted {
             let r: Recommendation = serde_json::from_value(c.recommendation).map_err(LedgerError::from)?;
             out.push((r.setting, c.ts_ms));
         }
