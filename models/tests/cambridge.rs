@@ -1,5 +1,5 @@
-//! The daily model on real buildings against eemeter 4.1.1 (CalTRACK), as listed in
-//! tests/data/README.md: baseline 2018, reporting 2019 and 2020.
+//! The daily and hourly models on real buildings against eemeter 4.1.1 (CalTRACK), as listed in
+//! tests/data/README.md: baseline 2018, reporting 2019 and 2020; and the README's table of both.
 
 use sobre_models::daily::{fit_daily, DailyOptions, Fuel};
 use sobre_models::savings::{backtest, savings};
@@ -36,20 +36,53 @@ fn run(file: &str, column: usize, fuel: Fuel) -> Result {
     Result { cv_rmse: fit.metrics.cv_rmse, nmbe_2019: s2019.reporting.nmbe, savings_2020: s2020.savings_pct }
 }
 
-#[test]
-fn building_33_electricity_matches_or_beats_eemeter() {
-    let r = run("ucam_b33_hourly.csv", 1, Fuel::Electricity);
-    assert!(r.cv_rmse <= 0.048 + 0.003, "CV(RMSE) {:.4} vs eemeter 0.048", r.cv_rmse);
-    assert!((r.savings_2020 - 0.216).abs() <= 0.01, "2020 savings {:.4} vs eemeter 0.216", r.savings_2020);
-    assert!((r.nmbe_2019 + 0.013).abs() <= 0.01, "2019 NMBE {:.4} vs eemeter -0.013", r.nmbe_2019);
+/// How far sobre's figures on the Cambridge data may stand from eemeter's, in points of
+/// percentage (0.003: 0.3 point), for each figure compared: the baseline's CV(RMSE), the 2019
+/// NMBE and the 2020 savings. eemeter publishes one decimal (±0.05 point), and the two are
+/// separate implementations of CalTRACK's methods that choose balance points and model forms
+/// each in its own way, so fits of the same days differ by a few tenths of a point: the widest
+/// gap is building 64's gas CV(RMSE), 0.26 point above eemeter's. Within this the figure is
+/// eemeter's; sobre is not claimed to beat it.
+const FROM_EEMETER: f64 = 0.003;
+
+/// sobre's figures for `series` within `FROM_EEMETER` of eemeter's (tests/data/README.md), and
+/// the README's table giving both as they are.
+fn within_eemeter(series: &str, readme_series: &str, r: &Result) {
+    let [cv, _, nmbe_2019, savings_2020] = support::eemeter(series);
+    for (what, sobre, eemeter) in [
+        ("CV(RMSE)", r.cv_rmse, cv),
+        ("2019 NMBE", r.nmbe_2019, nmbe_2019),
+        ("2020 savings", r.savings_2020, savings_2020),
+    ] {
+        assert!(
+            (sobre - eemeter).abs() <= FROM_EEMETER,
+            "{series}: {what} {sobre:.4}, eemeter {eemeter:.3}: more than {FROM_EEMETER} apart"
+        );
+    }
+    let row = support::readme_row(&format!("| {readme_series} |"));
+    let pct = support::pct;
+    let cells = format!(
+        "| {} / {} | {} / {} | {} / {} |",
+        pct(r.cv_rmse, 2),
+        pct(cv, 1),
+        pct(r.nmbe_2019, 2),
+        pct(nmbe_2019, 1),
+        pct(r.savings_2020, 1),
+        pct(savings_2020, 1)
+    );
+    assert!(row.ends_with(&cells), "README.md: {row:?}; this run: {cells:?}");
 }
 
 #[test]
-fn building_64_gas_matches_or_beats_eemeter() {
+fn building_33_electricity_daily_is_within_0_3_points_of_eemeter() {
+    let r = run("ucam_b33_hourly.csv", 1, Fuel::Electricity);
+    within_eemeter("b33 electricity, daily", "b33 electricity, daily", &r);
+}
+
+#[test]
+fn building_64_gas_daily_is_within_0_3_points_of_eemeter() {
     let r = run("ucam_b64_hourly.csv", 2, Fuel::Gas);
-    assert!(r.cv_rmse <= 0.092 + 0.003, "CV(RMSE) {:.4} vs eemeter 0.092", r.cv_rmse);
-    assert!((r.savings_2020 - 0.022).abs() <= 0.01, "2020 savings {:.4} vs eemeter 0.022", r.savings_2020);
-    assert!((r.nmbe_2019 + 0.058).abs() <= 0.01, "2019 NMBE {:.4} vs eemeter -0.058", r.nmbe_2019);
+    within_eemeter("b64 gas, daily", "b64 gas, daily", &r);
 }
 
 /// Injects a known saving (3–15 %) into windows of 60–180 days of building 33's 2019 data and
@@ -104,7 +137,7 @@ fn injected_savings_are_recovered_within_the_90_percent_interval() {
 }
 
 #[test]
-fn building_33_electricity_hourly_matches_or_beats_eemeter() {
+fn building_33_electricity_hourly_is_within_0_3_points_of_eemeter() {
     use sobre_models::hourly::fit_hourly;
     let all = hourly_obs("ucam_b33_hourly.csv", 1, Fuel::Electricity);
     let of_year = |y: i32| all.iter().filter(|(year, _)| *year == y).map(|(_, o)| *o).collect::<Vec<_>>();
@@ -120,7 +153,6 @@ fn building_33_electricity_hourly_matches_or_beats_eemeter() {
         "hourly b33: cv {:.4} nmbe {:.4} p {} | 2019 nmbe {:.4} | 2020 savings {:.4}",
         fit.metrics.cv_rmse, fit.metrics.nmbe, fit.metrics.p, s2019.reporting.nmbe, s2020.savings_pct
     );
-    assert!(fit.metrics.cv_rmse <= 0.052 + 0.003, "CV(RMSE) {:.4} vs eemeter 0.052", fit.metrics.cv_rmse);
-    assert!((s2020.savings_pct - 0.221).abs() <= 0.01, "2020 savings {:.4} vs eemeter 0.221", s2020.savings_pct);
-    assert!((s2019.reporting.nmbe + 0.017).abs() <= 0.01, "2019 NMBE {:.4} vs eemeter -0.017", s2019.reporting.nmbe);
+    let r = Result { cv_rmse: fit.metrics.cv_rmse, nmbe_2019: s2019.reporting.nmbe, savings_2020: s2020.savings_pct };
+    within_eemeter("b33 electricity, hourly TOWT", "b33 electricity, hourly", &r);
 }

@@ -339,11 +339,10 @@ fn a_second_agent_on_the_same_store_exits_saying_who_holds_it() {
     online(broker.port);
 
     // When another agent is started on the same config
-    let second = std::process::Command::new(env!("CARGO_BIN_EXE_sobre"))
-        .args(["run", "-c"])
-        .arg(&agent.config)
-        .output()
-        .expect("run a second agent");
+    let second = output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_sobre")).args(["run", "-c"]).arg(&agent.config),
+        "a second agent",
+    );
 
     // Then it exits at once with a message naming the store and the first one's pid
     assert!(!second.status.success());

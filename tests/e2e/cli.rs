@@ -1,9 +1,10 @@
 //! `sobre check` and `sobre --version`, as an integrator runs them.
 
+use crate::support::readme;
 use std::process::Command;
 
 fn sobre(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sobre")).args(args).output().expect("run sobre");
+    let out = crate::support::output(Command::new(env!("CARGO_BIN_EXE_sobre")).args(args), "sobre");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -116,8 +117,15 @@ fn fit_prints_the_json_contract_on_real_data() {
     assert!(i90 > v["reporting"]["gl14_interval90_kwh"].as_f64().expect("number"));
 }
 
+/// How far sobre's figures on the Cambridge data may stand from eemeter's, in points of
+/// percentage: eemeter publishes one decimal, and CalTRACK leaves an implementation choices
+/// that move a fit by a few tenths of a point (the balance-point grid, which equal fits win),
+/// as `models/tests/cambridge.rs` details. Closer than this is the same figure; sobre is not
+/// claimed to beat eemeter.
+const FROM_EEMETER: f64 = 0.003;
+
 #[test]
-fn fit_hourly_measures_the_same_savings_as_the_reference() {
+fn fit_hourly_measures_the_savings_eemeter_measures_within_0_3_points() {
     let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/ucam_b33_hourly.csv");
     let (code, out, err) = sobre(&[
         "fit",
@@ -142,8 +150,9 @@ fn fit_hourly_measures_the_same_savings_as_the_reference() {
     assert_eq!(v["baseline"]["n"], 8760);
     assert_eq!(v["baseline"]["gl14_pass"], true);
     // eemeter 4.1.1 (CalTRACK hourly) on the same data: 22.1 % savings in 2020
+    let [.., reference] = readme::eemeter("b33 electricity, hourly TOWT");
     let pct = v["reporting"]["savings_pct"].as_f64().expect("fraction");
-    assert!((pct - 0.221).abs() < 0.01, "{pct}");
+    assert!((pct - reference).abs() <= FROM_EEMETER, "2020 savings {pct:.4}; eemeter {reference}");
 }
 
 #[test]
@@ -174,9 +183,10 @@ fn fit_refuses_bad_arguments_clearly() {
 
 #[test]
 fn the_demo_tells_a_facility_manager_what_the_school_used_and_what_the_agent_learned() {
-    // Given a fresh machine (no broker, no config): When a new user runs the README's first command
-    let (code, out, err) = sobre(&["demo"]);
-    assert_eq!(code, 0, "{err}");
+    // Given a fresh machine (no building broker, no config): When a new user runs the README's
+    // first command (here with the store kept and the reports sent to a broker of the test's,
+    // for the other tests that read them: one run for all)
+    let out = &crate::demo::demo().stdout;
     // Then every device message reached the store and nothing was refused
     let stored = out.lines().find(|l| l.starts_with("simulated 5376 steps")).unwrap_or_else(|| panic!("{out}"));
     assert!(stored.contains("(0 rejected)"), "{stored}");
@@ -195,5 +205,14 @@ fn the_demo_tells_a_facility_manager_what_the_school_used_and_what_the_agent_lea
         assert!(z.len() >= 9, "{zone}: occupied, empty, demand, K·h, τ, 6 h and 24 h errors: {z:?}");
         assert!((20.0..22.5).contains(&z[0]), "{zone} occupied at {} °C: the poorly tuned school is warm", z[0]);
         assert!(z[5] < z[6], "{zone}: the zone model beats persistence at 6 h: {z:?}");
+    }
+    // And what it prints is what the README shows of it, line for line ("..." stands for the
+    // lines the README leaves out)
+    let readme = readme::text();
+    for start in ["What sobre measured", "Reports the city's broker received"] {
+        let block = readme.split("```").find(|b| b.trim_start().starts_with(start)).expect("the README shows it");
+        for shown in block.lines().map(str::trim_end).filter(|l| !l.is_empty() && l.trim() != "...") {
+            assert!(out.lines().any(|l| l.trim_end() == shown), "README.md shows {shown:?}; the demo printed:\n{out}");
+        }
     }
 }

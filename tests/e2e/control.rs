@@ -2,29 +2,14 @@
 //! controller against a test case), from what the agent learned: the programme the advisor read
 //! from the demo's store and the recommendations it made there, all accepted.
 
-use crate::advisor::demo;
-use crate::support::{copy_store, schema, wait_until, wait_until_within, Agent, InProcess, Mosquitto, Mqtt};
+use crate::demo::{demo, learned};
+use crate::support::{copy_store, readme, schema, wait_until, wait_until_within, Agent, InProcess, Mosquitto, Mqtt};
 use chrono::{NaiveDate, TimeZone};
 use serde_json::Value;
-use sobre_agent::advisor::{self, programme::Programme, Setting};
+use sobre_agent::advisor::{programme::Programme, Setting};
 use sobre_agent::config::control::Mode;
 use sobre_agent::control::schedule::Schedule;
 use sobre_agent::sim::{self, trial, Emulator, SimSettings};
-
-/// The school, the demo's agent settings, the programme it read and what it recommended.
-fn learned() -> (SimSettings, sobre_agent::config::Settings, Programme, Vec<Setting>, advisor::Advice) {
-    let (_, path) = demo();
-    let school = SimSettings::parse(sim::SCHOOL, "school").expect("school");
-    let emulator = Emulator::new(school.clone()).expect("emulator");
-    let settings = sim::demo_settings(&emulator, 1883, 1883, path).expect("settings");
-    let store = sobre_agent::store::Store::open(path, &settings.points, settings.site.timezone).expect("store");
-    let from = school.start_ms;
-    let history = advisor::read(&store, &settings, (from, from + 56 * 86_400_000)).expect("history");
-    let programme = Programme::read(&history).expect("a programme");
-    let advice = advisor::advise_on(&history, &settings, &settings.advisor);
-    let accepted = advice.recommendations.iter().map(|r| r.setting.clone()).collect();
-    (school, settings, programme, accepted, advice)
-}
 
 fn schedule(settings: &sobre_agent::config::Settings, programme: Programme, accepted: Vec<Setting>) -> Schedule {
     settings.control.schedule(programme, accepted, settings.site.timezone, settings.comfort.min_c, 0)
@@ -34,13 +19,14 @@ fn schedule(settings: &sobre_agent::config::Settings, programme: Programme, acce
 fn the_accepted_recommendations_applied_as_schedules_save_a_sixth_of_a_winter_months_heating_in_comfort() {
     // Given what the agent learned from eight weeks of the poorly tuned school, every
     // recommendation accepted
-    let (school, settings, programme, accepted, advice) = learned();
+    let crate::demo::Learned { school, settings, programme, advice } = learned();
+    let accepted: Vec<Setting> = advice.recommendations.iter().map(|r| r.setting.clone()).collect();
     assert!(accepted.iter().filter(|s| Schedule::applies(s)).count() >= 4, "{accepted:?}");
-    let schedule = schedule(&settings, programme, accepted);
+    let schedule = schedule(settings, programme.clone(), accepted);
     // When the agent pilots the thermostats through December (four weeks it never saw)
     let first_day = NaiveDate::from_ymd_opt(2019, 12, 2).expect("date");
     let learned = trial::Learned { zone_models: &advice.zone_models, kw_per_demand: advice.kw_per_demand };
-    let m = trial::month(&school, &settings.control, &schedule, learned, first_day, 28).expect("runs");
+    let m = trial::month(school, &settings.control, &schedule, learned, first_day, 28).expect("runs");
     println!("{m:#?}");
     // Then the emulator measures at least 15 % less heating than under the building's programme
     assert!(
@@ -53,22 +39,61 @@ fn the_accepted_recommendations_applied_as_schedules_save_a_sixth_of_a_winter_mo
     // And no zone spends more than 0.5 K·h a week outside the comfort band while occupied
     assert!(m.worst_zone_kh_per_week <= 0.5, "{:.2} K·h per week in the worst zone", m.worst_zone_kh_per_week);
     // And in shadow mode, what the controller says each midnight the day will use on the
-    // building's programme is within a quarter of what the meter then shows, and it predicts a
-    // saving (its day-ahead zone models overstate the saving about twofold: see the README)
+    // building's programme is within a quarter of what the meter then shows
     let p = &m.predicted;
     assert!(p.days >= 25, "{p:?}");
     assert!((p.programme_kwh / p.metered_programme_kwh - 1.0).abs() <= 0.25, "{p:?}");
-    assert!(p.schedule_kwh < p.programme_kwh, "{p:?}");
+    // And the saving it predicts for the schedule is the saving the emulator measures when the
+    // same decisions are sent (the run under control against the run on the programme, over
+    // the same days), overstated but within SHADOW_OVERSTATES of it
+    let (predicted, measured) = (p.programme_kwh - p.schedule_kwh, p.metered_programme_kwh - p.metered_schedule_kwh);
+    assert!(measured > 0.0, "the emulator measures no saving: {p:?}");
+    let ratio = predicted / measured;
+    assert!(
+        SHADOW_OVERSTATES.contains(&ratio),
+        "predicted {predicted:.0} kWh, measured {measured:.0} kWh: {ratio:.2}× ({SHADOW_OVERSTATES:?})"
+    );
     // And nobody had to turn a thermostat up, and the controller's time is a sliver of a step
     assert_eq!(m.occupant_overrides, 0);
     assert!(m.kpis.compute_ratio < 1e-3, "{}", m.kpis.compute_ratio);
+    // And the README gives these figures
+    let (k, pct) = (readme::thousands, |x: f64| format!("{:+.0} %", x).replace('-', "−"));
+    readme::says(&format!(
+        "heating {} → {} kWh, **−{:.1} %**; {:.2} K·h per zone and week outside comfort (emulator's truth; {:.2} K·h per zone over the month from the noisy sensors); {} occupant overrides; {} commands",
+        k(m.baseline_kwh),
+        k(m.controlled_kwh),
+        m.saving_percent,
+        m.discomfort_kh_per_zone_week,
+        m.kpis.discomfort_kh_per_zone,
+        m.occupant_overrides,
+        k(m.commands as f64)
+    ));
+    readme::says(&format!("(−{:.1} % heating, no discomfort)", m.saving_percent));
+    readme::says(&format!(
+        "on the programme {} kWh predicted, {} metered ({}); on the schedule {} predicted, {} metered under control ({}): a saving of {} kWh predicted against {} measured, **{ratio:.1}× too much**",
+        k(p.programme_kwh),
+        k(p.metered_programme_kwh),
+        pct(100.0 * (p.programme_kwh / p.metered_programme_kwh - 1.0)),
+        k(p.schedule_kwh),
+        k(p.metered_schedule_kwh),
+        pct(100.0 * (p.schedule_kwh / p.metered_schedule_kwh - 1.0)),
+        k(predicted),
+        k(measured),
+    ));
 }
+
+/// How far shadow mode's predicted saving may stand from the one the emulator measures, as a
+/// multiple of it. Its day-ahead zone models miss the morning recovery after a setback, so they
+/// overstate a schedule's saving about twofold (the README says by how much); anywhere from
+/// three quarters of the truth (had they learned the recovery) to two and a half times it is
+/// that known bias and no more: a saving wrong in sign, or off by a factor of three, fails.
+const SHADOW_OVERSTATES: std::ops::RangeInclusive<f64> = 0.75..=2.5;
 
 #[test]
 fn a_two_hour_shed_halves_the_heat_pumps_power_and_the_staggered_recovery_keeps_the_rebound_low() {
     // Given the school under its own programme, the agent ready to answer the grid
-    let (school, settings, programme, _, advice) = learned();
-    let schedule = schedule(&settings, programme, Vec::new());
+    let crate::demo::Learned { school, settings, programme, advice } = learned();
+    let schedule = schedule(settings, programme.clone(), Vec::new());
     // When a full shed is asked on a December Tuesday from 09:00 to 11:00, during lessons
     let at = |h| {
         let local = NaiveDate::from_ymd_opt(2019, 12, 3).expect("date").and_hms_opt(h, 0, 0).expect("time");
@@ -76,7 +101,7 @@ fn a_two_hour_shed_halves_the_heat_pumps_power_and_the_staggered_recovery_keeps_
     };
     let first_day = NaiveDate::from_ymd_opt(2019, 12, 2).expect("date");
     let learned = trial::Learned { zone_models: &advice.zone_models, kw_per_demand: advice.kw_per_demand };
-    let t = trial::shed(&school, &settings.control, &schedule, learned, first_day, (at(9), at(11))).expect("runs");
+    let t = trial::shed(school, &settings.control, &schedule, learned, first_day, (at(9), at(11))).expect("runs");
     println!("{t:#?}");
     // Then the heat pump draws at most half the power it draws without the event
     assert!(t.shed_percent >= 50.0, "shed {:.0} % ({:.1} → {:.1} kW)", t.shed_percent, t.baseline_kw, t.event_kw);
@@ -103,6 +128,20 @@ fn a_two_hour_shed_halves_the_heat_pumps_power_and_the_staggered_recovery_keeps_
         "settled {:.1} kW, measured {measured:.1} kW",
         s.achieved_shed_kw
     );
+    // And the README gives these figures
+    let rebound = t.rebound_peak_kw / t.baseline_peak_kw;
+    readme::says(&format!(
+        "heat pump {:.1} → {:.1} kW, **−{:.0} %**; rebound peak {:.1} kW against {:.1} kW without the event (**{rebound:.2}×**); worst zone {:.2} K·h (budget {:.1} a week)",
+        t.baseline_kw, t.event_kw, t.shed_percent, t.rebound_peak_kw, t.baseline_peak_kw, t.worst_zone_kh, t.budget_kh
+    ));
+    readme::says(&format!(
+        "{:.1} → {:.1} kW, {:.1} kW of shed against {measured:.1} kW measured; settled from the meter alone: {:.1} kW",
+        f.baseline_kw, f.planned_kw, f.shed_kw, s.achieved_shed_kw
+    ));
+    readme::says(&format!(
+        "(−{:.0} % of the heat pump's power, rebound {rebound:.2}× the same hours without it)",
+        t.shed_percent
+    ));
 }
 
 /// The emulator's ground truth after asking building `id` for `n` steps: its clock message
@@ -120,9 +159,9 @@ pub(crate) fn record(mqtt: &Mqtt, prefix: &str, matches: impl Fn(&Value) -> bool
     r
 }
 
-/// How long an advisor run on the demo's eight weeks may take in a debug build on a busy
-/// machine.
-const FIT: std::time::Duration = std::time::Duration::from_secs(180);
+/// How long an advisor run on the demo's eight weeks may take in a debug build on a 2-core
+/// machine that the other tests and another build load (about 30 s on its own).
+const FIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Waits until the agent's control has decided on the step the emulator's clock shows.
 fn caught_up(agent: &InProcess, clock: &Value) {
@@ -144,7 +183,7 @@ fn an_occupant_override_mid_event_wins_within_a_step_is_recorded_and_survives_a_
     // Given the agent on the demo's store (it read the school's programme there), allowed to
     // pilot, and the school going on from Monday 11 March, stepped by the test
     let broker = Mosquitto::start();
-    let (_, demo_store) = demo();
+    let demo_store = &demo().store;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = copy_store(demo_store, &dir);
     let school =
@@ -249,10 +288,20 @@ fn an_occupant_override_mid_event_wins_within_a_step_is_recorded_and_survives_a_
     schema::check(&schema::load("control"), &settled).unwrap_or_else(|e| panic!("{e}\n{settled}"));
     schema::check(&schema::load("flex"), &report).unwrap_or_else(|e| panic!("{e}\n{report}"));
     assert_eq!(report["overrides"], 1, "{report}");
-    // When two midnights pass, Then the ledger compares what the controller said at the first
-    // that the day would use with what the meter showed
-    let clock = step(&mqtt, "ecole-demo", 192 - 56, 192);
-    caught_up(&agent, &clock);
+    // When two midnights pass (six hours at a time, each caught up with: control reads the
+    // readings through a queue of 1024, which about ten hours of the school's readings in one
+    // burst can overflow when control falls behind, and a step whose last readings were
+    // dropped waits for the next step's to close it: here, for ever)
+    let mut at = 56;
+    while at < 192 {
+        let n = 24.min(192 - at);
+        let clock = step(&mqtt, "ecole-demo", n, at + n);
+        caught_up(&agent, &clock);
+        at += n;
+    }
+    assert_eq!(agent.stats.tap_dropped.load(std::sync::atomic::Ordering::Relaxed), 0, "control read every reading");
+    // Then the ledger compares what the controller said at the first that the day would use
+    // with what the meter showed
     let day = record(&mqtt, &prefix, |r| r["kind"] == "day_compared");
     let d = &day["detail"];
     assert!(

@@ -2,7 +2,7 @@
 //! Chromium), Home Assistant's discovery and summary, and accept / reject over MQTT and on the
 //! page. The agent runs on a copy of the demo's store, against a real mosquitto.
 
-use crate::advisor::demo;
+use crate::demo::demo;
 use crate::support::{copy_store, free_port, schema, InProcess, Mosquitto, Mqtt};
 use serde_json::Value;
 use sobre_agent::advisor::ledger::{Ledger, Status};
@@ -15,7 +15,7 @@ const PREFIX: &str = "sobre/ecole-demo";
 
 /// The agent on its own copy of the demo's store, with its page on a free loopback port.
 fn start(broker_port: u16, discovery: Discovery) -> InProcess {
-    let (_, demo_store) = demo();
+    let demo_store = &demo().store;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = copy_store(demo_store, &dir);
     let school = sobre_agent::sim::SimSettings::parse(sobre_agent::sim::SCHOOL, "school").expect("school");
@@ -86,10 +86,17 @@ fn chromium() -> &'static str {
 
 /// The page's DOM after Chromium loaded and rendered it.
 fn rendered(url: &str) -> String {
-    let out = Command::new(chromium())
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--dump-dom", url])
-        .output()
-        .expect("run chromium");
+    let out = crate::support::output(
+        Command::new(chromium()).args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--dump-dom",
+            url,
+        ]),
+        "chromium",
+    );
     assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8 DOM")
 }
@@ -249,7 +256,7 @@ fn home_assistant_discovers_the_agent_and_reads_its_summary_again_after_a_restar
 fn collect(client: &Mqtt, n: usize) -> Vec<Value> {
     let mut found = Vec::new();
     while found.len() < n {
-        let (topic, payload) = client.messages.recv_timeout(std::time::Duration::from_secs(30)).expect("discovery");
+        let (topic, payload) = client.messages.recv_timeout(crate::support::DEADLINE).expect("discovery");
         if topic.starts_with("homeassistant/") && topic.ends_with("/config") {
             found.push(serde_json::from_slice(&payload).expect("JSON"));
         }

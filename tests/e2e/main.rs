@@ -5,6 +5,7 @@ mod bad_input;
 mod broker_acl;
 mod cli;
 mod control;
+mod demo;
 mod devices;
 mod local;
 mod resilience;

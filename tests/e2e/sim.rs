@@ -61,7 +61,7 @@ impl Sim {
         let path = dir.path().join("sim.toml");
         std::fs::write(&path, config).expect("write sim config");
         let out =
-            Command::new(env!("CARGO_BIN_EXE_sobre")).args(["sim", "--points", "-c"]).arg(&path).output().expect("run");
+            output(Command::new(env!("CARGO_BIN_EXE_sobre")).args(["sim", "--points", "-c"]).arg(&path), "sobre sim");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("UTF-8")
     }

@@ -29,12 +29,10 @@ fn systemd_analyze() -> Result<u32, String> {
 }
 
 fn analyze(root: &Path, args: &[&str]) -> Output {
-    Command::new("systemd-analyze")
-        .args(args)
-        .arg(format!("--root={}", root.display()))
-        .arg("sobre.service")
-        .output()
-        .expect("run systemd-analyze")
+    crate::support::output(
+        Command::new("systemd-analyze").args(args).arg(format!("--root={}", root.display())).arg("sobre.service"),
+        "systemd-analyze",
+    )
 }
 
 /// A root with the unit where an operator installs it, an executable where it runs the binary,

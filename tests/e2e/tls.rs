@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed");
+    let out = crate::support::output(Command::new("openssl").args(args).current_dir(dir), "openssl (installed)");
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 

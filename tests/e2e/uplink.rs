@@ -120,6 +120,7 @@ fn reports_wait_out_a_long_outage_and_all_arrive_once_it_ends() {
         .filter_map(|(_, r)| r["period"]["start"].as_str())
         .collect();
     assert_eq!(hours.len(), HOURS as usize - 1, "one health report per completed hour");
+    readme::says(&format!("a thousand hours of data build {} reports", readme::thousands(REPORTS as f64)));
 }
 
 #[test]
@@ -164,6 +165,10 @@ fn past_its_budget_the_outbox_drops_the_oldest_low_priority_reports_and_says_so(
     assert_eq!(outbox_rows(&agent), 300);
     assert_eq!(db.count("SELECT count(*) FROM outbox WHERE kind = 'register'"), 1);
     assert_eq!(db.count("SELECT count(*) FROM outbox_drops WHERE kind NOT IN ('health', 'footprint')"), 0);
+    readme::says(&format!(
+        "a budget of 300 reports: the register kept, {} health and footprint reports dropped",
+        readme::thousands(dropped() as f64)
+    ));
 
     // And once the broker is back the kept reports arrive, the newest health report counting
     // the drops
@@ -182,34 +187,25 @@ fn past_its_budget_the_outbox_drops_the_oldest_low_priority_reports_and_says_so(
 
 #[test]
 fn everything_the_demo_sends_upstream_is_an_aggregate_within_its_schema() {
-    // Given the city's broker, and a subscriber on all of it
-    let central = Mosquitto::start();
-    let city = Mqtt::connect(central.port, &["#"]);
-
-    // When the whole demo runs with its reports going there
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sobre"))
-        .args(["demo", "--uplink-port", &central.port.to_string()])
-        .output()
-        .expect("run the demo");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Given the city's broker, and a subscriber on all of it, When the whole demo runs with its
+    // reports going there
+    let demo = crate::demo::demo();
 
     // Then every payload is JSON under one of the published schemas, and valid against it
     let mut schemas = schemas();
-    let status = std::fs::read_to_string(format!("{}/../config/schemas/status.json", env!("CARGO_MANIFEST_DIR")));
-    schemas.insert("status", serde_json::from_str(&status.expect("status schema")).expect("JSON"));
-    let savings = std::fs::read_to_string(format!("{}/../config/schemas/savings.json", env!("CARGO_MANIFEST_DIR")));
-    let savings: Value = serde_json::from_str(&savings.expect("savings schema")).expect("JSON");
-    let (mut kinds, mut seen) = (HashSet::new(), 0);
-    while let Ok((topic, payload)) = city.messages.recv_timeout(Duration::from_secs(2)) {
-        seen += 1;
-        let text = String::from_utf8(payload).unwrap_or_else(|_| panic!("{topic}: not UTF-8"));
-        let message: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{topic}: not JSON: {text}"));
+    for name in ["status", "savings"] {
+        schemas.insert(name, schema::load(name));
+    }
+    let mut kinds = HashSet::new();
+    for (topic, payload) in &demo.upstream {
+        let text = std::str::from_utf8(payload).unwrap_or_else(|_| panic!("{topic}: not UTF-8"));
+        let message: Value = serde_json::from_str(text).unwrap_or_else(|_| panic!("{topic}: not JSON: {text}"));
         let schema = match message["schema"].as_str() {
             Some("sobre.status/1") => &schemas["status"],
             Some("sobre.health/1") => &schemas["health"],
             Some("sobre.footprint/1") => &schemas["footprint"],
             Some("sobre.register/1") => &schemas["register"],
-            Some("sobre.savings/1") => &savings,
+            Some("sobre.savings/1") => &schemas["savings"],
             other => panic!("{topic}: {other:?} is outside the published schemas"),
         };
         schema::check(schema, &message).unwrap_or_else(|e| panic!("{topic}: {e}"));
@@ -221,6 +217,16 @@ fn everything_the_demo_sends_upstream_is_an_aggregate_within_its_schema() {
         assert!(topic.starts_with("city/ecole-demo/"), "{topic} is outside the site's topics");
     }
     for kind in ["health", "footprint", "register", "savings-daily", "savings-monthly"] {
-        assert!(kinds.contains(kind), "no {kind} report among {seen} messages: {kinds:?}");
+        assert!(kinds.contains(kind), "no {kind} report among {} messages: {kinds:?}", demo.upstream.len());
     }
+    // And the monthly savings report the README shows is the demo's, to the README's decimals
+    let shown = readme::json_example(r#"{"schema":"sobre.savings/1""#);
+    let sent: Vec<Value> = demo
+        .upstream
+        .iter()
+        .filter_map(|(_, payload)| serde_json::from_slice::<Value>(payload).ok())
+        .filter(|r| r["id"] == shown["id"])
+        .collect();
+    assert_eq!(sent.len(), 1, "the demo sent {} as the README shows it: {sent:?}", shown["id"]);
+    readme::shows(&shown, &sent[0], "$").unwrap_or_else(|e| panic!("{e}\n{}", sent[0]));
 }

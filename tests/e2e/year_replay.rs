@@ -37,10 +37,17 @@ fn a_replayed_year_is_stored_whole_and_daily_rollups_equal_the_csv() {
     mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
 
     // Given a year of hourly data, When `sobre replay` publishes it as fast as the broker takes it
-    let out = Command::new(env!("CARGO_BIN_EXE_sobre"))
-        .args(["replay", CSV, "--port", &broker.port.to_string(), "--prefix", "replay/ucam-b33"])
-        .output()
-        .expect("run sobre replay");
+    let out = output(
+        Command::new(env!("CARGO_BIN_EXE_sobre")).args([
+            "replay",
+            CSV,
+            "--port",
+            &broker.port.to_string(),
+            "--prefix",
+            "replay/ucam-b33",
+        ]),
+        "sobre replay",
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (sums, rows) = csv_daily_sums();
     assert_eq!(rows, 8760);

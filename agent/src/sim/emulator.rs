@@ -381,5 +381,9 @@ mod tests {
         for z in &g.zones {
             assert!(z.occupied_h > 150.0 && z.discomfort_kh < 1.0, "{}: {} K·h", z.zone, z.discomfort_kh);
         }
+        // As the README says
+        let less = format!("draws {:.0} % less electricity", 100.0 * (1.0 - g.plant_kwh / p.plant_kwh));
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
+        assert!(readme.split_whitespace().collect::<Vec<_>>().join(" ").contains(&less), "README.md: {less:?}");
     }
 }

@@ -9,7 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub const DEADLINE: Duration = Duration::from_secs(30);
+/// How long a test waits for what should take the agent a moment: long enough for a debug build
+/// on a 2-core machine that another build loads too. Every wait is for a condition and returns
+/// as soon as it holds, so only a failure takes this long.
+pub const DEADLINE: Duration = Duration::from_secs(120);
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
@@ -27,6 +30,35 @@ pub fn wait_until_within(deadline: Duration, what: &str, mut condition: impl FnM
     while !condition() {
         assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What `command` prints and how it exits, once it has: killed, and the test failed, if it
+/// has not within `DEADLINE`.
+pub fn output(command: &mut Command, what: &str) -> std::process::Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    output_within(child, DEADLINE, what)
+}
+
+/// The output of `child` (its stdout and stderr piped), once it exits: killed, and the test
+/// failed, if it has not within `deadline`.
+pub fn output_within(child: Child, deadline: Duration, what: &str) -> std::process::Output {
+    let pid = child.id();
+    let (done, output) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match output.recv_timeout(deadline) {
+        Ok(out) => out.unwrap_or_else(|e| panic!("{what}: {e}")),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            panic!("{what} did not finish within {deadline:?}");
+        }
     }
 }
 
@@ -231,10 +263,14 @@ impl InProcess {
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             let clock = sobre_agent::clock::Clock::system(run.agent.clock);
-            rt.block_on(sobre_agent::daemon::run(run, clock, counters, async {
+            let ran = rt.block_on(sobre_agent::daemon::run(run, clock, counters, async {
                 let _ = stopped.await;
-            }))
-            .expect("the agent runs and stops cleanly");
+            }));
+            // The agent has stopped and let go of its store. An advisor fit it abandoned may
+            // still run on the blocking pool; its result goes nowhere, so the test does not
+            // wait for it (a runtime dropped would).
+            rt.shutdown_background();
+            ran.expect("the agent runs and stops cleanly");
         });
         wait_until("the agent subscribed", || stats.snapshot().subscribed > 0);
         if let Some(page) = &settings.web {
@@ -451,6 +487,7 @@ pub fn json_point(id: &str, kind: &str, unit: &str, extra: &str) -> String {
         "[[points]]\nid = \"{id}\"\nkind = \"{kind}\"\nunit = \"{unit}\"\ntopic = \"test/{id}\"\ndecode = {{ format = \"json\", pointer = \"/value\", timestamp = \"/ts\" }}\n{extra}\n"
     )
 }
+pub mod readme;
 pub mod schema;
 
 /// A copy of a store (its WAL too) into `dir`, as `sobre.db`.
