@@ -41,7 +41,11 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// A stepped emulator is returned once it is listening for steps: its first clock message
+    /// comes after its subscription, so a step the test sends from then on is not lost (on a
+    /// loaded machine the agent may be up long before the emulator).
     pub fn start(port: u16, config: &str, pace: &str) -> Self {
+        let clock = (pace == "stepped").then(|| Mqtt::connect(port, &["sim/+/clock"]));
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("sim.toml");
         std::fs::write(&path, config).expect("write sim config");
@@ -53,6 +57,9 @@ impl Sim {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start sobre sim");
+        if let Some(clock) = clock {
+            clock.messages.recv_timeout(DEADLINE).expect("the stepped emulator's first clock message");
+        }
         Sim { child, _dir: dir }
     }
 
