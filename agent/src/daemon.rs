@@ -4,19 +4,21 @@
 //! nothing received is dropped on a clean stop. Everything stops within one deadline, inside
 //! systemd's stop timeout.
 
+use crate::advisor::decision::decision_request;
+use crate::advisor::ledger::{Ledger, LedgerError};
 use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
 use crate::config::{Settings, UplinkSettings};
-use crate::control::{self, log::ControlLog, log::LogError, task::ControlTask, task::Uplink};
+use crate::control::{self, log::ControlLog, log::LogError, task::ControlTask};
 use crate::glance::{GlanceError, Reader};
 use crate::homeassistant::{self, HomeAssistant};
 use crate::ingest::stage::Tap;
 use crate::ingest::validate::Validator;
 use crate::ingest::Ingest;
-use crate::ledger::{Ledger, LedgerError};
 use crate::mqtt::mailbox;
-use crate::mqtt::{self, backoff::Backoff, Link, Publisher, Retained, Route};
-use crate::report::Reporter;
+use crate::mqtt::route::Parsed;
+use crate::mqtt::{self, backoff::Backoff, Inbound, Link, Publisher, Retained, Route};
+use crate::report::{FlexReports, Reporter};
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::status::{self, Health, StatusPublisher};
@@ -90,24 +92,34 @@ pub async fn run(
     let (connected_tx, connected_rx) = watch::channel(0);
     let mut subscriptions = ingest.topics();
     let mut routes = Vec::new();
+    // Decisions are parsed as they are routed: the advisor takes the page's and MQTT's alike.
+    let (decisions, decision_requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
+    let decisions = Arc::new(decisions);
+    let prefix = settings.agent.topic_prefix.clone();
+    let parse = move |m: &Inbound| decision_request(&prefix, m).map_err(|e| e.to_string());
+    routes.push(Route {
+        topics: format!("{}/recommendations/", settings.agent.topic_prefix),
+        to: Arc::new(Parsed::new(decisions.clone(), parse)),
+    });
+    subscriptions.push(task::decision_filter(&settings));
+    // Control runs where the site names zones it may command; it reads them through a tap, and
+    // takes its requests typed as they are routed.
+    let control = if settings.control.zones.is_empty() {
+        None
+    } else {
+        let (tap_tx, tap_rx) = mpsc::channel(1024);
+        ingest = ingest.with_tap(Tap { points: control::points::tapped(&settings), to: tap_tx });
+        subscriptions.extend(control::route::subscriptions(&settings));
+        let (mailbox, requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
+        routes.extend(control::route::routes(&settings, Arc::new(mailbox)));
+        Some((requests, tap_rx))
+    };
     // Requests wait in mailboxes, one per task that takes them; the link never waits on them.
     let mut route = |topics: Vec<String>| {
         let (mailbox, requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
         let mailbox = Arc::new(mailbox);
         routes.extend(topics.into_iter().map(|topics| Route { topics, to: mailbox.clone() }));
         (mailbox, requests)
-    };
-    let (decisions, decision_requests) = route(vec![format!("{}/recommendations/", settings.agent.topic_prefix)]);
-    subscriptions.push(task::decision_filter(&settings));
-    // Control runs where the site names zones it may command; it reads them through a tap.
-    let control = if settings.control.zones.is_empty() {
-        None
-    } else {
-        let (tap_tx, tap_rx) = mpsc::channel(1024);
-        ingest = ingest.with_tap(Tap { points: control::task::tapped(&settings), to: tap_tx });
-        subscriptions.extend(control::task::subscriptions(&settings));
-        let (_, requests) = route(control::task::routes(&settings));
-        Some((requests, tap_rx))
     };
     let births = settings.homeassistant.as_ref().map(|ha| {
         subscriptions.push(homeassistant::birth_topic(ha));
@@ -128,10 +140,15 @@ pub async fn run(
     let health =
         Health { settings: settings.clone(), clock: clock.clone(), stats: stats.clone(), started_ms: clock.wall_ms() };
     let (basis_tx, basis_rx) = watch::channel(None);
+    // Connections to the store's file besides the writer's: one the advisor and the reporter
+    // read history through (both read in steps and fit outside it), one for the ledger (the
+    // advisor writes it, the page reads it), the page's, the control log's and the outbox's.
+    let history = Shared::new(Store::open(&settings.storage.path, &settings.points, settings.site.timezone)?);
+    let ledger = Shared::new(Ledger::open(&settings.storage.path, &settings.site.id)?.counting(stats.clone()));
     let advisor = AdvisorTask {
         settings: settings.clone(),
-        store: Shared::new(Store::open(&settings.storage.path, &settings.points, settings.site.timezone)?),
-        ledger: Shared::new(Ledger::open(&settings.storage.path, &settings.site.id)?),
+        store: history.clone(),
+        ledger: ledger.clone(),
         publisher: publisher.clone(),
         stats: stats.clone(),
         check_interval: settings.reports.check_interval.0,
@@ -139,7 +156,7 @@ pub async fn run(
     };
 
     // The page and Home Assistant read through one connection and share the fitted baselines.
-    let reader = Shared::new(Reader::open(&settings).map_err(DaemonError::Glance)?);
+    let reader = Shared::new(Reader::open(&settings, ledger).map_err(DaemonError::Glance)?);
     let web = match settings.web.clone() {
         Some(page) => local_page(page.listen).await.map(|listener| {
             let web = Web {
@@ -170,27 +187,39 @@ pub async fn run(
         pulse: watchdog.pulse("writer"),
     };
     let reporting = match &settings.uplink {
-        Some(uplink) => Some(reporting(&settings, uplink, &health)?),
+        Some(uplink) => Some(reporting(&settings, uplink, &health, history)?),
         None => None,
     };
 
     let control = match control {
         Some((requests, tap)) => {
-            let uplink = reporting.as_ref().map(|(r, _)| Uplink {
-                outbox: r.outbox.clone(),
-                queued: r.queued.clone(),
-                prefix: r.prefix.clone(),
-            });
+            // Control hands the events it settled to the flex reports, where the site reports
+            // to a city; a few a day at most.
+            let (settlements, flex_reports) = match reporting.as_ref() {
+                Some((r, _)) => {
+                    let (tx, rx) = mpsc::channel(16);
+                    let reports = FlexReports {
+                        settings: settings.clone(),
+                        prefix: r.prefix.clone(),
+                        outbox: r.outbox.clone(),
+                        queued: r.queued.clone(),
+                        clock: clock.clone(),
+                        stats: stats.clone(),
+                    };
+                    (Some(tx), Some((reports, rx)))
+                }
+                None => (None, None),
+            };
             let task = ControlTask {
                 settings: settings.clone(),
                 publisher: publisher.clone(),
-                log: Shared::new(ControlLog::open(&settings.storage.path, &settings.site.id)?),
+                log: Shared::new(ControlLog::open(&settings.storage.path, &settings.site.id)?.counting(stats.clone())),
                 clock: clock.clone(),
                 stats: stats.clone(),
-                uplink,
+                settlements,
                 pulse: watchdog.pulse("control"),
             };
-            Some((task, requests, tap))
+            Some((task, requests, tap, flex_reports))
         }
         None => None,
     };
@@ -208,8 +237,12 @@ pub async fn run(
     }
     tracker.spawn(status.run(connected_rx, cancel.clone()));
     tracker.spawn(advisor.run(decision_requests, cancel.clone()));
-    if let Some((task, requests, tap)) = control {
+    if let Some((task, requests, tap, flex_reports)) = control {
         tracker.spawn(task.run(requests, tap, basis_rx, cancel.clone()));
+        // It stops once control has stopped and what it handed over is queued.
+        if let Some((reports, settlements)) = flex_reports {
+            tracker.spawn(reports.run(settlements));
+        }
     }
     tracker.spawn(ingest.run(inbound_rx, records_tx));
     tracker.spawn(writer.run(records_rx, cancel.clone()));
@@ -264,15 +297,15 @@ async fn local_page(addr: std::net::SocketAddr) -> Option<tokio::net::TcpListene
     }
 }
 
-/// The reporter and the sender of the uplink, sharing the durable outbox.
+/// The reporter (reading history through `store`) and the sender of the uplink, sharing the
+/// durable outbox.
 fn reporting(
     settings: &Arc<Settings>,
     uplink: &UplinkSettings,
     health: &Health,
+    store: Shared<Store>,
 ) -> Result<(Reporter, Sender), DaemonError> {
-    let path = &settings.storage.path;
-    let outbox = Shared::new(Outbox::open(path, uplink.budget)?);
-    let store = Shared::new(Store::open(path, &settings.points, settings.site.timezone)?);
+    let outbox = Shared::new(Outbox::open(&settings.storage.path, uplink.budget)?);
     let queued = Arc::new(Notify::new());
     let status_topic = format!("{}/{}/status", uplink.prefix, settings.site.id);
     let reporter = Reporter {

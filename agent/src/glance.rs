@@ -3,11 +3,12 @@
 //! daily series for the chart, the current recommendations and the health of every point. The
 //! local page renders it; Home Assistant gets its headline numbers.
 
+use crate::advisor::ledger::{Current, Ledger, LedgerError, Status};
 use crate::baseline::{self, Baseline, Fits};
 use crate::clock::iso;
 use crate::config::Settings;
-use crate::ledger::{Current, Ledger, LedgerError, Status};
 use crate::point::{Fuel, PointKind};
+use crate::shared::Shared;
 use crate::store::rollup::Calendar;
 use crate::store::{Store, StoreError};
 use sobre_models::hourly::HourObs;
@@ -114,9 +115,22 @@ pub fn kwh_per_year(c: &Current) -> f64 {
 #[derive(Debug, Default)]
 pub struct Baselines(Option<Fits>);
 
+/// The ledger as the page shows it: each recommendation's latest state, and the last records.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerView {
+    pub recommendations: Vec<Current>,
+    pub records: Vec<serde_json::Value>,
+}
+
+impl LedgerView {
+    pub fn read(ledger: &Ledger) -> Result<Self, LedgerError> {
+        Ok(Self { recommendations: ledger.current()?, records: ledger.records(30)? })
+    }
+}
+
 pub fn compute(
     store: &Store,
-    ledger: &Ledger,
+    ledger: LedgerView,
     settings: &Settings,
     baselines: &mut Baselines,
 ) -> Result<Glance, GlanceError> {
@@ -187,8 +201,8 @@ pub fn compute(
         name: settings.site.name.clone(),
         data_through_ms,
         energy,
-        recommendations: ledger.current()?,
-        ledger: ledger.records(30)?,
+        recommendations: ledger.recommendations,
+        ledger: ledger.records,
         points,
     })
 }
@@ -262,25 +276,34 @@ pub fn local_time(settings: &Settings, ms: i64) -> String {
         .unwrap_or_else(|| iso(ms))
 }
 
-/// What the page and Home Assistant read from: their own connections to the store file (WAL
-/// lets them read while the writer writes) and the cached baselines.
+/// What the page and Home Assistant read from: their own connection to the store file (WAL
+/// lets them read while the writer writes), the ledger the advisor writes (one connection for
+/// both), and the cached baselines.
 #[derive(Debug)]
 pub struct Reader {
     pub store: Store,
-    pub ledger: Ledger,
+    pub ledger: Shared<Ledger>,
     pub baselines: Baselines,
 }
 
 impl Reader {
-    pub fn open(settings: &Settings) -> Result<Self, GlanceError> {
+    pub fn open(settings: &Settings, ledger: Shared<Ledger>) -> Result<Self, GlanceError> {
         Ok(Self {
             store: Store::open(&settings.storage.path, &settings.points, settings.site.timezone)?,
-            ledger: Ledger::open(&settings.storage.path, &settings.site.id)?,
+            ledger,
             baselines: Baselines::default(),
         })
     }
 
+    /// Runs on the blocking pool (under the reader's `Shared`): the ledger is read first and
+    /// let go, so the advisor never waits for a fit here.
     pub fn glance(&mut self, settings: &Settings) -> Result<Glance, GlanceError> {
-        compute(&self.store, &self.ledger, settings, &mut self.baselines)
+        let ledger = self.ledger.with_blocking(|l| LedgerView::read(l))?;
+        compute(&self.store, ledger, settings, &mut self.baselines)
+    }
+
+    /// Each recommendation's latest state (for /metrics).
+    pub fn recommendations(&self) -> Result<Vec<Current>, GlanceError> {
+        Ok(self.ledger.with_blocking(|l| l.current())?)
     }
 }

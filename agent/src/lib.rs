@@ -1,7 +1,9 @@
-//! sobre-agent: everything with I/O. Data flows mqtt → ingest → store; see DESIGN.md.
+//! sobre-agent: everything with I/O. Readings flow mqtt → ingest → store → models and advice →
+//! control → reports; the layers, and the test that keeps imports going down them, are in
+//! `layers`.
 
 pub mod advisor;
-pub mod baseline;
+pub(crate) mod baseline;
 pub mod clock;
 pub mod config;
 pub mod control;
@@ -9,21 +11,21 @@ pub mod daemon;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod glance;
-pub mod homeassistant;
+pub(crate) mod homeassistant;
 pub mod ingest;
-pub mod ledger;
-pub mod mqtt;
+mod layers;
+pub(crate) mod mqtt;
 pub mod overview;
-pub mod point;
-pub mod quiet;
+pub(crate) mod point;
+pub(crate) mod quiet;
 pub mod reading;
 pub mod replay;
-pub mod report;
+pub(crate) mod report;
 pub mod shared;
 pub mod sim;
 pub mod stats;
-pub mod status;
+pub(crate) mod status;
 pub mod store;
 pub mod uplink;
-pub mod watchdog;
+pub(crate) mod watchdog;
 pub mod web;

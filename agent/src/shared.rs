@@ -32,6 +32,14 @@ impl<T: Send + 'static> Shared<T> {
         .await?)
     }
 
+    /// `with` for work already running on the blocking pool (inside another value's `with`):
+    /// waits for the value on this thread. Take the outer value's lock first, always in the
+    /// same order, and hold this one briefly.
+    pub fn with_blocking<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut value = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut value)
+    }
+
     /// `with` for work that can fail: one error for both ways of failing.
     pub async fn try_with<R: Send + 'static, E: From<Unfinished> + Send + 'static>(
         &self,

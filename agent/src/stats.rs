@@ -49,6 +49,9 @@ pub struct Stats {
     pub readings_dropped: AtomicU64,
     /// Reconnections the link made so the broker sends again what it sent past its window.
     pub resyncs: AtomicU64,
+    /// Stored ledger and control records this version cannot read (another version wrote
+    /// them): skipped when restoring, each counted once.
+    pub records_unreadable: AtomicU64,
     /// The disk refuses the store's commits right now: nothing is acknowledged meanwhile.
     pub store_failing: AtomicBool,
     /// Rung when the agent's health changes (the status is published again at once).
@@ -79,6 +82,7 @@ pub struct Snapshot {
     pub requests_dropped: u64,
     pub readings_dropped: u64,
     pub resyncs: u64,
+    pub records_unreadable: u64,
     pub store_failing: bool,
 }
 
@@ -111,6 +115,7 @@ impl Stats {
             requests_dropped: get(&self.requests_dropped),
             readings_dropped: get(&self.readings_dropped),
             resyncs: get(&self.resyncs),
+            records_unreadable: get(&self.records_unreadable),
             store_failing: self.store_failing.load(Ordering::Relaxed),
         }
     }

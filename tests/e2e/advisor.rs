@@ -39,7 +39,7 @@ fn finds_the_poor_schools_waste_and_the_emulator_confirms_each_saving() {
     assert!(advice.dismissed.iter().any(|d| d.contains("heating on those days is needed")), "{:?}", advice.dismissed);
     // And every record, and the retained list, hold to their schemas
     let (decision, list) = (schema::load("decision"), schema::load("recommendations"));
-    let ledger = sobre_agent::ledger::Ledger::open(path, "ecole-demo").expect("ledger");
+    let ledger = sobre_agent::advisor::ledger::Ledger::open(path, "ecole-demo").expect("ledger");
     let records = ledger.records(10_000).expect("records");
     assert!(!records.is_empty());
     for r in &records {

@@ -11,6 +11,7 @@ mod local;
 mod resilience;
 mod sim;
 mod status;
+mod store_upgrade;
 // Shared with the adversarial tests, each binary using part of it.
 #[allow(dead_code)]
 mod support;

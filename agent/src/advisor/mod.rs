@@ -5,14 +5,18 @@
 //! history (store → one quarter-hour grid) → programme (what the thermostats run, when people
 //! are in) → models (heat loss per kelvin-hour, each zone's response) → rules (findings) →
 //! estimate (replay the period under each finding) → recommendations.
+//!
+//! Layer: models and advice (see `crate::layers`): uses the vocabulary, config, mqtt (its
+//! publisher and decision mailbox) and the store; control uses it, never the reverse.
 
 mod basis;
-pub mod decision;
-pub mod estimate;
-pub mod history;
+pub(crate) mod decision;
+pub(crate) mod estimate;
+pub(crate) mod history;
+pub mod ledger;
 pub mod programme;
-pub mod rules;
-pub mod setting;
+pub(crate) mod rules;
+pub(crate) mod setting;
 pub mod task;
 
 use crate::config::{AdvisorSettings, Settings};

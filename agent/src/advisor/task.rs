@@ -4,13 +4,13 @@
 //! goes out on `<prefix>/decisions`, and the current list, retained, on
 //! `<prefix>/recommendations`.
 
-use super::decision::{parse_decision, Verdict};
+use super::decision::{DecisionRequest, Verdict};
+use super::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use super::Basis;
 use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
-use crate::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use crate::mqtt::mailbox::Requests;
-use crate::mqtt::{Inbound, Publisher};
+use crate::mqtt::Publisher;
 use crate::shared::{Shared, Unfinished};
 use crate::stats::Stats;
 use crate::store::{Store, StoreError};
@@ -52,29 +52,44 @@ pub fn decision_filter(settings: &Settings) -> String {
 }
 
 impl AdvisorTask {
-    pub async fn run(self, mut decisions: Requests, cancel: CancellationToken) {
+    pub async fn run(self, mut decisions: Requests<DecisionRequest>, cancel: CancellationToken) {
         let mut next_ms: Option<i64> = None;
         let mut tick = tokio::time::interval(self.check_interval);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                message = decisions.recv() => match message {
-                    Some(m) => if let Err(e) = self.decide(&m).await {
-                        tracing::warn!(topic = m.topic, error = %e, "decision not recorded");
-                    },
+                request = decisions.recv() => match request {
+                    Some(request) => self.decide_or_warn(&request).await,
                     None => break,
                 },
                 _ = tick.tick() => {
-                    // A run takes seconds of fitting: shutdown does not wait for it.
-                    let run = tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        run = self.maybe_advise(&mut next_ms) => run,
+                    // A run takes seconds of fitting (a minute on a small box): shutdown does not
+                    // wait for it, and decisions are taken meanwhile, so a click on the page is
+                    // recorded at once. The run records its proposals against the ledger as it
+                    // stands when the fit ends, decisions taken meanwhile included.
+                    let run = self.maybe_advise(&mut next_ms);
+                    tokio::pin!(run);
+                    let result = loop {
+                        tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            result = &mut run => break result,
+                            request = decisions.recv() => match request {
+                                Some(request) => self.decide_or_warn(&request).await,
+                                None => return,
+                            },
+                        }
                     };
-                    if let Err(e) = run {
+                    if let Err(e) = result {
                         tracing::warn!(error = %e, "advisor run failed; the next check retries");
                     }
                 }
             }
+        }
+    }
+
+    async fn decide_or_warn(&self, request: &DecisionRequest) {
+        if let Err(e) = self.decide(request).await {
+            tracing::warn!(subject = request.subject, via = request.via, error = %e, "decision not recorded");
         }
     }
 
@@ -123,19 +138,8 @@ impl AdvisorTask {
         Ok(records)
     }
 
-    async fn decide(&self, m: &Inbound) -> Result<(), AdvisorError> {
-        let prefix = format!("{}/recommendations/", self.settings.agent.topic_prefix);
-        let Some(subject) = m.topic.strip_prefix(&prefix).and_then(|t| t.strip_suffix("/set")) else {
-            return Ok(());
-        };
-        let decision = match parse_decision(&m.payload) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(subject, error = %e, "decision refused");
-                return Ok(());
-            }
-        };
-        let subject = subject.to_string();
+    async fn decide(&self, request: &DecisionRequest) -> Result<(), AdvisorError> {
+        let (subject, decision) = (request.subject.clone(), request.decision.clone());
         let now = self.stats.snapshot().stored_through_ms as i64;
         let record = self
             .ledger
@@ -245,7 +249,7 @@ pub fn record(l: &mut Ledger, advice: &Advice, now_ms: i64, expiry_ms: i64) -> R
 pub fn accepted(ledger: &mut Ledger) -> Result<Vec<(super::Setting, i64)>, AdvisorError> {
     let mut out = Vec::new();
     for c in ledger.current()? {
-        if matches!(c.status, Status::Accepted | Status::Applied) {
+        if c.status == Status::Accepted {
             let r: Recommendation = serde_json::from_value(c.recommendation).map_err(LedgerError::from)?;
             out.push((r.setting, c.ts_ms));
         }

@@ -25,7 +25,8 @@ pub fn summary(path: &Path, s: &Settings) -> String {
     let _ = writeln!(out, "clock     {:?}", s.agent.clock);
     let _ = writeln!(
         out,
-        "storage   {}: commit every {} or {} records; keep raw {}, 15m {}, 1h {}, 1d {}, 1mo {}",
+        "storage   {}: commit every {} or {} records; keep raw {}, 15m {}, 1h {}, 1d {}, 1mo {}; \
+         decisions {}, control log {} (the latest per subject always), delivered report ids {}",
         s.storage.path.display(),
         s.storage.commit_interval,
         s.storage.batch_max,
@@ -33,7 +34,10 @@ pub fn summary(path: &Path, s: &Settings) -> String {
         r.quarter_hour,
         r.hourly,
         r.daily,
-        r.monthly
+        r.monthly,
+        r.decisions,
+        r.control_log,
+        r.delivered
     );
     let _ = writeln!(out, "points    {}", s.points.len());
     for p in &s.points {

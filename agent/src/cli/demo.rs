@@ -6,9 +6,11 @@
 
 use anyhow::Context;
 use sobre_agent::advisor;
+use sobre_agent::advisor::ledger::Ledger;
 use sobre_agent::clock::Clock;
-use sobre_agent::ledger::Ledger;
+use sobre_agent::glance::Reader;
 use sobre_agent::overview;
+use sobre_agent::shared::Shared;
 use sobre_agent::sim::{self, Emulator, Pace, SimSettings, Target};
 use sobre_agent::stats::Stats;
 use sobre_agent::store::Store;
@@ -143,7 +145,10 @@ async fn serve_page(
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let web = sobre_agent::web::Web {
         settings: Arc::new(settings.clone()),
-        reader: sobre_agent::shared::Shared::new(sobre_agent::glance::Reader::open(settings)?),
+        reader: Shared::new(Reader::open(
+            settings,
+            Shared::new(Ledger::open(&settings.storage.path, &settings.site.id)?),
+        )?),
         stats,
         decisions: None,
     };

@@ -398,8 +398,10 @@ impl Sync {
     }
 }
 
-/// How long each resolution is kept. The French BACS decree (décret 2020-887) asks for
-/// hourly data and monthly data kept for at least five years; monthly below five years is refused.
+/// How long each resolution, and each record the agent keeps, is kept. The French BACS decree
+/// (décret 2020-887) asks for hourly data and monthly data kept for at least five years;
+/// monthly below five years is refused. A ledger's or the control log's latest record about
+/// each subject is kept whatever its age: restarts restore from it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionFile {
@@ -408,6 +410,15 @@ pub struct RetentionFile {
     pub hourly: Span,
     pub daily: Span,
     pub monthly: Span,
+    /// Recommendations and what people decided about them: the savings claimed rest on when a
+    /// change was accepted, so as long as the daily data.
+    pub decisions: Span,
+    /// Every command, override and flex request: as long as the quarter-hours it explains.
+    pub control_log: Span,
+    /// Ids of reports the city's broker acknowledged (wall time). Only a report rebuilt after a
+    /// restart (the register entry of the running version) could be sent again; the city
+    /// takes a repeated id as the same report.
+    pub delivered: Span,
 }
 
 impl Default for RetentionFile {
@@ -418,6 +429,9 @@ impl Default for RetentionFile {
             hourly: Span::days(5 * 365),
             daily: Span::days(10 * 365),
             monthly: Span::days(10 * 365),
+            decisions: Span::days(10 * 365),
+            control_log: Span::days(400),
+            delivered: Span::days(90),
         }
     }
 }

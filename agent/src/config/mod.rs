@@ -1,14 +1,17 @@
 //! Configuration: one TOML file, read into [`file::ConfigFile`] (unknown keys refused, every
 //! default in one place) and turned by [`validate`] into the runtime [`Settings`].
+//!
+//! Layer: config, a leaf above the vocabulary (see `crate::layers`): data and validation only;
+//! what the other modules build from it (a controller, a schedule) they build themselves.
 
 mod advisor;
-pub mod authority;
+pub(crate) mod authority;
 pub mod control;
 mod decoder;
-pub mod duration;
-pub mod file;
+pub(crate) mod duration;
+pub(crate) mod file;
 mod validate;
-pub mod web;
+pub(crate) mod web;
 
 pub use crate::clock::ClockMode;
 use crate::point::{Fuel, PointKind, Unit};
@@ -206,6 +209,11 @@ pub struct Retention {
     pub hourly: Span,
     pub daily: Span,
     pub monthly: Span,
+    /// Superseded records of the decision ledger and the control log, in agent time.
+    pub decisions: Span,
+    pub control_log: Span,
+    /// Delivered report ids, in wall time (when the city acknowledged them).
+    pub delivered: Span,
 }
 
 /// How an energy point's readings become energy.

@@ -105,6 +105,13 @@ fn validation_names_key_value_and_fix() {
             "5y",
         ),
         (
+            "a ledger kept for no time",
+            format!("{MINIMAL}\n[storage.retention]\ncontrol_log = \"12h\"\n"),
+            "storage.retention.control_log",
+            "12h",
+            "1d",
+        ),
+        (
             "inverted range",
             MINIMAL.replace("topic = \"sensors/t\"", "topic = \"sensors/t\"\nrange = [30.0, 10.0]"),
             "points[0].range",

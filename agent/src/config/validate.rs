@@ -31,243 +31,20 @@ impl Check {
 
 pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
     let mut check = Check::default();
-
-    let site_id = file.site.id.clone();
-    if site_id.is_empty() || !site_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        check.fail("site.id", &site_id, "use letters, digits, '-' and '_' only: it becomes part of MQTT topics");
-    }
-    let timezone = file.site.timezone.parse::<Tz>().unwrap_or_else(|_| {
-        check.fail("site.timezone", &file.site.timezone, "use an IANA zone name such as \"Europe/Paris\"");
-        Tz::UTC
-    });
-    if let Some(area) = file.site.floor_area_m2 {
-        if !(area.is_finite() && area > 0.0) {
-            check.fail("site.floor_area_m2", area, "use the conditioned floor area in m², a positive number");
-        }
-    }
-    let site = Site {
-        name: file.site.name.unwrap_or_else(|| site_id.clone()),
-        id: site_id,
-        timezone,
-        floor_area_m2: file.site.floor_area_m2,
-    };
-
+    let site = validate_site(file.site, &mut check);
     let broker = validate_broker(file.broker, "broker", format!("sobre-{}", site.id), &mut check);
     let uplink = file.uplink.map(|u| validate_uplink(u, &site.id, &mut check));
-    let r = &file.reports;
-    if r.health_interval.0 < std::time::Duration::from_secs(60) || r.check_interval.0.is_zero() {
-        check.fail(
-            "reports.health_interval / reports.check_interval",
-            (r.health_interval.to_string(), r.check_interval.to_string()),
-            "use a health interval of at least \"1m\" and a positive check interval",
-        );
-    }
-    if !(r.watts_per_core.is_finite() && r.watts_per_core > 0.0 && r.watts_per_core < 200.0) {
-        check.fail(
-            "reports.watts_per_core",
-            r.watts_per_core,
-            "use the power of one busy core, e.g. 1.5 W for a Raspberry Pi 4",
-        );
-    }
-    let reports = ReportSettings {
-        health_interval: r.health_interval,
-        check_interval: r.check_interval,
-        owner: r.owner.clone(),
-        contact: r.contact.clone(),
-        watts_per_core: r.watts_per_core,
-    };
-
-    let a = &file.advisor;
-    if !(5.0..=20.0).contains(&a.setback_c)
-        || !(16.0..=26.0).contains(&a.comfort_limit_c)
-        || a.setback_c >= a.comfort_limit_c
-    {
-        check.fail(
-            "advisor.setback_c / advisor.comfort_limit_c",
-            (a.setback_c, a.comfort_limit_c),
-            "use a setback of 5–20 °C below a comfort limit of 16–26 °C (e.g. 16 and 19)",
-        );
-    }
-    if !(1.0..=366.0).contains(&a.heating_season_days) || !(0.0..1.0).contains(&a.baseload_share) {
-        check.fail(
-            "advisor.heating_season_days / advisor.baseload_share",
-            (a.heating_season_days, a.baseload_share),
-            "use 1–366 days and a share below 1 (e.g. 212 and 0.3)",
-        );
-    }
-    if a.window.0 < std::time::Duration::from_secs(14 * 86_400) || a.interval.0 < std::time::Duration::from_secs(60) {
-        check.fail(
-            "advisor.window / advisor.interval",
-            (a.window.to_string(), a.interval.to_string()),
-            "use a window of at least \"14d\" (the heat-loss model needs two weeks) and an interval of at least \"1m\"",
-        );
-    }
-    let advisor = super::AdvisorSettings {
-        setback_c: a.setback_c,
-        comfort_limit_c: a.comfort_limit_c,
-        heating_season_days: a.heating_season_days,
-        baseload_share: a.baseload_share,
-        window: a.window.0,
-        interval: a.interval.0,
-        expiry: a.expiry.0,
-    };
-
+    let reports = validate_reports(&file.reports, &mut check);
+    let advisor = validate_advisor(&file.advisor, &mut check);
     let web = super::web::validate(file.web, &mut check);
-    let ha = file.homeassistant;
-    if ha.enabled && !is_topic_prefix(&ha.discovery_prefix) {
-        check.fail(
-            "homeassistant.discovery_prefix",
-            &ha.discovery_prefix,
-            "use Home Assistant's prefix, \"homeassistant\" unless changed there",
-        );
-    }
-    if ha.summary_interval.0 < std::time::Duration::from_secs(1) {
-        check.fail(
-            "homeassistant.summary_interval",
-            ha.summary_interval.to_string(),
-            "use at least \"1s\", e.g. \"5m\"",
-        );
-    }
-    let homeassistant = ha.enabled.then_some(HomeAssistantSettings {
-        discovery_prefix: ha.discovery_prefix,
-        discovery: ha.discovery,
-        summary_interval: ha.summary_interval,
-    });
-
-    let agent = AgentSettings {
-        topic_prefix: file.agent.topic_prefix.unwrap_or_else(|| format!("sobre/{}", site.id)),
-        clock: file.agent.clock,
-        status_interval: file.agent.status_interval,
-    };
-    if !is_topic_prefix(&agent.topic_prefix) {
-        check.fail("agent.topic_prefix", &agent.topic_prefix, "use a topic without wildcards or a trailing '/'");
-    }
-
-    let ingest = file.ingest;
-    for (key, value) in [("ingest.queue", ingest.queue), ("ingest.max_payload_bytes", ingest.max_payload_bytes)] {
-        if value == 0 {
-            check.fail(key, value, "use a positive number");
-        }
-    }
-    if ingest.max_payload_bytes > broker.max_packet_bytes {
-        check.fail(
-            "ingest.max_payload_bytes",
-            ingest.max_payload_bytes,
-            format!("use at most broker.max_packet_bytes ({})", broker.max_packet_bytes),
-        );
-    }
-    let ingest = IngestSettings {
-        max_payload_bytes: ingest.max_payload_bytes,
-        future_tolerance: ingest.future_tolerance,
-        late_window: ingest.late_window,
-        rejection_log_interval: ingest.rejection_log_interval,
-        queue: ingest.queue,
-    };
-
-    let storage = file.storage;
-    let r = storage.retention;
-    if r.monthly < BACS_MONTHLY_MIN {
-        check.fail(
-            "storage.retention.monthly",
-            r.monthly.to_string(),
-            "keep monthly data at least \"5y\" (BACS decree)",
-        );
-    }
-    for (key, shorter, longer) in [
-        ("storage.retention.quarter_hour", r.raw, r.quarter_hour),
-        ("storage.retention.hourly", r.quarter_hour, r.hourly),
-        ("storage.retention.daily", r.hourly, r.daily),
-        ("storage.retention.monthly", r.daily, r.monthly),
-    ] {
-        if longer < shorter {
-            check.fail(
-                key,
-                longer.to_string(),
-                format!("keep a coarser resolution at least as long as the finer one ({shorter})"),
-            );
-        }
-    }
-    if storage.batch_max == 0 || storage.queue == 0 {
-        check.fail("storage.batch_max / storage.queue", (storage.batch_max, storage.queue), "use positive numbers");
-    }
-    if storage.max_bytes.is_some_and(|b| b < 1 << 20) {
-        check.fail(
-            "storage.max_bytes",
-            storage.max_bytes.unwrap_or_default(),
-            "use at least 1048576 (1 MiB), or leave it out",
-        );
-    }
-    let storage = StorageSettings {
-        path: storage.path,
-        commit_interval: storage.commit_interval,
-        batch_max: storage.batch_max,
-        queue: storage.queue,
-        sync: storage.sync,
-        max_bytes: storage.max_bytes,
-        retention: Retention {
-            raw: r.raw,
-            quarter_hour: r.quarter_hour,
-            hourly: r.hourly,
-            daily: r.daily,
-            monthly: r.monthly,
-        },
-    };
-
-    let t = file.tariffs;
-    for (fuel, tariff) in [("electricity", t.electricity), ("gas", t.gas), ("heat", t.heat)] {
-        if !(tariff.eur_per_kwh.is_finite() && (0.0..10.0).contains(&tariff.eur_per_kwh)) {
-            check.fail(format!("tariffs.{fuel}.eur_per_kwh"), tariff.eur_per_kwh, "use a price in €/kWh, e.g. 0.20");
-        }
-        if !(tariff.kg_co2_per_kwh.is_finite() && (0.0..2.0).contains(&tariff.kg_co2_per_kwh)) {
-            check.fail(
-                format!("tariffs.{fuel}.kg_co2_per_kwh"),
-                tariff.kg_co2_per_kwh,
-                "use kg CO₂e per kWh, e.g. 0.052 for French electricity",
-            );
-        }
-    }
-    let tariff = |f: file::TariffFile| Tariff { eur_per_kwh: f.eur_per_kwh, kg_co2_per_kwh: f.kg_co2_per_kwh };
-    let tariffs = Tariffs { electricity: tariff(t.electricity), gas: tariff(t.gas), heat: tariff(t.heat) };
-    let c = file.comfort;
-    if !(c.min_c.is_finite() && c.max_c.is_finite() && c.min_c < c.max_c && (10.0..35.0).contains(&c.min_c)) {
-        check.fail("comfort", format!("[{}, {}]", c.min_c, c.max_c), "use min_c below max_c, e.g. 19 and 26 °C");
-    }
-    let comfort = Comfort { min_c: c.min_c, max_c: c.max_c };
-
-    let mut seen = HashSet::new();
-    let mut points = Vec::with_capacity(file.points.len());
-    for (i, point) in file.points.into_iter().enumerate() {
-        if !seen.insert(point.id.clone()) {
-            check.fail(format!("points[{i}].id"), &point.id, "give every point its own id");
-        }
-        if let Some(point) = validate_point(i, point, &mut check) {
-            points.push(point);
-        }
-    }
-    if points.is_empty() && check.0.is_empty() {
-        check.fail("points", "none", "declare at least one [[points]] table");
-    }
-
-    let savings = file.savings.map(|f| {
-        let [first, last] = f.baseline;
-        if last < first + chrono::Days::new(29) {
-            check.fail(
-                "savings.baseline",
-                format!("[{first}, {last}]"),
-                "give a baseline of at least 30 days: the hourly model needs a month of data",
-            );
-        }
-        let energy: Vec<&str> = points.iter().filter(|p| p.kind.is_energy()).map(|p| p.id.as_str()).collect();
-        let chosen = f.points.unwrap_or_else(|| energy.iter().map(|p| p.to_string()).collect());
-        for id in chosen.iter().filter(|id| !energy.contains(&id.as_str())) {
-            check.fail("savings.points", id, format!("name energy points: {energy:?}"));
-        }
-        if !points.iter().any(|p| p.kind == crate::point::PointKind::OutdoorTemperature) {
-            check.fail("savings", "no outdoor_temperature point", "declare one: the baseline is weather-normalised");
-        }
-        SavingsSettings { baseline: (first, last), points: chosen }
-    });
-
+    let homeassistant = validate_homeassistant(file.homeassistant, &mut check);
+    let agent = validate_agent(file.agent, &site, &mut check);
+    let ingest = validate_ingest(file.ingest, &broker, &mut check);
+    let storage = validate_storage(file.storage, &mut check);
+    let tariffs = validate_tariffs(file.tariffs, &mut check);
+    let comfort = validate_comfort(file.comfort, &mut check);
+    let points = validate_points(file.points, &mut check);
+    let savings = file.savings.map(|f| validate_savings(f, &points, &mut check));
     let zones_of_points: Vec<&str> = points.iter().filter_map(|p| p.zone.as_deref()).collect();
     let control = super::control::validate(file.control, &zones_of_points, &mut check);
 
@@ -292,6 +69,271 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
     } else {
         Err(check.0)
     }
+}
+
+fn validate_site(site: file::SiteFile, check: &mut Check) -> Site {
+    let site_id = site.id.clone();
+    if site_id.is_empty() || !site_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        check.fail("site.id", &site_id, "use letters, digits, '-' and '_' only: it becomes part of MQTT topics");
+    }
+    let timezone = site.timezone.parse::<Tz>().unwrap_or_else(|_| {
+        check.fail("site.timezone", &site.timezone, "use an IANA zone name such as \"Europe/Paris\"");
+        Tz::UTC
+    });
+    if let Some(area) = site.floor_area_m2 {
+        if !(area.is_finite() && area > 0.0) {
+            check.fail("site.floor_area_m2", area, "use the conditioned floor area in m², a positive number");
+        }
+    }
+    Site {
+        name: site.name.unwrap_or_else(|| site_id.clone()),
+        id: site_id,
+        timezone,
+        floor_area_m2: site.floor_area_m2,
+    }
+}
+
+fn validate_reports(r: &file::ReportsFile, check: &mut Check) -> ReportSettings {
+    if r.health_interval.0 < std::time::Duration::from_secs(60) || r.check_interval.0.is_zero() {
+        check.fail(
+            "reports.health_interval / reports.check_interval",
+            (r.health_interval.to_string(), r.check_interval.to_string()),
+            "use a health interval of at least \"1m\" and a positive check interval",
+        );
+    }
+    if !(r.watts_per_core.is_finite() && r.watts_per_core > 0.0 && r.watts_per_core < 200.0) {
+        check.fail(
+            "reports.watts_per_core",
+            r.watts_per_core,
+            "use the power of one busy core, e.g. 1.5 W for a Raspberry Pi 4",
+        );
+    }
+    ReportSettings {
+        health_interval: r.health_interval,
+        check_interval: r.check_interval,
+        owner: r.owner.clone(),
+        contact: r.contact.clone(),
+        watts_per_core: r.watts_per_core,
+    }
+}
+
+fn validate_advisor(a: &file::AdvisorFile, check: &mut Check) -> super::AdvisorSettings {
+    if !(5.0..=20.0).contains(&a.setback_c)
+        || !(16.0..=26.0).contains(&a.comfort_limit_c)
+        || a.setback_c >= a.comfort_limit_c
+    {
+        check.fail(
+            "advisor.setback_c / advisor.comfort_limit_c",
+            (a.setback_c, a.comfort_limit_c),
+            "use a setback of 5–20 °C below a comfort limit of 16–26 °C (e.g. 16 and 19)",
+        );
+    }
+    if !(1.0..=366.0).contains(&a.heating_season_days) || !(0.0..1.0).contains(&a.baseload_share) {
+        check.fail(
+            "advisor.heating_season_days / advisor.baseload_share",
+            (a.heating_season_days, a.baseload_share),
+            "use 1–366 days and a share below 1 (e.g. 212 and 0.3)",
+        );
+    }
+    if a.window.0 < std::time::Duration::from_secs(14 * 86_400) || a.interval.0 < std::time::Duration::from_secs(60) {
+        check.fail(
+            "advisor.window / advisor.interval",
+            (a.window.to_string(), a.interval.to_string()),
+            "use a window of at least \"14d\" (the heat-loss model needs two weeks) and an interval of at least \"1m\"",
+        );
+    }
+    super::AdvisorSettings {
+        setback_c: a.setback_c,
+        comfort_limit_c: a.comfort_limit_c,
+        heating_season_days: a.heating_season_days,
+        baseload_share: a.baseload_share,
+        window: a.window.0,
+        interval: a.interval.0,
+        expiry: a.expiry.0,
+    }
+}
+
+fn validate_homeassistant(ha: file::HomeAssistantFile, check: &mut Check) -> Option<HomeAssistantSettings> {
+    if ha.enabled && !is_topic_prefix(&ha.discovery_prefix) {
+        check.fail(
+            "homeassistant.discovery_prefix",
+            &ha.discovery_prefix,
+            "use Home Assistant's prefix, \"homeassistant\" unless changed there",
+        );
+    }
+    if ha.summary_interval.0 < std::time::Duration::from_secs(1) {
+        check.fail(
+            "homeassistant.summary_interval",
+            ha.summary_interval.to_string(),
+            "use at least \"1s\", e.g. \"5m\"",
+        );
+    }
+    ha.enabled.then_some(HomeAssistantSettings {
+        discovery_prefix: ha.discovery_prefix,
+        discovery: ha.discovery,
+        summary_interval: ha.summary_interval,
+    })
+}
+
+fn validate_agent(file: file::AgentFile, site: &Site, check: &mut Check) -> AgentSettings {
+    let agent = AgentSettings {
+        topic_prefix: file.topic_prefix.unwrap_or_else(|| format!("sobre/{}", site.id)),
+        clock: file.clock,
+        status_interval: file.status_interval,
+    };
+    if !is_topic_prefix(&agent.topic_prefix) {
+        check.fail("agent.topic_prefix", &agent.topic_prefix, "use a topic without wildcards or a trailing '/'");
+    }
+    agent
+}
+
+fn validate_ingest(ingest: file::IngestFile, broker: &BrokerSettings, check: &mut Check) -> IngestSettings {
+    for (key, value) in [("ingest.queue", ingest.queue), ("ingest.max_payload_bytes", ingest.max_payload_bytes)] {
+        if value == 0 {
+            check.fail(key, value, "use a positive number");
+        }
+    }
+    if ingest.max_payload_bytes > broker.max_packet_bytes {
+        check.fail(
+            "ingest.max_payload_bytes",
+            ingest.max_payload_bytes,
+            format!("use at most broker.max_packet_bytes ({})", broker.max_packet_bytes),
+        );
+    }
+    IngestSettings {
+        max_payload_bytes: ingest.max_payload_bytes,
+        future_tolerance: ingest.future_tolerance,
+        late_window: ingest.late_window,
+        rejection_log_interval: ingest.rejection_log_interval,
+        queue: ingest.queue,
+    }
+}
+
+fn validate_storage(storage: file::StorageFile, check: &mut Check) -> StorageSettings {
+    let r = storage.retention;
+    if r.monthly < BACS_MONTHLY_MIN {
+        check.fail(
+            "storage.retention.monthly",
+            r.monthly.to_string(),
+            "keep monthly data at least \"5y\" (BACS decree)",
+        );
+    }
+    for (key, shorter, longer) in [
+        ("storage.retention.quarter_hour", r.raw, r.quarter_hour),
+        ("storage.retention.hourly", r.quarter_hour, r.hourly),
+        ("storage.retention.daily", r.hourly, r.daily),
+        ("storage.retention.monthly", r.daily, r.monthly),
+    ] {
+        if longer < shorter {
+            check.fail(
+                key,
+                longer.to_string(),
+                format!("keep a coarser resolution at least as long as the finer one ({shorter})"),
+            );
+        }
+    }
+    for (key, span) in [
+        ("storage.retention.decisions", r.decisions),
+        ("storage.retention.control_log", r.control_log),
+        ("storage.retention.delivered", r.delivered),
+    ] {
+        if span < Span::days(1) {
+            check.fail(
+                key,
+                span.to_string(),
+                "keep records at least \"1d\" (the latest about each subject stays anyway)",
+            );
+        }
+    }
+    if storage.batch_max == 0 || storage.queue == 0 {
+        check.fail("storage.batch_max / storage.queue", (storage.batch_max, storage.queue), "use positive numbers");
+    }
+    if storage.max_bytes.is_some_and(|b| b < 1 << 20) {
+        check.fail(
+            "storage.max_bytes",
+            storage.max_bytes.unwrap_or_default(),
+            "use at least 1048576 (1 MiB), or leave it out",
+        );
+    }
+    StorageSettings {
+        path: storage.path,
+        commit_interval: storage.commit_interval,
+        batch_max: storage.batch_max,
+        queue: storage.queue,
+        sync: storage.sync,
+        max_bytes: storage.max_bytes,
+        retention: Retention {
+            raw: r.raw,
+            quarter_hour: r.quarter_hour,
+            hourly: r.hourly,
+            daily: r.daily,
+            monthly: r.monthly,
+            decisions: r.decisions,
+            control_log: r.control_log,
+            delivered: r.delivered,
+        },
+    }
+}
+
+fn validate_tariffs(t: file::TariffsFile, check: &mut Check) -> Tariffs {
+    for (fuel, tariff) in [("electricity", t.electricity), ("gas", t.gas), ("heat", t.heat)] {
+        if !(tariff.eur_per_kwh.is_finite() && (0.0..10.0).contains(&tariff.eur_per_kwh)) {
+            check.fail(format!("tariffs.{fuel}.eur_per_kwh"), tariff.eur_per_kwh, "use a price in €/kWh, e.g. 0.20");
+        }
+        if !(tariff.kg_co2_per_kwh.is_finite() && (0.0..2.0).contains(&tariff.kg_co2_per_kwh)) {
+            check.fail(
+                format!("tariffs.{fuel}.kg_co2_per_kwh"),
+                tariff.kg_co2_per_kwh,
+                "use kg CO₂e per kWh, e.g. 0.052 for French electricity",
+            );
+        }
+    }
+    let tariff = |f: file::TariffFile| Tariff { eur_per_kwh: f.eur_per_kwh, kg_co2_per_kwh: f.kg_co2_per_kwh };
+    Tariffs { electricity: tariff(t.electricity), gas: tariff(t.gas), heat: tariff(t.heat) }
+}
+
+fn validate_comfort(c: file::ComfortFile, check: &mut Check) -> Comfort {
+    if !(c.min_c.is_finite() && c.max_c.is_finite() && c.min_c < c.max_c && (10.0..35.0).contains(&c.min_c)) {
+        check.fail("comfort", format!("[{}, {}]", c.min_c, c.max_c), "use min_c below max_c, e.g. 19 and 26 °C");
+    }
+    Comfort { min_c: c.min_c, max_c: c.max_c }
+}
+
+fn validate_points(files: Vec<PointFile>, check: &mut Check) -> Vec<Point> {
+    let mut seen = HashSet::new();
+    let mut points = Vec::with_capacity(files.len());
+    for (i, point) in files.into_iter().enumerate() {
+        if !seen.insert(point.id.clone()) {
+            check.fail(format!("points[{i}].id"), &point.id, "give every point its own id");
+        }
+        if let Some(point) = validate_point(i, point, check) {
+            points.push(point);
+        }
+    }
+    if points.is_empty() && check.0.is_empty() {
+        check.fail("points", "none", "declare at least one [[points]] table");
+    }
+    points
+}
+
+fn validate_savings(f: file::SavingsFile, points: &[Point], check: &mut Check) -> SavingsSettings {
+    let [first, last] = f.baseline;
+    if last < first + chrono::Days::new(29) {
+        check.fail(
+            "savings.baseline",
+            format!("[{first}, {last}]"),
+            "give a baseline of at least 30 days: the hourly model needs a month of data",
+        );
+    }
+    let energy: Vec<&str> = points.iter().filter(|p| p.kind.is_energy()).map(|p| p.id.as_str()).collect();
+    let chosen = f.points.unwrap_or_else(|| energy.iter().map(|p| p.to_string()).collect());
+    for id in chosen.iter().filter(|id| !energy.contains(&id.as_str())) {
+        check.fail("savings.points", id, format!("name energy points: {energy:?}"));
+    }
+    if !points.iter().any(|p| p.kind == crate::point::PointKind::OutdoorTemperature) {
+        check.fail("savings", "no outdoor_temperature point", "declare one: the baseline is weather-normalised");
+    }
+    SavingsSettings { baseline: (first, last), points: chosen }
 }
 
 /// `section` names the table in messages (`broker`, `uplink.broker`).

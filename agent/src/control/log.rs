@@ -1,5 +1,5 @@
 //! The control part of the decision ledger: every command, override, flex request (taken or
-//! refused, and why) and change of mode, appended to a table of the store's SQLite file and
+//! refused, and why) and change of mode, appended to the store's `control_log` journal and
 //! published on `<prefix>/decisions` (schema `sobre.control/1`). What must survive a restart
 //! (overrides in force, the stop switch) is read back from it.
 
@@ -7,31 +7,20 @@ use super::controller::Override;
 use super::event::FlexEvent;
 use super::forecast::Forecast;
 use crate::config::control::Mode;
-use rusqlite::{params, Connection};
+use crate::stats::Stats;
+use crate::store::journal::{self, Journal, JournalError, Stored};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS control_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    zone TEXT,
-    record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS control_log_kind ON control_log (kind, zone, seq);
-";
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    #[error("cannot open the control log in {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
-    #[error("control log: {0}")]
-    Sql(#[from] rusqlite::Error),
-    #[error("control log record: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("control log: cannot write the detail of a {kind} record: {source}")]
+    Detail { kind: &'static str, source: serde_json::Error },
     #[error(transparent)]
     Unfinished(#[from] crate::shared::Unfinished),
 }
@@ -79,16 +68,23 @@ impl Kind {
 
 #[derive(Debug)]
 pub struct ControlLog {
-    conn: Connection,
+    journal: Journal,
     site: String,
 }
 
+/// The kinds that say whether a zone is overridden: the latest of them per zone holds.
+const OVERRIDES: [&str; 2] = ["override", "override_ended"];
+/// The kinds that make up a flex event's story.
+const FLEX: [&str; 4] = ["flex_accepted", "flex_cancelled", "flex_forecast", "flex_settled"];
+
 impl ControlLog {
     pub fn open(path: &Path, site: &str) -> Result<Self, LogError> {
-        let open = |source| LogError::Open { path: path.display().to_string(), source };
-        let conn = crate::store::connect(path).map_err(open)?;
-        conn.execute_batch(SCHEMA).map_err(open)?;
-        Ok(Self { conn, site: site.to_string() })
+        Ok(Self { journal: Journal::open(path, journal::CONTROL)?, site: site.to_string() })
+    }
+
+    /// Counts the records this version cannot read in the agent's counters too.
+    pub fn counting(self, stats: Arc<Stats>) -> Self {
+        Self { journal: self.journal.counting(stats), ..self }
     }
 
     /// Appends a record; returns it as published.
@@ -100,47 +96,35 @@ impl ControlLog {
         reason: &str,
         detail: impl Serialize,
     ) -> Result<Value, LogError> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let seq: i64 = tx.query_row("SELECT COALESCE(max(seq), 0) + 1 FROM control_log", [], |r| r.get(0))?;
-        let mut record = serde_json::json!({
-            "schema": "sobre.control/1",
-            "id": format!("control/{seq}"),
-            "site": self.site,
-            "ts": crate::clock::iso(ts_ms),
-            "kind": kind.name(),
-            "reason": reason,
-            "detail": serde_json::to_value(detail)?,
-        });
-        if let (Some(zone), Some(map)) = (zone, record.as_object_mut()) {
-            map.insert("zone".into(), Value::from(zone));
-        }
-        tx.execute(
-            "INSERT INTO control_log (seq, ts, kind, zone, record) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![seq, ts_ms, kind.name(), zone, serde_json::to_string(&record)?],
-        )?;
-        tx.commit()?;
-        Ok(record)
+        let detail = serde_json::to_value(detail).map_err(|source| LogError::Detail { kind: kind.name(), source })?;
+        let site = self.site.as_str();
+        Ok(self.journal.append(ts_ms, kind.name(), zone, |seq| {
+            let mut record = serde_json::json!({
+                "schema": "sobre.control/1",
+                "id": format!("control/{seq}"),
+                "site": site,
+                "ts": crate::clock::iso(ts_ms),
+                "kind": kind.name(),
+                "reason": reason,
+                "detail": detail,
+            });
+            if let (Some(zone), Some(map)) = (zone, record.as_object_mut()) {
+                map.insert("zone".into(), Value::from(zone));
+            }
+            record
+        })?)
     }
 
     /// Per zone, the override in force at `now_ms`: its latest override record, unless an end
     /// was recorded after it or it has lapsed.
     pub fn overrides_in_force(&self, now_ms: i64) -> Result<Vec<(String, Override)>, LogError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT zone, kind, record FROM control_log c
-             WHERE kind IN ('override', 'override_ended') AND zone IS NOT NULL
-               AND seq = (SELECT max(seq) FROM control_log
-                          WHERE zone = c.zone AND kind IN ('override', 'override_ended'))",
-        )?;
-        let rows =
-            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
         let mut out = Vec::new();
-        for row in rows {
-            let (zone, kind, record) = row?;
-            if kind != Kind::Override.name() {
+        for stored in self.journal.latest(&OVERRIDES)? {
+            if stored.kind != Kind::Override.name() {
                 continue;
             }
-            let Some(over) = readable::<Override>(&record, "override") else { continue };
-            if over.until_ms > now_ms {
+            let Some(over) = self.journal.read(&stored, Stored::detail::<Override>) else { continue };
+            if let (Some(zone), true) = (stored.subject, over.until_ms > now_ms) {
                 out.push((zone, over));
             }
         }
@@ -150,33 +134,27 @@ impl ControlLog {
     /// The events taken and not cancelled that may still be in force or unsettled at
     /// `since_ms` (their end after it), each with its latest forecast unless it was settled.
     pub fn events_since(&self, since_ms: i64) -> Result<Vec<(FlexEvent, Option<Forecast>)>, LogError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT kind, record FROM control_log
-             WHERE kind IN ('flex_accepted', 'flex_cancelled', 'flex_forecast', 'flex_settled') ORDER BY seq",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let mut events: BTreeMap<String, (FlexEvent, Option<Forecast>)> = BTreeMap::new();
-        for row in rows {
-            let (kind, record) = row?;
-            match kind.as_str() {
+        for stored in self.journal.scan(&FLEX)? {
+            match stored.kind.as_str() {
                 "flex_accepted" => {
-                    let Some(e) = readable::<FlexEvent>(&record, "flex event") else { continue };
+                    let Some(e) = self.journal.read(&stored, Stored::detail::<FlexEvent>) else { continue };
                     events.insert(e.id.clone(), (e, None));
                 }
                 "flex_forecast" => {
-                    let Some(f) = readable::<Forecast>(&record, "flex forecast") else { continue };
+                    let Some(f) = self.journal.read(&stored, Stored::detail::<Forecast>) else { continue };
                     if let Some(entry) = events.get_mut(&f.event) {
                         entry.1 = Some(f);
                     }
                 }
                 "flex_settled" => {
-                    let Some(detail) = readable::<Value>(&record, "settlement") else { continue };
+                    let Some(detail) = self.journal.read(&stored, Stored::detail::<Value>) else { continue };
                     if let Some(entry) = detail["event_id"].as_str().and_then(|id| events.get_mut(id)) {
                         entry.1 = None;
                     }
                 }
                 _ => {
-                    let Some(detail) = readable::<Value>(&record, "cancellation") else { continue };
+                    let Some(detail) = self.journal.read(&stored, Stored::detail::<Value>) else { continue };
                     if let Some(id) = detail["id"].as_str() {
                         events.remove(id);
                     }
@@ -188,37 +166,23 @@ impl ControlLog {
 
     /// Overrides that began in `[from_ms, to_ms)`.
     pub fn overrides_between(&self, from_ms: i64, to_ms: i64) -> Result<u64, LogError> {
-        Ok(self.conn.query_row(
-            "SELECT count(*) FROM control_log WHERE kind = 'override' AND ts >= ?1 AND ts < ?2",
-            [from_ms, to_ms],
-            |r| r.get(0),
-        )?)
+        Ok(self.journal.count(Kind::Override.name(), from_ms, to_ms)?)
     }
 
     /// The mode last set on `<prefix>/control/set`, if ever: the newest record this version
     /// can read (the stop switch must survive one it cannot).
     pub fn latest_mode(&self) -> Result<Option<Mode>, LogError> {
-        let mut stmt = self.conn.prepare("SELECT record FROM control_log WHERE kind = 'mode' ORDER BY seq DESC")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        for row in rows {
-            let row = row?;
-            if let Some(mode) = readable::<ModeDetail>(&row, "mode").map(|d| d.mode) {
-                return Ok(Some(mode));
-            }
-        }
-        Ok(None)
+        Ok(self.journal.newest(Kind::Mode.name(), |stored| stored.detail::<ModeDetail>().map(|d| d.mode))?)
     }
 
     /// The newest records, oldest first.
     pub fn records(&self, limit: usize) -> Result<Vec<Value>, LogError> {
-        let mut stmt = self.conn.prepare("SELECT record FROM control_log ORDER BY seq DESC LIMIT ?1")?;
-        let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(serde_json::from_str(&row?)?);
-        }
-        out.reverse();
-        Ok(out)
+        Ok(self.journal.records(limit)?)
+    }
+
+    /// Records found unreadable so far.
+    pub fn unreadable(&self) -> u64 {
+        self.journal.unreadable()
     }
 }
 
@@ -226,20 +190,6 @@ impl ControlLog {
 #[derive(Debug, serde::Deserialize)]
 struct ModeDetail {
     mode: Mode,
-}
-
-/// The detail of a stored record, or `None` (logged) when this version cannot read it: a
-/// record written by another version costs that record, never the rest of the restore.
-fn readable<T: serde::de::DeserializeOwned>(record: &str, what: &str) -> Option<T> {
-    let parsed =
-        serde_json::from_str::<Value>(record).and_then(|mut r| serde_json::from_value::<T>(r["detail"].take()));
-    match parsed {
-        Ok(detail) => Some(detail),
-        Err(e) => {
-            tracing::warn!(what, error = %e, "control: a stored record this version cannot read is skipped");
-            None
-        }
-    }
 }
 
 #[cfg(test)]
@@ -309,9 +259,14 @@ mod tests {
         log.append(Kind::Override, Some("class-2"), H, "a person", serde_json::json!({ "hold": 7 })).expect("append");
         log.append(Kind::FlexAccepted, None, H, "taken", serde_json::json!({ "id": "e9", "shape": "new" }))
             .expect("append");
-        // When an agent starts, Then it still has the stop switch and the readable override
-        assert_eq!(log.latest_mode().expect("mode"), Some(Mode::Advise));
-        assert_eq!(log.overrides_in_force(2 * H).expect("overrides"), [("class-1".to_string(), over)]);
-        assert_eq!(log.events_since(2 * H).expect("events"), []);
+        // When an agent starts (twice over, as the page and a restart read again)
+        for _ in 0..2 {
+            // Then it still has the stop switch and the readable override
+            assert_eq!(log.latest_mode().expect("mode"), Some(Mode::Advise));
+            assert_eq!(log.overrides_in_force(2 * H).expect("overrides"), [("class-1".to_string(), over)]);
+            assert_eq!(log.events_since(2 * H).expect("events"), []);
+        }
+        // And each of the three records it could not read is counted once
+        assert_eq!(log.unreadable(), 3);
     }
 }

@@ -1,11 +1,46 @@
-//! What people send to control: an override on `<prefix>/override/<zone>` and the stop switch
-//! on `<prefix>/control/set`, read from the payload alone so the parsing can be tested and
-//! fuzzed without a broker or a controller.
+//! What people and the grid send to control: each request by what it asks (`Request`), and the
+//! override on `<prefix>/override/<zone>` and the stop switch on `<prefix>/control/set` read
+//! from the payload alone so the parsing can be tested and fuzzed without a broker or a
+//! controller. (Flex requests and price series are read by `event` and `price`.)
 
 use super::controller::Hold;
 use crate::config::control::Mode;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+
+/// A request to control: what it asks, and where it came from (its rate is its own). The link
+/// routes it as this type (see `route`); its payload is read where the state it needs is (an
+/// override's default end is the schedule's next change, a flex request goes into the book), so
+/// that a malformed one is refused in the ledger with why.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Request {
+    pub(crate) ask: Ask,
+    /// The topic it came on.
+    pub(crate) via: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Ask {
+    /// A flexibility request (`<prefix>/flex/event`).
+    Flex(Bytes),
+    /// A day-ahead price series (`<prefix>/flex/price`).
+    Prices(Bytes),
+    /// A person's override of one zone.
+    Override { zone: String, payload: Bytes },
+    /// The stop switch.
+    Mode(Bytes),
+}
+
+impl crate::mqtt::mailbox::Request for Request {
+    fn channel(&self) -> &str {
+        &self.via
+    }
+
+    fn repeats(&self, waiting: &Self) -> bool {
+        self.ask == waiting.ask
+    }
+}
 
 /// An override lasts at most a week: longer is a change of programme, for the advisor.
 pub(crate) const LONGEST_OVERRIDE_MS: i64 = 7 * 86_400_000;

@@ -83,28 +83,6 @@ pub fn settle(
     }
 }
 
-/// The report to the city (schema `sobre.flex/1`).
-pub fn report(site: &str, s: &Settlement) -> serde_json::Value {
-    let round = |v: f64| (v * 1000.0).round() / 1000.0;
-    serde_json::json!({
-        "schema": "sobre.flex/1",
-        "id": format!("{site}/flex/{}", s.event_id),
-        "site": site,
-        "kind": "flex",
-        "period": { "start": crate::clock::iso(s.start_ms), "end": crate::clock::iso(s.end_ms) },
-        "agent_version": env!("CARGO_PKG_VERSION"),
-        "event_id": s.event_id,
-        "event_kind": s.event_kind,
-        "planned_shed_kw": round(s.planned_shed_kw),
-        "achieved_shed_kw": round(s.achieved_shed_kw),
-        "shifted_kwh": round(s.shifted_kwh),
-        "rebound_peak_kw": round(s.rebound_peak_kw.max(0.0)),
-        "baseline_peak_kw": round(s.baseline_peak_kw.max(0.0)),
-        "discomfort_kh": round(s.discomfort_kh.max(0.0)),
-        "overrides": s.overrides,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::event::Depth;

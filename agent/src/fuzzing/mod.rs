@@ -3,6 +3,8 @@
 //! what a user relies on of what it accepts; a broken invariant panics, which is what libFuzzer
 //! reports. Built for tests and for the `fuzzing` feature only: the smoke test runs every body
 //! over the kept corpus on stable, so CI replays what the fuzzer found without nightly.
+//!
+//! Layer: tools, at the top (see `crate::layers`): may use every layer below.
 
 pub mod config;
 pub mod flex;

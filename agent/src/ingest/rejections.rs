@@ -59,7 +59,8 @@ impl RejectionLog {
         lines
     }
 
-    pub fn total(&self, point: &str, reason: Reason) -> u64 {
+    #[cfg(test)]
+    fn total(&self, point: &str, reason: Reason) -> u64 {
         self.tallies.get(&(point.to_string(), reason)).map_or(0, |t| t.total)
     }
 }

@@ -18,7 +18,8 @@
 
 use super::backlog::{Backlog, Taken};
 use super::backoff::Backoff;
-use super::mailbox::{Mailbox, Offer};
+use super::mailbox::Offer;
+use super::route::Route;
 use super::{Ack, Inbound, Retained};
 use crate::quiet::Quiet;
 use crate::stats::Stats;
@@ -43,24 +44,6 @@ const RECHECK: Duration = Duration::from_millis(250);
 /// Acknowledgements in the request queue at once: the rest of it stays free for the other
 /// tasks' publishes (commands, ledger records), which are dropped when it is full.
 const ACKS_QUEUED: usize = super::options::REQUEST_CAPACITY / 4;
-
-/// Where the link sends the messages of some topics instead of ingest: the agent's requests.
-#[derive(Debug)]
-pub struct Route {
-    /// A topic, or a prefix when it ends with `/`.
-    pub topics: String,
-    pub to: Arc<Mailbox>,
-}
-
-impl Route {
-    fn takes(&self, topic: &str) -> bool {
-        if self.topics.ends_with('/') {
-            topic.starts_with(self.topics.as_str())
-        } else {
-            topic == self.topics
-        }
-    }
-}
 
 pub struct Link {
     pub eventloop: EventLoop,
@@ -114,7 +97,7 @@ impl Link {
         mut acks: mpsc::UnboundedReceiver<Vec<Ack>>,
         cancel: CancellationToken,
     ) {
-        self.routes.sort_by_key(|r| std::cmp::Reverse(r.topics.len()));
+        self.routes.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
         let mut session = Session {
             connection: 0,
             pending: VecDeque::new(),
@@ -241,7 +224,7 @@ impl Link {
     fn request(&self, route: &Route, mut message: Inbound, session: &mut Session) {
         let ack = message.ack.take();
         let topic = message.topic.clone();
-        let offer = route.to.offer(message);
+        let offer = route.to.deliver(message);
         if offer != Offer::Queued {
             Stats::add(&self.stats.requests_dropped, 1);
             if let Some(held) = session.quiet_requests.allow() {

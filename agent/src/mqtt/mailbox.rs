@@ -3,6 +3,9 @@
 //! topic's rate, a repeat of one still waiting, or one that finds the box full is dropped and
 //! counted. So a flood on one topic costs that topic's requests, never the link, ingest, or the
 //! other topics' requests beyond their share of the box.
+//!
+//! A mailbox carries what its task takes: the raw message, or a typed request parsed at routing
+//! (a decision), so the local page offers the advisor the same type as a message on MQTT.
 
 use super::Inbound;
 use std::collections::{HashMap, VecDeque};
@@ -26,6 +29,24 @@ pub const CAPACITY: usize = 64;
 /// same as a new one), and a flood spread over more topics shares one bucket.
 const TOPICS: usize = 256;
 
+/// A request as a mailbox sees it: where it came from (its rate's key) and whether it repeats
+/// one already waiting.
+pub trait Request {
+    /// The topic it came on, or the page's own name.
+    fn channel(&self) -> &str;
+    fn repeats(&self, waiting: &Self) -> bool;
+}
+
+impl Request for Inbound {
+    fn channel(&self) -> &str {
+        &self.topic
+    }
+
+    fn repeats(&self, waiting: &Self) -> bool {
+        self.topic == waiting.topic && self.payload == waiting.payload
+    }
+}
+
 /// What became of an offered request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
@@ -36,17 +57,19 @@ pub enum Offer {
     Full,
     /// The task that takes them has stopped.
     Closed,
+    /// It does not parse as what the task takes.
+    Malformed,
 }
 
 #[derive(Debug)]
-struct Shared {
-    state: Mutex<State>,
+struct Shared<T> {
+    state: Mutex<State<T>>,
     ready: Notify,
 }
 
 #[derive(Debug)]
-struct State {
-    waiting: VecDeque<Inbound>,
+struct State<T> {
+    waiting: VecDeque<T>,
     buckets: HashMap<String, Bucket>,
     /// The bucket of topics beyond `TOPICS`.
     overflow: Bucket,
@@ -85,17 +108,17 @@ impl Bucket {
 
 /// The link's end.
 #[derive(Debug)]
-pub struct Mailbox {
-    shared: Arc<Shared>,
+pub struct Mailbox<T = Inbound> {
+    shared: Arc<Shared<T>>,
 }
 
 /// The taking task's end.
 #[derive(Debug)]
-pub struct Requests {
-    shared: Arc<Shared>,
+pub struct Requests<T = Inbound> {
+    shared: Arc<Shared<T>>,
 }
 
-pub fn mailbox(capacity: usize, rate: Rate) -> (Mailbox, Requests) {
+pub fn mailbox<T>(capacity: usize, rate: Rate) -> (Mailbox<T>, Requests<T>) {
     let state = State {
         waiting: VecDeque::with_capacity(capacity.min(CAPACITY)),
         buckets: HashMap::new(),
@@ -108,32 +131,33 @@ pub fn mailbox(capacity: usize, rate: Rate) -> (Mailbox, Requests) {
     (Mailbox { shared: shared.clone() }, Requests { shared })
 }
 
-impl Shared {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+impl<T> Shared<T> {
+    fn state(&self) -> std::sync::MutexGuard<'_, State<T>> {
         // Nothing panics while holding the lock; if something did, the queue is still whole.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl Mailbox {
-    pub fn offer(&self, message: Inbound) -> Offer {
+impl<T: Request> Mailbox<T> {
+    pub fn offer(&self, message: T) -> Offer {
         let now = Instant::now();
         let mut s = self.shared.state();
         if s.closed {
             return Offer::Closed;
         }
-        if s.waiting.iter().any(|w| w.topic == message.topic && w.payload == message.payload) {
+        if s.waiting.iter().any(|w| message.repeats(w)) {
             return Offer::Repeated;
         }
         let rate = s.rate;
-        if !s.buckets.contains_key(&message.topic) && s.buckets.len() >= TOPICS {
+        let channel = message.channel();
+        if !s.buckets.contains_key(channel) && s.buckets.len() >= TOPICS {
             s.buckets.retain(|_, b| {
                 b.refill(rate, now);
                 b.tokens < rate.burst
             });
         }
-        let allowed = if s.buckets.len() < TOPICS || s.buckets.contains_key(&message.topic) {
-            s.buckets.entry(message.topic.clone()).or_insert_with(|| Bucket::full(rate, now)).take(rate, now)
+        let allowed = if s.buckets.len() < TOPICS || s.buckets.contains_key(channel) {
+            s.buckets.entry(channel.to_string()).or_insert_with(|| Bucket::full(rate, now)).take(rate, now)
         } else {
             s.overflow.take(rate, now)
         };
@@ -150,16 +174,16 @@ impl Mailbox {
     }
 }
 
-impl Drop for Mailbox {
+impl<T> Drop for Mailbox<T> {
     fn drop(&mut self) {
         self.shared.state().closed = true;
         self.shared.ready.notify_one();
     }
 }
 
-impl Requests {
+impl<T> Requests<T> {
     /// The next request; `None` once the link has gone and nothing waits. Cancel-safe.
-    pub async fn recv(&mut self) -> Option<Inbound> {
+    pub async fn recv(&mut self) -> Option<T> {
         loop {
             {
                 let mut s = self.shared.state();
@@ -174,16 +198,14 @@ impl Requests {
             self.shared.ready.notified().await;
         }
     }
-}
 
-impl Requests {
     /// The next request if one waits now.
-    pub fn try_recv(&mut self) -> Option<Inbound> {
+    pub fn try_recv(&mut self) -> Option<T> {
         self.shared.state().waiting.pop_front()
     }
 }
 
-impl Drop for Requests {
+impl<T> Drop for Requests<T> {
     fn drop(&mut self) {
         self.shared.state().closed = true;
     }

@@ -5,6 +5,8 @@
 //! readings are acknowledged only once the store has committed them (`Ack`, sent back by the
 //! writer); requests to the agent go through rate-limited, coalescing `mailbox`es; every other
 //! task publishes through a `Publisher` that drops and counts rather than waits.
+//!
+//! Layer: mqtt, beside the store (see `crate::layers`): uses only the vocabulary and config.
 
 pub mod backlog;
 pub mod backoff;
@@ -12,9 +14,11 @@ pub mod link;
 pub mod mailbox;
 pub mod options;
 pub mod publisher;
+pub mod route;
 
-pub use link::{Link, Route};
+pub use link::Link;
 pub use publisher::Publisher;
+pub use route::Route;
 
 use bytes::Bytes;
 

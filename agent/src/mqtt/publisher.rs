@@ -11,6 +11,13 @@ use rumqttc::v5::AsyncClient;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Where a task's messages go: the link's publisher in the agent, a recorder in tests, so a
+/// task's shell is tested without a broker.
+pub trait Publish {
+    /// Queues a QoS 1 publish, not retained; `false` when it was dropped.
+    fn publish(&self, topic: &str, payload: Bytes) -> bool;
+}
+
 #[derive(Debug, Clone)]
 pub struct Publisher {
     client: AsyncClient,
@@ -40,5 +47,40 @@ impl Publisher {
                 false
             }
         }
+    }
+}
+
+impl Publish for Publisher {
+    fn publish(&self, topic: &str, payload: Bytes) -> bool {
+        Publisher::publish(self, topic, false, payload)
+    }
+}
+
+/// A publisher that keeps what it is given, in order, and can be told to drop everything (a
+/// link that is behind).
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    sent: std::sync::Mutex<Vec<(String, Bytes)>>,
+    pub(crate) dropping: std::sync::atomic::AtomicBool,
+}
+
+#[cfg(test)]
+impl Recorder {
+    /// What was published so far, as (topic, payload as text).
+    pub(crate) fn sent(&self) -> Vec<(String, String)> {
+        let sent = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        sent.iter().map(|(t, p)| (t.clone(), String::from_utf8_lossy(p).into_owned())).collect()
+    }
+}
+
+#[cfg(test)]
+impl Publish for std::sync::Arc<Recorder> {
+    fn publish(&self, topic: &str, payload: Bytes) -> bool {
+        if self.dropping.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((topic.to_string(), payload));
+        true
     }
 }

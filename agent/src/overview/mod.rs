@@ -1,6 +1,8 @@
 //! What the agent learned and what the building did, read back from the store: the summary a
 //! facility manager reads at the end of `sobre demo` (and, later, on the local page).
 //! Everything here is measured by the agent's own points; nothing comes from the emulator.
+//!
+//! Layer: views (see `crate::layers`): reads the store and the baselines; writes nothing.
 
 mod baseline;
 mod zones;

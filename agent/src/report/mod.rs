@@ -3,6 +3,7 @@
 //! building it again after a restart, or delivering it twice, is harmless. Reports carry the
 //! site code, aggregates and model metadata only: never a raw series, a person or an address.
 
+mod flex;
 mod footprint;
 mod health;
 mod register;
@@ -17,6 +18,7 @@ use crate::store::rollup::Calendar;
 use crate::store::{Activity, Store};
 use crate::uplink::outbox::{OutboxError, Priority, Report};
 use crate::uplink::sender::SharedOutbox;
+pub use flex::FlexReports;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::Notify;

@@ -80,7 +80,7 @@ pub fn report(settings: &Settings, prefix: &str, now_ms: i64, fits: Option<(&Fit
                 "name": "zone-thermal-2r2c",
                 "purpose": "Predict a zone's temperature for a heating schedule: optimal start, setback savings, pre-heating.",
                 "inputs": ["zone temperature", "outdoor temperature", "solar irradiance", "heating demand", "occupancy (aggregate)"],
-                "algorithm": "grey-box 2R2C state-space model (air and mass), rates on a grid, gains by least squares on 24-hour trajectories",
+                "algorithm": "grey-box 3R2C state-space model (air and walls, both losing to outdoors), rates on a grid, gains by least squares on 24-hour trajectories",
                 "training": "the most recent weeks of the zone's data; forecast error reported against persistence",
                 "quality_gate": "physical parameters; no control from a model that does not beat persistence",
             }

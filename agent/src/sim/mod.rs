@@ -3,15 +3,17 @@
 //! and presence sensors, Tasmota meters, a weather feed. It obeys setpoint commands on its
 //! thermostats' topics, lets an occupant override a thermostat, and runs in event time: as fast
 //! as the machine allows, at a multiple of real time, or stepped by a test.
+//!
+//! Layer: tools, at the top (see `crate::layers`): may use every layer below.
 
 pub mod closed_loop;
-pub mod config;
+pub(crate) mod config;
 pub mod devices;
-pub mod emulator;
-pub mod link;
-pub mod programme;
+pub(crate) mod emulator;
+pub(crate) mod link;
+pub(crate) mod programme;
 pub mod trial;
-pub mod weather;
+pub(crate) mod weather;
 pub mod whatif;
 
 pub use config::SimSettings;

@@ -1,11 +1,18 @@
-//! The local store: SQLite in WAL mode behind one type, so nothing else writes SQL.
-//! One writer (see [`writer`]) commits batches; anyone may open a second connection to read.
+//! The local store: SQLite in WAL mode, the one persistence layer. Every table of the file is
+//! created by one migration path ([`migrate`]) under one schema version, whoever opens it
+//! first; retention covers every table ([`retention`]). One writer (see [`writer`]) commits
+//! batches of readings; the decision ledger and the control log append through one journal
+//! type ([`journal`]); anyone may open a second connection to read.
 
+pub mod journal;
 pub mod lock;
+mod migrate;
+mod retention;
+pub use retention::Pruned;
 pub mod rollup;
 pub mod writer;
 
-use crate::config::{Point, Retention};
+use crate::config::Point;
 pub use crate::reading::Record;
 use crate::reading::{Reading, Reason};
 use rollup::{quarter_pieces, Calendar, Resolution};
@@ -13,15 +20,19 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-pub const SCHEMA_VERSION: i64 = 1;
-const SCHEMA: &str = include_str!("schema.sql");
+pub use migrate::SCHEMA_VERSION;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the store at {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
-    #[error("the store at {path} has schema version {found}; this sobre knows version {SCHEMA_VERSION}")]
+    #[error(
+        "the store at {path} has schema version {found}; this sobre knows up to version {SCHEMA_VERSION}: \
+         a newer sobre wrote it, run that version (the store is left as it was)"
+    )]
     Version { path: PathBuf, found: i64 },
+    #[error("cannot bring the store at {path} to schema version {version}: {source} (the store is left as it was)")]
+    Migrate { path: PathBuf, version: i64, source: rusqlite::Error },
     #[error("store query failed: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -72,17 +83,22 @@ struct Acc {
     covered_s: f64,
 }
 
-/// A connection to the store's SQLite file as every user of it needs one: WAL, so the writer,
-/// the outbox and the ledger work side by side; and a wait, not an error, while another
-/// connection writes. NORMAL sync: a power cut may undo the last commits of these connections
-/// (ledger, outbox, reports), never corrupt them; the readings' writer asks for more
-/// ([`Store::open`]).
-pub fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    create_private(path).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let conn = Connection::open(path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+/// A connection to the store's SQLite file as every user of it needs one, with the schema
+/// migrated to this binary's version (the first to open the file does it, see [`migrate`]):
+/// WAL, so the writer, the outbox and the ledger work side by side; and a wait, not an error,
+/// while another connection writes. NORMAL sync: a power cut may undo the last commits of these
+/// connections (ledger, outbox, reports), never corrupt them; the readings' writer asks for
+/// more ([`Store::sync`]).
+pub fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let open = |source| StoreError::Open { path: path.to_path_buf(), source };
+    create_private(path).map_err(|e| open(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+    let mut conn = Connection::open(path).map_err(open)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open)?;
+    // Before WAL is asked for: a store this binary cannot read is left exactly as it was.
+    migrate::refuse_newer(&conn, path)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(open)?;
+    migrate::migrate(&mut conn, path)?;
     Ok(conn)
 }
 
@@ -103,16 +119,9 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 impl Store {
     /// Opens (creating if needed) the store and registers the configured points.
     pub fn open(path: &Path, points: &[Point], tz: chrono_tz::Tz) -> Result<Store, StoreError> {
-        let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
-        let conn = connect(path).map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
-
-        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(open_err)?;
-        if found != 0 && found != SCHEMA_VERSION {
-            return Err(StoreError::Version { path: path.to_path_buf(), found });
-        }
-        conn.execute_batch(SCHEMA).map_err(open_err)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(open_err)?;
+        let conn = connect(path)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
 
         let mut store = Store {
             conn,
@@ -324,27 +333,6 @@ impl Store {
             None if self.energy[r.point] => {}
             None => add(r.ts_ms, Acc { n: 1, sum: r.value, min: r.value, max: r.value, kwh: 0.0, covered_s: 0.0 }),
         }
-    }
-
-    /// Deletes what each resolution keeps no longer, relative to `now_ms` (agent time).
-    pub fn apply_retention(&mut self, now_ms: i64, retention: &Retention) -> Result<u64, StoreError> {
-        let cutoff = |span: crate::config::Span| now_ms.saturating_sub(span.as_millis_i64());
-        let tx = self.conn.transaction()?;
-        let mut deleted = tx.execute("DELETE FROM readings WHERE ts < ?1", [cutoff(retention.raw)])? as u64;
-        deleted += tx.execute("DELETE FROM availability WHERE ts < ?1", [cutoff(retention.raw)])? as u64;
-        for (resolution, span) in [
-            (Resolution::QuarterHour, retention.quarter_hour),
-            (Resolution::Hour, retention.hourly),
-            (Resolution::Day, retention.daily),
-            (Resolution::Month, retention.monthly),
-        ] {
-            deleted += tx.execute(
-                "DELETE FROM rollups WHERE resolution = ?1 AND bucket < ?2",
-                params![resolution.name(), cutoff(span)],
-            )? as u64;
-        }
-        tx.commit()?;
-        Ok(deleted)
     }
 
     /// Read access for the CLI and the demo: `(label, value)` per bucket of one point, where

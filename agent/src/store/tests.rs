@@ -95,9 +95,74 @@ fn retention_keeps_each_resolution_for_its_own_span() {
     store.write(&[elec(DAY0, 5.0), elec(DAY0 + 40 * 24 * H, 7.0)]).expect("write");
     let mut retention = settings().storage.retention;
     retention.raw = crate::config::Span::days(35);
-    store.apply_retention(DAY0 + 41 * 24 * H, &retention).expect("retention");
+    store.apply_retention(DAY0 + 41 * 24 * H, DAY0, &retention).expect("retention");
     assert_eq!(store.reading_count("elec").expect("count"), 1, "raw older than 35 days is gone");
     assert_eq!(store.series("elec", Resolution::Day).expect("daily").len(), 2, "daily rollups stay");
+}
+
+#[test]
+fn retention_covers_every_table_each_by_its_own_clock() {
+    use super::journal::{Journal, CONTROL, DECISIONS};
+    const DAY: i64 = 24 * H;
+    // Given a store two years into event time, on a gateway whose wall clock says 2025
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let (now, wall) = (DAY0 + 800 * DAY, 1_750_000_000_000);
+    store.write(&[elec(DAY0, 5.0), elec(now - DAY, 7.0)]).expect("write");
+    // with a recommendation proposed twice and accepted in the first year, a control log of
+    // overrides and modes in both years,
+    let path = dir.path().join("sobre.db");
+    let mut journals = [Journal::open(&path, DECISIONS).expect("ledger"), Journal::open(&path, CONTROL).expect("log")];
+    let records = [
+        (0, DAY0, "proposed", Some("setback")),
+        (0, DAY0 + DAY, "proposed", Some("setback")),
+        (0, DAY0 + 2 * DAY, "accepted", Some("setback")),
+        (1, DAY0, "override", Some("class-1")),
+        (1, DAY0 + DAY, "override", Some("class-1")),
+        (1, DAY0, "mode", None),
+        (1, now - DAY, "override", Some("class-2")),
+    ];
+    for (journal, ts, kind, subject) in records {
+        journals[journal].append(ts, kind, subject, |seq| seq).expect("append");
+    }
+    // and report ids the city acknowledged a year ago and yesterday (wall time)
+    for (id, acked) in [("old", wall - 365 * DAY), ("new", wall - DAY)] {
+        store
+            .conn
+            .execute("INSERT INTO outbox_delivered (id, acked_ms) VALUES (?1, ?2)", params![id, acked])
+            .expect("id");
+    }
+    // When retention runs with a year for decisions, 400 days for the control log, 90 days
+    // for delivered ids
+    let mut retention = settings().storage.retention;
+    (retention.decisions, retention.control_log, retention.delivered) =
+        (crate::config::Span::days(365), crate::config::Span::days(400), crate::config::Span::days(90));
+    let pruned = store.apply_retention(now, wall, &retention).expect("retention");
+    // Then the old raw reading, the first proposal, the first override and the old id go;
+    // the latest of each kind about each subject stays, however old
+    assert_eq!(pruned.records, 2, "{pruned:?}");
+    assert_eq!(pruned.delivered, 1, "{pruned:?}");
+    assert_eq!(store.reading_count("elec").expect("count"), 1);
+    let left = |table: &str| -> Vec<(String, Option<String>)> {
+        let mut stmt = store.conn.prepare(&format!("SELECT kind, subject FROM {table} ORDER BY seq")).expect("prepare");
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).expect("query");
+        rows.collect::<Result<_, _>>().expect("rows")
+    };
+    let some = |kind: &str, subject: Option<&str>| (kind.to_string(), subject.map(str::to_string));
+    assert_eq!(left("decisions"), [some("proposed", Some("setback")), some("accepted", Some("setback"))]);
+    assert_eq!(
+        left("control_log"),
+        [some("override", Some("class-1")), some("mode", None), some("override", Some("class-2"))]
+    );
+    let ids: Vec<String> = store
+        .conn
+        .prepare("SELECT id FROM outbox_delivered")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("ids");
+    assert_eq!(ids, ["new"]);
 }
 
 #[test]

@@ -102,7 +102,7 @@ impl Writer {
             let now = clock.now_ms();
             if now >= next_retention_ms {
                 next_retention_ms = now.saturating_add(RETENTION_EVERY_MS);
-                store = retain(store, now, &settings).await;
+                store = retain(store, now, clock.wall_ms(), &settings).await;
             }
         }
         tracing::debug!(stored = stats.snapshot().stored, "writer stopped");
@@ -190,12 +190,18 @@ async fn commit(
     (store, outcome)
 }
 
-async fn retain(store: Store, now_ms: i64, settings: &StorageSettings) -> Store {
+async fn retain(store: Store, now_ms: i64, wall_ms: i64, settings: &StorageSettings) -> Store {
     let retention = settings.retention;
-    let (store, _, result) = blocking(store, (), move |store, ()| store.apply_retention(now_ms, &retention)).await;
+    let (store, _, result) =
+        blocking(store, (), move |store, ()| store.apply_retention(now_ms, wall_ms, &retention)).await;
     match result {
-        Ok(0) => {}
-        Ok(deleted) => tracing::info!(deleted, "retention applied"),
+        Ok(pruned) if pruned.total() == 0 => {}
+        Ok(pruned) => tracing::info!(
+            series = pruned.series,
+            records = pruned.records,
+            delivered_ids = pruned.delivered,
+            "retention applied"
+        ),
         Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
     }
     store

@@ -2,39 +2,13 @@
 //! written here before anything is sent, and deleted only when the broker acknowledges it. Its
 //! id is stable, so enqueuing a report twice, or after it was delivered, does nothing. Past the
 //! operator's budget (rows or bytes) the oldest report of the lowest priority is dropped, and
-//! counted per kind.
+//! counted per kind. Its tables are the store's (created by its migrations, pruned by its
+//! retention).
 
 use crate::config::Budget;
+use crate::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS outbox (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    id         TEXT NOT NULL UNIQUE,   -- the report's stable id
-    kind       TEXT NOT NULL,
-    priority   INTEGER NOT NULL,       -- 0 low … 2 high: what the budget drops first
-    topic      TEXT NOT NULL,
-    payload    BLOB NOT NULL,
-    created_ms INTEGER NOT NULL
-);
--- Ids the central broker acknowledged: a report regenerated after a restart is not resent.
-CREATE TABLE IF NOT EXISTS outbox_delivered (
-    id      TEXT PRIMARY KEY,
-    acked_ms INTEGER NOT NULL
-) WITHOUT ROWID;
--- Reports dropped to keep within the budget, per kind.
-CREATE TABLE IF NOT EXISTS outbox_drops (
-    kind    TEXT PRIMARY KEY,
-    count   INTEGER NOT NULL,
-    last_id TEXT NOT NULL
-) WITHOUT ROWID;
--- Where each report series got to, so a restart neither skips nor repeats a period.
-CREATE TABLE IF NOT EXISTS reporter_state (
-    series  TEXT PRIMARY KEY,
-    next_ms INTEGER NOT NULL
-) WITHOUT ROWID;
-";
 
 /// What the budget drops first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,8 +42,8 @@ pub struct Queued {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
-    #[error("outbox at {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("outbox: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("outbox: {0}")]
@@ -88,9 +62,7 @@ impl Outbox {
     /// Opens the outbox in the store's SQLite file (its own connection; WAL lets the writer
     /// and the outbox work side by side).
     pub fn open(path: &Path, budget: Budget) -> Result<Self, OutboxError> {
-        let open = |source| OutboxError::Open { path: path.display().to_string(), source };
-        let conn = crate::store::connect(path).map_err(open)?;
-        conn.execute_batch(SCHEMA).map_err(open)?;
+        let conn = crate::store::connect(path)?;
         Ok(Self { conn, budget, quiet: crate::quiet::Quiet::new(std::time::Duration::from_secs(60)) })
     }
 

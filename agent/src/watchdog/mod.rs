@@ -4,6 +4,9 @@
 //! no loop has been busy longer than the limit, the watchdog pings systemd (`WatchdogSec=`);
 //! when one has, it stops pinging and says which, and systemd restarts the agent: a hang is a
 //! restart, not a silence.
+//!
+//! Layer: the runtime's small parts, beside the vocabulary (see `crate::layers`): uses nothing of
+//! the agent's own.
 
 pub mod systemd;
 

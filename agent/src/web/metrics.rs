@@ -2,7 +2,7 @@
 //! recommendations by status. A registry is built per scrape: it is a handful of values, and
 //! the counters already live in `Stats`.
 
-use crate::ledger::{Current, Status};
+use crate::advisor::ledger::{Current, Status};
 use crate::stats::Snapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{text, DescriptorEncoder, EncodeMetric};
@@ -21,7 +21,7 @@ struct Scrape {
 impl Collector for Scrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = &self.stats;
-        let counters: [(&str, &str, u64); 16] = [
+        let counters: [(&str, &str, u64); 17] = [
             ("messages", "MQTT messages that reached ingest", s.messages),
             ("readings_accepted", "readings that passed validation", s.accepted),
             ("readings_rejected", "readings refused by ingest", s.rejected),
@@ -46,6 +46,11 @@ impl Collector for Scrape {
             ),
             ("publish_dropped", "messages not published: the link to the broker was behind", s.publish_dropped),
             ("publish_refused", "messages the building's broker refused (its ACL)", s.publish_refused),
+            (
+                "records_unreadable",
+                "stored ledger and control records this version cannot read, skipped when restoring",
+                s.records_unreadable,
+            ),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
@@ -95,13 +100,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn what_the_agent_dropped_and_whether_its_disk_refuses_commits_are_scraped() {
+    fn what_the_agent_dropped_or_could_not_read_and_whether_its_disk_refuses_commits_are_scraped() {
         // Given an agent that dropped requests and whose disk refuses commits
-        let stats = Snapshot { requests_dropped: 7, publish_refused: 2, store_failing: true, ..Snapshot::default() };
+        let stats = Snapshot {
+            requests_dropped: 7,
+            publish_refused: 2,
+            records_unreadable: 3,
+            store_failing: true,
+            ..Snapshot::default()
+        };
         // When /metrics is rendered
         let text = render(&stats, &[]);
         // Then each is there, with its value
-        for line in ["sobre_requests_dropped_total 7", "sobre_publish_refused_total 2", "sobre_store_failing 1"] {
+        for line in [
+            "sobre_requests_dropped_total 7",
+            "sobre_publish_refused_total 2",
+            "sobre_records_unreadable_total 3",
+            "sobre_store_failing 1",
+        ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }
     }

@@ -3,13 +3,16 @@
 //! operator's explicit choice (`[web] listen`).
 //!
 //! `GET /` the page · `GET /metrics` Prometheus text · `POST /recommendations/<id>` a decision
-//! (form fields `decision` = accept | reject and the page's `token`), handed to the advisor
-//! exactly as if it had come over MQTT, so both paths record the same way.
+//! (form fields `decision` = accept | reject and the page's `token`), handed to the advisor as
+//! the same typed `DecisionRequest` a message on MQTT becomes, through the same mailbox.
 //!
 //! What it refuses, and where: a `Host` it is not served under, on every route (`hosts`); a
 //! decision not sent from the page itself or without the page's token (`guard`, `token`);
 //! connections beyond its limits (`serve`). Every answer carries the security headers
 //! (`headers`), and every value is escaped where it is printed ([`esc`]).
+//!
+//! Layer: the page (see `crate::layers`): reads through glance, decides through the advisor's
+//! typed mailbox; uses every layer below, and nothing uses it but the daemon.
 
 mod chart;
 mod guard;
@@ -23,10 +26,10 @@ mod token;
 pub use crate::config::authority::Authority;
 pub use hosts::Hosts;
 
+use crate::advisor::decision::{Decision, DecisionRequest, Verdict};
 use crate::config::{Settings, WebSettings};
 use crate::glance::{GlanceError, Reader};
 use crate::mqtt::mailbox::{Mailbox, Offer};
-use crate::mqtt::Inbound;
 use crate::shared::Shared;
 use crate::stats::Stats;
 use axum::extract::{DefaultBodyLimit, Form, Path, State};
@@ -49,7 +52,7 @@ pub struct Web {
     pub reader: Shared<Reader>,
     pub stats: Arc<Stats>,
     /// The advisor's control channel; `None` where no advisor runs (the demo's `--serve`).
-    pub decisions: Option<Arc<Mailbox>>,
+    pub decisions: Option<Arc<Mailbox<DecisionRequest>>>,
 }
 
 impl Web {
@@ -101,7 +104,7 @@ async fn index(State(web): State<Web>, headers: HeaderMap) -> Response {
 }
 
 async fn metrics_text(State(web): State<Web>) -> Response {
-    let counts = web.reader.try_with(|r| r.ledger.current().map_err(GlanceError::from)).await;
+    let counts = web.reader.try_with(|r| r.recommendations()).await;
     match counts {
         Ok(current) => {
             let body = metrics::render(&web.stats.snapshot(), &current);
@@ -150,23 +153,21 @@ async fn decide(
         return (StatusCode::BAD_REQUEST, "send decision=accept or decision=reject for a recommendation id")
             .into_response();
     }
-    let payload = serde_json::json!({
-        "decision": form.decision,
-        "by": form.by.filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "local page".into()),
-        "note": form.note,
-    });
-    let message = Inbound {
-        topic: format!("{}/recommendations/{id}/set", web.settings.agent.topic_prefix),
-        payload: payload.to_string().into(),
-        received_ms: chrono::Utc::now().timestamp_millis(),
-        ack: None,
+    let verdict = if form.decision == "accept" { Verdict::Accept } else { Verdict::Reject };
+    let by = form.by.filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "local page".into());
+    let request = DecisionRequest {
+        subject: id.clone(),
+        decision: Decision { decision: verdict, by: Some(by), note: form.note },
+        via: "local page".into(),
     };
-    match decisions.offer(message) {
+    match decisions.offer(request) {
         Offer::Queued | Offer::Repeated => Redirect::to(&format!("/#{id}")).into_response(),
         Offer::OverRate | Offer::Full => {
             (StatusCode::TOO_MANY_REQUESTS, "too many decisions at once; try again in a minute").into_response()
         }
         Offer::Closed => (StatusCode::SERVICE_UNAVAILABLE, "the advisor has stopped").into_response(),
+        // Built here from the form's checked fields: nothing left to parse.
+        Offer::Malformed => (StatusCode::BAD_REQUEST, "not a decision").into_response(),
     }
 }
 

@@ -3,10 +3,10 @@
 
 use super::token::Token;
 use super::{chart, esc};
+use crate::advisor::ledger::Status;
 use crate::advisor::Recommendation;
 use crate::config::Settings;
 use crate::glance::{local_time, Glance, Versus};
-use crate::ledger::Status;
 use std::fmt::Write;
 
 /// Inline, and allowed by its hash in the page's Content-Security-Policy (`headers`).

@@ -2,6 +2,8 @@
 //! forged tokens, DNS rebinding, markup in ids, and the headers on every answer.
 
 use super::*;
+use crate::advisor::decision::{DecisionRequest, Verdict};
+use crate::advisor::ledger::Ledger;
 use crate::glance::{Day, EnergyGlance, Glance, PointHealth};
 use crate::mqtt::mailbox::{Rate, Requests};
 use crate::point::{Fuel, PointKind};
@@ -16,7 +18,7 @@ const HOSTILE_ID: &str = r#"e"onload="alert(1)"#;
 /// store, and the advisor's end of its decision channel.
 struct Fixture {
     router: Router,
-    advisor: Requests,
+    advisor: Requests<DecisionRequest>,
     _dir: tempfile::TempDir,
 }
 
@@ -47,10 +49,11 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let settings = settings_in(&dir);
     let page = settings.web.clone().expect("a page");
+    let ledger = Ledger::open(&settings.storage.path, &settings.site.id).expect("ledger");
     // No rate to speak of: the tests send decisions back to back.
     let (decisions, advisor) = crate::mqtt::mailbox::mailbox(8, Rate { per_second: 1e9, burst: 1e9 });
     let web = Web {
-        reader: Shared::new(Reader::open(&settings).expect("reader")),
+        reader: Shared::new(Reader::open(&settings, Shared::new(ledger)).expect("reader")),
         settings: Arc::new(settings),
         stats: Arc::new(Stats::default()),
         decisions: Some(Arc::new(decisions)),
@@ -74,7 +77,7 @@ impl Fixture {
     }
 
     /// Whether a decision reached the advisor by now (the handler sends before it answers).
-    fn decided(&mut self) -> Option<Inbound> {
+    fn decided(&mut self) -> Option<DecisionRequest> {
         self.advisor.try_recv()
     }
 }
@@ -121,10 +124,9 @@ async fn a_decision_from_the_page_with_its_token_reaches_the_advisor() {
         let response = page.send(request).await;
         // Then the browser is sent back to the recommendation, and the advisor has the decision
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{host} {name}: {value}");
-        let inbound = page.decided().expect("forwarded to the advisor");
-        assert_eq!(inbound.topic, "sobre/gym/recommendations/rec-1/set");
-        let payload: serde_json::Value = serde_json::from_slice(&inbound.payload).expect("JSON");
-        assert_eq!((payload["decision"].as_str(), payload["by"].as_str()), (Some("reject"), Some("local page")));
+        let request = page.decided().expect("forwarded to the advisor");
+        assert_eq!(request.subject, "rec-1");
+        assert_eq!((request.decision.decision, request.decision.by.as_deref()), (Verdict::Reject, Some("local page")));
     }
 }
 

@@ -279,8 +279,8 @@ impl InProcess {
         InProcess { settings, stats, stop: Some(stop), thread: Some(thread), dir: Some(dir) }
     }
 
-    pub fn ledger(&self) -> sobre_agent::ledger::Ledger {
-        sobre_agent::ledger::Ledger::open(&self.settings.storage.path, &self.settings.site.id).expect("ledger")
+    pub fn ledger(&self) -> sobre_agent::advisor::ledger::Ledger {
+        sobre_agent::advisor::ledger::Ledger::open(&self.settings.storage.path, &self.settings.site.id).expect("ledger")
     }
 
     /// Stops it as a SIGTERM would and waits until it has drained into the store, which the

@@ -1,5 +1,7 @@
--- sobre store, schema version 1. Open it with `sqlite3 sobre.db`; the views at the end are
--- the friendly way in. Timestamps are integer milliseconds since 1970-01-01 UTC.
+-- sobre store, migration 1: the readings and what is derived from them (the whole schema of
+-- the first releases). Open the store with `sqlite3 sobre.db`; the views at the end are the
+-- friendly way in. Timestamps are integer milliseconds since 1970-01-01 UTC.
+-- A store of the first releases may hold these tables already: every one is IF NOT EXISTS.
 
 -- Configured points. Readings refer to `key`, a small integer, to keep rows small.
 CREATE TABLE IF NOT EXISTS points (
