@@ -117,11 +117,10 @@ fn fit_prints_the_json_contract_on_real_data() {
     assert!(i90 > v["reporting"]["gl14_interval90_kwh"].as_f64().expect("number"));
 }
 
-/// How far sobre's figures on the Cambridge data may stand from eemeter's, in points of
-/// percentage: eemeter publishes one decimal, and CalTRACK leaves an implementation choices
-/// that move a fit by a few tenths of a point (the balance-point grid, which equal fits win),
-/// as `models/tests/cambridge.rs` details. Closer than this is the same figure; sobre is not
-/// claimed to beat eemeter.
+/// How far sobre's figures on the Cambridge data may stand from eemeter's (0.003: 0.3 point of
+/// percentage), as in `models/tests/cambridge.rs`: eemeter publishes one decimal, and the two
+/// implement CalTRACK's methods each in its own way, so their fits of the same data differ by a
+/// few tenths of a point. Within this the figure is eemeter's; sobre is not claimed to beat it.
 const FROM_EEMETER: f64 = 0.003;
 
 #[test]

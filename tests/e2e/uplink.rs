@@ -227,6 +227,9 @@ fn everything_the_demo_sends_upstream_is_an_aggregate_within_its_schema() {
         .filter_map(|(_, payload)| serde_json::from_slice::<Value>(payload).ok())
         .filter(|r| r["id"] == shown["id"])
         .collect();
-    assert_eq!(sent.len(), 1, "the demo sent {} as the README shows it: {sent:?}", shown["id"]);
-    readme::shows(&shown, &sent[0], "$").unwrap_or_else(|e| panic!("{e}\n{}", sent[0]));
+    assert!(!sent.is_empty(), "the demo sent no {} as the README shows it", shown["id"]);
+    // (QoS 1 may deliver it twice: each copy is the same report)
+    for report in &sent {
+        readme::shows(&shown, report, "$").unwrap_or_else(|e| panic!("{e}\n{report}"));
+    }
 }
