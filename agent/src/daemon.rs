@@ -4,7 +4,6 @@
 //! nothing received is dropped on a clean stop. Everything stops within one deadline, inside
 //! systemd's stop timeout.
 
-use crate::advisor::decision::decision_request;
 use crate::advisor::ledger::{Ledger, LedgerError};
 use crate::advisor::task::{self, AdvisorTask};
 use crate::clock::Clock;
@@ -16,8 +15,7 @@ use crate::ingest::stage::Tap;
 use crate::ingest::validate::Validator;
 use crate::ingest::Ingest;
 use crate::mqtt::mailbox;
-use crate::mqtt::route::Parsed;
-use crate::mqtt::{self, backoff::Backoff, Inbound, Link, Publisher, Retained, Route};
+use crate::mqtt::{self, backoff::Backoff, Link, Publisher, Retained, Route};
 use crate::report::{FlexReports, Reporter};
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -92,15 +90,11 @@ pub async fn run(
     let (connected_tx, connected_rx) = watch::channel(0);
     let mut subscriptions = ingest.topics();
     let mut routes = Vec::new();
+    // Requests wait in mailboxes, one per task that takes them; the link never waits on them.
     // Decisions are parsed as they are routed: the advisor takes the page's and MQTT's alike.
     let (decisions, decision_requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
     let decisions = Arc::new(decisions);
-    let prefix = settings.agent.topic_prefix.clone();
-    let parse = move |m: &Inbound| decision_request(&prefix, m).map_err(|e| e.to_string());
-    routes.push(Route {
-        topics: format!("{}/recommendations/", settings.agent.topic_prefix),
-        to: Arc::new(Parsed::new(decisions.clone(), parse)),
-    });
+    routes.push(task::decision_route(&settings, decisions.clone()));
     subscriptions.push(task::decision_filter(&settings));
     // Control runs where the site names zones it may command; it reads them through a tap, and
     // takes its requests typed as they are routed.
@@ -114,16 +108,11 @@ pub async fn run(
         routes.extend(control::route::routes(&settings, Arc::new(mailbox)));
         Some((requests, tap_rx))
     };
-    // Requests wait in mailboxes, one per task that takes them; the link never waits on them.
-    let mut route = |topics: Vec<String>| {
-        let (mailbox, requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
-        let mailbox = Arc::new(mailbox);
-        routes.extend(topics.into_iter().map(|topics| Route { topics, to: mailbox.clone() }));
-        (mailbox, requests)
-    };
     let births = settings.homeassistant.as_ref().map(|ha| {
+        let (mailbox, births) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
         subscriptions.push(homeassistant::birth_topic(ha));
-        route(vec![homeassistant::birth_topic(ha)]).1
+        routes.push(Route { topics: homeassistant::birth_topic(ha), to: Arc::new(mailbox) });
+        births
     });
     let link = Link {
         eventloop,

@@ -4,13 +4,14 @@
 //! goes out on `<prefix>/decisions`, and the current list, retained, on
 //! `<prefix>/recommendations`.
 
-use super::decision::{DecisionRequest, Verdict};
+use super::decision::{decision_request, DecisionRequest, Verdict};
 use super::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use super::Basis;
 use super::{advise_on, Advice, Recommendation};
 use crate::config::Settings;
-use crate::mqtt::mailbox::Requests;
-use crate::mqtt::Publisher;
+use crate::mqtt::mailbox::{Mailbox, Requests};
+use crate::mqtt::route::Parsed;
+use crate::mqtt::{Inbound, Publisher, Route};
 use crate::shared::{Shared, Unfinished};
 use crate::stats::Stats;
 use crate::store::{Store, StoreError};
@@ -49,6 +50,16 @@ pub struct AdvisorTask {
 
 pub fn decision_filter(settings: &Settings) -> String {
     format!("{}/recommendations/+/set", settings.agent.topic_prefix)
+}
+
+/// Decisions parsed as they are routed, into the mailbox the local page also fills.
+pub(crate) fn decision_route(settings: &Settings, mailbox: Arc<Mailbox<DecisionRequest>>) -> Route {
+    let prefix = settings.agent.topic_prefix.clone();
+    let parse = move |m: &Inbound| decision_request(&prefix, m).map_err(|e| e.to_string());
+    Route {
+        topics: format!("{}/recommendations/", settings.agent.topic_prefix),
+        to: Arc::new(Parsed::new(mailbox, parse)),
+    }
 }
 
 impl AdvisorTask {
