@@ -211,6 +211,28 @@ pub struct SiteFile {
     /// Conditioned floor area, for energy use intensity (kWh/m²).
     #[serde(default)]
     pub floor_area_m2: Option<f64>,
+    /// What the building is used for: it chooses the defaults of the comfort band, the occupied
+    /// limit and the setback.
+    #[serde(default, rename = "use")]
+    pub building_use: BuildingUse,
+    /// Days the building is closed besides weekends (public and school holidays), `[first,
+    /// last]` local days, both included: the baselines give them their own day type.
+    #[serde(default)]
+    pub holidays: Vec<[chrono::NaiveDate; 2]>,
+}
+
+/// What a building is used for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildingUse {
+    School,
+    Office,
+    TownHall,
+    Gym,
+    Library,
+    /// Today's generic defaults (comfort 19–26 °C, occupied limit 19 °C, setback 16 °C).
+    #[default]
+    Other,
 }
 
 #[derive(Debug, Deserialize)]
@@ -475,4 +497,8 @@ pub struct PointFile {
     pub range: Option<[f64; 2]>,
     /// Where the device says `online` / `offline`. Presets derive it.
     pub availability_topic: Option<String>,
+    /// Energy and power points: the plant behind this meter is switched off at times (nights,
+    /// weekends) and the meter then reads a real 0, which is data, not a gap.
+    #[serde(default)]
+    pub zeros_are_readings: bool,
 }

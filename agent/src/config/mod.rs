@@ -20,7 +20,7 @@ use chrono_tz::Tz;
 pub use decoder::Decoder;
 pub use duration::Span;
 use file::ConfigFile;
-pub use file::Discovery;
+pub use file::{BuildingUse, Discovery};
 use std::fmt;
 use std::path::{Path, PathBuf};
 pub use validate::validate;
@@ -145,6 +145,16 @@ pub struct Site {
     pub name: String,
     pub timezone: Tz,
     pub floor_area_m2: Option<f64>,
+    pub building_use: file::BuildingUse,
+    /// `(first, last)` local days, both included, sorted.
+    pub holidays: Vec<(chrono::NaiveDate, chrono::NaiveDate)>,
+}
+
+impl Site {
+    /// Whether a local day falls in one of the site's configured holidays.
+    pub fn is_holiday(&self, date: chrono::NaiveDate) -> bool {
+        self.holidays.iter().any(|(first, last)| (*first..=*last).contains(&date))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -239,6 +249,9 @@ pub struct Point {
     pub energy: Option<EnergyMode>,
     pub range: (f64, f64),
     pub availability_topic: Option<String>,
+    /// The plant behind the meter is off at times and it then reads a real 0 (energy and power
+    /// points only).
+    pub zeros_are_readings: bool,
 }
 
 impl Point {

@@ -28,6 +28,10 @@ fn the_annotated_example_parses_into_what_it_says() {
     assert_eq!(settings.site.timezone, chrono_tz::Europe::Paris);
     assert_eq!(settings.agent.topic_prefix, "sobre/ecole-jaures");
     assert_eq!(settings.points.len(), 7);
+    assert_eq!(settings.site.building_use, BuildingUse::School);
+    let christmas = chrono::NaiveDate::from_ymd_opt(2024, 12, 25).expect("a date");
+    let back = chrono::NaiveDate::from_ymd_opt(2025, 1, 6).expect("a date");
+    assert!(settings.site.is_holiday(christmas) && !settings.site.is_holiday(back));
 
     let main = &settings.points[settings.point_index("main_elec").expect("main_elec")];
     assert_eq!((main.unit, main.energy), (Unit::KilowattHour, Some(EnergyMode::Counter { max_kw: 250.0 })));
@@ -97,6 +101,20 @@ fn validation_names_key_value_and_fix() {
             "without wildcards",
         ),
         ("bad site id", MINIMAL.replace("\"gym\"", "\"my gym\""), "site.id", "my gym", "letters"),
+        (
+            "a holiday that ends before it starts",
+            MINIMAL.replace("timezone = \"Europe/Paris\"", "timezone = \"Europe/Paris\"\nholidays = [[\"2025-01-05\", \"2024-12-21\"]]"),
+            "site.holidays",
+            "[2025-01-05, 2024-12-21]",
+            "first not after last",
+        ),
+        (
+            "zeros that are readings on a temperature",
+            MINIMAL.replace("topic = \"sensors/t\"", "topic = \"sensors/t\"\nzeros_are_readings = true"),
+            "points[0].zeros_are_readings",
+            "zone_temperature",
+            "energy and power points only",
+        ),
         (
             "BACS monthly retention",
             format!("{MINIMAL}\n[storage.retention]\nmonthly = \"2y\"\ndaily = \"1y\"\n"),

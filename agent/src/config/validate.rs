@@ -8,7 +8,7 @@ use super::{
     ReportSettings, Retention, SavingsSettings, Settings, Site, Span, StorageSettings, Tariff, Tariffs, TlsSettings,
     UplinkSettings,
 };
-use crate::point::{Fuel, Unit};
+use crate::point::{Fuel, PointKind, Unit};
 use chrono_tz::Tz;
 use std::collections::HashSet;
 use std::fmt;
@@ -85,11 +85,26 @@ fn validate_site(site: file::SiteFile, check: &mut Check) -> Site {
             check.fail("site.floor_area_m2", area, "use the conditioned floor area in m², a positive number");
         }
     }
+    let mut holidays = Vec::new();
+    for [first, last] in site.holidays {
+        if last < first {
+            check.fail(
+                "site.holidays",
+                format!("[{first}, {last}]"),
+                "write each holiday as [first, last] local days, first not after last",
+            );
+        } else {
+            holidays.push((first, last));
+        }
+    }
+    holidays.sort();
     Site {
         name: site.name.unwrap_or_else(|| site_id.clone()),
         id: site_id,
         timezone,
         floor_area_m2: site.floor_area_m2,
+        building_use: site.building_use,
+        holidays,
     }
 }
 
@@ -543,6 +558,13 @@ fn validate_point(i: usize, file: PointFile, check: &mut Check) -> Option<Point>
             );
         }
     }
+    if file.zeros_are_readings && !matches!(file.kind, PointKind::Energy | PointKind::Power) {
+        check.fail(
+            key("zeros_are_readings"),
+            format!("zeros_are_readings on a {} point", file.kind),
+            "remove it: it applies to energy and power points only",
+        );
+    }
     let max_kw = file.max_kw.unwrap_or(DEFAULT_MAX_KW);
     if !(max_kw.is_finite() && max_kw > 0.0) {
         check.fail(key("max_kw"), max_kw, "use the largest plausible average power in kW, a positive number");
@@ -589,6 +611,7 @@ fn validate_point(i: usize, file: PointFile, check: &mut Check) -> Option<Point>
         energy,
         range,
         availability_topic: file.availability_topic.or(preset_availability),
+        zeros_are_readings: file.zeros_are_readings,
     })
 }
 
