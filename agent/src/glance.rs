@@ -4,6 +4,7 @@
 //! local page renders it; Home Assistant gets its headline numbers.
 
 use crate::advisor::ledger::{Current, Ledger, LedgerError, Status};
+use crate::advisor::Blocker;
 use crate::baseline::{self, Baseline, Fits};
 use crate::clock::iso;
 use crate::config::Settings;
@@ -82,6 +83,8 @@ pub struct Glance {
     pub energy: Vec<EnergyGlance>,
     pub recommendations: Vec<Current>,
     pub ledger: Vec<serde_json::Value>,
+    /// What stopped the advisor's latest run.
+    pub blocked: Vec<Blocker>,
     pub points: Vec<PointHealth>,
 }
 
@@ -106,6 +109,18 @@ impl Glance {
     }
 }
 
+/// Why a baseline that fails Guideline 14 carries no claim, with its figures.
+pub fn no_claim(b: &Baseline) -> String {
+    let gate = sobre_models::metrics::gl14(sobre_models::metrics::Resolution::Hourly, &b.metrics);
+    format!(
+        "no savings claimed: the baseline fails Guideline 14 (hourly CV(RMSE) {:.1} %, NMBE {:.1} %; it asks at most {:.0} % and ±{:.0} %)",
+        100.0 * b.metrics.cv_rmse,
+        100.0 * b.metrics.nmbe,
+        100.0 * gate.cv_rmse_limit,
+        100.0 * gate.nmbe_limit
+    )
+}
+
 pub fn kwh_per_year(c: &Current) -> f64 {
     c.recommendation["savings"]["kwh_per_year"].as_f64().unwrap_or(0.0)
 }
@@ -120,11 +135,16 @@ pub struct Baselines(Option<Fits>);
 pub struct LedgerView {
     pub recommendations: Vec<Current>,
     pub records: Vec<serde_json::Value>,
+    pub blocked: Vec<Blocker>,
 }
 
 impl LedgerView {
     pub fn read(ledger: &Ledger) -> Result<Self, LedgerError> {
-        Ok(Self { recommendations: ledger.current()?, records: ledger.records(30)? })
+        Ok(Self {
+            recommendations: ledger.current()?,
+            records: ledger.records(30)?,
+            blocked: ledger.blocked().to_vec(),
+        })
     }
 }
 
@@ -203,6 +223,7 @@ pub fn compute(
         energy,
         recommendations: ledger.recommendations,
         ledger: ledger.records,
+        blocked: ledger.blocked,
         points,
     })
 }
@@ -302,8 +323,8 @@ impl Reader {
         compute(&self.store, ledger, settings, &mut self.baselines)
     }
 
-    /// Each recommendation's latest state (for /metrics).
-    pub fn recommendations(&self) -> Result<Vec<Current>, GlanceError> {
-        Ok(self.ledger.with_blocking(|l| l.current())?)
+    /// Each recommendation's latest state and what stops the advisor (for /metrics).
+    pub fn recommendations(&self) -> Result<(Vec<Current>, Vec<Blocker>), GlanceError> {
+        Ok(self.ledger.with_blocking(|l| l.current().map(|c| (c, l.blocked().to_vec())))?)
     }
 }

@@ -2,6 +2,7 @@
 //! programme it had and under the changed one (the same zone model draws both, so its errors
 //! cancel), the kelvin-hours between them, and the energy those kelvin-hours cost.
 
+use super::blocker::Blocker;
 use super::history::{whole_day, History, STEP_HOURS};
 use super::programme::Programme;
 use super::setting::Setting;
@@ -111,15 +112,16 @@ fn zone_quarters(h: &History, z: usize) -> Vec<Option<ZoneQuarter>> {
         .collect()
 }
 
-/// Fits the models, or says what is missing.
-pub fn fit(h: &History) -> Result<Models, String> {
+/// Fits the models, or says what stops them.
+pub fn fit(h: &History) -> Result<Models, Blocker> {
     if h.heating_meter.is_none() {
-        return Err(
-            "no energy point is tagged \"heating\": the advisor needs to know which meter carries the heating".into()
-        );
+        return Err(Blocker::no_heating_meter());
     }
     let days = heat_days(h);
-    let heat_loss = HeatLoss::fit(&days).map_err(|e| format!("heat-loss model: {e}"))?;
+    let heat_loss = HeatLoss::fit(&days).map_err(|e| match e {
+        SetbackError::TooFewDays { found, needed } => Blocker::too_few_days(found, needed),
+        other => Blocker::heat_loss_model(other),
+    })?;
     let gate = gl14(Resolution::Daily, &heat_loss.metrics);
     let responses = (0..h.zones.len()).map(|z| ZoneResponse::fit(&zone_quarters(h, z), STEP_HOURS)).collect();
     let dynamics = (0..h.zones.len()).map(|z| zone_dynamics(h, z)).collect();

@@ -2,7 +2,7 @@
 //! appended (never rewritten) to the store's `decisions` journal and published on
 //! `<prefix>/decisions`. A subject's status is its latest record's: the journal's kind.
 
-use super::Recommendation;
+use super::{Blocker, Recommendation};
 use crate::stats::Stats;
 use crate::store::journal::{self, Journal, JournalError, Stored};
 use serde::{Deserialize, Serialize};
@@ -90,6 +90,10 @@ pub struct Current {
 pub struct Ledger {
     journal: Journal,
     site: String,
+    /// What stopped the advisor's latest run, in memory: the retained recommendations, the
+    /// local page and `/metrics` read it where they read the recommendations. After a restart
+    /// it is empty until the advisor's first run.
+    blocked: Vec<Blocker>,
 }
 
 /// The fields a new record needs besides the recommendation.
@@ -111,7 +115,7 @@ struct Decided {
 
 impl Ledger {
     pub fn open(path: &Path, site: &str) -> Result<Self, LedgerError> {
-        Ok(Self { journal: Journal::open(path, journal::DECISIONS)?, site: site.to_string() })
+        Ok(Self { journal: Journal::open(path, journal::DECISIONS)?, site: site.to_string(), blocked: Vec::new() })
     }
 
     /// Counts the records this version cannot read in the agent's counters too.
@@ -147,6 +151,15 @@ impl Ledger {
     /// The records, oldest first (the local page's ledger table).
     pub fn records(&self, limit: usize) -> Result<Vec<serde_json::Value>, LedgerError> {
         Ok(self.journal.records(limit)?)
+    }
+
+    /// What stops the advisor, as its latest run found.
+    pub fn blocked(&self) -> &[Blocker] {
+        &self.blocked
+    }
+
+    pub fn set_blocked(&mut self, blocked: Vec<Blocker>) {
+        self.blocked = blocked;
     }
 
     /// Records found unreadable so far.

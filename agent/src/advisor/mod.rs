@@ -10,6 +10,7 @@
 //! publisher and decision mailbox) and the store; control uses it, never the reverse.
 
 mod basis;
+pub mod blocker;
 pub(crate) mod decision;
 pub(crate) mod estimate;
 pub(crate) mod history;
@@ -22,6 +23,7 @@ pub mod task;
 use crate::config::{AdvisorSettings, Settings};
 use crate::store::{Store, StoreError};
 pub use basis::Basis;
+pub use blocker::Blocker;
 pub use history::History;
 use serde::{Deserialize, Serialize};
 pub use setting::Setting;
@@ -159,8 +161,8 @@ pub struct Advice {
     pub recommendations: Vec<Recommendation>,
     /// Findings whose saving is smaller than its own uncertainty: not worth acting on.
     pub dismissed: Vec<String>,
-    /// What stops the advisor from advising, in plain words.
-    pub missing: Vec<String>,
+    /// What stops the advisor from advising (or leaves a zone out), each with its code and fix.
+    pub missing: Vec<Blocker>,
     /// The programme it read, and whether the models pass their quality gate: what control
     /// builds its schedule on.
     #[serde(skip)]
@@ -229,7 +231,7 @@ pub fn read(store: &Store, settings: &Settings, (from_ms, to_ms): (i64, i64)) ->
 pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Advice {
     let mut advice = Advice { from_ms: h.start_ms, to_ms: h.ts(h.len()), ..Advice::default() };
     let Some(p) = programme::Programme::read(h) else {
-        advice.missing.push("no setpoints or presence seen yet: the advisor needs zone setpoint and occupancy points to read the programme".into());
+        advice.missing.push(Blocker::why_no_programme(h, settings));
         return advice;
     };
     let models = match estimate::fit(h) {
@@ -242,20 +244,15 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
     advice.programme = Some(p.clone());
     advice.models_pass_gate = models.gate_pass;
     if !models.gate_pass {
-        advice.missing.push(format!(
-            "the heat-loss model fails its quality gate (daily CV(RMSE) {:.1} %, NMBE {:.1} % over {} days): more days of complete data, or a heating meter that carries only the heating",
-            100.0 * models.heat_loss.metrics.cv_rmse,
-            100.0 * models.heat_loss.metrics.nmbe,
-            models.days
-        ));
+        let metrics = &models.heat_loss.metrics;
+        let gate = sobre_models::metrics::gl14(sobre_models::metrics::Resolution::Daily, metrics);
+        advice.missing.push(Blocker::heat_loss_gate(metrics, &gate, models.days));
         return advice;
     }
     for (z, r) in h.zones.iter().zip(&models.dynamics) {
         match r {
             Ok(d) => advice.zone_models.push((z.zone.clone(), *d)),
-            Err(e) => {
-                advice.missing.push(format!("zone {}: no zone model ({e}); it is left out of the estimates", z.zone))
-            }
+            Err(e) => advice.missing.push(Blocker::zone_model(&z.zone, e)),
         }
     }
     advice.kw_per_demand = kw_per_demand(h);

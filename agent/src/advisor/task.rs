@@ -133,15 +133,18 @@ impl AdvisorTask {
         let advice: Advice = tokio::task::spawn_blocking(move || advise_on(&history, &settings, &settings.advisor))
             .await
             .map_err(Unfinished::from)?;
-        for why in &advice.missing {
-            tracing::info!(why, "advisor: data missing");
+        for blocker in &advice.missing {
+            tracing::info!(code = blocker.code, why = blocker.text, fix = blocker.fix, "advisor: cannot advise fully");
         }
         let expiry = self.settings.advisor.expiry.as_millis() as i64;
         let (programme, models_pass_gate) = (advice.programme.clone(), advice.models_pass_gate);
         let (zone_models, kw_per_demand) = (advice.zone_models.clone(), advice.kw_per_demand);
         let (records, accepted) = self
             .ledger
-            .try_with(move |l| Ok::<_, AdvisorError>((record(l, &advice, now_ms, expiry)?, accepted(l)?)))
+            .try_with(move |l| {
+                l.set_blocked(advice.missing.clone());
+                Ok::<_, AdvisorError>((record(l, &advice, now_ms, expiry)?, accepted(l)?))
+            })
             .await?;
         if let Some(programme) = programme {
             self.basis.send_replace(Some(Basis { programme, accepted, models_pass_gate, zone_models, kw_per_demand }));
@@ -269,7 +272,7 @@ pub fn accepted(ledger: &mut Ledger) -> Result<Vec<(super::Setting, i64)>, Advis
 }
 
 /// The retained list (schema `sobre.recommendations/1`): every recommendation not expired,
-/// with its status.
+/// with its status, and what stopped the advisor's latest run (`blocked`).
 pub fn current_list(ledger: &Ledger, site: &str) -> Result<Vec<u8>, AdvisorError> {
     let mut items = Vec::new();
     for c in ledger.current()? {
@@ -288,6 +291,7 @@ pub fn current_list(ledger: &Ledger, site: &str) -> Result<Vec<u8>, AdvisorError
         "site": site,
         "count": items.len(),
         "recommendations": items,
+        "blocked": ledger.blocked(),
     });
     Ok(serde_json::to_vec(&body).map_err(LedgerError::from)?)
 }

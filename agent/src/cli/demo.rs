@@ -167,7 +167,11 @@ fn render_advice(advice: &advisor::Advice, school: &SimSettings) -> anyhow::Resu
     use std::fmt::Write as _;
     let mut out = String::new();
     let Some(first) = advice.recommendations.first() else {
-        let _ = writeln!(out, "\nNo recommendation: {}", advice.missing.join("; "));
+        let _ = writeln!(
+            out,
+            "\nNo recommendation: {}",
+            advice.missing.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        );
         return Ok(out);
     };
     let m = &first.model;

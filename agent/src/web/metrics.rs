@@ -1,8 +1,9 @@
-//! `/metrics` in the OpenMetrics text format: the agent's counters, read at scrape time, and the
-//! recommendations by status. A registry is built per scrape: it is a handful of values, and
+//! `/metrics` in the OpenMetrics text format: the agent's counters, read at scrape time, the
+//! recommendations by status, and what stops the advisor, by code. A registry is built per scrape: it is a handful of values, and
 //! the counters already live in `Stats`.
 
 use crate::advisor::ledger::{Current, Status};
+use crate::advisor::Blocker;
 use crate::stats::Snapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{text, DescriptorEncoder, EncodeMetric};
@@ -16,6 +17,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 struct Scrape {
     stats: Snapshot,
     by_status: Vec<(&'static str, i64)>,
+    blocked: Vec<(&'static str, i64)>,
 }
 
 impl Collector for Scrape {
@@ -79,15 +81,26 @@ impl Collector for Scrape {
         for (status, n) in &self.by_status {
             ConstGauge::new(*n).encode(family.encode_family(&[("status", *status)])?)?;
         }
+        let mut family = encoder.encode_descriptor(
+            "sobre_advisor_blocked",
+            "causes that stopped the advisor's latest run (or left zones out), by code; the page and the retained recommendations name the fix",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (code, n) in &self.blocked {
+            ConstGauge::new(*n).encode(family.encode_family(&[("code", *code)])?)?;
+        }
         Ok(())
     }
 }
 
-pub fn render(stats: &Snapshot, current: &[Current]) -> String {
+pub fn render(stats: &Snapshot, current: &[Current], blocked: &[Blocker]) -> String {
     let by_status =
         Status::ALL.iter().map(|s| (s.name(), current.iter().filter(|c| c.status == *s).count() as i64)).collect();
+    let blocked =
+        Blocker::CODES.iter().map(|code| (*code, blocked.iter().filter(|b| b.code == *code).count() as i64)).collect();
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Scrape { stats: *stats, by_status }));
+    registry.register_collector(Box::new(Scrape { stats: *stats, by_status, blocked }));
     let mut out = String::new();
     if let Err(e) = text::encode(&mut out, &registry) {
         tracing::error!(error = %e, "cannot encode the metrics");
@@ -110,7 +123,7 @@ mod tests {
             ..Snapshot::default()
         };
         // When /metrics is rendered
-        let text = render(&stats, &[]);
+        let text = render(&stats, &[], &[]);
         // Then each is there, with its value
         for line in [
             "sobre_requests_dropped_total 7",
@@ -119,6 +132,28 @@ mod tests {
             "sobre_store_failing 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn what_stops_the_advisor_is_a_gauge_per_code_at_zero_when_it_does_not_apply() {
+        // Given an advisor stopped by its heat-loss gate, with two zones left out
+        let m =
+            sobre_models::metrics::Metrics { n: 40, p: 3, mean: 100.0, rmse: 45.0, cv_rmse: 0.45, nmbe: 0.02, r2: 0.3 };
+        let gate = sobre_models::metrics::gl14(sobre_models::metrics::Resolution::Daily, &m);
+        let blocked =
+            [Blocker::heat_loss_gate(&m, &gate, 40), Blocker::zone_model("a", "x"), Blocker::zone_model("b", "y")];
+        // When /metrics is rendered
+        let text = render(&Snapshot::default(), &[], &blocked);
+        // Then each code has its gauge: the causes that apply count, the others read 0
+        let table = [
+            ("sobre_advisor_blocked{code=\"heat_loss_gate\"} 1", true),
+            ("sobre_advisor_blocked{code=\"zone_model\"} 2", true),
+            ("sobre_advisor_blocked{code=\"no_occupancy_source\"} 0", true),
+            ("sobre_advisor_blocked{code=\"heat_loss_gate\"} 0", false),
+        ];
+        for (line, present) in table {
+            assert_eq!(text.lines().any(|l| l == line), present, "{line} in\n{text}");
         }
     }
 }

@@ -71,6 +71,15 @@ fn glance(html: &mut String, g: &Glance, settings: &Settings) {
     for e in &g.energy {
         let _ = write!(html, "<h3>{} <span class=\"muted\">({})</span></h3>", esc(&e.point), esc(e.fuel.name()));
         match (&e.week, &e.baseline) {
+            // Metered against a baseline that fails its gate is no claim: only the meter is.
+            (Some(w), Ok(b)) if !b.gate_pass => {
+                let _ = write!(
+                    html,
+                    "<p>This week: metered {:.0} kWh; {}.</p>",
+                    w.metered_kwh,
+                    esc(&crate::glance::no_claim(b))
+                );
+            }
             (Some(w), _) => {
                 let _ = write!(html, "<p>This week: {}.</p>", versus(w));
             }
@@ -80,8 +89,14 @@ fn glance(html: &mut String, g: &Glance, settings: &Settings) {
             }
             (None, Ok(_)) => html.push_str("<p>This week: no complete hours yet.</p>"),
         }
-        if let Some(t) = &e.to_date {
-            let _ = write!(html, "<p>Since the baseline period: {}.</p>", versus(t));
+        match (&e.to_date, &e.baseline) {
+            (Some(t), _) => {
+                let _ = write!(html, "<p>Since the baseline period: {}.</p>", versus(t));
+            }
+            (None, Ok(b)) if !b.gate_pass => {
+                let _ = write!(html, "<p>Since the baseline period: {}.</p>", esc(&crate::glance::no_claim(b)));
+            }
+            _ => {}
         }
         html.push_str(&chart::daily(&e.point, &e.days, |ms| {
             local_time(settings, ms).get(5..10).unwrap_or_default().to_string()
@@ -92,9 +107,10 @@ fn glance(html: &mut String, g: &Glance, settings: &Settings) {
 fn recommendations(html: &mut String, g: &Glance, token: &Token) {
     html.push_str("<h2 id=\"recommendations\">Recommendations</h2>");
     let shown: Vec<_> = g.recommendations.iter().filter(|c| c.status != Status::Expired).collect();
-    if shown.is_empty() {
+    if shown.is_empty() && g.blocked.is_empty() {
         html.push_str("<p>None at the moment: the advisor has found nothing worth changing, or has not run yet.</p>");
     }
+    blocked(html, g);
     for c in shown {
         let Ok(r) = serde_json::from_value::<Recommendation>(c.recommendation.clone()) else { continue };
         let s = &r.savings;
@@ -143,6 +159,22 @@ fn recommendations(html: &mut String, g: &Glance, token: &Token) {
         }
         html.push_str("</div>");
     }
+}
+
+/// What stopped the advisor's latest run, each cause with its fix.
+fn blocked(html: &mut String, g: &Glance) {
+    if g.blocked.is_empty() {
+        return;
+    }
+    html.push_str("<div class=\"rec\" id=\"blocked\"><h3>What the advisor cannot do, and why</h3><ul>");
+    for b in &g.blocked {
+        let _ = write!(html, "<li>{} <span class=\"muted\">[{}]</span>", esc(&b.text), esc(&b.code));
+        if !b.fix.is_empty() {
+            let _ = write!(html, "<br>Fix: {}", esc(&b.fix));
+        }
+        html.push_str("</li>");
+    }
+    html.push_str("</ul></div>");
 }
 
 fn ledger(html: &mut String, g: &Glance, settings: &Settings) {

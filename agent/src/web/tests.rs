@@ -330,6 +330,7 @@ fn hostile_glance() -> Glance {
             "note": "'><svg onload=alert(1)>",
             "recommendation": {"title": "<iframe src=//evil.example>"},
         })],
+        blocked: vec![crate::advisor::Blocker::zone_model("<script>alert(1)</script>", "<b>you")],
         points: vec![PointHealth {
             id: HOSTILE_ID.into(),
             kind: PointKind::Energy,
@@ -378,4 +379,75 @@ fn the_style_the_policy_allows_is_the_pages_own() {
     assert_eq!(style, page::STYLE);
     assert_eq!(html.matches("<style").count(), 1);
     assert!(!html.contains("<script") && !html.contains(" style=") && !html.contains("javascript:"));
+}
+
+/// A baseline fitted on five weeks of hours whose energy follows the temperature, with `noise`
+/// kWh of pseudo-random scatter around it.
+fn baseline_with(noise: f64) -> crate::baseline::Baseline {
+    let mut seed = 7_u64;
+    let hours: Vec<(i64, sobre_models::hourly::HourObs)> = (0..35 * 24)
+        .map(|h| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let scatter = noise * ((seed >> 33) as f64 / (1_u64 << 31) as f64 - 0.5);
+            let temp = 5.0 + 5.0 * ((h % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
+            let energy = (20.0 + 2.0 * (15.0 - temp) + scatter).max(0.0);
+            let obs = sobre_models::hourly::HourObs { month: 1, tow: (h % 168) as u8, temp, energy };
+            (h as i64 * 3_600_000, obs)
+        })
+        .collect();
+    crate::baseline::fit(&hours).expect("a fit")
+}
+
+#[test]
+fn the_page_claims_savings_only_on_a_baseline_that_passes_guideline_14() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = settings_in(&dir);
+    let token = Token::mint().expect("randomness");
+    let versus = crate::glance::Versus {
+        metered_kwh: 9_000.0,
+        baseline_kwh: 10_360.0,
+        avoided_kwh: 1_360.0,
+        interval90_kwh: 2_996.0,
+    };
+    let table = [
+        // Given a baseline that follows the meter closely, Then the week's saving is claimed
+        ("a baseline that passes", baseline_with(2.0), true),
+        // Given one whose scatter is larger than the heating itself, Then it is not
+        ("a baseline that fails", baseline_with(200.0), false),
+    ];
+    for (given, baseline, claimed) in table {
+        assert_eq!(baseline.gate_pass, claimed, "{given}: the fixture's gate");
+        let mut g = hostile_glance();
+        g.energy[0].week = Some(versus);
+        g.energy[0].baseline = Ok(baseline);
+        // When the page is rendered
+        let html = page::render(&g, &settings, &token);
+        // Then the headline claim is there only when the baseline passes, and otherwise the page
+        // says why, with the baseline's figures
+        assert_eq!(html.contains("avoided 1360 ± 2996 kWh"), claimed, "{given}");
+        assert_eq!(
+            html.contains("no savings claimed: the baseline fails Guideline 14 (hourly CV(RMSE)"),
+            !claimed,
+            "{given}"
+        );
+        assert!(html.contains("metered 9000 kWh"), "{given}: the meter is always shown");
+    }
+}
+
+#[test]
+fn the_page_says_what_stops_the_advisor_and_the_fix() {
+    // Given an advisor that found no occupancy source and no meter tagged for the heating
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut g = hostile_glance();
+    g.blocked = vec![crate::advisor::Blocker::no_occupancy_source(), crate::advisor::Blocker::no_heating_meter()];
+    // When the page is rendered
+    let html = page::render(&g, &settings_in(&dir), &Token::mint().expect("randomness"));
+    // Then each cause is there with its code and its fix, and the page does not say that the
+    // advisor merely found nothing
+    for b in &g.blocked {
+        assert!(html.contains(&esc(&b.text)), "{} in the page", b.code);
+        assert!(html.contains(&format!("[{}]", b.code)));
+        assert!(html.contains(&format!("Fix: {}", esc(&b.fix))), "{} fix", b.code);
+    }
+    assert!(!html.contains("found nothing worth changing"));
 }

@@ -1,0 +1,183 @@
+//! Why the advisor cannot advise: a stable code for machines (the `/metrics` gauge, Home
+//! Assistant, a script), a sentence for people, and the fix. One constructor per cause, so a
+//! cause is worded once and every place that shows it (the log, the retained recommendations,
+//! the local page, `/metrics`, `sobre check`) says the same.
+
+use super::history::History;
+use crate::config::Settings;
+use crate::point::PointKind;
+use serde::{Deserialize, Serialize};
+use sobre_models::metrics::{Gate, Metrics};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocker {
+    /// One of [`Blocker::CODES`].
+    pub code: String,
+    pub text: String,
+    /// What the operator can do about it; empty where nothing but time helps.
+    pub fix: String,
+}
+
+impl Blocker {
+    /// Every code a blocker may carry: `/metrics` shows each, at 0 when it does not apply, so
+    /// an alert can be written on any of them before it first happens.
+    pub const CODES: [&'static str; 12] = [
+        "no_zones",
+        "no_setpoints",
+        "no_setpoint_readings",
+        "no_occupancy_source",
+        "never_occupied",
+        "no_programme",
+        "no_heating_meter",
+        "too_few_days",
+        "heat_loss_model",
+        "heat_loss_gate",
+        "zone_model",
+        "other",
+    ];
+
+    fn new(code: &'static str, text: String, fix: impl Into<String>) -> Self {
+        Self { code: code.into(), text, fix: fix.into() }
+    }
+
+    pub fn no_zones() -> Self {
+        Self::new(
+            "no_zones",
+            "no zone temperature point names its zone: the advisor reads the building zone by zone".into(),
+            "give each [[points]] of kind \"zone_temperature\" its zone = \"…\"",
+        )
+    }
+
+    pub fn no_setpoints() -> Self {
+        Self::new(
+            "no_setpoints",
+            "no zone has a setpoint point: the advisor reads the heating programme from the setpoints".into(),
+            "declare each zone's setpoint (the thermostat's or the BMS's readback) as a [[points]] of kind \"setpoint\" with its zone",
+        )
+    }
+
+    pub fn no_setpoint_readings(points: &[String]) -> Self {
+        Self::new(
+            "no_setpoint_readings",
+            format!("the setpoint points ({}) sent nothing over the analysed window", points.join(", ")),
+            "check that each setpoint's topic and decoder match what the device publishes (`sobre check`, then the rejections on the local page)",
+        )
+    }
+
+    pub fn no_occupancy_source() -> Self {
+        Self::new(
+            "no_occupancy_source",
+            "no zone has an occupancy source: the advisor compares the heating programme with the hours people are in"
+                .into(),
+            "declare a presence sensor per zone as a [[points]] of kind \"occupancy\" with its zone",
+        )
+    }
+
+    pub fn never_occupied(points: &[String]) -> Self {
+        Self::new(
+            "never_occupied",
+            format!("the occupancy points ({}) never showed anyone in over the analysed window", points.join(", ")),
+            "check that the occupancy points report 1 while someone is in (a presence sensor's \"occupancy\" field)",
+        )
+    }
+
+    /// Setpoints and people were seen, but no day level above the night level.
+    pub fn no_programme() -> Self {
+        Self::new(
+            "no_programme",
+            "no zone was ever held above its night setpoint: no heating programme to read".into(),
+            "check that the setpoint points carry the heating setpoint (not a frost limit or a cooling setpoint)",
+        )
+    }
+
+    pub fn no_heating_meter() -> Self {
+        Self::new(
+            "no_heating_meter",
+            "no energy point is tagged \"heating\": the advisor needs to know which meter carries the heating".into(),
+            "add tags = [\"heating\"] to the energy point of the meter that carries the heating",
+        )
+    }
+
+    pub fn too_few_days(found: usize, needed: usize) -> Self {
+        Self::new(
+            "too_few_days",
+            format!("{found} whole days with heating energy, indoor and outdoor temperatures; the heat-loss model needs {needed}"),
+            format!("wait for {} more whole days of data from the heating meter, the zones and the outdoor thermometer", needed.saturating_sub(found)),
+        )
+    }
+
+    pub fn heat_loss_model(why: impl std::fmt::Display) -> Self {
+        Self::new(
+            "heat_loss_model",
+            format!("no heat-loss model: {why}"),
+            "check that the meter tagged \"heating\" carries the heating and that the zones' temperatures and the outdoor temperature are stored",
+        )
+    }
+
+    pub fn heat_loss_gate(m: &Metrics, gate: &Gate, days: usize) -> Self {
+        Self::new(
+            "heat_loss_gate",
+            format!(
+                "the heat-loss model fails its quality gate (daily CV(RMSE) {:.1} %, NMBE {:.1} % over {days} days; Guideline 14 asks at most {:.0} % and ±{:.0} %)",
+                100.0 * m.cv_rmse,
+                100.0 * m.nmbe,
+                100.0 * gate.cv_rmse_limit,
+                100.0 * gate.nmbe_limit
+            ),
+            "more days of complete data, or a heating meter that carries only the heating",
+        )
+    }
+
+    /// Not a stop: the zone is left out of the estimates.
+    pub fn zone_model(zone: &str, why: impl std::fmt::Display) -> Self {
+        Self::new(
+            "zone_model",
+            format!("zone {zone}: no zone model ({why}); it is left out of the estimates"),
+            "a heating demand point for the zone (a TRV's valve opening or the PI demand), and nights when it cools with the heating off",
+        )
+    }
+
+    /// Why no heating programme could be read, from what is configured and what was seen.
+    pub fn why_no_programme(h: &History, settings: &Settings) -> Self {
+        let points_of = |kind: PointKind| -> Vec<String> {
+            settings.points.iter().filter(|p| p.kind == kind && p.zone.is_some()).map(|p| p.id.clone()).collect()
+        };
+        let (setpoints, occupancy) = (points_of(PointKind::Setpoint), points_of(PointKind::Occupancy));
+        if h.zones.is_empty() {
+            Self::no_zones()
+        } else if setpoints.is_empty() {
+            Self::no_setpoints()
+        } else if occupancy.is_empty() {
+            Self::no_occupancy_source()
+        } else if h.zones.iter().all(|z| z.setpoint.iter().all(Option::is_none)) {
+            Self::no_setpoint_readings(&setpoints)
+        } else if !(0..h.len()).any(|i| h.building_occupied(i)) {
+            Self::never_occupied(&occupancy)
+        } else {
+            Self::no_programme()
+        }
+    }
+}
+
+/// A cause another part words itself (a sentence only); its code is "other".
+impl From<String> for Blocker {
+    fn from(text: String) -> Self {
+        Self::new("other", text, "")
+    }
+}
+
+impl From<&str> for Blocker {
+    fn from(text: &str) -> Self {
+        Self::from(text.to_string())
+    }
+}
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.fix.is_empty() {
+            write!(f, "{}", self.text)
+        } else {
+            write!(f, "{}; fix: {}", self.text, self.fix)
+        }
+    }
+}
