@@ -181,3 +181,41 @@ fn in_spring_the_advisor_cuts_the_heating_off_on_warm_days_and_the_emulator_conf
     // estimated 32 ± 11 kWh instead of 43 ± 14 from the same eight weeks; the ratio above held.
     // Why the same data fits differently is an open question, see the session's note.)
 }
+
+#[test]
+fn what_stops_the_advisor_is_published_in_the_retained_list_as_its_schema_says() {
+    // Given a ledger whose advisor's latest run was stopped, for each cause there is
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger =
+        sobre_agent::advisor::ledger::Ledger::open(&dir.path().join("sobre.db"), "bureau").expect("ledger");
+    use sobre_agent::advisor::Blocker;
+    let m =
+        sobre_models::metrics::Metrics { n: 35, p: 3, mean: 900.0, rmse: 450.0, cv_rmse: 0.5, nmbe: -0.01, r2: 0.2 };
+    let gate = sobre_models::metrics::gl14(sobre_models::metrics::Resolution::Daily, &m);
+    let blocked = vec![
+        Blocker::no_zones(),
+        Blocker::no_setpoints(),
+        Blocker::no_setpoint_readings(&["sp".into()]),
+        Blocker::no_occupancy_source(),
+        Blocker::never_occupied(&["presence".into()]),
+        Blocker::no_programme(),
+        Blocker::no_heating_meter(),
+        Blocker::too_few_days(9, 14),
+        Blocker::heat_loss_model("the meter does not follow the heat loss"),
+        Blocker::heat_loss_gate(&m, &gate, 35),
+        Blocker::zone_model("north", "no free fall"),
+        Blocker::from("occupancy: worded by another part"),
+    ];
+    assert_eq!(blocked.len(), Blocker::CODES.len(), "one of each code");
+    ledger.set_blocked(blocked);
+    // When the retained list is built
+    let retained: Value =
+        serde_json::from_slice(&sobre_agent::advisor::task::current_list(&ledger, "bureau").expect("list"))
+            .expect("JSON");
+    // Then it holds to its schema, and names every cause with its code
+    schema::check(&schema::load("recommendations"), &retained).unwrap_or_else(|e| panic!("{e}\n{retained}"));
+    let codes: Vec<&str> =
+        retained["blocked"].as_array().expect("blocked").iter().filter_map(|b| b["code"].as_str()).collect();
+    assert_eq!(codes, Blocker::CODES);
+    assert!(retained.to_string().contains("CV(RMSE) 50.0 %"), "the gate's figures: {retained}");
+}

@@ -181,3 +181,77 @@ impl std::fmt::Display for Blocker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisor::history::{Column, ZoneHistory};
+
+    /// A site whose points are `points` (`kind` names), all in zone "a".
+    fn settings(points: &[&str]) -> Settings {
+        let mut text = String::from("[site]\nid = \"s\"\ntimezone = \"Europe/Paris\"\n");
+        for kind in points {
+            let unit = match *kind {
+                "occupancy" => "bool",
+                _ => "°C",
+            };
+            text.push_str(&format!(
+                "[[points]]\nid = \"{kind}\"\nkind = \"{kind}\"\nunit = \"{unit}\"\nzone = \"a\"\ntopic = \"t/{kind}\"\n"
+            ));
+        }
+        Settings::parse(&text, "test.toml").expect("settings")
+    }
+
+    /// A day of quarter-hours of zone "a" (when it has a temperature point) with these columns.
+    fn history(settings: &Settings, setpoint: Option<f64>, occupancy: Option<f64>) -> History {
+        let n = 96;
+        let zones = settings
+            .points
+            .iter()
+            .filter(|p| p.kind == PointKind::ZoneTemperature)
+            .map(|_| ZoneHistory {
+                zone: "a".into(),
+                temperature: vec![Some(20.0); n],
+                setpoint: vec![setpoint; n],
+                demand: vec![None; n],
+                cooling: vec![None; n],
+                occupancy: vec![occupancy; n],
+            })
+            .collect();
+        let none: Column = vec![None; n];
+        History {
+            tz: chrono_tz::Europe::Paris,
+            start_ms: 0,
+            outdoor: none.clone(),
+            solar: none.clone(),
+            heating_meter: None,
+            heating_kwh: none.clone(),
+            other_meters: Vec::new(),
+            other_kwh: none,
+            zones,
+        }
+    }
+
+    #[test]
+    fn without_a_programme_the_advisor_names_the_first_thing_missing() {
+        let all = ["zone_temperature", "setpoint", "occupancy"];
+        let table: [(&str, &[&str], Option<f64>, Option<f64>, &str); 6] = [
+            // Given what is configured and what the window holds, Then the cause
+            ("no zone at all", &["setpoint"], None, None, "no_zones"),
+            ("a zone without a setpoint", &["zone_temperature", "occupancy"], None, Some(1.0), "no_setpoints"),
+            ("a zone without occupancy", &["zone_temperature", "setpoint"], Some(20.0), None, "no_occupancy_source"),
+            ("setpoints that never reported", &all, None, Some(1.0), "no_setpoint_readings"),
+            ("occupancy that never showed anyone", &all, Some(20.0), Some(0.0), "never_occupied"),
+            ("setpoints and people, but no day level", &all, Some(20.0), Some(1.0), "no_programme"),
+        ];
+        for (given, points, setpoint, occupancy, code) in table {
+            let s = settings(points);
+            // When the advisor finds no programme
+            let blocker = Blocker::why_no_programme(&history(&s, setpoint, occupancy), &s);
+            // Then it names the cause by its code, and a fix
+            assert_eq!(blocker.code, code, "{given}");
+            assert!(Blocker::CODES.contains(&blocker.code.as_str()), "{given}");
+            assert!(!blocker.fix.is_empty(), "{given}");
+        }
+    }
+}
