@@ -1,4 +1,5 @@
-//! The configuration file as the operator writes it. Every default lives here, in one place;
+//! The configuration file as the operator writes it. Every default lives here, in one place,
+//! but for those that depend on the building's use, in one table (`super::building_use`);
 //! `validate()` turns these types into the runtime [`Settings`](super::Settings).
 
 use super::duration::Span;
@@ -22,7 +23,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub tariffs: TariffsFile,
     #[serde(default)]
-    pub comfort: ComfortFile,
+    pub comfort: SiteComfortFile,
     /// The city's broker; no reports leave the building without it.
     #[serde(default)]
     pub uplink: Option<UplinkFile>,
@@ -125,10 +126,11 @@ impl Default for ReportsFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdvisorFile {
-    /// The night and unoccupied level a setback proposes, °C.
-    pub setback_c: f64,
-    /// The highest occupied heating setpoint the site allows (19 °C in French public buildings).
-    pub comfort_limit_c: f64,
+    /// The night and unoccupied level a setback proposes, °C; by building use when absent.
+    pub setback_c: Option<f64>,
+    /// The highest occupied heating setpoint the site allows, °C; by building use when absent
+    /// (19 °C in French public buildings, 21 °C in an office).
+    pub comfort_limit_c: Option<f64>,
     /// Days a year the heating runs: turns the analysed period's savings into a year's.
     pub heating_season_days: f64,
     /// The unoccupied electric load expected at most, as a share of the occupied load.
@@ -143,8 +145,8 @@ pub struct AdvisorFile {
 impl Default for AdvisorFile {
     fn default() -> Self {
         Self {
-            setback_c: 16.0,
-            comfort_limit_c: 19.0,
+            setback_c: None,
+            comfort_limit_c: None,
             heating_season_days: 212.0,
             baseload_share: 0.3,
             window: Span::days(56),
@@ -184,7 +186,16 @@ impl Default for TariffsFile {
     }
 }
 
-/// The comfort band while a zone is occupied: discomfort is counted outside it (K·h).
+/// The comfort band while a zone is occupied: discomfort is counted outside it (K·h). Each
+/// key defaults by the site's building use (`super::building_use`).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteComfortFile {
+    pub min_c: Option<f64>,
+    pub max_c: Option<f64>,
+}
+
+/// A comfort band with both ends (the emulator's, which has no building use).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComfortFile {
@@ -193,9 +204,9 @@ pub struct ComfortFile {
 }
 
 impl Default for ComfortFile {
-    // 19 °C: the heating limit of French public buildings (Code de l'énergie, R241-26).
     fn default() -> Self {
-        Self { min_c: 19.0, max_c: 26.0 }
+        let d = BuildingUse::Other.defaults();
+        Self { min_c: d.comfort_min_c, max_c: d.comfort_max_c }
     }
 }
 

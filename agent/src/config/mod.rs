@@ -6,6 +6,7 @@
 
 mod advisor;
 pub(crate) mod authority;
+mod building_use;
 pub mod control;
 mod decoder;
 pub(crate) mod duration;
@@ -16,6 +17,7 @@ pub(crate) mod web;
 pub use crate::clock::ClockMode;
 use crate::point::{Fuel, PointKind, Unit};
 pub use advisor::AdvisorSettings;
+pub use building_use::{Chosen, UseDefaults};
 use chrono_tz::Tz;
 pub use decoder::Decoder;
 pub use duration::Span;
@@ -73,6 +75,18 @@ pub struct Settings {
     pub homeassistant: Option<HomeAssistantSettings>,
     pub savings: Option<SavingsSettings>,
     pub points: Vec<Point>,
+    /// The values that default by building use, and whether the file set each.
+    pub by_use: ByUse,
+}
+
+/// The comfort band, the occupied limit and the setback as chosen: set in the file, or the
+/// default for the site's building use (`sobre check` says which).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ByUse {
+    pub comfort_min_c: Chosen,
+    pub comfort_max_c: Chosen,
+    pub comfort_limit_c: Chosen,
+    pub setback_c: Chosen,
 }
 
 #[derive(Debug, Clone)]

@@ -248,3 +248,45 @@ fn duplicate_point_ids_are_refused() {
     let text = format!("{MINIMAL}\n[[points]]\nid = \"t\"\nkind = \"humidity\"\nunit = \"%\"\ntopic = \"x\"\n");
     assert!(problems(&text).iter().any(|p| p.key == "points[1].id"));
 }
+
+#[test]
+fn the_building_use_chooses_what_the_file_leaves_out_and_a_key_the_file_sets_wins() {
+    let table = [
+        // Given a use and what the file sets, Then comfort band, occupied limit, setback, and
+        // which of them are the use's defaults
+        ("other", "", (19.0, 26.0, 19.0, 16.0), [false; 4]),
+        ("school", "", (19.0, 26.0, 19.0, 16.0), [false; 4]),
+        ("office", "", (20.0, 26.0, 21.0, 16.0), [false; 4]),
+        ("gym", "", (14.0, 26.0, 16.0, 12.0), [false; 4]),
+        ("library", "", (19.0, 26.0, 19.0, 17.0), [false; 4]),
+        ("office", "[comfort]\nmin_c = 21.0\n", (21.0, 26.0, 21.0, 16.0), [true, false, false, false]),
+        (
+            "office",
+            "[advisor]\ncomfort_limit_c = 22.0\nsetback_c = 15.0\n",
+            (20.0, 26.0, 22.0, 15.0),
+            [false, false, true, true],
+        ),
+    ];
+    for (building_use, keys, (min_c, max_c, limit_c, setback_c), configured) in table {
+        let text = MINIMAL.replace("[site]\n", &format!("{keys}[site]\nuse = \"{building_use}\"\n"));
+        // When the file is validated
+        let s = Settings::parse(&text, "test.toml").unwrap_or_else(|e| panic!("{building_use} {keys:?}: {e}"));
+        let found = (s.comfort.min_c, s.comfort.max_c, s.advisor.comfort_limit_c, s.advisor.setback_c);
+        assert_eq!(found, (min_c, max_c, limit_c, setback_c), "{building_use} {keys:?}");
+        let u = &s.by_use;
+        let origin = [u.comfort_min_c, u.comfort_max_c, u.comfort_limit_c, u.setback_c].map(|c| c.configured);
+        assert_eq!(origin, configured, "{building_use} {keys:?}");
+    }
+}
+
+#[test]
+fn a_setback_above_the_uses_limit_names_both_keys_and_the_way_back_to_the_defaults() {
+    // Given a gym (occupied limit 16 °C by default) whose file sets a setback of 17 °C
+    let text = MINIMAL.replace("[site]\n", "[advisor]\nsetback_c = 17.0\n[site]\nuse = \"gym\"\n");
+    // Then the file is refused, naming the keys, the values in force and the fix
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, "advisor.setback_c / advisor.comfort_limit_c");
+    assert_eq!(p[0].found, "(17.0, 16.0)");
+    assert!(p[0].expected.contains("[site] use"), "{}", p[0].expected);
+}

@@ -1,10 +1,11 @@
 //! `validate()`: the configuration file's types → the runtime [`Settings`], collecting every
 //! problem with its key, what was found and what would be accepted.
 
+use super::building_use::Chosen;
 use super::file::{self, ConfigFile, DecodeFile, PointFile};
 use super::Decoder;
 use super::{
-    AgentSettings, BrokerSettings, Comfort, EnergyMode, HomeAssistantSettings, IngestSettings, Point, Problem,
+    AgentSettings, BrokerSettings, ByUse, Comfort, EnergyMode, HomeAssistantSettings, IngestSettings, Point, Problem,
     ReportSettings, Retention, SavingsSettings, Settings, Site, Span, StorageSettings, Tariff, Tariffs, TlsSettings,
     UplinkSettings,
 };
@@ -35,14 +36,21 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
     let broker = validate_broker(file.broker, "broker", format!("sobre-{}", site.id), &mut check);
     let uplink = file.uplink.map(|u| validate_uplink(u, &site.id, &mut check));
     let reports = validate_reports(&file.reports, &mut check);
-    let advisor = validate_advisor(&file.advisor, &mut check);
+    let defaults = site.building_use.defaults();
+    let by_use = ByUse {
+        comfort_min_c: Chosen::of(file.comfort.min_c, defaults.comfort_min_c),
+        comfort_max_c: Chosen::of(file.comfort.max_c, defaults.comfort_max_c),
+        comfort_limit_c: Chosen::of(file.advisor.comfort_limit_c, defaults.comfort_limit_c),
+        setback_c: Chosen::of(file.advisor.setback_c, defaults.setback_c),
+    };
+    let advisor = validate_advisor(&file.advisor, &by_use, &mut check);
     let web = super::web::validate(file.web, &mut check);
     let homeassistant = validate_homeassistant(file.homeassistant, &mut check);
     let agent = validate_agent(file.agent, &site, &mut check);
     let ingest = validate_ingest(file.ingest, &broker, &mut check);
     let storage = validate_storage(file.storage, &mut check);
     let tariffs = validate_tariffs(file.tariffs, &mut check);
-    let comfort = validate_comfort(file.comfort, &mut check);
+    let comfort = validate_comfort(&by_use, &mut check);
     let points = validate_points(file.points, &mut check);
     let savings = file.savings.map(|f| validate_savings(f, &points, &mut check));
     let zones_of_points: Vec<&str> = points.iter().filter_map(|p| p.zone.as_deref()).collect();
@@ -65,6 +73,7 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             homeassistant,
             savings,
             points,
+            by_use,
         })
     } else {
         Err(check.0)
@@ -132,15 +141,13 @@ fn validate_reports(r: &file::ReportsFile, check: &mut Check) -> ReportSettings 
     }
 }
 
-fn validate_advisor(a: &file::AdvisorFile, check: &mut Check) -> super::AdvisorSettings {
-    if !(5.0..=20.0).contains(&a.setback_c)
-        || !(16.0..=26.0).contains(&a.comfort_limit_c)
-        || a.setback_c >= a.comfort_limit_c
-    {
+fn validate_advisor(a: &file::AdvisorFile, by_use: &ByUse, check: &mut Check) -> super::AdvisorSettings {
+    let (setback_c, comfort_limit_c) = (by_use.setback_c.value, by_use.comfort_limit_c.value);
+    if !(5.0..=20.0).contains(&setback_c) || !(16.0..=26.0).contains(&comfort_limit_c) || setback_c >= comfort_limit_c {
         check.fail(
             "advisor.setback_c / advisor.comfort_limit_c",
-            (a.setback_c, a.comfort_limit_c),
-            "use a setback of 5–20 °C below a comfort limit of 16–26 °C (e.g. 16 and 19)",
+            (setback_c, comfort_limit_c),
+            "use a setback of 5–20 °C below a comfort limit of 16–26 °C (e.g. 16 and 19), or leave them out for the defaults of [site] use",
         );
     }
     if !(1.0..=366.0).contains(&a.heating_season_days) || !(0.0..1.0).contains(&a.baseload_share) {
@@ -158,8 +165,8 @@ fn validate_advisor(a: &file::AdvisorFile, check: &mut Check) -> super::AdvisorS
         );
     }
     super::AdvisorSettings {
-        setback_c: a.setback_c,
-        comfort_limit_c: a.comfort_limit_c,
+        setback_c,
+        comfort_limit_c,
         heating_season_days: a.heating_season_days,
         baseload_share: a.baseload_share,
         window: a.window.0,
@@ -307,11 +314,16 @@ fn validate_tariffs(t: file::TariffsFile, check: &mut Check) -> Tariffs {
     Tariffs { electricity: tariff(t.electricity), gas: tariff(t.gas), heat: tariff(t.heat) }
 }
 
-fn validate_comfort(c: file::ComfortFile, check: &mut Check) -> Comfort {
-    if !(c.min_c.is_finite() && c.max_c.is_finite() && c.min_c < c.max_c && (10.0..35.0).contains(&c.min_c)) {
-        check.fail("comfort", format!("[{}, {}]", c.min_c, c.max_c), "use min_c below max_c, e.g. 19 and 26 °C");
+fn validate_comfort(by_use: &ByUse, check: &mut Check) -> Comfort {
+    let (min_c, max_c) = (by_use.comfort_min_c.value, by_use.comfort_max_c.value);
+    if !(min_c.is_finite() && max_c.is_finite() && min_c < max_c && (10.0..35.0).contains(&min_c)) {
+        check.fail(
+            "comfort",
+            format!("[{min_c}, {max_c}]"),
+            "use min_c below max_c, e.g. 19 and 26 °C, or leave them out for the defaults of [site] use",
+        );
     }
-    Comfort { min_c: c.min_c, max_c: c.max_c }
+    Comfort { min_c, max_c }
 }
 
 fn validate_points(files: Vec<PointFile>, check: &mut Check) -> Vec<Point> {

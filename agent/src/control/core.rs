@@ -110,6 +110,14 @@ impl ControlCore {
         let accepted = basis.accepted.into_iter().map(|(setting, _)| setting);
         let schedule = s.control.schedule(basis.programme, accepted, s.site.timezone, s.comfort.min_c, since);
         tracing::info!(applied = schedule.applied().len(), gate = basis.models_pass_gate, "control: schedule rebuilt");
+        if let Some((floor_c, programme_c)) = schedule.floor_above_programme() {
+            tracing::info!(
+                floor_c,
+                programme_c,
+                "control: comfort.min_c + control.comfort_margin_k is above the building's own occupied setpoint; \
+                 while occupied the programme's level is the floor (lower comfort.min_c to remove this cap)"
+            );
+        }
         self.controller.set_schedule(Some(schedule), basis.models_pass_gate);
         self.controller.set_models(&basis.zone_models, basis.kw_per_demand);
     }

@@ -105,6 +105,13 @@ impl Schedule {
         &self.programme
     }
 
+    /// The occupied floor and the programme's occupied level, when the floor is above it: then
+    /// the building's own programme holds while people are in (the floor never raises it).
+    pub fn floor_above_programme(&self) -> Option<(f64, f64)> {
+        (self.occupied_floor_c > self.programme.occupied_c)
+            .then_some((self.occupied_floor_c, self.programme.occupied_c))
+    }
+
     fn local(&self, ts_ms: i64) -> NaiveDateTime {
         self.timezone.timestamp_millis_opt(ts_ms).single().map(|t| t.naive_local()).unwrap_or_default()
     }
@@ -223,6 +230,33 @@ pub(crate) mod tests {
         }
         // And the baseload is not a setpoint: the schedule leaves it to a person
         assert_eq!(s.applied().len(), 5);
+    }
+
+    #[test]
+    fn a_floor_above_the_buildings_own_programme_never_raises_it() {
+        // Given an office held at 21 °C while occupied whose comfort floor was raised to 21 °C,
+        // so min + margin is 21.5 °C, and a lower day level accepted
+        let mut office = poor_school();
+        office.night_c = 16.0;
+        let lower = vec![Setting::OccupiedSetpoint { from_c: 21.0, to_c: 19.0 }];
+        let s = Schedule::new(office, lower, chrono_tz::Europe::Paris, 21.5, None);
+        // Then the schedule says the floor is capped at the programme's level
+        assert_eq!(s.floor_above_programme(), Some((21.5, 21.0)));
+        let monday = (2019, 1, 21);
+        let table = [
+            // When, Then what the programme holds and what the schedule asks
+            ("Monday 10:00, occupied", at(monday, 10, 0), 21.0, 21.0),
+            ("Monday 03:00, empty", at(monday, 3, 0), 16.0, 16.0),
+        ];
+        for (when, ts, programme_c, target_c) in table {
+            let slot = s.at(ts);
+            assert_eq!((slot.programme_c, slot.target_c), (programme_c, target_c), "{when}");
+        }
+        // And a floor below the programme is no cap
+        assert_eq!(
+            Schedule::new(poor_school(), [], chrono_tz::Europe::Paris, 19.5, None).floor_above_programme(),
+            None
+        );
     }
 
     #[test]
