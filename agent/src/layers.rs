@@ -6,7 +6,7 @@
 //! ```text
 //!  daemon · replay · sim · fuzzing              wiring, tools, the emulator (cli/ is the binary's)
 //!  web · homeassistant                          the local page, Home Assistant
-//!  glance · overview                            views of the store and the ledger for them
+//!  glance · overview · inventory                views of the store, the ledger and the settings
 //!  status · uplink · report                     what leaves the building
 //!  control                                      setpoints, flexibility
 //!  baseline · advisor                           models and advice
@@ -27,7 +27,7 @@ const LAYERS: &[&[&str]] = &[
     &["baseline", "advisor"],
     &["control"],
     &["status", "uplink", "report"],
-    &["glance", "overview"],
+    &["glance", "overview", "inventory"],
     &["web", "homeassistant"],
     &["daemon", "replay", "sim", "fuzzing"],
 ];

@@ -13,6 +13,7 @@ pub mod fuzzing;
 pub mod glance;
 pub(crate) mod homeassistant;
 pub mod ingest;
+pub mod inventory;
 mod layers;
 pub(crate) mod mqtt;
 pub mod overview;

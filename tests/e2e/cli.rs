@@ -20,6 +20,21 @@ fn check_summarises_a_valid_config() {
     assert!(out.contains("is valid"), "{out}");
     assert!(out.contains("ecole-jaures") && out.contains("points    7"), "{out}");
     assert!(out.contains("main_elec") && out.contains("tasmota /ENERGY/Total"), "{out}");
+    // And every section it read: the site's use and holidays, where the comfort values came
+    // from, control's zones, the savings, the heating meter and each zone's occupancy source
+    for line in [
+        "use       school",
+        "holidays  10: 2024-10-19 – 2024-11-03",
+        "comfort   while occupied from 19 °C (configured) to 26 °C (configured)",
+        "advisor   occupied limit 19 °C (configured), setback 16 °C (configured)",
+        "control   advise (no command leaves)",
+        "  class1             → zigbee2mqtt/trv-class1/set",
+        "savings   none measured",
+        "heating   boiler_gas carries the heating",
+        "  class1             occupancy from presence sensor class1_occupancy; setpoint class1_setpoint",
+    ] {
+        assert!(out.contains(line), "{line:?} in\n{out}");
+    }
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! `sobre check`: what a valid configuration describes, for the integrator to read over.
 
-use sobre_agent::config::Decoder;
-use sobre_agent::config::{EnergyMode, Settings};
+use sobre_agent::config::Settings;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -10,8 +9,6 @@ pub fn summary(path: &Path, s: &Settings) -> String {
     let b = &s.broker;
     let r = &s.storage.retention;
     let _ = writeln!(out, "{} is valid.", path.display());
-    let area = s.site.floor_area_m2.map(|a| format!(", {a} m²")).unwrap_or_default();
-    let _ = writeln!(out, "site      {} ({}), {}{area}", s.site.id, s.site.name, s.site.timezone);
     let _ = writeln!(
         out,
         "broker    {}:{} as {}, TLS {}, {}",
@@ -39,30 +36,6 @@ pub fn summary(path: &Path, s: &Settings) -> String {
         r.control_log,
         r.delivered
     );
-    let _ = writeln!(out, "points    {}", s.points.len());
-    for p in &s.points {
-        let how = match p.energy {
-            Some(EnergyMode::Counter { max_kw }) => format!(" counter ≤{max_kw} kW"),
-            Some(EnergyMode::Interval { length, .. }) => format!(" per {length}"),
-            None => String::new(),
-        };
-        let fuel = p.fuel.map(|f| format!(" {}", f.name())).unwrap_or_default();
-        let decoder = match &p.decoder {
-            Decoder::Plain => "plain".to_string(),
-            Decoder::Json { pointer, .. } => format!("json {pointer}"),
-            Decoder::Zigbee2mqtt { pointer } => format!("zigbee2mqtt {pointer}"),
-            Decoder::Tasmota { pointer } => format!("tasmota {pointer}"),
-        };
-        let _ = writeln!(
-            out,
-            "  {:<18} {}{fuel}{how}, {} → {}, zone {}, {} [{decoder}]",
-            p.id,
-            p.kind,
-            p.unit,
-            p.kind.stored_unit(),
-            p.zone.as_deref().unwrap_or("-"),
-            p.topic
-        );
-    }
+    out.push_str(&sobre_agent::inventory::render(s));
     out
 }
