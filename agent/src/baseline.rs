@@ -69,3 +69,21 @@ pub fn fit(hours: &[(i64, HourObs)]) -> Result<Baseline, String> {
         model: fit.model,
     })
 }
+
+#[cfg(test)]
+/// A baseline fitted on five weeks of hours whose energy follows the temperature, with `noise`
+/// kWh of pseudo-random scatter around it.
+pub(crate) fn with_scatter(noise: f64) -> Baseline {
+    let mut seed = 7_u64;
+    let hours: Vec<(i64, sobre_models::hourly::HourObs)> = (0..35 * 24)
+        .map(|h| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let scatter = noise * ((seed >> 33) as f64 / (1_u64 << 31) as f64 - 0.5);
+            let temp = 5.0 + 5.0 * ((h % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
+            let energy = (20.0 + 2.0 * (15.0 - temp) + scatter).max(0.0);
+            let obs = sobre_models::hourly::HourObs { month: 1, tow: (h % 168) as u8, temp, energy };
+            (h as i64 * 3_600_000, obs)
+        })
+        .collect();
+    fit(&hours).expect("a fit")
+}

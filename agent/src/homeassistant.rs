@@ -6,7 +6,7 @@
 //! Home Assistant says `online` on `<discovery prefix>/status` (it restarted and forgot).
 
 use crate::config::{Discovery, HomeAssistantSettings, Settings};
-use crate::glance::{kwh_per_year, GlanceError, Reader};
+use crate::glance::{kwh_per_year, Glance, GlanceError, Reader};
 use crate::mqtt::mailbox::Requests;
 use crate::mqtt::Publisher;
 use crate::shared::Shared;
@@ -168,7 +168,10 @@ pub fn discovery(settings: &Settings, ha: &HomeAssistantSettings) -> Vec<(String
 
 /// The retained summary Home Assistant's entities read.
 pub fn summary(reader: &mut Reader, settings: &Settings) -> Result<Value, GlanceError> {
-    let g = reader.glance(settings)?;
+    Ok(summary_of(&reader.glance(settings)?, settings))
+}
+
+fn summary_of(g: &Glance, settings: &Settings) -> Value {
     let open = g.open_recommendations();
     let top = open.first().map(|c| {
         let r = &c.recommendation;
@@ -183,7 +186,13 @@ pub fn summary(reader: &mut Reader, settings: &Settings) -> Result<Value, Glance
         })
     });
     let to_date = g.savings_to_date();
-    Ok(json!({
+    let not_claimed: Vec<Value> = g
+        .energy
+        .iter()
+        .filter_map(|e| e.baseline.as_ref().ok().filter(|b| !b.gate_pass).map(|b| (e, b)))
+        .map(|(e, b)| json!({ "point": e.point, "why": crate::glance::no_claim(b) }))
+        .collect();
+    json!({
         "schema": SUMMARY_SCHEMA,
         "site": settings.site.id,
         "data_through": g.data_through_ms.map(crate::clock::iso),
@@ -191,7 +200,9 @@ pub fn summary(reader: &mut Reader, settings: &Settings) -> Result<Value, Glance
         "savings_to_date_uncertainty_kwh": to_date.map(|s| s.1),
         "recommendations": open.len(),
         "top_recommendation": top,
-    }))
+        "savings_not_claimed": not_claimed,
+        "blocked": g.blocked,
+    })
 }
 
 #[derive(Debug)]
@@ -241,5 +252,48 @@ impl HomeAssistant {
             }
             Err(e) => tracing::warn!(error = %e, "cannot compute the summary"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::glance::EnergyGlance;
+
+    fn settings() -> Settings {
+        let text = "[site]\nid = \"s\"\ntimezone = \"Europe/Paris\"\n[[points]]\nid = \"gas\"\nkind = \"energy\"\nunit = \"kWh\"\ntopic = \"m\"\n";
+        Settings::parse(text, "test.toml").expect("settings")
+    }
+
+    #[test]
+    fn the_summary_claims_nothing_on_a_failing_baseline_and_says_why_and_what_stops_the_advisor() {
+        // Given a gas meter whose baseline fails Guideline 14, and an advisor stopped by its gate
+        let baseline = crate::baseline::with_scatter(200.0);
+        assert!(!baseline.gate_pass);
+        let g = Glance {
+            site: "s".into(),
+            name: "s".into(),
+            data_through_ms: Some(0),
+            energy: vec![EnergyGlance {
+                point: "gas".into(),
+                fuel: crate::point::Fuel::Gas,
+                days: Vec::new(),
+                week: None,
+                to_date: None,
+                baseline: Ok(baseline),
+            }],
+            recommendations: Vec::new(),
+            ledger: Vec::new(),
+            blocked: vec![crate::advisor::Blocker::no_occupancy_source()],
+            points: Vec::new(),
+        };
+        // When the summary is built
+        let summary = summary_of(&g, &settings());
+        // Then no saving is claimed, the point says why with its figures, and the blocker is there
+        assert!(summary["savings_to_date_kwh"].is_null(), "{summary}");
+        assert_eq!(summary["savings_not_claimed"][0]["point"], "gas");
+        let why = summary["savings_not_claimed"][0]["why"].as_str().unwrap_or_default();
+        assert!(why.starts_with("no savings claimed: the baseline fails Guideline 14 (hourly CV(RMSE)"), "{why}");
+        assert_eq!(summary["blocked"][0]["code"], "no_occupancy_source");
     }
 }

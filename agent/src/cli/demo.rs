@@ -289,16 +289,26 @@ mod dashboard {
                     .filter(|d| d["kind"] == "savings-daily" && d["point"] == point)
                     .filter(|d| d["non_routine"].as_array().is_some_and(|a| !a.is_empty()))
                     .count();
+                let (start, end) = (day(&r["period"]["start"]), last_day(&r["period"]["end"]));
+                if r["claim"] != true {
+                    // A baseline that fails its gate supports no number of avoided kWh.
+                    let model = |k: &str| 100.0 * r["model"][k].as_f64().unwrap_or(f64::NAN);
+                    let _ = writeln!(
+                        out,
+                        "  {point:<16} {start} – {end}: metered {:.0} kWh; no savings claimed: the baseline fails Guideline 14 (hourly CV(RMSE) {:.1} %, NMBE {:.1} %)",
+                        f("metered_kwh"),
+                        model("cv_rmse"),
+                        model("nmbe")
+                    );
+                    continue;
+                }
                 let _ = writeln!(
                     out,
-                    "  {point:<16} {} – {}: metered {:.0} kWh, baseline {:.0} kWh, avoided {:+.0} ± {:.0} kWh (90 %); {flagged} days flagged non-routine{}",
-                    day(&r["period"]["start"]),
-                    last_day(&r["period"]["end"]),
+                    "  {point:<16} {start} – {end}: metered {:.0} kWh, baseline {:.0} kWh, avoided {:+.0} ± {:.0} kWh (90 %); {flagged} days flagged non-routine",
                     f("metered_kwh"),
                     f("baseline_kwh"),
                     f("avoided_kwh"),
                     f("interval90_kwh"),
-                    if r["claim"] == true { "" } else { " (no claim: the baseline fails Guideline 14)" }
                 );
             }
             let _ = writeln!(

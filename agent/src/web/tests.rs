@@ -381,23 +381,6 @@ fn the_style_the_policy_allows_is_the_pages_own() {
     assert!(!html.contains("<script") && !html.contains(" style=") && !html.contains("javascript:"));
 }
 
-/// A baseline fitted on five weeks of hours whose energy follows the temperature, with `noise`
-/// kWh of pseudo-random scatter around it.
-fn baseline_with(noise: f64) -> crate::baseline::Baseline {
-    let mut seed = 7_u64;
-    let hours: Vec<(i64, sobre_models::hourly::HourObs)> = (0..35 * 24)
-        .map(|h| {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            let scatter = noise * ((seed >> 33) as f64 / (1_u64 << 31) as f64 - 0.5);
-            let temp = 5.0 + 5.0 * ((h % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
-            let energy = (20.0 + 2.0 * (15.0 - temp) + scatter).max(0.0);
-            let obs = sobre_models::hourly::HourObs { month: 1, tow: (h % 168) as u8, temp, energy };
-            (h as i64 * 3_600_000, obs)
-        })
-        .collect();
-    crate::baseline::fit(&hours).expect("a fit")
-}
-
 #[test]
 fn the_page_claims_savings_only_on_a_baseline_that_passes_guideline_14() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -411,9 +394,9 @@ fn the_page_claims_savings_only_on_a_baseline_that_passes_guideline_14() {
     };
     let table = [
         // Given a baseline that follows the meter closely, Then the week's saving is claimed
-        ("a baseline that passes", baseline_with(2.0), true),
+        ("a baseline that passes", crate::baseline::with_scatter(2.0), true),
         // Given one whose scatter is larger than the heating itself, Then it is not
-        ("a baseline that fails", baseline_with(200.0), false),
+        ("a baseline that fails", crate::baseline::with_scatter(200.0), false),
     ];
     for (given, baseline, claimed) in table {
         assert_eq!(baseline.gate_pass, claimed, "{given}: the fixture's gate");
