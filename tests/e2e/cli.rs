@@ -230,3 +230,91 @@ fn the_demo_tells_a_facility_manager_what_the_school_used_and_what_the_agent_lea
         }
     }
 }
+
+/// `sobre fit --json` on `csv` with these energy and temperature columns, over the demo's first
+/// six weeks.
+fn fit_json(csv: &std::path::Path, time: &str, energy: &str, temperature: &str) -> serde_json::Value {
+    let csv = csv.to_str().expect("utf-8 path");
+    let (code, out, err) = sobre(&[
+        "fit",
+        "--csv",
+        csv,
+        "--time-column",
+        time,
+        "--energy-column",
+        energy,
+        "--temperature-column",
+        temperature,
+        "--timezone",
+        "Europe/Paris",
+        "--baseline",
+        "2019-01-07..2019-02-17",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).expect("one JSON object")
+}
+
+#[test]
+fn fit_reads_a_csv_exported_from_a_real_stores_rollups_view() {
+    // Given the demo's store, its rollups exported as an operator would:
+    // sqlite3 -csv -header sobre.db "SELECT * FROM rollups_view"
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = rusqlite::Connection::open(&crate::demo::demo().store).expect("the demo's store");
+    let mut query = db.prepare("SELECT * FROM rollups_view ORDER BY point, resolution, label").expect("the view");
+    let columns: Vec<String> = query.column_names().iter().map(|c| c.to_string()).collect();
+    let rows: Vec<Vec<String>> = query
+        .query_map([], |row| {
+            (0..columns.len())
+                .map(|i| {
+                    Ok(match row.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => String::new(),
+                        rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                        rusqlite::types::ValueRef::Real(x) => x.to_string(),
+                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                        rusqlite::types::ValueRef::Blob(_) => String::new(),
+                    })
+                })
+                .collect()
+        })
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let export = dir.path().join("rollups.csv");
+    let mut w = csv::Writer::from_path(&export).expect("csv");
+    w.write_record(&columns).expect("header");
+    for row in &rows {
+        w.write_record(row).expect("row");
+    }
+    w.flush().expect("flush");
+    // And the same hours written wide, each time as local time with its offset and a space
+    let hourly = |point: &str, column: &str| -> std::collections::BTreeMap<String, String> {
+        let at = |name: &str| columns.iter().position(|c| c == name).expect("a column of the view");
+        rows.iter()
+            .filter(|r| r[at("point")] == point && r[at("resolution")] == "1h")
+            .map(|r| (r[at("label")].clone(), r[at(column)].clone()))
+            .collect()
+    };
+    // (the building's meter: the heat pump's reads a real 0 when it stops, which `sobre fit`
+    // takes for a gap on an electricity meter)
+    let (energy, outdoor) = (hourly("building_energy", "energy_kwh"), hourly("outdoor_temp", "mean"));
+    assert!(energy.len() > 40 * 24, "{} hours of the building's energy in the demo's store", energy.len());
+    let wide = dir.path().join("wide.csv");
+    let mut w = csv::Writer::from_path(&wide).expect("csv");
+    w.write_record(["time", "kwh", "temp_c"]).expect("header");
+    for (label, kwh) in &energy {
+        let utc = chrono::DateTime::parse_from_rfc3339(&label.replace('Z', ":00Z")).expect("an hour label");
+        let local = utc.with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d %H:%M:%S%:z").to_string();
+        w.write_record([local.as_str(), kwh, outdoor.get(label).map_or("", String::as_str)]).expect("row");
+    }
+    w.flush().expect("flush");
+    // When sobre fit reads the export, naming the points, and the wide file, naming columns
+    let from_export = fit_json(&export, "label", "building_energy", "outdoor_temp");
+    let from_wide = fit_json(&wide, "time", "kwh", "temp_c");
+    // Then the export fits: six weeks of days, with the figures of the same hours read wide
+    assert_eq!(from_export["baseline"]["days"], 42, "{from_export}");
+    for key in ["n", "cv_rmse", "nmbe", "r2"] {
+        assert!(from_export["baseline"][key].is_number(), "baseline.{key}: {from_export}");
+        assert_eq!(from_export["baseline"][key], from_wide["baseline"][key], "baseline.{key}");
+    }
+}

@@ -1,11 +1,10 @@
 //! `sobre fit`: a baseline from a CSV of metered energy and outdoor temperature, its Guideline 14
 //! verdict, and when a reporting period is given the avoided energy with its uncertainty.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
-use sobre_agent::ingest::decode::parse_timestamp;
 use sobre_models::daily::{fit_daily, DailyOptions, Day, Fuel};
 use sobre_models::metrics::{gl14, metrics, Metrics, Resolution};
 use sobre_models::savings::{level_shifts, savings, Savings};
@@ -16,8 +15,11 @@ use std::path::PathBuf;
 
 mod hourly;
 mod output;
+mod table;
+mod time;
 
 use output::print;
+use time::parse_time;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModelKind {
@@ -58,10 +60,14 @@ impl std::str::FromStr for Period {
 pub struct FitArgs {
     #[arg(long)]
     csv: PathBuf,
+    /// ISO 8601 times; without an offset, in --timezone. (A store's rollups_view export is read
+    /// by its `label`.)
     #[arg(long, default_value = "timestamp_utc")]
     time_column: String,
+    /// A column of kWh per hour, or in a rollups_view export the energy point's id.
     #[arg(long)]
     energy_column: String,
+    /// A column of °C, or in a rollups_view export the outdoor thermometer's point id.
     #[arg(long)]
     temperature_column: String,
     /// Zone of the site: days are local days.
@@ -126,32 +132,18 @@ struct Row {
     tow: u8,
 }
 
-/// Reads hourly rows in local time, in file order.
+/// Reads hourly rows in local time, in file order (a store export: in time order).
 fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<Vec<Row>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(&args.csv)
-        .with_context(|| format!("cannot read {}", args.csv.display()))?;
-    let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .with_context(|| format!("no column {name:?} in {}; it has {header:?}", args.csv.display()))
-    };
-    let (t, e, temp) = (column(&args.time_column)?, column(&args.energy_column)?, column(&args.temperature_column)?);
-    let mut hours = Vec::new();
-    for (row, record) in reader.records().enumerate() {
-        let record = record?;
-        let raw = record.get(t).unwrap_or_default();
-        let Some(ms) = parse_timestamp(raw, tz) else { bail!("row {}: {raw:?} is not a timestamp", row + 2) };
+    let cells = table::read(&args.csv, &args.time_column, &args.energy_column, &args.temperature_column)?;
+    let mut hours = Vec::with_capacity(cells.len());
+    for (row, c) in cells.into_iter().enumerate() {
+        let ms = parse_time(&c.time, tz).with_context(|| format!("row {}", row + 2))?;
         let local = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&tz);
-        let number = |i: usize| record.get(i).and_then(|s| s.parse::<f64>().ok()).filter(|v| v.is_finite());
         let hour = Hour {
             day: index_of(local.date_naive()),
             weekend: matches!(local.weekday(), Weekday::Sat | Weekday::Sun),
-            energy: number(e),
-            temp: number(temp),
+            energy: c.energy,
+            temp: c.temp,
         };
         let tow = local.weekday().num_days_from_monday() * 24 + local.hour();
         hours.push(Row { hour, month: local.month() as u8, tow: tow as u8 });
