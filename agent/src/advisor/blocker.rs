@@ -232,10 +232,14 @@ mod tests {
         }
     }
 
+    /// Given what, the kinds of point configured, the setpoint and occupancy the window holds,
+    /// Then the code.
+    type Case<'a> = (&'a str, &'a [&'a str], Option<f64>, Option<f64>, &'a str);
+
     #[test]
     fn without_a_programme_the_advisor_names_the_first_thing_missing() {
         let all = ["zone_temperature", "setpoint", "occupancy"];
-        let table: [(&str, &[&str], Option<f64>, Option<f64>, &str); 6] = [
+        let table: [Case; 6] = [
             // Given what is configured and what the window holds, Then the cause
             ("no zone at all", &["setpoint"], None, None, "no_zones"),
             ("a zone without a setpoint", &["zone_temperature", "occupancy"], None, Some(1.0), "no_setpoints"),
