@@ -219,3 +219,24 @@ fn what_stops_the_advisor_is_published_in_the_retained_list_as_its_schema_says()
     assert_eq!(codes, Blocker::CODES);
     assert!(retained.to_string().contains("CV(RMSE) 50.0 %"), "the gate's figures: {retained}");
 }
+
+#[test]
+fn before_its_first_run_the_advisor_says_on_mqtt_that_it_waits_for_two_weeks_of_data() {
+    use crate::support::{json_point, json_reading, Agent, Mosquitto, Mqtt};
+    // Given an agent that has stored its first reading
+    let broker = Mosquitto::start();
+    let agent = Agent::start(broker.port, &json_point("t", "zone_temperature", "°C", "zone = \"a\""), "");
+    let mqtt = Mqtt::connect(broker.port, &["sobre/test-site/status", "sobre/test-site/recommendations"]);
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    mqtt.publish("test/t", json_reading("2024-01-15T10:00:00Z", 20));
+    // When the advisor looks whether to run, Then the retained list says why there is no advice
+    // yet and when there will be, as its schema says
+    let list =
+        mqtt.expect("sobre/test-site/recommendations", |l| l["blocked"].as_array().is_some_and(|b| !b.is_empty()));
+    schema::check(&schema::load("recommendations"), &list).unwrap_or_else(|e| panic!("{e}\n{list}"));
+    assert_eq!(list["count"], 0);
+    assert_eq!(list["blocked"][0]["code"], "too_few_days", "{list}");
+    let text = list["blocked"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("14 days") && text.contains("2024-01-29T10:00:00"), "{text}");
+    drop(agent);
+}

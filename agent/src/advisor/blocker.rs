@@ -106,6 +106,18 @@ impl Blocker {
         )
     }
 
+    /// Before the advisor's first run: the heat-loss model needs `days` of history.
+    pub fn first_run_pending(days: i64, first_run_ms: i64) -> Self {
+        Self::new(
+            "too_few_days",
+            format!(
+                "the advisor first runs once the store holds {days} days of data, at {} (the data's time)",
+                crate::clock::iso(first_run_ms)
+            ),
+            "",
+        )
+    }
+
     pub fn heat_loss_model(why: impl std::fmt::Display) -> Self {
         Self::new(
             "heat_loss_model",

@@ -7,7 +7,7 @@
 use super::decision::{decision_request, DecisionRequest, Verdict};
 use super::ledger::{Entry, Ledger, LedgerError, Record, Status};
 use super::Basis;
-use super::{advise_on, Advice, Recommendation};
+use super::{advise_on, Advice, Blocker, Recommendation};
 use crate::config::Settings;
 use crate::mqtt::mailbox::{Mailbox, Requests};
 use crate::mqtt::route::Parsed;
@@ -109,7 +109,19 @@ impl AdvisorTask {
         if next_ms.is_none() {
             let oldest = self.store.try_with(|s| s.oldest_ms().map_err(AdvisorError::from)).await?;
             let Some(oldest) = oldest else { return Ok(()) };
-            *next_ms = Some(oldest + FIRST_RUN_AFTER_MS);
+            let first_ms = oldest + FIRST_RUN_AFTER_MS;
+            *next_ms = Some(first_ms);
+            if now < first_ms {
+                // Until then the page, MQTT and /metrics say why there is no advice yet.
+                let waiting = Blocker::first_run_pending(FIRST_RUN_AFTER_MS / 86_400_000, first_ms);
+                self.ledger
+                    .try_with(move |l| {
+                        l.set_blocked(vec![waiting]);
+                        Ok::<_, AdvisorError>(())
+                    })
+                    .await?;
+                self.publish(&[]).await;
+            }
         }
         if next_ms.is_some_and(|n| now < n) {
             return Ok(());
