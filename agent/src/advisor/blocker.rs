@@ -270,4 +270,54 @@ mod tests {
             assert!(!blocker.fix.is_empty(), "{given}");
         }
     }
+
+    /// `days` days from Monday 2019-01-07 of a zone held at 21 °C while people are in (08:00–
+    /// 17:00 on weekdays) and 16 °C otherwise, at 5 °C outdoors; the heating meter, when there is
+    /// one, draws 2 kWh a quarter-hour.
+    fn programme_history(days: usize, meter: bool) -> History {
+        let n = days * 96;
+        let occupied = |i: usize| (i / 96) % 7 < 5 && (32..68).contains(&(i % 96));
+        History {
+            tz: chrono_tz::UTC,
+            start_ms: 1_546_819_200_000,
+            outdoor: vec![Some(5.0); n],
+            solar: vec![None; n],
+            heating_meter: meter.then(|| "heating".to_string()),
+            heating_kwh: vec![meter.then_some(2.0); n],
+            other_meters: Vec::new(),
+            other_kwh: vec![None; n],
+            zones: vec![ZoneHistory {
+                zone: "a".into(),
+                temperature: vec![Some(20.0); n],
+                setpoint: (0..n).map(|i| Some(if occupied(i) { 21.0 } else { 16.0 })).collect(),
+                demand: vec![None; n],
+                cooling: vec![None; n],
+                occupancy: (0..n).map(|i| Some(if occupied(i) { 1.0 } else { 0.0 })).collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn the_advice_says_what_stops_the_models_with_the_figures() {
+        let s = settings(&["zone_temperature", "setpoint", "occupancy"]);
+        let table = [
+            // Given a programme to read and, Then the first blocker
+            (
+                "no meter tagged for the heating",
+                programme_history(28, false),
+                "no_heating_meter",
+                "tags = [\"heating\"]",
+            ),
+            ("ten days of data", programme_history(10, true), "too_few_days", "wait for 4 more whole days"),
+        ];
+        for (given, h, code, fix) in table {
+            // When the advisor runs on it
+            let advice = crate::advisor::advise_on(&h, &s, &s.advisor);
+            // Then there is no recommendation, and the advice says why and what to do
+            assert!(advice.recommendations.is_empty(), "{given}");
+            let first = advice.missing.first().unwrap_or_else(|| panic!("{given}: a blocker"));
+            assert_eq!(first.code, code, "{given}: {first}");
+            assert!(first.fix.contains(fix), "{given}: {first}");
+        }
+    }
 }
