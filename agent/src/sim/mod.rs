@@ -11,6 +11,9 @@ pub(crate) mod config;
 pub mod devices;
 pub(crate) mod emulator;
 pub(crate) mod link;
+pub(crate) mod occupancy;
+#[cfg(test)]
+mod office_tests;
 pub(crate) mod programme;
 pub mod trial;
 pub(crate) mod weather;
@@ -22,6 +25,33 @@ pub use link::{run, SimSummary, Target};
 
 /// The school `sobre demo` runs: poorly tuned, eight zones, a heat pump, winter 2019.
 pub const SCHOOL: &str = include_str!("../../../config/sim-school.toml");
+/// The office: a BMS over a gas boiler, well tuned, three zones, autumn 2021 in the Netherlands.
+pub const OFFICE: &str = include_str!("../../../config/sim-office.toml");
+
+/// The buildings bundled with sobre.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Bundled {
+    /// A primary school: heat pump, Zigbee TRVs and presence sensors, poorly tuned thermostats.
+    #[default]
+    School,
+    /// Town hall offices: gas boiler, a BMS (plant off at night, optimum start), CO₂ sensors.
+    Office,
+}
+
+impl Bundled {
+    /// The building's description, and where it comes from.
+    pub fn text(self) -> (&'static str, &'static str) {
+        match self {
+            Bundled::School => (SCHOOL, "config/sim-school.toml"),
+            Bundled::Office => (OFFICE, "config/sim-office.toml"),
+        }
+    }
+
+    pub fn settings(self) -> Result<SimSettings, config::SimConfigError> {
+        let (text, origin) = self.text();
+        SimSettings::parse(text, origin)
+    }
+}
 
 /// The agent configuration `sobre demo` runs: config/demo.toml with the brokers' ports and the
 /// store's path filled in, and the points of `building`'s devices appended.
