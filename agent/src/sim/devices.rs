@@ -373,30 +373,108 @@ mod tests {
 
     #[test]
     fn every_device_style_yields_points_the_agent_accepts() {
-        let table = [
-            ("zigbee2mqtt", "tasmota", "kind = \"heat_pump\"", "tele/ecole-demo-heating/SENSOR", Fuel::Electricity),
-            ("generic", "generic", "kind = \"heat_pump\"", "sim/ecole-demo/meters/heating", Fuel::Electricity),
-            // Tasmota meters electricity: a boiler's gas comes through a generic pulse logger.
-            ("zigbee2mqtt", "tasmota", "kind = \"boiler\"", "sim/ecole-demo/meters/heating", Fuel::Gas),
-        ];
-        for (zones, meters, plant, heating_topic, fuel) in table {
-            let text = super::super::SCHOOL
-                .replace("zones = \"zigbee2mqtt\"", &format!("zones = \"{zones}\""))
+        use PointKind::{Co2, HeatingDemand, Occupancy, Setpoint, ZoneTemperature};
+        // (building, its devices, where the heating is metered, the points each zone has)
+        let school = |zones: &str, meters: &str, plant: &str, extra: &str| {
+            super::super::SCHOOL
+                .replace("zones = \"zigbee2mqtt\"", &format!("zones = \"{zones}\"{extra}"))
                 .replace("meters = \"tasmota\"", &format!("meters = \"{meters}\""))
                 .replace("kind = \"heat_pump\"", plant)
-                .replace("supply_c = 45.0", "");
-            let sim = SimSettings::parse(&text, "school").expect("valid building");
+                .replace("supply_c = 45.0", "")
+                .replace(
+                    "temperature_quantum = 0.1",
+                    if extra.is_empty() {
+                        "temperature_quantum = 0.1"
+                    } else {
+                        "temperature_quantum = 0.1\nco2 = true"
+                    },
+                )
+        };
+        let heat_pump = "kind = \"heat_pump\"";
+        let per_zone: &[PointKind] = &[ZoneTemperature, Setpoint, HeatingDemand, Occupancy];
+        let table: [(&str, String, &str, Fuel, &[PointKind]); 5] = [
+            (
+                "zigbee2mqtt, tasmota",
+                school("zigbee2mqtt", "tasmota", heat_pump, ""),
+                "tele/ecole-demo-heating/SENSOR",
+                Fuel::Electricity,
+                per_zone,
+            ),
+            (
+                "generic",
+                school("generic", "generic", heat_pump, ""),
+                "sim/ecole-demo/meters/heating",
+                Fuel::Electricity,
+                per_zone,
+            ),
+            // Tasmota meters electricity: a boiler's gas comes through a generic pulse logger.
+            (
+                "boiler",
+                school("zigbee2mqtt", "tasmota", "kind = \"boiler\"", ""),
+                "sim/ecole-demo/meters/heating",
+                Fuel::Gas,
+                per_zone,
+            ),
+            (
+                "school without presence, with CO₂",
+                school("zigbee2mqtt", "tasmota", heat_pump, "\npresence = false"),
+                "tele/ecole-demo-heating/SENSOR",
+                Fuel::Electricity,
+                &[ZoneTemperature, Setpoint, HeatingDemand, Co2],
+            ),
+            (
+                "office (BMS)",
+                super::super::OFFICE.to_string(),
+                "bms/mairie-demo/meters/gas",
+                Fuel::Gas,
+                &[ZoneTemperature, Setpoint, Co2],
+            ),
+        ];
+        for (building, text, heating_topic, fuel, kinds) in table {
+            let sim = SimSettings::parse(&text, building).unwrap_or_else(|e| panic!("{building}: {e}"));
             let topics = Topics::new(&sim);
             let agent = format!("[site]\nid = \"s\"\ntimezone = \"Europe/Paris\"\n{}", agent_points(&sim, &topics));
-            let settings = Settings::parse(&agent, "generated").unwrap_or_else(|e| panic!("{zones}/{meters}: {e}"));
+            let settings = Settings::parse(&agent, "generated").unwrap_or_else(|e| panic!("{building}: {e}"));
             let heating = &settings.points[settings.point_index("heating_energy").expect("heating meter")];
-            assert_eq!((heating.topic.as_str(), heating.fuel), (heating_topic, Some(fuel)), "{zones}/{meters}/{plant}");
-            let per_zone = |kind| settings.points.iter().filter(|p| p.kind == kind).count();
-            for kind in
-                [PointKind::ZoneTemperature, PointKind::Setpoint, PointKind::HeatingDemand, PointKind::Occupancy]
-            {
-                assert_eq!(per_zone(kind), sim.zones.len(), "{kind} per zone, {zones}");
+            assert_eq!((heating.topic.as_str(), heating.fuel), (heating_topic, Some(fuel)), "{building}");
+            let count = |kind| settings.points.iter().filter(|p| p.kind == kind).count();
+            for kind in [ZoneTemperature, Setpoint, HeatingDemand, Occupancy, Co2] {
+                let expected = if kinds.contains(&kind) { sim.zones.len() } else { 0 };
+                assert_eq!(count(kind), expected, "{kind} per zone, {building}");
             }
+            assert_eq!(settings.control.zones.len(), sim.zones.len(), "{building}: a write topic per zone");
+        }
+    }
+
+    #[test]
+    fn the_office_meters_its_hvac_whose_zeros_are_readings_and_writes_a_plain_number() {
+        // Given the office's generated points
+        let sim = SimSettings::parse(super::super::OFFICE, "office").expect("valid office");
+        let topics = Topics::new(&sim);
+        let agent = format!("[site]\nid = \"s\"\ntimezone = \"Europe/Amsterdam\"\n{}", agent_points(&sim, &topics));
+        let settings = Settings::parse(&agent, "generated").expect("valid agent configuration");
+        // Then the HVAC meter's energy and power say its zeros are readings, and no other does
+        let zeros: Vec<&str> = settings.points.iter().filter(|p| p.zeros_are_readings).map(|p| p.id.as_str()).collect();
+        assert_eq!(zeros, ["hvac_energy", "hvac_power"]);
+        let gas = &settings.points[settings.point_index("heating_energy").expect("gas")];
+        assert!(gas.tags.iter().any(|t| t == "heating"), "the gas meter is the heating's");
+        assert!(settings.point_index("heating_power").is_none(), "the gas meter counts energy only");
+        // And the BMS's write topic is where the emulator takes a plain number
+        let zone = &settings.control.zones[0];
+        assert_eq!(zone.command_topic, "bms/mairie-demo/open-plan/setpoint/write");
+    }
+
+    #[test]
+    fn a_bms_write_of_null_releases_and_anything_else_is_a_setpoint() {
+        let table: [(&[u8], Result<Option<f64>, CommandError>); 5] = [
+            (b"null", Ok(None)),
+            (br#"{"value": null}"#, Ok(None)),
+            (br#"{"value": 19.5}"#, Ok(Some(19.5))),
+            (b"18", Ok(Some(18.0))),
+            (br#"{"value": "warm"}"#, Err(CommandError::NotASetpoint(r#"{"value": "warm"}"#.into()))),
+        ];
+        for (payload, then) in table {
+            assert_eq!(parse_write(payload), then, "{}", String::from_utf8_lossy(payload));
         }
     }
 
