@@ -466,7 +466,8 @@ mod tests {
 
     #[test]
     fn a_bms_write_of_null_releases_and_anything_else_is_a_setpoint() {
-        let table: [(&[u8], Result<Option<f64>, CommandError>); 5] = [
+        type Written = Result<Option<f64>, CommandError>;
+        let table: [(&[u8], Written); 5] = [
             (b"null", Ok(None)),
             (br#"{"value": null}"#, Ok(None)),
             (br#"{"value": 19.5}"#, Ok(Some(19.5))),

@@ -22,6 +22,7 @@ pub mod whatif;
 pub use config::SimSettings;
 pub use emulator::{Emulator, Readings, Truth};
 pub use link::{run, SimSummary, Target};
+pub use weather::Climate;
 
 /// The school `sobre demo` runs: poorly tuned, eight zones, a heat pump, winter 2019.
 pub const SCHOOL: &str = include_str!("../../../config/sim-school.toml");

@@ -109,7 +109,8 @@ fn a_setpoint_written_to_the_bms_is_held_until_released_while_the_school_trv_dro
     // (building, how the write is released, the setpoint at 22:00, once the programme changed
     // period: the poor school's night is 19 °C)
     let office_write = "bms/mairie-demo/open-plan/setpoint/write";
-    let table: [(&str, Option<(&str, &[u8])>, f64); 3] = [
+    type Release<'a> = Option<(&'a str, &'a [u8])>;
+    let table: [(&str, Release, f64); 3] = [
         ("office, released on …/setpoint/release", Some(("bms/mairie-demo/open-plan/setpoint/release", b"")), 18.0),
         ("office, released by writing null", Some((office_write, br#"{"value": null}"#)), 18.0),
         ("school TRV: dropped at the programme's next period", None, 19.0),

@@ -136,6 +136,35 @@ impl ControlProgramme {
         }
     }
 
+    /// The programme in a sentence, for the demo's reader.
+    pub fn describe(&self, calendar: &Calendar) -> String {
+        let hm = |t: NaiveTime| t.format("%H:%M").to_string();
+        let days = if self.weekends { "every day" } else { "on working days" };
+        let holidays = match self.holidays_c {
+            Some(c) => format!("{c} °C in the holidays"),
+            None => "holidays heated as any day".into(),
+        };
+        let start = if self.optimum_start {
+            format!("optimum start (at most {} h before {})", self.max_preheat_s / 3600, hm(calendar.from))
+        } else {
+            hm(self.start)
+        };
+        match self.system {
+            ControlSystem::Thermostats => format!(
+                "its thermostats hold {} °C from {start} to {} {days}, {} °C otherwise, {holidays}",
+                self.occupied_c,
+                hm(self.stop),
+                self.unoccupied_c
+            ),
+            ControlSystem::Bms => format!(
+                "its BMS heats to {} °C from {start} to {} {days}; the plant is off otherwise (low limit {} °C)",
+                self.occupied_c,
+                hm(self.stop),
+                self.unoccupied_c
+            ),
+        }
+    }
+
     /// Whether the programme heats this day (a working day, or any day with `weekends`).
     pub fn heats_on(&self, calendar: &Calendar, date: NaiveDate) -> bool {
         let holiday = calendar.is_holiday(date) && self.holidays_c.is_some();

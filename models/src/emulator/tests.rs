@@ -170,6 +170,6 @@ fn co2_climbs_to_a_ventilated_level_while_occupied_and_decays_towards_outdoor_wh
         assert!((low..high).contains(&occupied), "{name}: {occupied:.0} ppm after a morning");
         // And fourteen empty hours bring it back within 50 ppm of outdoors, never below
         let night = (0..56).fold(occupied, |ppm, _| co2.step(ppm, STEP_S, 0.0));
-        assert!(night >= OUTDOOR_PPM && night < OUTDOOR_PPM + 50.0, "{name}: {night:.0} ppm at dawn");
+        assert!((OUTDOOR_PPM..OUTDOOR_PPM + 50.0).contains(&night), "{name}: {night:.0} ppm at dawn");
     }
 }
