@@ -300,7 +300,9 @@ mod dashboard {
                     if r["claim"] == true { "" } else { " (no claim: the baseline fails Guideline 14)" }
                 );
             }
+            let savings = reports.iter().any(|r| r["kind"] == "savings-monthly");
             let note = match building {
+                _ if !savings => "  none: no baseline could be fitted (see the warnings above)",
                 sobre_agent::sim::Bundled::School => {
                     "  Nothing was changed in the school: what shows is the winter holidays from 23 February (no pupils,\n  \
                      no ventilation, no equipment), which the baseline never saw. Holidays need their own day type."

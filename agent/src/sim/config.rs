@@ -622,6 +622,29 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_office_is_a_bms_over_a_boiler_with_optimum_start() {
+        let s = SimSettings::parse(super::super::OFFICE, "sim-office.toml").expect("valid");
+        assert_eq!((s.zones.len(), s.zone_style, s.meter_style), (3, ZoneStyle::Bms, MeterStyle::Bms));
+        assert!(!s.plant.is_electric() && s.auxiliaries.is_some());
+        let c = s.control;
+        assert_eq!(
+            (c.system, c.optimum_start, c.max_preheat_s, c.weekends),
+            (ControlSystem::Bms, true, 3 * 3600, false)
+        );
+        // A BMS's devices under thermostats, or an optimum start that is no whole number of
+        // steps, are refused with their key
+        let table = [
+            ("system = \"bms\"", "system = \"thermostats\"", "devices.zones"),
+            ("# max_preheat = \"3h\"", "max_preheat = \"20m\"", "control.max_preheat"),
+        ];
+        for (from, to, key) in table {
+            let broken = super::super::OFFICE.replace(from, to);
+            let e = SimSettings::parse(&broken, "office").expect_err(key);
+            assert!(e.to_string().contains(key), "{key}: {e}");
+        }
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_key() {
         let broken = SCHOOL
             .replace("timezone = \"Europe/Paris\"", "timezone = \"Mars/Olympus\"")

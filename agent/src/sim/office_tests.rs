@@ -110,9 +110,10 @@ fn a_setpoint_written_to_the_bms_is_held_until_released_while_the_school_trv_dro
     // period: the poor school's night is 19 °C)
     let office_write = "bms/mairie-demo/open-plan/setpoint/write";
     type Release<'a> = Option<(&'a str, &'a [u8])>;
-    let table: [(&str, Release, f64); 3] = [
+    let table: [(&str, Release, f64); 4] = [
         ("office, released on …/setpoint/release", Some(("bms/mairie-demo/open-plan/setpoint/release", b"")), 18.0),
         ("office, released by writing null", Some((office_write, br#"{"value": null}"#)), 18.0),
+        ("office, the agent's last will", Some(("sobre/mairie-demo/status", br#"{"state": "offline"}"#)), 18.0),
         ("school TRV: dropped at the programme's next period", None, 19.0),
     ];
     for (building, release, held_at_night) in table {
