@@ -465,6 +465,48 @@ mod tests {
     }
 
     #[test]
+    fn what_the_office_and_the_co2_school_publish_is_read_by_their_points_with_no_rejection() {
+        use crate::ingest::validate::Validator;
+        let school = super::super::SCHOOL
+            .replace("agent_status = \"sobre/ecole-demo/status\"", "agent_status = \"s\"\npresence = false")
+            .replace("temperature_quantum = 0.1", "temperature_quantum = 0.1\nco2 = true");
+        for (building, text) in [("office", super::super::OFFICE.to_string()), ("school with CO₂ only", school)] {
+            // Given two days of everything the building's devices publish
+            let sim = SimSettings::parse(&text, building).expect("valid building");
+            let mut e = super::super::Emulator::new(sim).expect("valid physics");
+            let agent =
+                format!("[site]\nid = \"s\"\ntimezone = \"Europe/Paris\"\n{}", agent_points(e.settings(), e.topics()));
+            let settings = Settings::parse(&agent, "generated").expect("valid agent configuration");
+            let mut validator = Validator::new(&settings.points, &settings.ingest);
+            let mut read = vec![0u32; settings.points.len()];
+            let mut messages = Vec::new();
+            for _ in 0..2 * 96 {
+                e.step().expect("steps");
+                messages.clear();
+                e.messages(&mut messages);
+                // When each message is decoded and validated by every point on its topic
+                for (topic, payload) in &messages {
+                    for (i, p) in settings.points.iter().enumerate().filter(|(_, p)| &p.topic == topic) {
+                        let decoded = p
+                            .decoder
+                            .decode(payload.as_bytes(), settings.site.timezone)
+                            .unwrap_or_else(|err| panic!("{building}: {} from {payload}: {err}", p.id));
+                        let ts = decoded.ts_ms.unwrap_or(e.now_ms());
+                        validator
+                            .check(i, ts, decoded.value, e.now_ms() + 60_000)
+                            .unwrap_or_else(|r| panic!("{building}: {} rejected {payload}: {r:?}", p.id));
+                        read[i] += 1;
+                    }
+                }
+            }
+            // Then every point reads every step, and none is rejected
+            for (p, n) in settings.points.iter().zip(&read) {
+                assert_eq!(*n, 2 * 96, "{building}: {} read {n} times", p.id);
+            }
+        }
+    }
+
+    #[test]
     fn a_bms_write_of_null_releases_and_anything_else_is_a_setpoint() {
         type Written = Result<Option<f64>, CommandError>;
         let table: [(&[u8], Written); 5] = [
