@@ -264,12 +264,12 @@ impl Emulator {
         let local = self.settings.calendar.local(ts_ms);
         let warm = self.settings.control.cut_off_above_c.is_some_and(|c| self.day_mean_outdoor(local.date()) > c);
         let s = &self.settings;
-        let (programmed, period) = match s.control.setpoint(&s.calendar, local) {
+        let preheating = self.started_early == Some(local.date()) && local.time() < s.calendar.from;
+        let (programmed, period) = if preheating {
             // Optimum start began the day's heating before the occupants arrive.
-            _ if self.started_early == Some(local.date()) && local.time() < s.calendar.from => {
-                (s.control.occupied_c, Period::heated(local.date()))
-            }
-            programmed => programmed,
+            (s.control.occupied_c, Period::heated(local.date()))
+        } else {
+            s.control.setpoint(&s.calendar, local)
         };
         let programmed = if warm { programmed.min(FROST_PROTECTION_C) } else { programmed };
         self.heated_period = period.is_heated();

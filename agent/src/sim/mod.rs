@@ -1,8 +1,9 @@
 //! `sobre sim`: a building to learn from. An emulated multi-zone building (physics in
 //! `sobre_models::emulator`) that speaks MQTT like a real gateway's devices: Zigbee2MQTT TRVs
-//! and presence sensors, Tasmota meters, a weather feed. It obeys setpoint commands on its
-//! thermostats' topics, lets an occupant override a thermostat, and runs in event time: as fast
-//! as the machine allows, at a multiple of real time, or stepped by a test.
+//! and presence sensors, Tasmota meters, a weather feed; or a BMS's points and meters. It obeys
+//! setpoint commands on its thermostats' topics (a BMS holds them until released), lets an
+//! occupant override a thermostat, and runs in event time: as fast as the machine allows, at a
+//! multiple of real time, or stepped by a test. Two buildings are bundled: a school and an office.
 //!
 //! Layer: tools, at the top (see `crate::layers`): may use every layer below.
 
