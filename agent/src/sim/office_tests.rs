@@ -25,6 +25,19 @@ fn run(e: &mut Emulator, mut look: impl FnMut(NaiveDateTime, &Readings, &Truth))
     e.truth().clone()
 }
 
+/// kWh as the README writes them: whole, a space between thousands ("3 795").
+fn thousands(kwh: f64) -> String {
+    let whole = format!("{:.0}", kwh.abs());
+    let mut out = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn readme() -> String {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -175,12 +188,16 @@ fn the_poorly_tuned_office_burns_clearly_more_gas_and_each_poor_trait_alone_cost
         let cost = alone.plant_kwh - good.plant_kwh;
         assert!(cost > 0.02 * good.plant_kwh, "{name}: {cost:.0} kWh");
         assert!(alone.plant_kwh < poor.plant_kwh, "{name}: alone below all traits together");
-        let row = format!("| {name} | {:.0} | +{:.0} |", alone.plant_kwh, cost);
+        let row = format!("| {name} | {} | +{} |", thousands(alone.plant_kwh), thousands(cost));
         assert!(readme().contains(&row), "README.md: {row:?}");
     }
     for row in [
-        format!("| well tuned | {:.0} | |", good.plant_kwh),
-        format!("| poorly tuned: all four | {:.0} | +{:.0} |", poor.plant_kwh, poor.plant_kwh - good.plant_kwh),
+        format!("| well tuned | {} | |", thousands(good.plant_kwh)),
+        format!(
+            "| poorly tuned: all four | {} | +{} |",
+            thousands(poor.plant_kwh),
+            thousands(poor.plant_kwh - good.plant_kwh)
+        ),
     ] {
         assert!(readme().contains(&row), "README.md: {row:?}");
     }
