@@ -263,6 +263,32 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_describes_each_building_s_own_programme() {
+        let c = school();
+        let table = [
+            (
+                ControlSystem::Thermostats,
+                Tuning::Poor,
+                "its thermostats hold 21 °C from 04:30 to 20:00 every day, 19 °C otherwise, holidays heated as any day",
+            ),
+            (
+                ControlSystem::Bms,
+                Tuning::Good,
+                "its BMS heats to 21 °C from optimum start (at most 3 h before 08:00) to 18:00 on working days; \
+                 the plant is off otherwise (low limit 12 °C)",
+            ),
+            (
+                ControlSystem::Bms,
+                Tuning::Poor,
+                "its BMS heats to 22 °C from 04:00 to 18:00 every day; the plant is off otherwise (low limit 12 °C)",
+            ),
+        ];
+        for (system, tuning, then) in table {
+            assert_eq!(ControlProgramme::preset(system, tuning).describe(&c), then, "{system:?} {tuning:?}");
+        }
+    }
+
+    #[test]
     fn poor_tuning_heats_every_day_and_good_tuning_sets_back() {
         let c = school();
         let poor = ControlProgramme::preset(ControlSystem::Thermostats, Tuning::Poor);
