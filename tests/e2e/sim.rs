@@ -268,3 +268,19 @@ fn the_agent_stores_what_the_emulated_bms_publishes_and_the_bms_holds_a_write_un
     assert!(zeros > 48, "{zeros} quarter-hours of the plant off, where its nights hold more than 12 h");
     assert_eq!(db.count("SELECT count(*) FROM rejections"), 0, "nothing the BMS sent was refused");
 }
+
+#[test]
+fn sobre_sim_takes_a_bundled_building_by_name_or_a_file_not_both() {
+    // (arguments, whether it runs, what its points or its error say)
+    let table: [(&[&str], bool, &str); 3] = [
+        (&["sim", "--points"], true, "zigbee2mqtt/trv-class-1/set"),
+        (&["sim", "--points", "--building", "office"], true, "bms/mairie-demo/open-plan/setpoint/write"),
+        (&["sim", "--points", "--building", "office", "-c", "x.toml"], false, "cannot be used with"),
+    ];
+    for (args, runs, says) in table {
+        let out = output(Command::new(env!("CARGO_BIN_EXE_sobre")).args(args), "sobre sim");
+        let text = String::from_utf8_lossy(if runs { &out.stdout } else { &out.stderr }).to_string();
+        assert_eq!(out.status.success(), runs, "{args:?}: {text}");
+        assert!(text.contains(says), "{args:?}: {text}");
+    }
+}
