@@ -227,3 +227,60 @@ fn the_agent_stores_what_the_emulated_zigbee_and_tasmota_devices_publish() {
     assert!((15.0..23.0).contains(&mean), "mean zone temperature {mean}");
     assert_eq!(db.count("SELECT count(*) FROM rejections"), 0, "nothing the devices sent was refused");
 }
+
+/// Asks the office for `n` more steps and returns its clock once it reaches step `until`.
+fn office_step(mqtt: &Mqtt, n: u64, until: u64) -> Value {
+    mqtt.publish("sim/mairie-demo/step", n.to_string());
+    mqtt.expect("sim/mairie-demo/clock", |c| c["step"] == until)
+}
+
+#[test]
+fn the_agent_stores_what_the_emulated_bms_publishes_and_the_bms_holds_a_write_until_it_is_released() {
+    // Given the bundled office (a BMS over a gas boiler), two days of it, stepped, read by an agent
+    let config = include_str!("../../config/sim-office.toml").replace("days = 70", "days = 2");
+    let broker = Mosquitto::start();
+    let agent = Agent::start(broker.port, &Sim::points(&config), "[agent]\nclock = \"event\"\n");
+    let mqtt = Mqtt::connect(broker.port, &["sim/mairie-demo/clock"]);
+    let _sim = Sim::start(broker.port, &config, "stepped");
+
+    // When it runs to Tuesday 10:00, 18 °C is written to the open-plan office's setpoint, and
+    // the day ends
+    office_step(&mqtt, 34 * 4, 34 * 4);
+    mqtt.publish("bms/mairie-demo/open-plan/setpoint/write", r#"{"value": 18}"#);
+    let night = office_step(&mqtt, 12 * 4, 46 * 4);
+
+    // Then at 22:00, the BMS's programme long off, the write still holds
+    let zone = &night["zones"][0];
+    assert_eq!((zone["setpoint_c"].as_f64(), zone["commanded"].as_bool()), (Some(18.0), Some(true)), "{zone}");
+    // And once released, the low limit is back
+    mqtt.publish("bms/mairie-demo/open-plan/setpoint/release", "");
+    let released = office_step(&mqtt, 2 * 4, 48 * 4);
+    let zone = &released["zones"][0];
+    assert_eq!((zone["setpoint_c"].as_f64(), zone["commanded"].as_bool()), (Some(12.0), Some(false)), "{zone}");
+
+    // And the agent holds every quarter-hour of every point (no presence, no heating demand), the
+    // HVAC meter's zeros among them, with nothing refused
+    let db = agent.db();
+    for point in ["open-plan_temp", "open-plan_setpoint", "open-plan_co2", "heating_energy", "hvac_power"] {
+        wait_until(&format!("192 readings of {point}"), || db.readings(point) == 192);
+    }
+    let zeros = db.count("SELECT count(*) FROM readings_view WHERE point = 'hvac_power' AND value = 0");
+    assert!(zeros > 48, "{zeros} quarter-hours of the plant off, where its nights hold more than 12 h");
+    assert_eq!(db.count("SELECT count(*) FROM rejections"), 0, "nothing the BMS sent was refused");
+}
+
+#[test]
+fn sobre_sim_takes_a_bundled_building_by_name_or_a_file_not_both() {
+    // (arguments, whether it runs, what its points or its error say)
+    let table: [(&[&str], bool, &str); 3] = [
+        (&["sim", "--points"], true, "zigbee2mqtt/trv-class-1/set"),
+        (&["sim", "--points", "--building", "office"], true, "bms/mairie-demo/open-plan/setpoint/write"),
+        (&["sim", "--points", "--building", "office", "-c", "x.toml"], false, "cannot be used with"),
+    ];
+    for (args, runs, says) in table {
+        let out = output(Command::new(env!("CARGO_BIN_EXE_sobre")).args(args), "sobre sim");
+        let text = String::from_utf8_lossy(if runs { &out.stdout } else { &out.stderr }).to_string();
+        assert_eq!(out.status.success(), runs, "{args:?}: {text}");
+        assert!(text.contains(says), "{args:?}: {text}");
+    }
+}

@@ -1,7 +1,8 @@
 //! `sobre demo`: the whole story with nothing installed. An embedded broker (rumqttd, compiled
-//! in only with the `demo` feature) stands in for the building's; the emulator plays a poorly
-//! tuned school through it (Zigbee2MQTT TRVs and presence sensors, Tasmota meters, a weather
-//! feed, eight weeks of real 2019 weather); the agent ingests it in event time into a temporary
+//! in only with the `demo` feature) stands in for the building's; the emulator plays a bundled
+//! building through it: by default a poorly tuned school (Zigbee2MQTT TRVs and presence sensors,
+//! Tasmota meters, eight weeks of real 2019 weather), or the office (a BMS over a gas boiler, CO₂
+//! sensors, ten weeks of Dutch autumn); the agent ingests it in event time into a temporary
 //! store; then the demo prints what the agent learned and what the building did.
 
 use anyhow::Context;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub async fn run(
+    building: sim::Bundled,
     store: Option<PathBuf>,
     pace: Pace,
     uplink_port: Option<u16>,
@@ -29,7 +31,7 @@ pub async fn run(
     let uplink_port = uplink_port.unwrap_or(port);
     let temp = tempdir()?;
     let path = store.unwrap_or_else(|| temp.join("sobre.db"));
-    let school = SimSettings::parse(sim::SCHOOL, "config/sim-school.toml").context("the embedded school")?;
+    let school = building.settings().context("the embedded building")?;
     let emulator = Emulator::new(school)?;
     let mut settings =
         sim::demo_settings(&emulator, agent_port, uplink_port, &path).context("the embedded demo configuration")?;
@@ -38,16 +40,17 @@ pub async fn run(
     settings.broker.receive_maximum = 100;
     let s = emulator.settings();
     println!(
-        "sobre demo: {}, {} zones, {} days of winter 2019 in 15-minute steps (weather: Cambridge, MIT licence)",
+        "sobre demo: {}, {} zones, {} days in 15-minute steps (weather: {}, measured, MIT licence)",
         s.name,
         s.zones.len(),
-        s.steps / 96
+        s.steps / 96,
+        s.climate.label()
     );
     println!(
         "  broker  embedded, 127.0.0.1:{port} (the agent on MQTT 5: {agent_port}); reports to the city's broker at 127.0.0.1:{uplink_port}"
     );
     println!("  store   {}", path.display());
-    println!("  the school heats 04:30–20:00 every day, weekends and holidays included: a poorly tuned building\n");
+    println!("  {}\n", s.control.describe(&s.calendar));
 
     let dashboard = dashboard::Dashboard::connect(uplink_port, &settings.site.id).await?;
     let stats = Arc::new(Stats::default());
@@ -113,7 +116,7 @@ pub async fn run(
     let fitting = Instant::now();
     let overview = overview::compute(&store, &settings)?;
     print!("{}", overview.render());
-    print!("{}", dashboard.render(settings.site.timezone));
+    print!("{}", dashboard.render(settings.site.timezone, building));
     let window = settings.advisor.window.as_millis() as i64;
     let advice = advisor::advise(&store, &settings, &settings.advisor, (end_ms - window, end_ms))?;
     let mut ledger = Ledger::open(&path, &settings.site.id)?;
@@ -178,7 +181,7 @@ fn render_advice(advice: &advisor::Advice, school: &SimSettings) -> anyhow::Resu
     let _ = writeln!(
         out,
         "\nRecommendations: the advisor replays the {:.0} days under each change (heat-loss model over {} days,\n\
-         CV(RMSE) {:.1} %, {:.2} kWh per K·h at 0 °C); \"emulator\" is the school rerun with that change alone",
+         CV(RMSE) {:.1} %, {:.2} kWh per K·h at 0 °C); \"emulator\" is the building rerun with that change alone",
         first.savings.period_days,
         m.days,
         100.0 * m.cv_rmse,
@@ -259,7 +262,7 @@ mod dashboard {
             Ok(Self { reports })
         }
 
-        pub fn render(&self, tz: chrono_tz::Tz) -> String {
+        pub fn render(&self, tz: chrono_tz::Tz, building: sobre_agent::sim::Bundled) -> String {
             use std::fmt::Write as _;
             let reports = self.reports.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
             let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
@@ -311,11 +314,19 @@ mod dashboard {
                     f("interval90_kwh"),
                 );
             }
-            let _ = writeln!(
-                out,
-                "  Nothing was changed in the school: what shows is the winter holidays from 23 February (no pupils,\n  \
-                 no ventilation, no equipment), which the baseline never saw. Holidays need their own day type."
-            );
+            let savings = reports.iter().any(|r| r["kind"] == "savings-monthly");
+            let note = match building {
+                _ if !savings => "  none: no baseline could be fitted (see the warnings above)",
+                sobre_agent::sim::Bundled::School => {
+                    "  Nothing was changed in the school: what shows is the winter holidays from 23 February (no pupils,\n  \
+                     no ventilation, no equipment), which the baseline never saw. Holidays need their own day type."
+                }
+                sobre_agent::sim::Bundled::Office => {
+                    "  Nothing was changed in the office: what shows is the baseline's error on a plant the BMS switches off\n  \
+                     at night, at weekends and over Christmas (zero-use days, Monday recoveries), which it does not model yet."
+                }
+            };
+            let _ = writeln!(out, "{note}");
             out
         }
     }

@@ -63,9 +63,12 @@ enum Command {
     Fit(fit::FitArgs),
     /// Run an emulated building on a broker: its devices publish, its thermostats obey commands.
     Sim {
-        /// The building (see config/sim-school.toml); the bundled school when absent.
-        #[arg(short, long)]
+        /// The building (see config/sim-school.toml, config/sim-office.toml); a bundled one when absent.
+        #[arg(short, long, conflicts_with = "building")]
         config: Option<PathBuf>,
+        /// Which bundled building: the school (heat pump, TRVs, presence) or the office (gas boiler, BMS, CO₂).
+        #[arg(long, value_enum, default_value = "school")]
+        building: sim::Bundled,
         #[arg(long, default_value = "127.0.0.1")]
         host: String,
         #[arg(long, default_value_t = 1883)]
@@ -77,8 +80,11 @@ enum Command {
         #[arg(long)]
         points: bool,
     },
-    /// The whole story on bundled data: an embedded broker, an emulated school, the agent.
+    /// The whole story on bundled data: an embedded broker, an emulated building, the agent.
     Demo {
+        /// Which bundled building: the school (heat pump, TRVs, presence) or the office (gas boiler, BMS, CO₂).
+        #[arg(long, value_enum, default_value = "school")]
+        building: sim::Bundled,
         /// Keep the store here instead of a temporary folder.
         #[arg(long)]
         store: Option<PathBuf>,
@@ -151,10 +157,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim { config, host, port, pace, points } => {
+        Command::Sim { config, building, host, port, pace, points } => {
             let settings = match &config {
                 Some(path) => SimSettings::load(path)?,
-                None => SimSettings::parse(sim::SCHOOL, "config/sim-school.toml")?,
+                None => building.settings()?,
             };
             let emulator = sim::Emulator::new(settings)?;
             if points {
@@ -175,8 +181,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fit(args) => fit::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Demo { store, pace, uplink_port, serve } => {
-            demo::run(store, pace, uplink_port, serve).await.map(|()| ExitCode::SUCCESS)
+        Command::Demo { building, store, pace, uplink_port, serve } => {
+            demo::run(building, store, pace, uplink_port, serve).await.map(|()| ExitCode::SUCCESS)
         }
     }
 }

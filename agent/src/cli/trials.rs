@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, TimeZone};
 use sobre_agent::advisor::{self, programme::Programme};
 use sobre_agent::config::Settings;
-use sobre_agent::sim::{trial, SimSettings};
+use sobre_agent::sim::{trial, Climate, SimSettings};
 use sobre_agent::store::Store;
 use std::fmt::Write as _;
 
@@ -27,6 +27,15 @@ pub fn render(
     let tuned = control.schedule(programme.clone(), accepted, tz, comfort, advice.to_ms);
     let own = control.schedule(programme, Vec::new(), tz, comfort, advice.to_ms);
     let december = NaiveDate::from_ymd_opt(2019, 12, 2).ok_or_else(|| anyhow::anyhow!("no such day"))?;
+    if school.climate != Climate::Cambridge2019 {
+        let _ = writeln!(
+            out,
+            "\nControl trials: none on {} (they run on December 2019, weeks the demo never saw; the office's weather\n  \
+             covers only the weeks it ran)",
+            school.name
+        );
+        return Ok(out);
+    }
     let learned = trial::Learned { zone_models: &advice.zone_models, kw_per_demand: advice.kw_per_demand };
     let m = trial::month(school, control, &tuned, learned, december, 28)?;
     let _ = writeln!(

@@ -2,8 +2,9 @@
 //! plant, the timetable, how well its own controls are tuned and what devices it speaks through.
 //! `validate()` turns it into [`SimSettings`] and reports every problem at once.
 
+use super::occupancy::{Occupancy, Pattern};
 use super::programme::{Calendar, ControlProgramme};
-use super::weather::{Weather, WeatherError};
+use super::weather::{Climate, Weather, WeatherError};
 use crate::config::duration::Span;
 /// The comfort band while occupied, for the emulator's own discomfort count (K·h): the same
 /// table, defaults and meaning as the agent's `[comfort]`.
@@ -11,7 +12,7 @@ pub use crate::config::file::ComfortFile;
 use chrono::{NaiveDate, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Tz;
 use serde::Deserialize;
-use sobre_models::emulator::{Envelope, Plant, Sensor, Use, ZoneSpec};
+use sobre_models::emulator::{Co2Spec, Envelope, Plant, Sensor, Use, ZoneSpec};
 use std::path::PathBuf;
 
 #[derive(Debug, Deserialize)]
@@ -56,10 +57,14 @@ pub struct BuildingFile {
     /// School holidays, `[first, last]` local days, both included.
     #[serde(default)]
     pub holidays: Vec<[NaiveDate; 2]>,
-    /// An hourly CSV with `timestamp_utc`, `temp_c` and `ghi_wm2`; the bundled Cambridge 2019
-    /// year when absent.
+    /// An hourly CSV with `timestamp_utc`, `temp_c` and `ghi_wm2`; the bundled `climate` when
+    /// absent.
     #[serde(default)]
     pub weather: Option<PathBuf>,
+    /// The bundled weather: Cambridge (UK) 2019, or the Netherlands from 25 October 2021 to
+    /// 4 January 2022.
+    #[serde(default)]
+    pub climate: Climate,
 }
 
 fn paris() -> String {
@@ -100,6 +105,12 @@ pub enum PlantFile {
         rated_kw: Option<f64>,
         #[serde(default = "boiler_efficiency")]
         efficiency: f64,
+        /// Circulation pumps, W, whenever the plant runs.
+        #[serde(default = "pumps")]
+        pumps_w: f64,
+        /// Burner fan and controls, W, in proportion to the burner's firing.
+        #[serde(default = "burner_fan")]
+        fan_w: f64,
     },
 }
 
@@ -111,6 +122,12 @@ fn carnot() -> f64 {
 }
 fn boiler_efficiency() -> f64 {
     0.9
+}
+fn pumps() -> f64 {
+    250.0
+}
+fn burner_fan() -> f64 {
+    120.0
 }
 
 impl Default for PlantFile {
@@ -125,6 +142,9 @@ pub struct OccupancyFile {
     pub days: Vec<Weekday>,
     pub from: NaiveTime,
     pub until: NaiveTime,
+    /// `timetable`: everyone in from `from` to `until`, half over lunch (a school). `office`:
+    /// people drift in and out, fewer on Fridays, meeting rooms booked by the hour.
+    pub pattern: Pattern,
 }
 
 impl Default for OccupancyFile {
@@ -133,6 +153,7 @@ impl Default for OccupancyFile {
             days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
             from: NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
             until: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
+            pattern: Pattern::Timetable,
         }
     }
 }
@@ -141,6 +162,8 @@ impl Default for OccupancyFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControlFile {
+    /// Who runs the heating: thermostats in each room, or a BMS that switches the plant.
+    pub system: ControlSystem,
     pub tuning: Tuning,
     pub occupied_c: Option<f64>,
     pub unoccupied_c: Option<f64>,
@@ -153,6 +176,22 @@ pub struct ControlFile {
     /// No heating (frost protection only) on days whose mean outdoor temperature is above
     /// this: a summer/winter switch working on a day-ahead forecast. Off when absent.
     pub cut_off_above_c: Option<f64>,
+    /// Start the heating as late as still reaches `occupied_c` by `[occupancy] from`, judged
+    /// from the zones' temperatures; `start` is then unused.
+    pub optimum_start: Option<bool>,
+    /// How early optimum start may begin before `[occupancy] from`.
+    pub max_preheat: Option<Span>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlSystem {
+    /// Room thermostats on a programme, always heating to a setback at night (the school).
+    #[default]
+    Thermostats,
+    /// A building management system: the plant is off outside the heated period (the zones'
+    /// setpoint reads the low limit, below which the plant restarts to protect from frost).
+    Bms,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -166,6 +205,8 @@ pub enum Tuning {
     /// weekends, frost protection in the holidays.
     Good,
 }
+// Under a BMS: poor is 22 °C from a fixed 04:00 start every day, weekends included; good is
+// 21 °C on working days with optimum start (at most 3 h early); the plant off otherwise.
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -191,6 +232,9 @@ pub enum ZoneStyle {
     Zigbee2mqtt,
     /// One JSON state message per zone.
     Generic,
+    /// A BMS's points, one topic each (`bms/<id>/<zone>/temperature`, `…/co2`, `…/setpoint`),
+    /// setpoint writes held until released; no presence, no heating demand.
+    Bms,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -200,9 +244,12 @@ pub enum MeterStyle {
     #[default]
     Tasmota,
     Generic,
+    /// The BMS's meters: gas (the heating), the HVAC's electricity (pumps and burner) and the
+    /// rest of the building's, on `bms/<id>/meters/…`.
+    Bms,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DevicesFile {
     pub zones: ZoneStyle,
@@ -212,6 +259,20 @@ pub struct DevicesFile {
     /// The agent's status topic: when it says offline, commands lapse and the building's own
     /// programme takes over (the fallback contract).
     pub agent_status: Option<String>,
+    /// Zigbee2MQTT presence sensors in each zone (`false`: removed).
+    pub presence: bool,
+}
+
+impl Default for DevicesFile {
+    fn default() -> Self {
+        Self {
+            zones: ZoneStyle::default(),
+            meters: MeterStyle::default(),
+            prefix: None,
+            agent_status: None,
+            presence: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -220,11 +281,16 @@ pub struct SensorsFile {
     pub temperature_sigma: f64,
     /// Resolution of published temperatures (Zigbee TRVs: 0.1 or 0.5 K).
     pub temperature_quantum: f64,
+    /// A Zigbee2MQTT air-quality sensor in each zone (`zigbee2mqtt/co2-<zone>`); a BMS always
+    /// reads CO₂.
+    pub co2: bool,
+    /// CO₂ sensors' noise, ppm (NDIR sensors: a few ppm).
+    pub co2_sigma: f64,
 }
 
 impl Default for SensorsFile {
     fn default() -> Self {
-        Self { temperature_sigma: 0.1, temperature_quantum: 0.1 }
+        Self { temperature_sigma: 0.1, temperature_quantum: 0.1, co2: false, co2_sigma: 5.0 }
     }
 }
 
@@ -260,6 +326,7 @@ pub enum UseFile {
     Office,
     Gym,
     Hall,
+    Meeting,
 }
 
 /// Heat exchanged through an internal wall or door between neighbouring zones, W/K.
@@ -278,9 +345,15 @@ pub struct SimSettings {
     pub step_s: f64,
     pub seed: u64,
     pub zones: Vec<ZoneSpec>,
+    /// Each zone's CO₂ physics, in the order of `zones`.
+    pub co2: Vec<Co2Spec>,
     pub couplings: Vec<(usize, usize, f64)>,
     pub plant: Plant,
+    /// The boiler's pumps and burner fan, metered apart (none for a heat pump: its meter has them).
+    pub auxiliaries: Option<Auxiliaries>,
     pub calendar: Calendar,
+    /// Who is in each zone when.
+    pub occupancy: Occupancy,
     pub control: ControlProgramme,
     pub occupants: Option<OccupantsFile>,
     pub comfort: ComfortFile,
@@ -289,7 +362,20 @@ pub struct SimSettings {
     pub prefix: String,
     pub agent_status: Option<String>,
     pub sensor: Sensor,
+    pub co2_sensor: Sensor,
+    /// Zigbee2MQTT presence sensors are installed.
+    pub presence: bool,
+    /// Zigbee2MQTT CO₂ sensors are installed (a BMS reads CO₂ whatever this says).
+    pub co2_sensors: bool,
     pub weather: Weather,
+    pub climate: Climate,
+}
+
+/// The HVAC electricity of a boiler plant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Auxiliaries {
+    pub pumps_w: f64,
+    pub fan_w: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -349,6 +435,8 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
         problems.push("zones: describe at least one [[zones]]".into());
     }
     let mut zones = Vec::new();
+    let mut co2 = Vec::new();
+    let mut rooms = Vec::new();
     for (i, z) in file.zones.iter().enumerate() {
         if z.name.is_empty() || !z.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             problems.push(format!("zones[{i}].name {:?}: use letters, digits, '-' or '_'", z.name));
@@ -364,6 +452,7 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
             UseFile::Office => Use::Office,
             UseFile::Gym => Use::Gym,
             UseFile::Hall => Use::Hall,
+            UseFile::Meeting => Use::Meeting,
         };
         let mut spec = ZoneSpec::from_archetype(&z.name, z.area_m2.clamp(5.0, 5000.0), room, envelope);
         spec.solar_aperture_m2 *= match z.facing {
@@ -371,6 +460,8 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
             Facing::East | Facing::West => 0.7,
             Facing::North => 0.35,
         };
+        co2.push(Co2Spec::for_zone(&spec, room));
+        rooms.push(room);
         zones.push(spec);
     }
     let mut couplings: Vec<(usize, usize, f64)> = Vec::new();
@@ -395,6 +486,7 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
         }
         rated.unwrap_or(PLANT_SHARE_OF_EMITTERS * emitters_kw) * 1000.0
     };
+    let mut auxiliaries = None;
     let plant = match file.plant {
         PlantFile::HeatPump { rated_kw, supply_c, carnot_share } => {
             let rated_w = sized(rated_kw);
@@ -406,11 +498,17 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
             }
             Plant::HeatPump { rated_w, supply_c, carnot_share }
         }
-        PlantFile::Boiler { rated_kw, efficiency } => {
+        PlantFile::Boiler { rated_kw, efficiency, pumps_w, fan_w } => {
             let rated_w = sized(rated_kw);
             if !(0.5..=1.1).contains(&efficiency) {
                 problems.push(format!("plant.efficiency {efficiency}: boilers reach 0.6–1.07 on net calorific value"));
             }
+            for (key, w) in [("pumps_w", pumps_w), ("fan_w", fan_w)] {
+                if !(w.is_finite() && (0.0..=20_000.0).contains(&w)) {
+                    problems.push(format!("plant.{key} {w}: a plant's auxiliaries draw 0–20 000 W"));
+                }
+            }
+            auxiliaries = Some(Auxiliaries { pumps_w, fan_w });
             Plant::Boiler { rated_w, efficiency }
         }
     };
@@ -421,6 +519,16 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
     let control = ControlProgramme::from_file(&file.control);
     if control.stop <= control.start {
         problems.push(format!("control: stop {} is not after start {}", control.stop, control.start));
+    }
+    let preheat_s = control.max_preheat_s;
+    if control.optimum_start && !(preheat_s > 0 && preheat_s <= 12 * 3600 && preheat_s % step_s.max(1.0) as i64 == 0) {
+        problems.push(format!(
+            "control.max_preheat {} s: optimum start needs a whole number of steps, at most 12 h, e.g. \"3h\"",
+            preheat_s
+        ));
+    }
+    if control.optimum_start && control.stop <= o.from {
+        problems.push(format!("control: stop {} is not after occupancy.from {}", control.stop, o.from));
     }
     for (key, v) in [("occupied_c", control.occupied_c), ("unoccupied_c", control.unoccupied_c)] {
         if !(5.0..=30.0).contains(&v) {
@@ -441,12 +549,18 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
             s.temperature_sigma, s.temperature_quantum
         ));
     }
+    if !(s.co2_sigma >= 0.0 && s.co2_sigma <= 100.0) {
+        problems.push(format!("sensors.co2_sigma {}: NDIR sensors are within 0–100 ppm", s.co2_sigma));
+    }
+    if file.devices.zones == ZoneStyle::Bms && file.control.system != ControlSystem::Bms {
+        problems.push("devices.zones = \"bms\" needs [control] system = \"bms\"".into());
+    }
     let local_start = b.start.and_hms_opt(0, 0, 0).unwrap_or_default();
     let start_ms = timezone.from_local_datetime(&local_start).earliest().map_or(0, |t| t.timestamp_millis());
     let steps = (f64::from(b.days) * 86_400.0 / step_s.max(1.0)) as u64;
     let weather = match &b.weather {
         Some(path) => Weather::load(path)?,
-        None => Weather::bundled()?,
+        None => Weather::bundled(b.climate)?,
     };
     if problems.is_empty() {
         if let Err(e) = weather.covers(start_ms, start_ms + (f64::from(b.days) * 86_400_000.0) as i64) {
@@ -466,8 +580,10 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
         step_s,
         seed: b.seed,
         zones,
+        co2,
         couplings,
         plant,
+        auxiliaries,
         calendar: Calendar {
             timezone,
             days: file.occupancy.days.clone(),
@@ -475,6 +591,7 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
             until: o.until,
             holidays: b.holidays.iter().map(|[a, z]| (*a, *z)).collect(),
         },
+        occupancy: Occupancy::new(o.pattern, b.seed, &rooms),
         control,
         occupants: file.occupants.enabled.then_some(file.occupants),
         comfort: file.comfort,
@@ -483,7 +600,11 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
         prefix,
         agent_status: file.devices.agent_status,
         sensor: Sensor { sigma: s.temperature_sigma, quantum: s.temperature_quantum },
+        co2_sensor: Sensor { sigma: s.co2_sigma, quantum: 1.0 },
+        presence: file.devices.presence,
+        co2_sensors: s.co2,
         weather,
+        climate: b.climate,
     })
 }
 
@@ -498,6 +619,29 @@ mod tests {
         let s = SimSettings::parse(SCHOOL, "sim-school.toml").expect("valid");
         assert!(s.zones.len() >= 6 && !s.couplings.is_empty());
         assert_eq!(s.step_s, 900.0);
+    }
+
+    #[test]
+    fn the_bundled_office_is_a_bms_over_a_boiler_with_optimum_start() {
+        let s = SimSettings::parse(super::super::OFFICE, "sim-office.toml").expect("valid");
+        assert_eq!((s.zones.len(), s.zone_style, s.meter_style), (3, ZoneStyle::Bms, MeterStyle::Bms));
+        assert!(!s.plant.is_electric() && s.auxiliaries.is_some());
+        let c = s.control;
+        assert_eq!(
+            (c.system, c.optimum_start, c.max_preheat_s, c.weekends),
+            (ControlSystem::Bms, true, 3 * 3600, false)
+        );
+        // A BMS's devices under thermostats, or an optimum start that is no whole number of
+        // steps, are refused with their key
+        let table = [
+            ("system = \"bms\"", "system = \"thermostats\"", "devices.zones"),
+            ("# max_preheat = \"3h\"", "max_preheat = \"20m\"", "control.max_preheat"),
+        ];
+        for (from, to, key) in table {
+            let broken = super::super::OFFICE.replace(from, to);
+            let e = SimSettings::parse(&broken, "office").expect_err(key);
+            assert!(e.to_string().contains(key), "{key}: {e}");
+        }
     }
 
     #[test]

@@ -2,19 +2,24 @@
 //! weather year, the timetable, the building's own thermostat programme, the agent's setpoint
 //! commands and its occupants. No I/O: it takes messages and gives messages, one step at a time.
 
-use super::config::SimSettings;
-use super::devices::{self, parse_setpoint, CommandError, Report, Topics, ZoneReport};
+use super::config::{ControlSystem, SimSettings, ZoneStyle};
+use super::devices::{self, parse_setpoint, parse_write, CommandError, Report, Topics, ZoneReport};
 use super::programme::Period;
 use crate::advisor::setting::FROST_PROTECTION_C;
-use chrono::TimeZone;
+use chrono::{NaiveDate, TimeZone};
 use serde::Serialize;
-use sobre_models::emulator::{Building, EmulatorError, Noise, Sensor, StepOutcome, ZoneDrive};
+use sobre_models::emulator::{Building, EmulatorError, Noise, Sensor, StepOutcome, ZoneDrive, OUTDOOR_PPM};
+
+/// Seeds the CO₂ sensors' noise apart from the thermometers', so adding CO₂ sensors to a
+/// building changes none of its temperature readings.
+const CO2_NOISE_STREAM: u64 = 0xC02;
 
 /// What the building's thermostats are told to hold, besides their own programme.
 #[derive(Debug, Clone, Copy, Default)]
 struct ZoneState {
-    /// An agent's command, until the programme's next period.
-    command: Option<(f64, Period)>,
+    /// An agent's command: a thermostat drops it at the programme's next period; a BMS holds
+    /// it (no period) until it is released, above its programme as BACnet's priority array.
+    command: Option<(f64, Option<Period>)>,
     /// An occupant's hand on the thermostat, until a time; it wins over commands.
     occupant: Option<(f64, i64)>,
     /// Since when the occupants have been cold.
@@ -29,6 +34,8 @@ pub struct Truth {
     pub done: bool,
     /// Electricity (heat pump) or fuel (boiler) the plant drew, kWh.
     pub plant_kwh: f64,
+    /// A boiler's pumps and burner fan, kWh (none for a heat pump: `plant_kwh` has them).
+    pub hvac_kwh: f64,
     pub heat_kwh: f64,
     pub equipment_kwh: f64,
     pub capacity_limited_steps: u64,
@@ -48,6 +55,9 @@ pub struct ZoneTruth {
     /// Kelvin-hours outside the comfort band while occupied (BOPTEST's definition).
     pub discomfort_kh: f64,
     pub occupied_h: f64,
+    /// Share of the zone's people in it now (0–1).
+    pub occupancy: f64,
+    pub co2_ppm: f64,
     pub commanded: bool,
     pub overridden: bool,
 }
@@ -61,6 +71,8 @@ pub struct Readings {
     pub ghi: f64,
     /// The plant's mean input over the step, W.
     pub heating_w: f64,
+    /// A boiler's pumps and burner fan over the step, W: 0 while the plant is off.
+    pub hvac_w: f64,
 }
 
 /// What an incoming message meant.
@@ -75,6 +87,10 @@ pub enum Inbound {
     Occupant {
         zone: usize,
         setpoint: f64,
+    },
+    /// A BMS's written setpoint is relinquished: the programme is back in force.
+    Released {
+        zone: usize,
     },
     /// The agent went away: its commands lapse.
     AgentOffline,
@@ -100,16 +116,28 @@ pub struct Emulator {
     truth: Truth,
     heating_w: f64,
     building_w: f64,
+    hvac_w: f64,
     weather: (f64, f64),
     /// The local day whose mean outdoor temperature the cut-off last looked up, and that mean.
     day_mean: Option<(chrono::NaiveDate, f64)>,
+    /// The day optimum start last began the heating early.
+    started_early: Option<NaiveDate>,
+    /// The programme is in its heated period (under a BMS: the plant is on).
+    heated_period: bool,
+    co2_ppm: Vec<f64>,
+    co2_noise: Noise,
 }
 
 impl Emulator {
     pub fn new(settings: SimSettings) -> Result<Self, EmulatorError> {
         let (outdoor, ghi) = settings.weather.at(settings.start_ms);
-        // Start where the building's own programme would have left it.
-        let start_c = settings.control.unoccupied_c.max(outdoor);
+        // Start where the building's own programme would have left it; a BMS that switches the
+        // plant off at night leaves it about halfway between its day and the outdoors.
+        let c = &settings.control;
+        let start_c = match c.system {
+            ControlSystem::Thermostats => c.unoccupied_c.max(outdoor),
+            ControlSystem::Bms => c.unoccupied_c.max(0.5 * (c.occupied_c + outdoor)),
+        };
         let building = Building::new(settings.zones.clone(), settings.couplings.clone(), settings.plant, start_c)?;
         let n = settings.zones.len();
         let truth = Truth {
@@ -127,8 +155,13 @@ impl Emulator {
             truth,
             heating_w: 0.0,
             building_w: 0.0,
+            hvac_w: 0.0,
             weather: (outdoor, ghi),
             day_mean: None,
+            started_early: None,
+            heated_period: false,
+            co2_ppm: vec![OUTDOOR_PPM; n],
+            co2_noise: Noise::new(settings.seed ^ CO2_NOISE_STREAM),
             building,
             settings,
         })
@@ -156,8 +189,13 @@ impl Emulator {
 
     /// Topics the emulator listens to.
     pub fn subscriptions(&self) -> Vec<String> {
-        let mut topics: Vec<String> =
-            self.topics.zones.iter().flat_map(|z| [z.command.clone(), z.occupant.clone()]).collect();
+        let mut topics: Vec<String> = self
+            .topics
+            .zones
+            .iter()
+            .flat_map(|z| [Some(z.command.clone()), Some(z.occupant.clone()), z.release.clone()])
+            .flatten()
+            .collect();
         topics.push(self.topics.step.clone());
         topics.extend(self.settings.agent_status.clone());
         topics
@@ -185,13 +223,23 @@ impl Emulator {
             }
             return Inbound::Ignored;
         }
+        if let Some(zone) = self.topics.zones.iter().position(|z| z.release.as_deref() == Some(topic)) {
+            self.zones[zone].command = None;
+            return Inbound::Released { zone };
+        }
         let Some((zone, is_command)) = self.topics.zones.iter().enumerate().find_map(|(i, z)| {
             (z.command == topic).then_some((i, true)).or((z.occupant == topic).then_some((i, false)))
         }) else {
             return Inbound::Ignored;
         };
-        let setpoint = match parse_setpoint(payload) {
-            Ok(v) => v,
+        let holds = self.settings.zone_style == ZoneStyle::Bms;
+        let written = if is_command && holds { parse_write(payload) } else { parse_setpoint(payload).map(Some) };
+        let setpoint = match written {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                self.zones[zone].command = None;
+                return Inbound::Released { zone };
+            }
             Err(error) => {
                 self.truth.commands_refused += 1;
                 return Inbound::Refused { topic: topic.into(), error };
@@ -200,7 +248,7 @@ impl Emulator {
         let local = self.settings.calendar.local(self.now_ms);
         if is_command {
             let (_, period) = self.settings.control.setpoint(&self.settings.calendar, local);
-            self.zones[zone].command = Some((setpoint, period));
+            self.zones[zone].command = Some((setpoint, (!holds).then_some(period)));
             self.truth.commands_applied += 1;
             Inbound::Command { zone, setpoint }
         } else {
@@ -216,19 +264,64 @@ impl Emulator {
         let local = self.settings.calendar.local(ts_ms);
         let warm = self.settings.control.cut_off_above_c.is_some_and(|c| self.day_mean_outdoor(local.date()) > c);
         let s = &self.settings;
-        let (programmed, period) = s.control.setpoint(&s.calendar, local);
+        let preheating = self.started_early == Some(local.date()) && local.time() < s.calendar.from;
+        let (programmed, period) = if preheating {
+            // Optimum start began the day's heating before the occupants arrive.
+            (s.control.occupied_c, Period::heated(local.date()))
+        } else {
+            s.control.setpoint(&s.calendar, local)
+        };
         let programmed = if warm { programmed.min(FROST_PROTECTION_C) } else { programmed };
-        let occupancy = s.calendar.occupancy(local);
-        for (state, drive) in self.zones.iter_mut().zip(&mut self.drives) {
-            if state.command.is_some_and(|(_, p)| p != period) {
+        self.heated_period = period.is_heated();
+        for (i, (state, drive)) in self.zones.iter_mut().zip(&mut self.drives).enumerate() {
+            if state.command.is_some_and(|(_, lapses)| lapses.is_some_and(|p| p != period)) {
                 state.command = None;
             }
             if state.occupant.is_some_and(|(_, until)| ts_ms >= until) {
                 state.occupant = None;
             }
             let setpoint = state.occupant.map(|o| o.0).or(state.command.map(|c| c.0)).unwrap_or(programmed);
-            *drive = ZoneDrive { setpoint, occupancy };
+            *drive = ZoneDrive { setpoint, occupancy: s.occupancy.at(&s.calendar, i, local) };
         }
+    }
+
+    /// Optimum start: in the hours before the occupants arrive on a heated day, the BMS starts
+    /// the heating once waiting one more step would leave a zone short of the occupied setpoint
+    /// at arrival. It judges from the zones as they are (an idealised BMS: it knows how fast
+    /// this building warms, where a real one learns it), so it starts earlier after a weekend
+    /// or a cold night, and never earlier than `max_preheat`.
+    fn optimum_start(&mut self, ts_ms: i64) -> Result<(), EmulatorError> {
+        let s = &self.settings;
+        let local = s.calendar.local(ts_ms);
+        let date = local.date();
+        if !s.control.optimum_start || self.started_early == Some(date) || !s.control.heats_on(&s.calendar, date) {
+            return Ok(());
+        }
+        let Some(arrival) =
+            s.timezone.from_local_datetime(&date.and_time(s.calendar.from)).earliest().map(|t| t.timestamp_millis())
+        else {
+            return Ok(());
+        };
+        if ts_ms >= arrival || ts_ms < arrival - s.control.max_preheat_s * 1000 {
+            return Ok(());
+        }
+        let step_ms = (s.step_s * 1000.0) as i64;
+        let mut ahead = self.building.clone();
+        let mut outcome = StepOutcome::default();
+        let (outdoor, ghi) = s.weather.at(ts_ms + step_ms / 2);
+        ahead.step(s.step_s, outdoor, ghi, &self.drives, &mut outcome)?;
+        let heat = vec![ZoneDrive { setpoint: s.control.occupied_c, occupancy: 0.0 }; self.drives.len()];
+        let mut t = ts_ms + step_ms;
+        while t < arrival {
+            let (outdoor, ghi) = s.weather.at(t + step_ms / 2);
+            ahead.step(s.step_s, outdoor, ghi, &heat, &mut outcome)?;
+            t += step_ms;
+        }
+        let reached = ahead.air().iter().zip(ahead.zones()).all(|(a, z)| *a >= s.control.occupied_c - z.deadband);
+        if !reached {
+            self.started_early = Some(date);
+        }
+        Ok(())
     }
 
     /// The mean outdoor temperature of a local day, from the weather year's hours: what a
@@ -257,7 +350,9 @@ impl Emulator {
         }
         let start = self.now_ms;
         let step_ms = (self.settings.step_s * 1000.0) as i64;
+        self.optimum_start(start)?;
         self.refresh_setpoints(start);
+        let plant_enabled = self.heated_period;
         let (outdoor, ghi) = self.settings.weather.at(start + step_ms / 2);
         self.building.step(self.settings.step_s, outdoor, ghi, &self.drives, &mut self.outcome)?;
         self.now_ms = start + step_ms;
@@ -266,10 +361,23 @@ impl Emulator {
         let o = &self.outcome;
         self.heating_w = o.plant_wh / hours;
         self.building_w = o.equipment_wh / hours;
+        // Pumps run while the plant is on (its heated period, or a zone calling for heat); the
+        // burner's fan as it fires.
+        self.hvac_w = match self.settings.auxiliaries {
+            Some(a) if plant_enabled || o.heat_wh > 0.0 => {
+                let firing = o.heat_wh / hours / self.settings.plant.capacity_w(outdoor).max(1.0);
+                a.pumps_w + a.fan_w * firing.min(1.0)
+            }
+            _ => 0.0,
+        };
+        for ((ppm, spec), drive) in self.co2_ppm.iter_mut().zip(&self.settings.co2).zip(&self.drives) {
+            *ppm = spec.step(*ppm, self.settings.step_s, drive.occupancy);
+        }
         let t = &mut self.truth;
         t.step += 1;
         t.done = t.step >= self.settings.steps;
         t.plant_kwh += o.plant_wh / 1000.0;
+        t.hvac_kwh += self.hvac_w * hours / 1000.0;
         t.heat_kwh += o.heat_wh / 1000.0;
         t.equipment_kwh += o.equipment_wh / 1000.0;
         t.capacity_limited_steps += u64::from(o.capacity_limited > 0);
@@ -305,8 +413,12 @@ impl Emulator {
     /// The ground truth now.
     pub fn truth(&mut self) -> &Truth {
         self.truth.ts = crate::clock::iso(self.now_ms);
-        for ((z, state), drive) in self.truth.zones.iter_mut().zip(&self.zones).zip(&self.drives) {
+        for (((z, state), drive), ppm) in
+            self.truth.zones.iter_mut().zip(&self.zones).zip(&self.drives).zip(&self.co2_ppm)
+        {
             z.setpoint_c = drive.setpoint;
+            z.occupancy = drive.occupancy;
+            z.co2_ppm = *ppm;
             z.commanded = state.command.is_some();
             z.overridden = state.occupant.is_some();
         }
@@ -316,17 +428,19 @@ impl Emulator {
     /// What the devices read now (sensor noise included), as `messages` publishes it and a
     /// controller in the same process sees it.
     pub fn readings(&mut self) -> Readings {
-        let sensor = self.settings.sensor;
+        let (sensor, co2_sensor) = (self.settings.sensor, self.settings.co2_sensor);
         let zones = self
             .outcome
             .zones
             .iter()
             .zip(&self.drives)
-            .map(|(z, d)| ZoneReport {
+            .zip(&self.co2_ppm)
+            .map(|((z, d), ppm)| ZoneReport {
                 temperature: sensor.read(z.air, &mut self.noise),
                 setpoint: d.setpoint,
                 demand: 100.0 * z.duty,
                 occupied: d.occupancy > 0.0,
+                co2_ppm: co2_sensor.read(*ppm, &mut self.co2_noise),
             })
             .collect();
         let (outdoor, ghi) = self.weather;
@@ -336,6 +450,7 @@ impl Emulator {
             outdoor: self.sensor_outdoor.read(outdoor, &mut self.noise),
             ghi,
             heating_w: self.heating_w,
+            hvac_w: self.hvac_w,
         }
     }
 
@@ -351,6 +466,8 @@ impl Emulator {
             heating_w: r.heating_w,
             building_kwh: self.truth.equipment_kwh,
             building_w: self.building_w,
+            hvac_kwh: self.truth.hvac_kwh,
+            hvac_w: r.hvac_w,
         };
         devices::render(&self.settings, &self.topics, &report, out);
     }

@@ -181,6 +181,7 @@ fn apply(emulator: &mut Emulator, topic: &str, payload: &[u8], summary: &mut Sim
             tracing::debug!(zone, setpoint, "setpoint command");
         }
         Inbound::Occupant { zone, setpoint } => tracing::info!(zone, setpoint, "an occupant set the thermostat"),
+        Inbound::Released { zone } => tracing::debug!(zone, "setpoint released: the programme is back"),
         Inbound::AgentOffline => tracing::info!("the agent is offline: thermostats follow their own programme"),
         Inbound::Refused { topic, error } => {
             summary.refused += 1;

@@ -1,8 +1,9 @@
 //! `sobre sim`: a building to learn from. An emulated multi-zone building (physics in
 //! `sobre_models::emulator`) that speaks MQTT like a real gateway's devices: Zigbee2MQTT TRVs
-//! and presence sensors, Tasmota meters, a weather feed. It obeys setpoint commands on its
-//! thermostats' topics, lets an occupant override a thermostat, and runs in event time: as fast
-//! as the machine allows, at a multiple of real time, or stepped by a test.
+//! and presence sensors, Tasmota meters, a weather feed; or a BMS's points and meters. It obeys
+//! setpoint commands on its thermostats' topics (a BMS holds them until released), lets an
+//! occupant override a thermostat, and runs in event time: as fast as the machine allows, at a
+//! multiple of real time, or stepped by a test. Two buildings are bundled: a school and an office.
 //!
 //! Layer: tools, at the top (see `crate::layers`): may use every layer below.
 
@@ -11,6 +12,9 @@ pub(crate) mod config;
 pub mod devices;
 pub(crate) mod emulator;
 pub(crate) mod link;
+pub(crate) mod occupancy;
+#[cfg(test)]
+mod office_tests;
 pub(crate) mod programme;
 pub mod trial;
 pub(crate) mod weather;
@@ -19,9 +23,37 @@ pub mod whatif;
 pub use config::SimSettings;
 pub use emulator::{Emulator, Readings, Truth};
 pub use link::{run, SimSummary, Target};
+pub use weather::Climate;
 
 /// The school `sobre demo` runs: poorly tuned, eight zones, a heat pump, winter 2019.
 pub const SCHOOL: &str = include_str!("../../../config/sim-school.toml");
+/// The office: a BMS over a gas boiler, well tuned, three zones, autumn 2021 in the Netherlands.
+pub const OFFICE: &str = include_str!("../../../config/sim-office.toml");
+
+/// The buildings bundled with sobre.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Bundled {
+    /// A primary school: heat pump, Zigbee TRVs and presence sensors, poorly tuned thermostats.
+    #[default]
+    School,
+    /// Town hall offices: gas boiler, a BMS (plant off at night, optimum start), CO₂ sensors.
+    Office,
+}
+
+impl Bundled {
+    /// The building's description, and where it comes from.
+    pub fn text(self) -> (&'static str, &'static str) {
+        match self {
+            Bundled::School => (SCHOOL, "config/sim-school.toml"),
+            Bundled::Office => (OFFICE, "config/sim-office.toml"),
+        }
+    }
+
+    pub fn settings(self) -> Result<SimSettings, config::SimConfigError> {
+        let (text, origin) = self.text();
+        SimSettings::parse(text, origin)
+    }
+}
 
 /// The agent configuration `sobre demo` runs: config/demo.toml with the brokers' ports and the
 /// store's path filled in, and the points of `building`'s devices appended.

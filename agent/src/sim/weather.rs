@@ -1,13 +1,38 @@
 //! A real weather year: hourly outdoor temperature and global horizontal irradiance, linearly
 //! interpolated to the emulator's step. Bundled: Cambridge (UK) 2019, measured beside the
-//! university's buildings (see tests/data/README.md).
+//! university's buildings, and the Netherlands from October 2021 to January 2022, measured
+//! beside Dutch homes (see tests/data/README.md).
 
 use crate::clock::iso;
 use crate::ingest::decode::parse_timestamp;
 use std::path::Path;
 
 #[cfg(feature = "demo")]
-const BUNDLED: &[u8] = include_bytes!("../../../tests/data/cambridge_estates/ucam_b33_2019.csv");
+const CAMBRIDGE_2019: &[u8] = include_bytes!("../../../tests/data/cambridge_estates/ucam_b33_2019.csv");
+#[cfg(feature = "demo")]
+const NETHERLANDS_2021: &[u8] = include_bytes!("../../../tests/data/nl_homes_thermal/weather_2021.csv");
+
+/// A bundled weather record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+pub enum Climate {
+    /// Cambridge (UK), the year 2019: a maritime winter, rarely below −3 °C.
+    #[default]
+    #[serde(rename = "cambridge-2019")]
+    Cambridge2019,
+    /// The Netherlands, 25 October 2021 to 4 January 2022.
+    #[serde(rename = "netherlands-2021")]
+    Netherlands2021,
+}
+
+impl Climate {
+    /// Where and when, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Climate::Cambridge2019 => "Cambridge (UK) 2019",
+            Climate::Netherlands2021 => "the Netherlands, autumn 2021",
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Weather {
@@ -30,11 +55,17 @@ pub enum WeatherError {
 }
 
 impl Weather {
-    pub fn bundled() -> Result<Self, WeatherError> {
+    pub fn bundled(climate: Climate) -> Result<Self, WeatherError> {
         #[cfg(feature = "demo")]
-        return Self::read(BUNDLED);
+        return Self::read(match climate {
+            Climate::Cambridge2019 => CAMBRIDGE_2019,
+            Climate::Netherlands2021 => NETHERLANDS_2021,
+        });
         #[cfg(not(feature = "demo"))]
-        Err(WeatherError::NotBundled)
+        {
+            let _ = climate;
+            Err(WeatherError::NotBundled)
+        }
     }
 
     pub fn load(path: &Path) -> Result<Self, WeatherError> {

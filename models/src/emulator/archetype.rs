@@ -12,6 +12,8 @@ pub enum Use {
     Gym,
     /// Canteen or assembly hall.
     Hall,
+    /// A meeting room: full when booked, empty otherwise.
+    Meeting,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,14 +33,25 @@ impl Use {
             Use::Office => (0.08, 12.0, 1.0, 0.15),
             Use::Gym => (0.05, 4.0, 2.5, 0.12),
             Use::Hall => (0.5, 10.0, 1.3, 0.18),
+            Use::Meeting => (0.3, 6.0, 1.0, 0.15),
         }
+    }
+
+    /// People per m² of floor at full occupancy (an office about one per 12 m², a classroom one
+    /// per 2.5 m²).
+    pub fn people_per_m2(self) -> f64 {
+        self.figures().0
     }
 }
 
 /// Sensible heat of a seated person, W.
 const PERSON_W: f64 = 75.0;
-/// Ventilation per person, m³/s (8 l/s), with 60 % heat recovery; air holds 1200 J/m³K.
-const VENTILATION_PER_PERSON: f64 = 0.008 * 1200.0 * 0.4;
+/// Share of the ventilation's heat that its heat exchanger recovers.
+pub const VENTILATION_HEAT_RECOVERY: f64 = 0.6;
+/// Heat capacity of air, J/(m³·K).
+pub const AIR_J_PER_M3K: f64 = 1200.0;
+/// Ventilation per person, m³/s (8 l/s), net of the heat recovered, W/K.
+const VENTILATION_PER_PERSON: f64 = 0.008 * AIR_J_PER_M3K * (1.0 - VENTILATION_HEAT_RECOVERY);
 
 impl ZoneSpec {
     pub fn from_archetype(name: &str, floor_area_m2: f64, room: Use, envelope: Envelope) -> Self {

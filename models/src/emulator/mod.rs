@@ -9,10 +9,12 @@
 //! for the fastest node.
 
 mod archetype;
+mod co2;
 mod plant;
 mod sensor;
 
 pub use archetype::{Envelope, Use};
+pub use co2::{Co2Spec, OUTDOOR_PPM};
 pub use plant::Plant;
 pub use sensor::{Noise, Sensor};
 

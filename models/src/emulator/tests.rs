@@ -156,3 +156,20 @@ fn bad_physics_is_refused_with_the_field_named() {
     let e = Building::new(vec![classroom("a")], vec![(0, 3, 10.0)], heat_pump(), 20.0).expect_err("no zone 3");
     assert!(e.to_string().contains("0–3"), "{e}");
 }
+
+#[test]
+fn co2_climbs_to_a_ventilated_level_while_occupied_and_decays_towards_outdoor_when_empty() {
+    // Given an office and a classroom with their archetype's people and ventilation
+    let table = [("office", Use::Office, 800.0, 1100.0), ("classroom", Use::Classroom, 900.0, 1200.0)];
+    for (name, room, low, high) in table {
+        let zone = ZoneSpec::from_archetype(name, 60.0, room, Envelope::Average);
+        let co2 = Co2Spec::for_zone(&zone, room);
+        // When it is fully occupied for a morning (4 h in 15-minute steps)
+        let occupied = (0..16).fold(OUTDOOR_PPM, |ppm, _| co2.step(ppm, STEP_S, 1.0));
+        // Then CO₂ sits at the level a ventilated room reaches
+        assert!((low..high).contains(&occupied), "{name}: {occupied:.0} ppm after a morning");
+        // And fourteen empty hours bring it back within 50 ppm of outdoors, never below
+        let night = (0..56).fold(occupied, |ppm, _| co2.step(ppm, STEP_S, 0.0));
+        assert!((OUTDOOR_PPM..OUTDOOR_PPM + 50.0).contains(&night), "{name}: {night:.0} ppm at dawn");
+    }
+}
