@@ -2,7 +2,7 @@
 //! programme it had and under the changed one (the same zone model draws both, so its errors
 //! cancel), the kelvin-hours between them, and the energy those kelvin-hours cost.
 
-use super::history::{whole_day, History, STEP_HOURS};
+use super::history::{whole_day, HeatingInput, History, STEP_HOURS};
 use super::programme::Programme;
 use super::setting::Setting;
 use chrono::Timelike;
@@ -23,11 +23,13 @@ pub struct Models {
     pub dynamics: Vec<Result<ZoneDynamics, String>>,
 }
 
-/// A zone's air and mass with the most heating its emitters gave.
+/// A zone's air and mass with the most heating its emitters gave, in the units of the input it
+/// was fitted on.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ZoneDynamics {
     pub model: TwoNodeModel,
     pub max_heating: f64,
+    pub input: HeatingInput,
 }
 
 /// Forecast windows the zone model is fitted on: two days, so each spans a whole night's fall
@@ -36,6 +38,7 @@ const FIT_WINDOW: usize = 192;
 
 fn zone_dynamics(h: &History, z: usize) -> Result<ZoneDynamics, String> {
     let zone = &h.zones[z];
+    let input = h.heating_input(z);
     // A gap joins its two sides: a fit on day-long trajectories shrugs off a few such seams.
     let steps: Vec<ZoneStep> = (0..h.len())
         .filter_map(|i| {
@@ -43,7 +46,7 @@ fn zone_dynamics(h: &History, z: usize) -> Result<ZoneDynamics, String> {
                 indoor: zone.temperature[i]?,
                 outdoor: h.outdoor[i]?,
                 solar: h.solar[i].unwrap_or(0.0),
-                heating: zone.demand[i]?,
+                heating: h.heating(input, z, i)?,
                 hour: h.local(i).hour() as u8,
                 occupancy: zone.occupancy[i].unwrap_or(0.0),
             })
@@ -51,10 +54,15 @@ fn zone_dynamics(h: &History, z: usize) -> Result<ZoneDynamics, String> {
         .collect();
     let max_heating = steps.iter().map(|s| s.heating).fold(0.0, f64::max);
     if max_heating <= 0.0 {
-        return Err("its heating demand was never above zero".into());
+        return Err(match input {
+            HeatingInput::ZoneDemand => "its heating demand was never above zero".into(),
+            HeatingInput::BuildingPower => {
+                "it has no heating-demand point and the heating meter never read above zero".into()
+            }
+        });
     }
     let model = fit_two_node(&steps, STEP_HOURS, FIT_WINDOW).map_err(|e| e.to_string())?;
-    Ok(ZoneDynamics { model, max_heating })
+    Ok(ZoneDynamics { model, max_heating, input })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -96,15 +104,18 @@ fn heat_days(h: &History) -> Vec<HeatDay> {
     days
 }
 
+/// A zone's quarter-hours for its response; heating on: its emitter, or without a demand
+/// point, the plant drawing.
 fn zone_quarters(h: &History, z: usize) -> Vec<Option<ZoneQuarter>> {
     let zone = &h.zones[z];
+    let input = h.heating_input(z);
     (0..h.len())
         .map(|i| {
             Some(ZoneQuarter {
                 indoor: zone.temperature[i]?,
                 setpoint: zone.setpoint[i]?,
                 outdoor: h.outdoor[i]?,
-                heating: zone.demand[i]? > 0.0,
+                heating: h.heating(input, z, i)? > 0.0,
                 occupied: zone.occupancy[i].unwrap_or(0.0) > 0.0,
             })
         })
