@@ -1,11 +1,12 @@
 //! Baselines fitted on what the store holds: the CalTRACK hourly model of one energy point
 //! against the outdoor temperature, with its Guideline 14 verdict and the lag-1
-//! autocorrelation of its residuals (which widens the savings interval).
+//! autocorrelation of its residuals (which widens the savings interval). Hours are read in the
+//! site's calendar: its time zone, and its holidays as a day type of their own.
 
+use crate::config::Site;
 use crate::store::rollup::Resolution;
 use crate::store::{Store, StoreError};
 use chrono::{Datelike, Timelike};
-use chrono_tz::Tz;
 use sobre_models::hourly::{fit_hourly, HourObs, HourlyModel};
 use sobre_models::metrics::{gl14, Metrics, Resolution as Gl14Resolution};
 use sobre_models::stats::lag1_autocorrelation;
@@ -26,7 +27,7 @@ pub struct Baseline {
 /// keyed by the hour's start, in the site's calendar.
 pub fn hours(
     store: &Store,
-    tz: Tz,
+    site: &Site,
     point: &str,
     outdoor: &str,
     (from_ms, to_ms): (i64, i64),
@@ -38,20 +39,21 @@ pub fn hours(
         .filter(|(bucket, _)| (from_ms..to_ms).contains(bucket))
         .filter_map(|(bucket, energy)| {
             let temp = *temps.get(&bucket)?;
-            let local = chrono::DateTime::from_timestamp_millis(bucket)?.with_timezone(&tz);
+            let local = chrono::DateTime::from_timestamp_millis(bucket)?.with_timezone(&site.timezone);
             let tow = local.weekday().num_days_from_monday() * 24 + local.hour();
-            Some((bucket, HourObs { month: local.month() as u8, tow: tow as u8, temp, energy }))
+            let holiday = site.is_holiday(local.date_naive());
+            Some((bucket, HourObs { month: local.month() as u8, tow: tow as u8, temp, energy, holiday }))
         })
         .collect())
 }
 
 /// Fits a baseline for each of `points` on `period`; a point whose hours cannot be read gets
 /// the reason instead, like one with too little data.
-pub fn fit_each(store: &Store, tz: Tz, points: &[String], outdoor: &str, period: (i64, i64)) -> Fits {
+pub fn fit_each(store: &Store, site: &Site, points: &[String], outdoor: &str, period: (i64, i64)) -> Fits {
     points
         .iter()
         .map(|point| {
-            let fit = hours(store, tz, point, outdoor, period).map_err(|e| e.to_string()).and_then(|h| fit(&h));
+            let fit = hours(store, site, point, outdoor, period).map_err(|e| e.to_string()).and_then(|h| fit(&h));
             (point.clone(), fit)
         })
         .collect()

@@ -3,7 +3,8 @@
 //! building's mass is paid back. Each change is checked against the emulator rerun with that
 //! change alone.
 
-use sobre_models::metrics::{gl14, Resolution};
+use sobre_models::hourly::{fit_hourly, HourObs, HourlyModel};
+use sobre_models::metrics::{gl14, metrics, Resolution};
 use sobre_models::setback::{HeatDay, HeatLoss};
 use sobre_models::thermal::{fit_two_node, Inputs, TwoNodeModel, ZoneStep};
 mod support;
@@ -109,7 +110,7 @@ fn zone_models_driven_by_the_buildings_power_draw_each_change_as_the_emulator_do
         // replays the programme it had and the changed one (as the advisor does)
         let max_kw = before.iter().map(|q| q.gas_kwh / STEP_HOURS).fold(0.0, f64::max);
         let (had, proposed): (Vec<f64>, Vec<f64>) =
-            before.iter().map(|q| (q.setpoint, changed.setpoint(q.weekday, q.hour))).unzip();
+            before.iter().map(|q| (q.setpoint, changed.setpoint(q.weekday, q.hour, q.holiday))).unzip();
         let mut lowered = vec![0.0; before.len()];
         for z in 0..2 {
             let model = fit_two_node(&zone_steps(&before, z), STEP_HOURS, 192).expect("zone model fits");
@@ -132,4 +133,69 @@ fn zone_models_driven_by_the_buildings_power_draw_each_change_as_the_emulator_do
         // Then the estimate is within 25 % of the emulator's
         assert!((kwh / truth - 1.0).abs() < 0.25, "{change}: estimated {kwh:.0} kWh, emulator {truth:.0} kWh");
     }
+}
+
+/// The office's gas hour by hour, as the agent's baseline reads it; holidays flagged or not.
+fn gas_hours(quarters: &[Quarter], holidays_flagged: bool) -> Vec<HourObs> {
+    quarters
+        .chunks(4)
+        .map(|hour| {
+            let q = &hour[0];
+            HourObs {
+                month: q.month,
+                tow: (q.weekday * 24 + q.hour as usize) as u8,
+                temp: hour.iter().map(|q| q.outdoor).sum::<f64>() / 4.0,
+                energy: gas(hour),
+                holiday: holidays_flagged && q.holiday,
+            }
+        })
+        .collect()
+}
+
+/// The hourly model's predictions summed per local day: `(metered, predicted)`, whole days
+/// of fitted months only.
+fn daily_sums(model: &HourlyModel, hours: &[HourObs]) -> (Vec<f64>, Vec<f64>) {
+    hours
+        .chunks(24)
+        .filter_map(|day| {
+            let predicted: Option<f64> = day.iter().map(|o| model.predict(o)).sum();
+            Some((day.iter().map(|o| o.energy).sum::<f64>(), predicted?))
+        })
+        .unzip()
+}
+
+#[test]
+fn the_hourly_baseline_of_the_offices_gas_learns_its_christmas_closure_as_holidays() {
+    // Given the well-tuned office's gas, hour by hour, closed from 24 December
+    let quarters = run(Programme::WELL_TUNED, &weather());
+    // When the time-of-week-and-temperature model is fitted with the closure flagged as
+    // holidays, and without
+    let fit = |flagged: bool| fit_hourly(&gas_hours(&quarters, flagged)).expect("fits");
+    let (flagged, unflagged) = (fit(true), fit(false));
+    let (metered, predicted) = daily_sums(&flagged.model, &gas_hours(&quarters, true));
+    let daily = metrics(&metered, &predicted, 0);
+    for (what, m) in [("holidays flagged", &flagged.metrics), ("unflagged", &unflagged.metrics), ("daily sums", &daily)]
+    {
+        eprintln!(
+            "office gas, hourly TOWT, {what}: CV(RMSE) {:.1} %, NMBE {:.2} %, R² {:.2}, n {}, p {}",
+            100.0 * m.cv_rmse,
+            100.0 * m.nmbe,
+            m.r2,
+            m.n,
+            m.p
+        );
+    }
+    // Then flagging the closure halves the hourly error (its weekdays no longer stand for
+    // working days), its bias is within Guideline 14's, and its daily sums pass the daily gate.
+    // (Its hourly CV(RMSE) stays above the hourly gate's 30 %: what the boiler burns in an hour
+    // of frost protection or of recovery follows the hours before it, which a model of the
+    // hour's own temperature and time of week cannot see; see the README.)
+    assert!(
+        flagged.metrics.cv_rmse < 0.6 * unflagged.metrics.cv_rmse,
+        "{:?} vs {:?}",
+        flagged.metrics,
+        unflagged.metrics
+    );
+    assert!(flagged.metrics.nmbe.abs() < 0.10, "{:?}", flagged.metrics);
+    assert!(gl14(Resolution::Daily, &daily).pass, "{daily:?}");
 }

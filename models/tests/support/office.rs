@@ -10,6 +10,10 @@ pub const STEP_HOURS: f64 = 0.25;
 pub const QUARTERS_PER_DAY: usize = 96;
 /// The weather file starts on Monday 25 October 2021 at midnight.
 const FIRST_WEEKDAY: usize = 0;
+/// Days of the weather file in each month from October 2021: (month, days).
+const MONTHS: [(u8, usize); 4] = [(10, 7), (11, 30), (12, 31), (1, 31)];
+/// The office closes from Friday 24 December 2021 to Sunday 2 January 2022, days of the file.
+const CHRISTMAS: std::ops::RangeInclusive<usize> = 60..=69;
 /// Days the building runs before anything is recorded: its mass forgets the start.
 pub const WARM_UP_DAYS: usize = 7;
 /// The setback the BMS holds while the plant is off, °C.
@@ -59,8 +63,8 @@ impl Programme {
     pub const WELL_TUNED: Programme =
         Programme { occupied_c: 21.0, start_hour: 6.0, end_hour: 18.0, weekends_heated: false };
 
-    pub fn setpoint(&self, weekday: usize, hour: f64) -> f64 {
-        let heated_day = weekday < 5 || self.weekends_heated;
+    pub fn setpoint(&self, weekday: usize, hour: f64, holiday: bool) -> f64 {
+        let heated_day = !holiday && (weekday < 5 || self.weekends_heated);
         if heated_day && (self.start_hour..self.end_hour).contains(&hour) {
             self.occupied_c
         } else {
@@ -69,9 +73,9 @@ impl Programme {
     }
 }
 
-/// People in, 0–1: weekdays 08:00–18:00, fewer at lunch.
-fn occupancy(weekday: usize, hour: f64) -> f64 {
-    match (weekday < 5, hour) {
+/// People in, 0–1: weekdays 08:00–18:00 but holidays, fewer at lunch.
+fn occupancy(weekday: usize, hour: f64, holiday: bool) -> f64 {
+    match (weekday < 5 && !holiday, hour) {
         (false, _) => 0.0,
         (true, h) if (12.0..13.5).contains(&h) => 0.4,
         (true, h) if (8.0..18.0).contains(&h) => 0.8,
@@ -84,7 +88,11 @@ fn occupancy(weekday: usize, hour: f64) -> f64 {
 pub struct Quarter {
     /// Index from the first recorded quarter-hour; its local day is `index / 96`.
     pub day: usize,
+    /// 1–12.
+    pub month: u8,
     pub weekday: usize,
+    /// The office is closed for Christmas.
+    pub holiday: bool,
     pub hour: f64,
     pub outdoor: f64,
     pub ghi: f64,
@@ -120,8 +128,9 @@ pub fn run(programme: Programme, weather: &[Weather]) -> Vec<Quarter> {
         let day = k / QUARTERS_PER_DAY;
         let weekday = (FIRST_WEEKDAY + day) % 7;
         let hour = (k % QUARTERS_PER_DAY) as f64 * STEP_HOURS;
-        let setpoint = programme.setpoint(weekday, hour);
-        let occupancy = occupancy(weekday, hour);
+        let holiday = CHRISTMAS.contains(&day);
+        let setpoint = programme.setpoint(weekday, hour, holiday);
+        let occupancy = occupancy(weekday, hour, holiday);
         let drive = ZoneDrive { setpoint, occupancy };
         building.step(STEP_HOURS * 3600.0, w.outdoor, w.ghi, &[drive, drive], &mut out).expect("two drives");
         burnt_kwh += out.plant_wh / 1000.0;
@@ -136,7 +145,9 @@ pub fn run(programme: Programme, weather: &[Weather]) -> Vec<Quarter> {
         if day >= WARM_UP_DAYS {
             quarters.push(Quarter {
                 day: day - WARM_UP_DAYS,
+                month: month_of(day),
                 weekday,
+                holiday,
                 hour,
                 outdoor: w.outdoor,
                 ghi: w.ghi,
@@ -149,6 +160,17 @@ pub fn run(programme: Programme, weather: &[Weather]) -> Vec<Quarter> {
         }
     }
     quarters
+}
+
+fn month_of(day: usize) -> u8 {
+    let mut first = 0;
+    for (month, days) in MONTHS {
+        if day < first + days {
+            return month;
+        }
+        first += days;
+    }
+    MONTHS[MONTHS.len() - 1].0
 }
 
 /// Mean of the zones' air temperatures.
