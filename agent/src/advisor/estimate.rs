@@ -260,3 +260,95 @@ pub fn estimate(
         worst_discomfort_kh_per_week: discomfort.iter().copied().fold(0.0, f64::max) / weeks,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisor::history::{Column, ZoneHistory};
+    use sobre_models::emulator::{Building, Envelope, Plant, StepOutcome, Use, ZoneDrive, ZoneSpec};
+
+    const DAYS: usize = 21;
+
+    /// Three weeks of a two-zone office whose BMS runs a gas boiler 06:00–18:00 on weekdays
+    /// (21 °C, 12 °C otherwise), under weather that changes from day to day; each zone with a
+    /// TRV's heating demand, or none.
+    fn office(with_demand: bool) -> History {
+        let zones = vec![
+            ZoneSpec::from_archetype("ground", 400.0, Use::Office, Envelope::Poor),
+            ZoneSpec::from_archetype("first", 400.0, Use::Office, Envelope::Average),
+        ];
+        let boiler = Plant::Boiler { rated_w: zones.iter().map(|z| z.emitter).sum(), efficiency: 0.9 };
+        let mut building = Building::new(zones, vec![(0, 1, 200.0)], boiler, 16.0).expect("valid office");
+        let n = DAYS * 96;
+        let (mut outdoor, mut heating_kwh) = (Vec::new(), Vec::new());
+        let mut columns = vec![(Vec::new(), Vec::new(), Vec::new(), Vec::new()); 2];
+        let mut out = StepOutcome::default();
+        for i in 0..n {
+            let (day, quarter) = (i / 96, i % 96);
+            let weekday = day % 7 < 5;
+            let t = 2.0 + (day * 7 % 9) as f64 - 3.0 * (quarter as f64 / 96.0 * std::f64::consts::TAU).cos();
+            let on = weekday && (24..72).contains(&quarter);
+            let occupancy = if weekday && (32..72).contains(&quarter) { 0.8 } else { 0.0 };
+            let drive = ZoneDrive { setpoint: if on { 21.0 } else { 12.0 }, occupancy };
+            building.step(900.0, t, 0.0, &[drive, drive], &mut out).expect("two drives");
+            outdoor.push(Some(t));
+            heating_kwh.push(Some(out.plant_wh / 1000.0));
+            for (c, z) in columns.iter_mut().zip(&out.zones) {
+                c.0.push(Some(z.mean_air));
+                c.1.push(Some(drive.setpoint));
+                c.2.push(with_demand.then_some(100.0 * z.duty));
+                c.3.push(Some(occupancy));
+            }
+        }
+        let zones = columns
+            .into_iter()
+            .zip(["ground", "first"])
+            .map(|((temperature, setpoint, demand, occupancy), zone): ((Column, Column, Column, Column), _)| {
+                ZoneHistory { zone: zone.into(), temperature, setpoint, demand, cooling: vec![None; n], occupancy }
+            })
+            .collect();
+        History {
+            tz: chrono_tz::UTC,
+            // 2019-01-07, a Monday, at midnight UTC.
+            start_ms: 1_546_819_200_000,
+            outdoor,
+            solar: vec![None; n],
+            heating_meter: Some("gas".into()),
+            heating_kwh,
+            other_meters: Vec::new(),
+            other_kwh: vec![None; n],
+            zones,
+        }
+    }
+
+    #[test]
+    fn a_zone_without_a_demand_point_is_modelled_on_the_buildings_heating_power() {
+        // (each zone has a TRV's demand, the input its models are driven by)
+        let table = [(true, HeatingInput::ZoneDemand), (false, HeatingInput::BuildingPower)];
+        for (with_demand, input) in table {
+            // Given the office's three weeks, with or without a heating-demand point per zone
+            let h = office(with_demand);
+            for z in 0..h.zones.len() {
+                // When the zone's air-and-mass model and its response are fitted
+                let dynamics = zone_dynamics(&h, z);
+                let response = ZoneResponse::fit(&zone_quarters(&h, z), STEP_HOURS);
+                // Then both fit, on that input, and the model follows the zone to within half a
+                // kelvin; the response sees the evening's fall and the morning's climb
+                let d = dynamics.unwrap_or_else(|e| panic!("demand {with_demand}, zone {z}: {e}"));
+                assert_eq!(d.input, input);
+                assert!(d.model.rmse_k < 0.5, "demand {with_demand}, zone {z}: {:?}", d.model);
+                let r = response.unwrap_or_else(|e| panic!("demand {with_demand}, zone {z}: {e}"));
+                assert!(
+                    r.cooling_per_h > 0.0 && r.warming_k_per_h.is_finite(),
+                    "demand {with_demand}, zone {z}: {r:?}"
+                );
+            }
+            // And without demand points, each zone takes the whole building's power: summed
+            // over the zones, a forecast counts the plant once
+            let per_input = crate::advisor::kw_per_demand(&h).expect("heating seen");
+            if input == HeatingInput::BuildingPower {
+                assert!((per_input - 0.5).abs() < 1e-12, "{per_input}");
+            }
+        }
+    }
+}
