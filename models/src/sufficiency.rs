@@ -162,6 +162,7 @@ pub fn extreme_days(days: &[Day]) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daily::{fit_daily, DailyOptions};
 
     fn hours(days: i64, energy: f64) -> Vec<Hour> {
         (0..days * 24).map(|h| Hour { day: h / 24, weekend: false, energy: Some(energy), temp: Some(10.0) }).collect()
@@ -192,34 +193,39 @@ mod tests {
 
     #[test]
     fn a_meter_off_at_nights_and_weekends_is_baselined_when_its_zeros_are_readings() {
-        // Given three weeks of an HVAC board: 30 kWh an hour 07:00–19:00 on weekdays, a real 0
+        // Given six weeks of an HVAC board: 30 kWh an hour 07:00–19:00 on weekdays, a real 0
         // otherwise (the plant is off)
-        let h: Vec<Hour> = (0..21 * 24)
+        let h: Vec<Hour> = (0..42 * 24)
             .map(|k| {
                 let (day, hour) = (k / 24, k % 24);
                 let weekend = day % 7 >= 5;
                 let on = !weekend && (7..19).contains(&hour);
-                Hour { day, weekend, energy: Some(if on { 30.0 } else { 0.0 }), temp: Some(5.0) }
+                Hour { day, weekend, energy: Some(if on { 30.0 } else { 0.0 }), temp: Some(2.0 + (day % 9) as f64) }
             })
             .collect();
         let table = [
             // (zeros are readings, days usable, zeros counted as missing, disqualified)
-            (true, 21, 0, false),
-            (false, 0, 21 * 24 - 15 * 12, true),
+            (true, 42, 0, false),
+            (false, 0, 42 * 24 - 30 * 12, true),
         ];
         for (readings, usable, missing, disqualified) in table {
             // When it is cleaned with its zeros as readings, or as CalTRACK has it
             let (days, report) = daily_from_hours(&h, Zeros::of(Fuel::Electricity, readings));
-            // Then flagged, every day is usable, weekends at 0 kWh; unflagged, today's rule
-            // holds: no day is whole, and the baseline is disqualified
+            // Then flagged, every day is usable, weekends at 0 kWh, and the daily baseline fits
+            // them; unflagged, today's rule holds: no day is whole, the baseline is
+            // disqualified and there is none
             assert_eq!(
                 (report.days_usable, report.zeros_as_missing, !report.disqualifications.is_empty()),
                 (usable, missing, disqualified),
                 "zeros are readings: {readings}; {report:?}"
             );
-            if readings {
+            let baseline = fit_daily(&days, &DailyOptions::new(Fuel::Electricity));
+            assert_eq!(baseline.is_ok(), readings, "zeros are readings: {readings}; {baseline:?}");
+            if let Ok(fit) = baseline {
                 let energy: Vec<f64> = days.iter().take(7).map(|d| d.energy).collect();
                 assert_eq!(energy, [360.0, 360.0, 360.0, 360.0, 360.0, 0.0, 0.0]);
+                let (weekday, weekend) = (fit.model.predict(5.0, false), fit.model.predict(5.0, true));
+                assert!((weekday - 360.0).abs() < 1.0 && weekend.abs() < 1.0, "{weekday} {weekend}");
             }
         }
     }
