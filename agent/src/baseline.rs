@@ -71,3 +71,65 @@ pub fn fit(hours: &[(i64, HourObs)]) -> Result<Baseline, String> {
         model: fit.model,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::reading::{EnergySpan, Reading, Record};
+
+    const H: i64 = 3_600_000;
+    // 2024-12-23T00:00:00Z, a Monday.
+    const MONDAY: i64 = 1_734_912_000_000;
+
+    #[test]
+    fn the_sites_holidays_reach_the_hourly_baseline_as_local_days() {
+        // Given a site in Paris closed on 24 and 25 December, and two days of hourly energy
+        // and outdoor temperature from Monday 23 December 00:00 UTC
+        let settings = Settings::parse(
+            r#"
+[site]
+id = "s"
+timezone = "Europe/Paris"
+holidays = [["2024-12-24", "2024-12-25"]]
+[[points]]
+id = "outdoor"
+kind = "outdoor_temperature"
+unit = "°C"
+topic = "o"
+[[points]]
+id = "gas"
+kind = "energy"
+fuel = "gas"
+unit = "kWh"
+topic = "g"
+cumulative = false
+interval = "1h"
+"#,
+            "test",
+        )
+        .expect("valid test config");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store =
+            Store::open(&dir.path().join("sobre.db"), &settings.points, settings.site.timezone).expect("store opens");
+        let batch: Vec<Record> = (0..48)
+            .flat_map(|h| {
+                let ts_ms = MONDAY + h * H;
+                let energy = Some(EnergySpan { start_ms: ts_ms, end_ms: ts_ms + H, kwh: 10.0 });
+                [
+                    Record::Reading(Reading { point: 0, ts_ms, value: 5.0, energy: None }),
+                    Record::Reading(Reading { point: 1, ts_ms, value: 10.0, energy }),
+                ]
+            })
+            .collect();
+        store.write(&batch).expect("write");
+        // When the baseline reads its hours
+        let hours = hours(&store, &settings.site, "gas", "outdoor", (MONDAY, MONDAY + 48 * H)).expect("hours");
+        // Then the hours from the local 24 December on (23:00 UTC on the 23rd) are holidays,
+        // keeping their hours of the week (Tuesday's, then Wednesday's first), and the Monday's
+        // are not
+        let holiday: Vec<i64> = hours.iter().filter(|(_, o)| o.holiday).map(|(t, _)| (t - MONDAY) / H).collect();
+        assert_eq!(holiday, (23..48).collect::<Vec<_>>());
+        assert!(hours.iter().filter(|(_, o)| o.holiday).all(|(_, o)| (24..=48).contains(&o.tow)));
+    }
+}
