@@ -170,6 +170,8 @@ const SUPPLY_GRID: [Option<f64>; 9] =
     [Some(30.0), Some(35.0), Some(40.0), Some(45.0), Some(50.0), Some(55.0), Some(65.0), Some(80.0), None];
 /// Columns of the daily regression (see [`HeatLoss::beta`]).
 const COLUMNS: usize = 5;
+/// The column of the day's rise of indoor temperature.
+const STORAGE: usize = 4;
 /// Scales the heat pump's lift so the coefficients stay of the order of a plain kWh/K·h.
 const LIFT_SCALE: f64 = 40.0;
 
@@ -209,7 +211,14 @@ impl HeatLoss {
         // A column that never varies (no solar sensor) must not make it singular; a ridge
         // this small moves no coefficient the data determines.
         let scale: f64 = days.iter().map(|d| d.weighted[g] * d.weighted[g]).sum();
-        let solution = ne.solve_penalising(1e-9 * scale.max(1.0), 0)?;
+        let ridge = 1e-9 * scale.max(1.0);
+        let mut solution = ne.solve_penalising(ridge, 0)?;
+        // A building stores heat, it does not make it: a negative capacity is the fit taking
+        // noise for physics, and it would bend the kelvin-hour's price to suit. The term leaves.
+        if solution.beta[STORAGE] < 0.0 {
+            ne.drop_column(STORAGE);
+            solution = ne.solve_penalising(ridge, 0)?;
+        }
         let predicted: Vec<f64> = days.iter().map(|d| solution.predict(&Self::row(d, g))).collect();
         let actual: Vec<f64> = days.iter().map(|d| d.energy_kwh).collect();
         let metrics = metrics(&actual, &predicted, COLUMNS);
@@ -353,6 +362,39 @@ mod tests {
         // And a setback lowering indoor by 3 K for 10 h at 5 °C avoids 30 K·h × 0.4 kWh
         let (kwh, se) = model.avoided((0..10).map(|_| (5.0, 3.0, false)));
         assert!((kwh - 12.0).abs() < 1e-4 && se < 1e-3, "{kwh} ± {se}");
+    }
+
+    #[test]
+    fn a_building_that_pays_its_mass_back_is_priced_per_kelvin_hour_and_a_negative_store_is_not_fitted() {
+        // Given days of a boiler, 0.4 kWh per K·h, whose building ends each day up to 3 K warmer
+        // or colder than it began (a plant off at weekends, a Monday's recovery)
+        let days = |kwh_per_k: f64| -> Vec<HeatDay> {
+            (0..28)
+                .map(|i| {
+                    let (outdoor, rise) = ((i % 10) as f64, ((i % 7) as f64 - 3.0));
+                    let mut d = HeatDay::new();
+                    for h in 0..24 {
+                        let indoor = 18.0 + rise * h as f64 / 23.0;
+                        let stored = if h == 0 { 0.0 } else { kwh_per_k * rise / 23.0 };
+                        d.add(0.4 * (indoor - outdoor) + stored, indoor, outdoor, false, 0.0, 1.0);
+                    }
+                    d
+                })
+                .collect()
+        };
+        // (kWh per K the building stores, as fitted)
+        let table = [(50.0, 50.0), (-50.0, 0.0)];
+        for (truth, fitted) in table {
+            // When it is fitted
+            let model = HeatLoss::fit(&days(truth)).expect("fits");
+            // Then a real store is found and the kelvin-hour keeps its price; a negative one is
+            // left out of the fit
+            assert!((model.beta[STORAGE] - fitted).abs() < 0.01, "{truth}: {:?}", model.beta);
+            if truth > 0.0 {
+                assert_eq!(model.supply_c, None, "{model:?}");
+                assert!((model.per_kelvin_hour(5.0) - 0.4).abs() < 1e-6, "{:?}", model.beta);
+            }
+        }
     }
 
     #[test]
