@@ -10,6 +10,7 @@ use serde::Serialize;
 pub struct Hour {
     /// Local day, as days since any fixed origin.
     pub day: i64,
+    /// A closed day: a weekend or a holiday (see [`crate::daily::Day::weekend`]).
     pub weekend: bool,
     pub energy: Option<f64>,
     pub temp: Option<f64>,

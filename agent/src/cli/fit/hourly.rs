@@ -20,8 +20,7 @@ fn observations(rows: &[Row], zeros: Zeros) -> (Vec<Option<HourObs>>, usize) {
         .zip(temps)
         .map(|(r, temp)| {
             let energy = r.hour.energy.filter(|e| !(zeros == Zeros::Missing && *e == 0.0))?;
-            // (a CSV has no site calendar: holidays are the site's, in the agent)
-            Some(HourObs { month: r.month, tow: r.tow, temp: temp?, energy, holiday: false })
+            Some(HourObs { month: r.month, tow: r.tow, temp: temp?, energy, holiday: r.holiday })
         })
         .collect();
     (obs, interpolated)

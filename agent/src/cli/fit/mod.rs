@@ -78,6 +78,10 @@ pub struct FitArgs {
     /// Try cooling terms for gas too (electricity always tries them).
     #[arg(long)]
     cooling: bool,
+    /// Days the building is closed besides weekends, START..END (repeatable): a day type of
+    /// their own in the hourly model, a closed day like a weekend in the daily one.
+    #[arg(long = "holiday")]
+    holidays: Vec<Period>,
     /// The meter's zeros are readings, not gaps: its plant is switched off at times (CalTRACK
     /// drops electricity zeros as missing otherwise).
     #[arg(long)]
@@ -128,6 +132,8 @@ struct Row {
     month: u8,
     /// Hour of the week, Monday 00:00 = 0.
     tow: u8,
+    /// On one of `--holiday`'s days.
+    holiday: bool,
 }
 
 /// Reads hourly rows in local time, in file order.
@@ -151,14 +157,15 @@ fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<Vec<Row>> {
         let Some(ms) = parse_timestamp(raw, tz) else { bail!("row {}: {raw:?} is not a timestamp", row + 2) };
         let local = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&tz);
         let number = |i: usize| record.get(i).and_then(|s| s.parse::<f64>().ok()).filter(|v| v.is_finite());
+        let holiday = args.holidays.iter().any(|p| (p.start..=p.end).contains(&local.date_naive()));
         let hour = Hour {
             day: index_of(local.date_naive()),
-            weekend: matches!(local.weekday(), Weekday::Sat | Weekday::Sun),
+            weekend: holiday || matches!(local.weekday(), Weekday::Sat | Weekday::Sun),
             energy: number(e),
             temp: number(temp),
         };
         let tow = local.weekday().num_days_from_monday() * 24 + local.hour();
-        hours.push(Row { hour, month: local.month() as u8, tow: tow as u8 });
+        hours.push(Row { hour, month: local.month() as u8, tow: tow as u8, holiday });
     }
     Ok(hours)
 }
