@@ -57,7 +57,7 @@ fn zone_dynamics(h: &History, z: usize) -> Result<ZoneDynamics, String> {
         return Err(match input {
             HeatingInput::ZoneDemand => "its heating demand was never above zero".into(),
             HeatingInput::BuildingPower => {
-                "it has no heating-demand point and the heating meter never read above zero".into()
+                "no heating demand was reported for it, and the heating meter never read above zero".into()
             }
         });
     }

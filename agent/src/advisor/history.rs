@@ -62,7 +62,9 @@ impl HeatingInput {
     pub fn describe(self) -> &'static str {
         match self {
             HeatingInput::ZoneDemand => "the zone's heating demand",
-            HeatingInput::BuildingPower => "the building's heating power shared by the zones (no heating-demand point)",
+            HeatingInput::BuildingPower => {
+                "the building's heating power shared by the zones (no heating demand reported per zone)"
+            }
         }
     }
 }
