@@ -11,7 +11,8 @@
 //!   would give;
 //! - [`HeatLoss`]: metered energy per kelvin-hour, day by day, with its efficiency varying with
 //!   outdoor temperature (a heat pump's COP falls in the cold, so a kelvin-hour at night costs
-//!   more electricity than one in the afternoon).
+//!   more electricity than one in the afternoon), and the heat the building stores or gives up
+//!   over the day (a plant off at night and at weekends pays it back at the restart).
 
 use crate::metrics::{metrics, Metrics};
 use crate::wls::{NormalEquations, SolveError};
