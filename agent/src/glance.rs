@@ -167,7 +167,7 @@ pub fn compute(
         let today = calendar.local_midnight(calendar.local_date(through));
         if baselines.0.is_none() {
             if let (Some(period), Some(cfg)) = (baseline_period.filter(|p| p.1 <= through), &settings.savings) {
-                baselines.0 = Some(baseline::fit_each(store, settings.site.timezone, &cfg.points, outdoor, period));
+                baselines.0 = Some(baseline::fit_each(store, &settings.site, &cfg.points, outdoor, period));
             }
         }
         for p in settings.points.iter().filter(|p| p.kind == PointKind::Energy) {
@@ -181,7 +181,7 @@ pub fn compute(
                 (None, None) => Err("no baseline period configured ([savings] baseline)".into()),
             };
             let from = (today - CHART_DAYS * DAY_MS).min(baseline_period.map_or(i64::MAX, |b| b.1));
-            let hours = baseline::hours(store, settings.site.timezone, &p.id, outdoor, (from, today))?;
+            let hours = baseline::hours(store, &settings.site, &p.id, outdoor, (from, today))?;
             energy.push(energy_glance(
                 &p.id,
                 p.fuel.unwrap_or(Fuel::Electricity),

@@ -16,6 +16,8 @@ pub struct Day {
     pub index: i64,
     pub energy: f64,
     pub temp: f64,
+    /// A day the building is closed: a Saturday, a Sunday, or a holiday (the closed-day type of
+    /// the day-type models).
     pub weekend: bool,
 }
 

@@ -109,7 +109,13 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Dai
 pub struct HourlyParams;
 
 fn hour_obs(r: ndarray::ArrayView1<f64>, energy: f64) -> HourObs {
-    HourObs { month: r[0].clamp(1.0, 12.0) as u8, tow: r[1].clamp(0.0, 167.0) as u8, temp: r[2], energy }
+    HourObs {
+        month: r[0].clamp(1.0, 12.0) as u8,
+        tow: r[1].clamp(0.0, 167.0) as u8,
+        temp: r[2],
+        energy,
+        holiday: false,
+    }
 }
 
 impl<D: Data<Elem = f64>, T: AsTargets1> Fit<ArrayBase<D, Ix2>, T, EstimatorError> for HourlyParams {

@@ -3,7 +3,9 @@
 //! neighbours (weight ½), with an indicator per hour of the week (168) and piecewise-linear
 //! temperature terms, separate for occupied and unoccupied hours of the week. Occupancy is read
 //! from the data: an hour of the week is occupied when the load sits above a simple
-//! degree-day fit at least 65 % of the time.
+//! degree-day fit at least 65 % of the time. Holidays are a day type of their own: a holiday
+//! hour takes an indicator per hour of the day instead of its weekday's, so a closed week
+//! at Christmas neither drags the weekday profile down nor is predicted as a working week.
 
 use crate::metrics::{metrics, Metrics};
 use crate::wls::NormalEquations;
@@ -18,9 +20,24 @@ pub struct HourObs {
     pub tow: u8,
     pub temp: f64,
     pub energy: f64,
+    /// The hour falls on one of the site's holidays.
+    pub holiday: bool,
 }
 
 pub const HOURS_PER_WEEK: usize = 168;
+/// Time-of-week slots: the hours of the week, then the hours of a holiday.
+const SLOTS: usize = HOURS_PER_WEEK + 24;
+
+impl HourObs {
+    /// The hour's indicator: its hour of the week, or on a holiday its hour of the day.
+    fn slot(&self) -> usize {
+        if self.holiday {
+            HOURS_PER_WEEK + usize::from(self.tow) % 24
+        } else {
+            usize::from(self.tow)
+        }
+    }
+}
 /// CalTRACK's bin endpoints: 30, 45, 55, 65, 75, 90 °F.
 const ENDPOINTS_C: [f64; 6] = [-1.111, 7.222, 12.778, 18.333, 23.889, 32.222];
 /// A temperature bin needs this many hours, or it is merged with its neighbour.
@@ -88,7 +105,8 @@ fn weight_for(month: u8, obs_month: u8) -> f64 {
     }
 }
 
-/// Which hours of the week run above a degree-day fit at least 65 % of the (weighted) time.
+/// Which slots (hours of the week, hours of a holiday) run above a degree-day fit at least
+/// 65 % of the (weighted) time.
 fn occupancy(rows: &[(HourObs, f64)]) -> Result<Vec<bool>, String> {
     let mut ne = NormalEquations::new(3);
     let x = |t: f64| [1.0, (OCCUPANCY_HDD_C - t).max(0.0), (t - OCCUPANCY_CDD_C).max(0.0)];
@@ -96,9 +114,9 @@ fn occupancy(rows: &[(HourObs, f64)]) -> Result<Vec<bool>, String> {
         ne.add(&x(o.temp), o.energy, *w);
     }
     let fit = ne.solve_penalising(RIDGE, 1).map_err(|e| e.to_string())?;
-    let (mut above, mut total) = (vec![0.0; HOURS_PER_WEEK], vec![0.0; HOURS_PER_WEEK]);
+    let (mut above, mut total) = (vec![0.0; SLOTS], vec![0.0; SLOTS]);
     for (o, w) in rows {
-        let tow = usize::from(o.tow);
+        let tow = o.slot();
         total[tow] += w;
         if o.energy > fit.predict(&x(o.temp)) {
             above[tow] += w;
@@ -126,17 +144,17 @@ fn endpoints_for(rows: &[(HourObs, f64)]) -> Vec<f64> {
 }
 
 impl MonthModel {
-    /// Column layout: 168 hour-of-week indicators, then occupied temperature terms, then
-    /// unoccupied ones.
+    /// Column layout: 168 hour-of-week indicators and 24 holiday hour-of-day ones, then
+    /// occupied temperature terms, then unoccupied ones.
     fn row(&self, o: &HourObs, segs: &mut Vec<f64>, columns: &mut Vec<usize>, values: &mut Vec<f64>) {
         segments(o.temp, &self.endpoints_c, segs);
         columns.clear();
         values.clear();
-        columns.push(usize::from(o.tow));
+        columns.push(o.slot());
         values.push(1.0);
-        let block = if self.occupied[usize::from(o.tow)] { 0 } else { segs.len() };
+        let block = if self.occupied[o.slot()] { 0 } else { segs.len() };
         for (k, v) in segs.iter().enumerate() {
-            columns.push(HOURS_PER_WEEK + block + k);
+            columns.push(SLOTS + block + k);
             values.push(*v);
         }
     }
@@ -153,10 +171,10 @@ fn fit_month(month: u8, data: &[HourObs]) -> Result<MonthModel, String> {
         data.iter().map(|o| (*o, weight_for(month, o.month))).filter(|(_, w)| *w > 0.0).collect();
     let occupied = occupancy(&rows)?;
     let endpoints = endpoints_for(&rows);
-    let p = HOURS_PER_WEEK + 2 * (endpoints.len() + 1);
+    let p = SLOTS + 2 * (endpoints.len() + 1);
     let mut model = MonthModel {
         month,
-        occupied_hours_of_week: occupied.iter().filter(|o| **o).count(),
+        occupied_hours_of_week: occupied[..HOURS_PER_WEEK].iter().filter(|o| **o).count(),
         endpoints_c: endpoints,
         occupied,
         beta: Vec::new(),
@@ -233,7 +251,7 @@ mod tests {
                     15.0 + 8.0 * ((h as f64) / 24.0 * std::f64::consts::TAU).sin() + 4.0 * ((h / 24 % 9) as f64 / 9.0);
                 let open = day < 5 && (8..18).contains(&hour);
                 let energy = if open { 300.0 + 6.0 * (temp - 18.0).max(0.0) } else { 100.0 };
-                HourObs { month: (1 + (h / (24 * 30)) % 12) as u8, tow, temp, energy }
+                HourObs { month: (1 + (h / (24 * 30)) % 12) as u8, tow, temp, energy, holiday: false }
             })
             .collect()
     }
@@ -246,6 +264,41 @@ mod tests {
         assert!(fit.metrics.cv_rmse < 0.01, "{:?}", fit.metrics);
         let january = &fit.model.months[0];
         assert_eq!(january.occupied_hours_of_week, 50, "10 hours × 5 weekdays");
+    }
+
+    #[test]
+    fn a_closed_christmas_week_no_longer_biases_the_weekday_profile() {
+        // Given twelve weeks of the office in three four-week months, closed all of week 6 (at
+        // its night load), and a weekday at 10:00 of the month it falls in
+        let closed = |h: usize| h / HOURS_PER_WEEK == 5;
+        let data = |flagged: bool| -> Vec<HourObs> {
+            office(12)
+                .into_iter()
+                .enumerate()
+                .map(|(h, o)| HourObs {
+                    month: (1 + h / (28 * 24)) as u8,
+                    energy: if closed(h) { 100.0 } else { o.energy },
+                    holiday: flagged && closed(h),
+                    ..o
+                })
+                .collect()
+        };
+        let tuesday_10 = HourObs { month: 2, tow: 24 + 10, temp: 15.0, energy: 0.0, holiday: false };
+        let holiday_10 = HourObs { holiday: true, ..tuesday_10 };
+        // (holidays flagged, the weekday keeps its 300 kW within 1 kW)
+        let table = [(true, true), (false, false)];
+        for (flagged, unbiased) in table {
+            // When the baseline is fitted with the holiday flagged, or not
+            let model = fit_hourly(&data(flagged)).expect("fits").model;
+            let weekday = model.predict(&tuesday_10).expect("February is fitted");
+            // Then flagged, the weekday keeps its 300 kW and a holiday morning is at the night
+            // load; unflagged, the closed week drags the weekday down (today's behaviour)
+            assert_eq!((weekday - 300.0).abs() < 1.0, unbiased, "flagged {flagged}: {weekday}");
+            if flagged {
+                let holiday = model.predict(&holiday_10).expect("February is fitted");
+                assert!((holiday - 100.0).abs() < 1.0, "{holiday}");
+            }
+        }
     }
 
     #[test]

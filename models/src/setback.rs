@@ -11,7 +11,8 @@
 //!   would give;
 //! - [`HeatLoss`]: metered energy per kelvin-hour, day by day, with its efficiency varying with
 //!   outdoor temperature (a heat pump's COP falls in the cold, so a kelvin-hour at night costs
-//!   more electricity than one in the afternoon).
+//!   more electricity than one in the afternoon), and the heat the building stores or gives up
+//!   over the day (a plant off at night and at weekends pays it back at the restart).
 
 use crate::metrics::{metrics, Metrics};
 use crate::wls::{NormalEquations, SolveError};
@@ -133,6 +134,10 @@ pub struct HeatDay {
     pub occupied_hours: f64,
     /// Σ irradiance·Δt, kWh/m².
     pub solar_kwh_m2: f64,
+    /// Indoor temperature of the day's first and last steps, °C: how much heat the building's
+    /// mass took in or gave up over the day (see [`HeatLoss::beta`]).
+    pub first_indoor: Option<f64>,
+    pub last_indoor: f64,
 }
 
 /// Energy per kelvin-hour, fitted on days: `c·(supply − outdoor)` for a heat pump (its Carnot
@@ -143,10 +148,18 @@ pub struct HeatDay {
 pub struct HeatLoss {
     /// The heat pump's supply temperature that fits best; `None`: a constant efficiency.
     pub supply_c: Option<f64>,
-    /// Kelvin-hours, occupied kelvin-hours (the extra), occupied hours, solar. No intercept:
+    /// Kelvin-hours, occupied kelvin-hours (the extra), occupied hours, solar, and the day's
+    /// rise of indoor temperature (kWh per K: the heat the building stores). No intercept:
     /// a day with no difference to outdoors needs no heating, and a free constant would take
     /// part of the slope with it (the winter's outdoor temperatures vary too little to tell a
     /// fixed daily amount from a price per kelvin-hour), pricing every saving too low.
+    ///
+    /// The storage term is the day's energy balance made whole: a plant switched off at night
+    /// and at weekends meters nothing while the building cools, then pays the heat its mass
+    /// gave up back at the restart. Without it a Saturday at 0 kWh and a Monday at twice a
+    /// Friday's use look like noise around the heat loss; with it they are what the
+    /// temperatures say. A building heated day and night ends each day about where it began,
+    /// and the term is idle.
     pub beta: Vec<f64>,
     pub metrics: Metrics,
     sigma2: f64,
@@ -157,7 +170,9 @@ pub struct HeatLoss {
 const SUPPLY_GRID: [Option<f64>; 9] =
     [Some(30.0), Some(35.0), Some(40.0), Some(45.0), Some(50.0), Some(55.0), Some(65.0), Some(80.0), None];
 /// Columns of the daily regression (see [`HeatLoss::beta`]).
-const COLUMNS: usize = 4;
+const COLUMNS: usize = 5;
+/// The column of the day's rise of indoor temperature.
+const STORAGE: usize = 4;
 /// Scales the heat pump's lift so the coefficients stay of the order of a plain kWh/K·h.
 const LIFT_SCALE: f64 = 40.0;
 
@@ -186,7 +201,7 @@ impl HeatLoss {
     }
 
     fn row(d: &HeatDay, g: usize) -> [f64; COLUMNS] {
-        [d.weighted[g], d.occupied_weighted[g], d.occupied_hours, d.solar_kwh_m2]
+        [d.weighted[g], d.occupied_weighted[g], d.occupied_hours, d.solar_kwh_m2, d.stored_k()]
     }
 
     fn fit_form(days: &[HeatDay], g: usize, supply_c: Option<f64>) -> Result<Self, SetbackError> {
@@ -197,7 +212,14 @@ impl HeatLoss {
         // A column that never varies (no solar sensor) must not make it singular; a ridge
         // this small moves no coefficient the data determines.
         let scale: f64 = days.iter().map(|d| d.weighted[g] * d.weighted[g]).sum();
-        let solution = ne.solve_penalising(1e-9 * scale.max(1.0), 0)?;
+        let ridge = 1e-9 * scale.max(1.0);
+        let mut solution = ne.solve_penalising(ridge, 0)?;
+        // A building stores heat, it does not make it: a negative capacity is the fit taking
+        // noise for physics, and it would bend the kelvin-hour's price to suit. The term leaves.
+        if solution.beta[STORAGE] < 0.0 {
+            ne.drop_column(STORAGE);
+            solution = ne.solve_penalising(ridge, 0)?;
+        }
         let predicted: Vec<f64> = days.iter().map(|d| solution.predict(&Self::row(d, g))).collect();
         let actual: Vec<f64> = days.iter().map(|d| d.energy_kwh).collect();
         let metrics = metrics(&actual, &predicted, COLUMNS);
@@ -212,7 +234,9 @@ impl HeatLoss {
     }
 
     /// The energy a lower indoor temperature avoids: `(outdoor, kelvin-hours lower, occupied)`
-    /// per step. Returns the kWh and its standard error from the fit.
+    /// per step. Returns the kWh and its standard error from the fit. The heat stored is not
+    /// counted: over a period that starts and ends the same under both programmes, what the
+    /// mass gives up at night it takes back in the morning.
     pub fn avoided(&self, steps: impl IntoIterator<Item = (f64, f64, bool)>) -> (f64, f64) {
         let (mut kh, mut occupied_kh) = (0.0, 0.0);
         for (outdoor, lower, occupied) in steps {
@@ -220,7 +244,7 @@ impl HeatLoss {
             kh += w;
             occupied_kh += if occupied { w } else { 0.0 };
         }
-        let v = [kh, occupied_kh, 0.0, 0.0];
+        let v = [kh, occupied_kh, 0.0, 0.0, 0.0];
         (self.solution.predict(&v), (self.sigma2 * self.solution.quadratic_form(&v)).max(0.0).sqrt())
     }
 }
@@ -234,7 +258,14 @@ impl HeatDay {
             occupied_weighted: [0.0; SUPPLY_GRID.len()],
             occupied_hours: 0.0,
             solar_kwh_m2: 0.0,
+            first_indoor: None,
+            last_indoor: 0.0,
         }
+    }
+
+    /// How much warmer the building ended the day than it began it, K.
+    pub fn stored_k(&self) -> f64 {
+        self.first_indoor.map_or(0.0, |first| self.last_indoor - first)
     }
 
     pub fn add(&mut self, energy_kwh: f64, indoor: f64, outdoor: f64, occupied: bool, solar_w_m2: f64, hours: f64) {
@@ -246,6 +277,8 @@ impl HeatDay {
         }
         self.occupied_hours += if occupied { hours } else { 0.0 };
         self.solar_kwh_m2 += solar_w_m2 * hours / 1000.0;
+        self.first_indoor = self.first_indoor.or(Some(indoor));
+        self.last_indoor = indoor;
     }
 
     pub fn scaled(&self, factor: f64) -> Self {
@@ -255,6 +288,10 @@ impl HeatDay {
             occupied_weighted: self.occupied_weighted.map(|w| w * factor),
             occupied_hours: self.occupied_hours * factor,
             solar_kwh_m2: self.solar_kwh_m2 * factor,
+            // The heat stored depends on where the day began and ended, not on how much of it
+            // was read.
+            first_indoor: self.first_indoor,
+            last_indoor: self.last_indoor,
         }
     }
 }
@@ -326,6 +363,39 @@ mod tests {
         // And a setback lowering indoor by 3 K for 10 h at 5 °C avoids 30 K·h × 0.4 kWh
         let (kwh, se) = model.avoided((0..10).map(|_| (5.0, 3.0, false)));
         assert!((kwh - 12.0).abs() < 1e-4 && se < 1e-3, "{kwh} ± {se}");
+    }
+
+    #[test]
+    fn a_building_that_pays_its_mass_back_is_priced_per_kelvin_hour_and_a_negative_store_is_not_fitted() {
+        // Given days of a boiler, 0.4 kWh per K·h, whose building ends each day up to 3 K warmer
+        // or colder than it began (a plant off at weekends, a Monday's recovery)
+        let days = |kwh_per_k: f64| -> Vec<HeatDay> {
+            (0..28)
+                .map(|i| {
+                    let (outdoor, rise) = ((i % 10) as f64, ((i % 7) as f64 - 3.0));
+                    let mut d = HeatDay::new();
+                    for h in 0..24 {
+                        let indoor = 18.0 + rise * h as f64 / 23.0;
+                        let stored = if h == 0 { 0.0 } else { kwh_per_k * rise / 23.0 };
+                        d.add(0.4 * (indoor - outdoor) + stored, indoor, outdoor, false, 0.0, 1.0);
+                    }
+                    d
+                })
+                .collect()
+        };
+        // (kWh per K the building stores, as fitted)
+        let table = [(50.0, 50.0), (-50.0, 0.0)];
+        for (truth, fitted) in table {
+            // When it is fitted
+            let model = HeatLoss::fit(&days(truth)).expect("fits");
+            // Then a real store is found and the kelvin-hour keeps its price; a negative one is
+            // left out of the fit
+            assert!((model.beta[STORAGE] - fitted).abs() < 0.01, "{truth}: {:?}", model.beta);
+            if truth > 0.0 {
+                assert_eq!(model.supply_c, None, "{model:?}");
+                assert!((model.per_kelvin_hour(5.0) - 0.4).abs() < 1e-6, "{:?}", model.beta);
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! CalTRACK data sufficiency and cleaning, reported, never silent: hourly data → days with
-//! coverage rules, electricity zeros treated as missing (not gas), short temperature gaps
-//! interpolated, extreme days flagged.
+//! coverage rules, electricity zeros treated as missing (not gas, nor a meter whose plant is
+//! switched off at times), short temperature gaps interpolated, extreme days flagged.
 
 use crate::daily::{Day, Fuel};
 use serde::Serialize;
@@ -10,9 +10,32 @@ use serde::Serialize;
 pub struct Hour {
     /// Local day, as days since any fixed origin.
     pub day: i64,
+    /// A closed day: a weekend or a holiday (see [`crate::daily::Day::weekend`]).
     pub weekend: bool,
     pub energy: Option<f64>,
     pub temp: Option<f64>,
+}
+
+/// What a reading of exactly 0 is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zeros {
+    /// A gap: CalTRACK's rule for electricity, whose meters (and datasets) write 0 when they
+    /// have nothing to say.
+    Missing,
+    /// Data: gas, or a meter whose plant is switched off at times and then really reads 0
+    /// (an HVAC board off at nights and weekends).
+    Readings,
+}
+
+impl Zeros {
+    /// CalTRACK's rule for `fuel`, unless the meter is known to read real zeros.
+    pub fn of(fuel: Fuel, zeros_are_readings: bool) -> Self {
+        if fuel == Fuel::Electricity && !zeros_are_readings {
+            Zeros::Missing
+        } else {
+            Zeros::Readings
+        }
+    }
 }
 
 /// Temperature gaps up to this many hours are interpolated (CalTRACK: up to 6).
@@ -64,8 +87,8 @@ pub fn interpolate(temps: &mut [Option<f64>]) -> usize {
 
 /// Aggregates hours (in time order) into usable days. A day is usable when every hour it has
 /// carries energy and at least 90 % carry temperature; its energy is the sum and its
-/// temperature the mean.
-pub fn daily_from_hours(hours: &[Hour], fuel: Fuel) -> (Vec<Day>, Sufficiency) {
+/// temperature the mean. `zeros` says whether a 0 is a reading or a gap (see [`Zeros::of`]).
+pub fn daily_from_hours(hours: &[Hour], zeros: Zeros) -> (Vec<Day>, Sufficiency) {
     let mut report = Sufficiency::default();
     let mut temps: Vec<Option<f64>> = hours.iter().map(|h| h.temp.filter(|t| t.is_finite())).collect();
     report.temperatures_interpolated = interpolate(&mut temps);
@@ -76,8 +99,8 @@ pub fn daily_from_hours(hours: &[Hour], fuel: Fuel) -> (Vec<Day>, Sufficiency) {
         let (mut energy, mut energy_hours, mut temp_sum, mut temp_hours, mut count) = (0.0, 0, 0.0, 0, 0);
         while i < hours.len() && hours[i].day == day {
             let e = hours[i].energy.filter(|e| e.is_finite());
-            let e = match (fuel, e) {
-                (Fuel::Electricity, Some(0.0)) => {
+            let e = match (zeros, e) {
+                (Zeros::Missing, Some(0.0)) => {
                     report.zeros_as_missing += 1;
                     None
                 }
@@ -101,7 +124,10 @@ pub fn daily_from_hours(hours: &[Hour], fuel: Fuel) -> (Vec<Day>, Sufficiency) {
     }
     report.days_usable = days.len();
     if report.zeros_as_missing > 0 {
-        report.warnings.push(format!("{} zero electricity readings treated as missing", report.zeros_as_missing));
+        report.warnings.push(format!(
+            "{} zero electricity readings treated as missing (a meter whose plant is switched off at times reads real zeros: say so, and they are kept)",
+            report.zeros_as_missing
+        ));
     }
     if report.temperatures_interpolated > 0 {
         report
@@ -137,6 +163,7 @@ pub fn extreme_days(days: &[Day]) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daily::{fit_daily, DailyOptions};
 
     fn hours(days: i64, energy: f64) -> Vec<Hour> {
         (0..days * 24).map(|h| Hour { day: h / 24, weekend: false, energy: Some(energy), temp: Some(10.0) }).collect()
@@ -151,7 +178,7 @@ mod tests {
         }
         h[50].temp = None; // day 2: one hour, interpolated
         h[80].energy = Some(0.0); // day 3: electricity zero is missing
-        let (days, report) = daily_from_hours(&h, Fuel::Electricity);
+        let (days, report) = daily_from_hours(&h, Zeros::of(Fuel::Electricity, false));
         assert_eq!(days.iter().map(|d| d.index).collect::<Vec<_>>(), vec![2]);
         assert_eq!(
             (report.days_in_period, report.days_usable, report.zeros_as_missing, report.temperatures_interpolated),
@@ -160,9 +187,48 @@ mod tests {
         assert!((days[0].energy - 48.0).abs() < 1e-12 && (days[0].temp - 10.0).abs() < 1e-12);
         assert_eq!(report.disqualifications.len(), 1, "{report:?}");
         // Gas zeros are real readings
-        let (gas_days, gas_report) = daily_from_hours(&h, Fuel::Gas);
+        let (gas_days, gas_report) = daily_from_hours(&h, Zeros::of(Fuel::Gas, false));
         assert_eq!(gas_report.zeros_as_missing, 0);
         assert!(gas_days.iter().any(|d| d.index == 3));
+    }
+
+    #[test]
+    fn a_meter_off_at_nights_and_weekends_is_baselined_when_its_zeros_are_readings() {
+        // Given six weeks of an HVAC board: 30 kWh an hour 07:00–19:00 on weekdays, a real 0
+        // otherwise (the plant is off)
+        let h: Vec<Hour> = (0..42 * 24)
+            .map(|k| {
+                let (day, hour) = (k / 24, k % 24);
+                let weekend = day % 7 >= 5;
+                let on = !weekend && (7..19).contains(&hour);
+                Hour { day, weekend, energy: Some(if on { 30.0 } else { 0.0 }), temp: Some(2.0 + (day % 9) as f64) }
+            })
+            .collect();
+        let table = [
+            // (zeros are readings, days usable, zeros counted as missing, disqualified)
+            (true, 42, 0, false),
+            (false, 0, 42 * 24 - 30 * 12, true),
+        ];
+        for (readings, usable, missing, disqualified) in table {
+            // When it is cleaned with its zeros as readings, or as CalTRACK has it
+            let (days, report) = daily_from_hours(&h, Zeros::of(Fuel::Electricity, readings));
+            // Then flagged, every day is usable, weekends at 0 kWh, and the daily baseline fits
+            // them; unflagged, today's rule holds: no day is whole, the baseline is
+            // disqualified and there is none
+            assert_eq!(
+                (report.days_usable, report.zeros_as_missing, !report.disqualifications.is_empty()),
+                (usable, missing, disqualified),
+                "zeros are readings: {readings}; {report:?}"
+            );
+            let baseline = fit_daily(&days, &DailyOptions::new(Fuel::Electricity));
+            assert_eq!(baseline.is_ok(), readings, "zeros are readings: {readings}; {baseline:?}");
+            if let Ok(fit) = baseline {
+                let energy: Vec<f64> = days.iter().take(7).map(|d| d.energy).collect();
+                assert_eq!(energy, [360.0, 360.0, 360.0, 360.0, 360.0, 0.0, 0.0]);
+                let (weekday, weekend) = (fit.model.predict(5.0, false), fit.model.predict(5.0, true));
+                assert!((weekday - 360.0).abs() < 1.0 && weekend.abs() < 1.0, "{weekday} {weekend}");
+            }
+        }
     }
 
     #[test]

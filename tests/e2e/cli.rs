@@ -170,6 +170,47 @@ fn fit_hourly_measures_the_savings_eemeter_measures_within_0_3_points() {
 }
 
 #[test]
+fn fit_baselines_a_meter_whose_zeros_are_readings_when_told_so() {
+    // Given a year of an HVAC board: 30 kWh an hour 07:00–19:00 on weekdays (more when cold), a
+    // real 0 at nights and weekends, when its plant is off
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("hvac.csv");
+    let mut text = String::from("timestamp_utc,elec_kwh,temp_c\n");
+    for h in 0..365u32 * 24 {
+        let (day, hour) = (h / 24, h % 24);
+        let temp = 10.0 - 8.0 * (f64::from(day) / 365.0 * std::f64::consts::TAU).cos() + f64::from(day % 5);
+        // 2019-01-01 was a Tuesday
+        let on = (day + 1) % 7 < 5 && (7..19).contains(&hour);
+        let kwh = if on { 30.0 + 2.0 * (15.0 - temp).max(0.0) } else { 0.0 };
+        let date = chrono::NaiveDate::from_ymd_opt(2019, 1, 1).expect("day") + chrono::Days::new(day.into());
+        text.push_str(&format!("{date}T{hour:02}:00:00Z,{kwh},{temp}\n"));
+    }
+    std::fs::write(&csv, text).expect("csv");
+    let csv = csv.to_str().expect("utf-8 path");
+    let args = ["fit", "--csv", csv, "--energy-column", "elec_kwh", "--temperature-column", "temp_c"];
+    // (told its zeros are readings, a baseline that passes Guideline 14)
+    let table = [(true, true), (false, false)];
+    for (readings, baselined) in table {
+        // When `sobre fit` runs on it, told that its zeros are readings or not
+        let mut all = args.to_vec();
+        all.extend(["--baseline", "2019-01-01..2019-12-31", "--json"]);
+        if readings {
+            all.push("--zeros-are-readings");
+        }
+        let (code, out, err) = sobre(&all);
+        // Then told, every day is used and the baseline passes; not told, CalTRACK's rule holds
+        // as before: its zeros are missing, no day is whole, and there is no baseline
+        assert_eq!(code == 0, baselined, "zeros are readings: {readings}: {err}");
+        if baselined {
+            let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+            assert_eq!((v["baseline"]["days"].as_u64(), v["baseline"]["gl14_pass"].as_bool()), (Some(365), Some(true)));
+        } else {
+            assert!(err.contains("usable days"), "{err}");
+        }
+    }
+}
+
+#[test]
 fn fit_refuses_bad_arguments_clearly() {
     let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/ucam_b33_hourly.csv");
     let table: [(&[&str], &str); 3] = [

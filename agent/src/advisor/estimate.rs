@@ -3,7 +3,7 @@
 //! cancel), the kelvin-hours between them, and the energy those kelvin-hours cost.
 
 use super::blocker::Blocker;
-use super::history::{whole_day, History, STEP_HOURS};
+use super::history::{whole_day, HeatingInput, History, STEP_HOURS};
 use super::programme::Programme;
 use super::setting::Setting;
 use chrono::Timelike;
@@ -24,11 +24,13 @@ pub struct Models {
     pub dynamics: Vec<Result<ZoneDynamics, String>>,
 }
 
-/// A zone's air and mass with the most heating its emitters gave.
+/// A zone's air and mass with the most heating its emitters gave, in the units of the input it
+/// was fitted on.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ZoneDynamics {
     pub model: TwoNodeModel,
     pub max_heating: f64,
+    pub input: HeatingInput,
 }
 
 /// Forecast windows the zone model is fitted on: two days, so each spans a whole night's fall
@@ -37,6 +39,7 @@ const FIT_WINDOW: usize = 192;
 
 fn zone_dynamics(h: &History, z: usize) -> Result<ZoneDynamics, String> {
     let zone = &h.zones[z];
+    let input = h.heating_input(z);
     // A gap joins its two sides: a fit on day-long trajectories shrugs off a few such seams.
     let steps: Vec<ZoneStep> = (0..h.len())
         .filter_map(|i| {
@@ -44,7 +47,7 @@ fn zone_dynamics(h: &History, z: usize) -> Result<ZoneDynamics, String> {
                 indoor: zone.temperature[i]?,
                 outdoor: h.outdoor[i]?,
                 solar: h.solar[i].unwrap_or(0.0),
-                heating: zone.demand[i]?,
+                heating: h.heating(input, z, i)?,
                 hour: h.local(i).hour() as u8,
                 occupancy: zone.occupancy[i].unwrap_or(0.0),
             })
@@ -52,10 +55,15 @@ fn zone_dynamics(h: &History, z: usize) -> Result<ZoneDynamics, String> {
         .collect();
     let max_heating = steps.iter().map(|s| s.heating).fold(0.0, f64::max);
     if max_heating <= 0.0 {
-        return Err("its heating demand was never above zero".into());
+        return Err(match input {
+            HeatingInput::ZoneDemand => "its heating demand was never above zero".into(),
+            HeatingInput::BuildingPower => {
+                "no heating demand was reported for it, and the heating meter never read above zero".into()
+            }
+        });
     }
     let model = fit_two_node(&steps, STEP_HOURS, FIT_WINDOW).map_err(|e| e.to_string())?;
-    Ok(ZoneDynamics { model, max_heating })
+    Ok(ZoneDynamics { model, max_heating, input })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -97,15 +105,18 @@ fn heat_days(h: &History) -> Vec<HeatDay> {
     days
 }
 
+/// A zone's quarter-hours for its response; heating on: its emitter, or without a demand
+/// point, the plant drawing.
 fn zone_quarters(h: &History, z: usize) -> Vec<Option<ZoneQuarter>> {
     let zone = &h.zones[z];
+    let input = h.heating_input(z);
     (0..h.len())
         .map(|i| {
             Some(ZoneQuarter {
                 indoor: zone.temperature[i]?,
                 setpoint: zone.setpoint[i]?,
                 outdoor: h.outdoor[i]?,
-                heating: zone.demand[i]? > 0.0,
+                heating: h.heating(input, z, i)? > 0.0,
                 occupied: zone.occupancy[i].unwrap_or(0.0) > 0.0,
             })
         })
@@ -249,5 +260,97 @@ pub fn estimate(
         lowered_kh: lowered.iter().sum::<f64>() / zones_f * STEP_HOURS,
         discomfort_kh_per_week: discomfort.iter().sum::<f64>() / zones_f / weeks,
         worst_discomfort_kh_per_week: discomfort.iter().copied().fold(0.0, f64::max) / weeks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisor::history::{Column, ZoneHistory};
+    use sobre_models::emulator::{Building, Envelope, Plant, StepOutcome, Use, ZoneDrive, ZoneSpec};
+
+    const DAYS: usize = 21;
+
+    /// Three weeks of a two-zone office whose BMS runs a gas boiler 06:00–18:00 on weekdays
+    /// (21 °C, 12 °C otherwise), under weather that changes from day to day; each zone with a
+    /// TRV's heating demand, or none.
+    fn office(with_demand: bool) -> History {
+        let zones = vec![
+            ZoneSpec::from_archetype("ground", 400.0, Use::Office, Envelope::Poor),
+            ZoneSpec::from_archetype("first", 400.0, Use::Office, Envelope::Average),
+        ];
+        let boiler = Plant::Boiler { rated_w: zones.iter().map(|z| z.emitter).sum(), efficiency: 0.9 };
+        let mut building = Building::new(zones, vec![(0, 1, 200.0)], boiler, 16.0).expect("valid office");
+        let n = DAYS * 96;
+        let (mut outdoor, mut heating_kwh) = (Vec::new(), Vec::new());
+        let mut columns = vec![(Vec::new(), Vec::new(), Vec::new(), Vec::new()); 2];
+        let mut out = StepOutcome::default();
+        for i in 0..n {
+            let (day, quarter) = (i / 96, i % 96);
+            let weekday = day % 7 < 5;
+            let t = 2.0 + (day * 7 % 9) as f64 - 3.0 * (quarter as f64 / 96.0 * std::f64::consts::TAU).cos();
+            let on = weekday && (24..72).contains(&quarter);
+            let occupancy = if weekday && (32..72).contains(&quarter) { 0.8 } else { 0.0 };
+            let drive = ZoneDrive { setpoint: if on { 21.0 } else { 12.0 }, occupancy };
+            building.step(900.0, t, 0.0, &[drive, drive], &mut out).expect("two drives");
+            outdoor.push(Some(t));
+            heating_kwh.push(Some(out.plant_wh / 1000.0));
+            for (c, z) in columns.iter_mut().zip(&out.zones) {
+                c.0.push(Some(z.mean_air));
+                c.1.push(Some(drive.setpoint));
+                c.2.push(with_demand.then_some(100.0 * z.duty));
+                c.3.push(Some(occupancy));
+            }
+        }
+        let zones = columns
+            .into_iter()
+            .zip(["ground", "first"])
+            .map(|((temperature, setpoint, demand, occupancy), zone): ((Column, Column, Column, Column), _)| {
+                ZoneHistory { zone: zone.into(), temperature, setpoint, demand, cooling: vec![None; n], occupancy }
+            })
+            .collect();
+        History {
+            tz: chrono_tz::UTC,
+            // 2019-01-07, a Monday, at midnight UTC.
+            start_ms: 1_546_819_200_000,
+            outdoor,
+            solar: vec![None; n],
+            heating_meter: Some("gas".into()),
+            heating_kwh,
+            other_meters: Vec::new(),
+            other_kwh: vec![None; n],
+            zones,
+        }
+    }
+
+    #[test]
+    fn a_zone_without_a_demand_point_is_modelled_on_the_buildings_heating_power() {
+        // (each zone has a TRV's demand, the input its models are driven by)
+        let table = [(true, HeatingInput::ZoneDemand), (false, HeatingInput::BuildingPower)];
+        for (with_demand, input) in table {
+            // Given the office's three weeks, with or without a heating-demand point per zone
+            let h = office(with_demand);
+            for z in 0..h.zones.len() {
+                // When the zone's air-and-mass model and its response are fitted
+                let dynamics = zone_dynamics(&h, z);
+                let response = ZoneResponse::fit(&zone_quarters(&h, z), STEP_HOURS);
+                // Then both fit, on that input, and the model follows the zone to within half a
+                // kelvin; the response sees the evening's fall and the morning's climb
+                let d = dynamics.unwrap_or_else(|e| panic!("demand {with_demand}, zone {z}: {e}"));
+                assert_eq!(d.input, input);
+                assert!(d.model.rmse_k < 0.5, "demand {with_demand}, zone {z}: {:?}", d.model);
+                let r = response.unwrap_or_else(|e| panic!("demand {with_demand}, zone {z}: {e}"));
+                assert!(
+                    r.cooling_per_h > 0.0 && r.warming_k_per_h.is_finite(),
+                    "demand {with_demand}, zone {z}: {r:?}"
+                );
+            }
+            // And without demand points, each zone takes the whole building's power: summed
+            // over the zones, a forecast counts the plant once
+            let per_input = crate::advisor::kw_per_demand(&h).expect("heating seen");
+            if input == HeatingInput::BuildingPower {
+                assert!((per_input - 0.5).abs() < 1e-12, "{per_input}");
+            }
+        }
     }
 }

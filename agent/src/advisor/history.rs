@@ -47,6 +47,28 @@ pub struct ZoneHistory {
     pub occupancy: Column,
 }
 
+/// What heats a zone, as its model sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeatingInput {
+    /// The zone's heating-demand point (a TRV's valve, a PI demand), %.
+    ZoneDemand,
+    /// The building's heating meter, kW: a BMS-run plant has no demand per zone, so each zone
+    /// takes the building's power and its fitted gain learns its share.
+    BuildingPower,
+}
+
+impl HeatingInput {
+    /// For a model's description.
+    pub fn describe(self) -> &'static str {
+        match self {
+            HeatingInput::ZoneDemand => "the zone's heating demand",
+            HeatingInput::BuildingPower => {
+                "the building's heating power shared by the zones (no heating demand reported per zone)"
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct History {
     pub tz: Tz,
@@ -96,6 +118,25 @@ impl History {
         }
         days.retain(|_, d| whole_day(d.readings, d.quarters));
         days
+    }
+
+    /// What a zone's model is driven by: its own heating demand where it has a demand point
+    /// that reported, or else the building's heating power, which every such zone shares.
+    pub fn heating_input(&self, z: usize) -> HeatingInput {
+        if self.zones[z].demand.iter().any(Option::is_some) {
+            HeatingInput::ZoneDemand
+        } else {
+            HeatingInput::BuildingPower
+        }
+    }
+
+    /// Zone `z`'s heating input during quarter-hour `i`: its demand, %, or the building's
+    /// heating power, kW (the heating meter's quarter-hour over its length).
+    pub fn heating(&self, input: HeatingInput, z: usize, i: usize) -> Option<f64> {
+        match input {
+            HeatingInput::ZoneDemand => self.zones[z].demand[i],
+            HeatingInput::BuildingPower => self.heating_kwh[i].map(|kwh| kwh / STEP_HOURS),
+        }
     }
 
     /// Anyone in, in any zone, during quarter-hour `i`.

@@ -169,8 +169,9 @@ pub struct Advice {
     pub programme: Option<programme::Programme>,
     #[serde(skip)]
     pub models_pass_gate: bool,
-    /// Each zone's air-and-mass model, and the heating meter's kW per percent of summed zone
-    /// heating demand: what control forecasts an event's shed with.
+    /// Each zone's air-and-mass model, and the heating meter's kW per unit of the zones' summed
+    /// heating input (percent of demand, or kW of the building's power each zone shares):
+    /// what control forecasts an event's shed with.
     #[serde(skip)]
     pub zone_models: Vec<(String, estimate::ZoneDynamics)>,
     #[serde(skip)]
@@ -178,7 +179,7 @@ pub struct Advice {
 }
 
 /// The estimates' own error, beyond what the fit's residuals show: the heat-loss form and the
-/// zone model are approximations. On the emulated school the estimates fall between 0.83 and
+/// zone model are approximations. On the emulated school the estimates fall between 0.81 and
 /// 1.00 times the emulator's; 20 % as one standard deviation is the honest floor.
 const MODEL_FORM_SIGMA: f64 = 0.2;
 
@@ -194,18 +195,36 @@ fn stable_id(rule: RuleKind, setting: &Setting) -> String {
     format!("{}-{:08x}", rule.name(), hash >> 32)
 }
 
-/// The heating meter's kW per percent of heating demand summed over the zones, over the
-/// quarter-hours where both are known; `None` without such quarters or any demand.
+/// The heating meter's kW per unit of heating input summed over the zones, over the
+/// quarter-hours where both are known; `None` without such quarters or any input. Zones that
+/// share the building's power each take all of it, so with `n` of them this is `1/n`: a
+/// forecast summing the zones counts the plant once.
 fn kw_per_demand(h: &History) -> Option<f64> {
+    let inputs: Vec<history::HeatingInput> = (0..h.zones.len()).map(|z| h.heating_input(z)).collect();
     let (mut kwh, mut demand_h) = (0.0, 0.0);
     for i in 0..h.len() {
-        let demand: Option<f64> = h.zones.iter().map(|z| z.demand[i]).sum();
+        let demand: Option<f64> = inputs.iter().enumerate().map(|(z, input)| h.heating(*input, z, i)).sum();
         if let (Some(e), Some(d)) = (h.heating_kwh[i], demand) {
             kwh += e;
             demand_h += d * history::STEP_HOURS;
         }
     }
     (demand_h > 0.0).then_some(kwh / demand_h)
+}
+
+/// What the zone models were driven by, each input once.
+fn zone_inputs(models: &estimate::Models) -> String {
+    let mut inputs: Vec<&str> = Vec::new();
+    for d in models.dynamics.iter().flatten() {
+        if !inputs.contains(&d.input.describe()) {
+            inputs.push(d.input.describe());
+        }
+    }
+    if inputs.is_empty() {
+        "no zone model".into()
+    } else {
+        inputs.join(" and ")
+    }
 }
 
 /// Advises on `[from_ms, to_ms)` of what the store holds.
@@ -268,10 +287,14 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
     let hl = &models.heat_loss;
     let model = ModelCard {
         id: format!("heat-loss-{}", crate::clock::iso(advice.to_ms)),
-        kind: match hl.supply_c {
-            Some(s) => format!("daily heat loss per kelvin-hour, heat pump efficiency as with {s:.0} °C water; air-and-mass response per zone"),
-            None => "daily heat loss per kelvin-hour, constant efficiency; air-and-mass response per zone".into(),
-        },
+        kind: format!(
+            "daily heat loss per kelvin-hour with the heat the building stores, {}; air-and-mass response per zone, driven by {}",
+            match hl.supply_c {
+                Some(s) => format!("heat pump efficiency as with {s:.0} °C water"),
+                None => "constant efficiency".into(),
+            },
+            zone_inputs(&models)
+        ),
         days: models.days,
         cv_rmse: hl.metrics.cv_rmse,
         nmbe: hl.metrics.nmbe,

@@ -1,8 +1,8 @@
 //! The baseline of one energy point over everything the store holds, for the summary.
 
 use crate::baseline;
+use crate::config::Site;
 use crate::store::{Store, StoreError};
-use chrono_tz::Tz;
 use sobre_models::metrics::Metrics;
 
 #[derive(Debug, Clone)]
@@ -12,11 +12,11 @@ pub struct BaselineLine {
     pub fit: Result<(Metrics, bool), String>,
 }
 
-pub fn fit(store: &Store, tz: Tz, point: &str, outdoor: Option<&str>) -> Result<BaselineLine, StoreError> {
+pub fn fit(store: &Store, site: &Site, point: &str, outdoor: Option<&str>) -> Result<BaselineLine, StoreError> {
     let fit = match outdoor {
         None => Err("no outdoor temperature point".to_string()),
         Some(outdoor) => {
-            let hours = baseline::hours(store, tz, point, outdoor, (i64::MIN, i64::MAX))?;
+            let hours = baseline::hours(store, site, point, outdoor, (i64::MIN, i64::MAX))?;
             baseline::fit(&hours).map(|b| (b.metrics, b.gate_pass))
         }
     };

@@ -66,7 +66,7 @@ pub fn compute(store: &Store, settings: &Settings) -> Result<Overview, StoreErro
             eur: kwh * tariff.eur_per_kwh,
             kg_co2: kwh * tariff.kg_co2_per_kwh,
         });
-        baselines.push(baseline::fit(store, settings.site.timezone, &p.id, outdoor)?);
+        baselines.push(baseline::fit(store, &settings.site, &p.id, outdoor)?);
     }
     let zones = zones::lines(store, settings, &calendar)?;
     Ok(Overview {

@@ -20,6 +20,8 @@ pub struct ZoneModelLine {
     pub time_constant_h: f64,
     /// (horizon in steps, model RMSE, persistence RMSE), K.
     pub errors: [(usize, f64, f64); 3],
+    /// Driven by the building's heating power, the zone having no heating-demand point.
+    pub on_building_power: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +47,8 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 pub fn lines(store: &Store, settings: &Settings, calendar: &Calendar) -> Result<Vec<ZoneLine>, StoreError> {
     let outdoor = series(store, first_of(settings, PointKind::OutdoorTemperature), Resolution::QuarterHour)?;
     let solar = series(store, first_of(settings, PointKind::SolarIrradiance), Resolution::QuarterHour)?;
+    let heating_meter =
+        settings.points.iter().find(|p| p.kind == PointKind::Energy && p.is_heating_meter()).map(|p| p.id.as_str());
     let mut zones: Vec<&str> = Vec::new();
     for zone in
         settings.points.iter().filter(|p| p.kind == PointKind::ZoneTemperature).filter_map(|p| p.zone.as_deref())
@@ -61,7 +65,14 @@ pub fn lines(store: &Store, settings: &Settings, calendar: &Calendar) -> Result<
             Resolution::QuarterHour,
         )?;
         let occupancy = series(store, point_of(settings, zone, PointKind::Occupancy), Resolution::QuarterHour)?;
-        let demand = series(store, point_of(settings, zone, PointKind::HeatingDemand), Resolution::QuarterHour)?;
+        let demand_point = point_of(settings, zone, PointKind::HeatingDemand);
+        let demand = series(store, demand_point, Resolution::QuarterHour)?;
+        // Without a demand point the zone shares the building's heating power, kW (the
+        // advisor's zone models do the same).
+        let building_kw = match demand_point {
+            Some(_) => None,
+            None => Some(series(store, heating_meter, Resolution::QuarterHour)?),
+        };
         let occupied = |t: &i64| occupancy.get(t).is_some_and(|o| *o > 0.0);
         let has_occupancy = !occupancy.is_empty();
         let discomfort = has_occupancy.then(|| {
@@ -79,8 +90,11 @@ pub fn lines(store: &Store, settings: &Settings, calendar: &Calendar) -> Result<
                     indoor: *indoor,
                     outdoor: *outdoor.get(t)?,
                     solar: solar.get(t).copied().unwrap_or(0.0),
-                    // A TRV's demand is reported at the end of the quarter-hour it describes.
-                    heating: *demand.get(&(t + QUARTER_MS))?,
+                    heating: match &building_kw {
+                        Some(kwh) => *kwh.get(t)? / STEP_HOURS,
+                        // A TRV's demand is reported at the end of the quarter-hour it describes.
+                        None => *demand.get(&(t + QUARTER_MS))?,
+                    },
                     hour: local.hour() as u8,
                     occupancy: occupancy.get(&(t + QUARTER_MS)).copied().unwrap_or(0.0),
                 })
@@ -90,7 +104,11 @@ pub fn lines(store: &Store, settings: &Settings, calendar: &Calendar) -> Result<
         let model = fit_two_node(&steps[..split], STEP_HOURS, HORIZONS[2]).map_err(|e| e.to_string()).map(|m| {
             let e = forecast_errors(&m, &steps[split..], &HORIZONS);
             let at = |i: usize| e.get(i).copied().unwrap_or((HORIZONS[i], f64::NAN, f64::NAN));
-            ZoneModelLine { time_constant_h: m.time_constant_hours(), errors: [at(0), at(1), at(2)] }
+            ZoneModelLine {
+                time_constant_h: m.time_constant_hours(),
+                errors: [at(0), at(1), at(2)],
+                on_building_power: building_kw.is_some(),
+            }
         });
         lines.push(ZoneLine {
             zone: zone.to_string(),
@@ -109,8 +127,13 @@ impl ZoneLine {
         let cell = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
         let model = match &self.model {
             Ok(m) => format!(
-                "{:>5.0}   {:>5.2} / {:<5.2}       {:.2} / {:.2}",
-                m.time_constant_h, m.errors[1].1, m.errors[1].2, m.errors[2].1, m.errors[2].2
+                "{:>5.0}   {:>5.2} / {:<5.2}       {:.2} / {:.2}{}",
+                m.time_constant_h,
+                m.errors[1].1,
+                m.errors[1].2,
+                m.errors[2].1,
+                m.errors[2].2,
+                if m.on_building_power { "  (on the building's heating power: no heating-demand point)" } else { "" }
             ),
             Err(why) => format!("no model: {why}"),
         };
@@ -122,5 +145,82 @@ impl ZoneLine {
             cell(self.heating_demand_pct, 0),
             cell(self.discomfort_kh, 1),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reading::{EnergySpan, Reading, Record};
+    use sobre_models::emulator::{Building, Envelope, Plant, StepOutcome, Use, ZoneDrive, ZoneSpec};
+
+    const QUARTER: i64 = 900_000;
+    // 2019-01-07T00:00:00Z, a Monday.
+    const START: i64 = 1_546_819_200_000;
+
+    #[test]
+    fn a_zone_without_a_demand_point_gets_its_model_on_the_buildings_heating_power() {
+        // Given three weeks of an office zone whose boiler runs 06:00–18:00 on weekdays, with a
+        // temperature sensor and the building's heating meter, and no heating-demand point
+        let settings = Settings::parse(
+            r#"
+[site]
+id = "s"
+timezone = "UTC"
+[[points]]
+id = "outdoor"
+kind = "outdoor_temperature"
+unit = "°C"
+topic = "o"
+[[points]]
+id = "gas"
+kind = "energy"
+fuel = "gas"
+unit = "kWh"
+topic = "g"
+cumulative = false
+interval = "15m"
+tags = ["heating"]
+[[points]]
+id = "office_t"
+kind = "zone_temperature"
+zone = "office"
+unit = "°C"
+topic = "t"
+"#,
+            "test",
+        )
+        .expect("valid test config");
+        let zone = ZoneSpec::from_archetype("office", 400.0, Use::Office, Envelope::Poor);
+        let boiler = Plant::Boiler { rated_w: zone.emitter, efficiency: 0.9 };
+        let mut building = Building::new(vec![zone], vec![], boiler, 16.0).expect("valid office");
+        let mut out = StepOutcome::default();
+        let mut batch = Vec::new();
+        for i in 0..21 * 96 {
+            let (day, quarter) = (i / 96, i % 96);
+            let outdoor = 2.0 + (day * 7 % 9) as f64 - 3.0 * (quarter as f64 / 96.0 * std::f64::consts::TAU).cos();
+            let on = day % 7 < 5 && (24..72).contains(&quarter);
+            let drive = ZoneDrive { setpoint: if on { 21.0 } else { 12.0 }, occupancy: 0.0 };
+            building.step(900.0, outdoor, 0.0, &[drive], &mut out).expect("one drive");
+            let ts_ms = START + i as i64 * QUARTER;
+            let kwh = out.plant_wh / 1000.0;
+            let energy = Some(EnergySpan { start_ms: ts_ms, end_ms: ts_ms + QUARTER, kwh });
+            batch.push(Record::Reading(Reading { point: 0, ts_ms, value: outdoor, energy: None }));
+            batch.push(Record::Reading(Reading { point: 1, ts_ms, value: kwh, energy }));
+            batch.push(Record::Reading(Reading { point: 2, ts_ms, value: out.zones[0].mean_air, energy: None }));
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store =
+            Store::open(&dir.path().join("sobre.db"), &settings.points, settings.site.timezone).expect("store opens");
+        store.write(&batch).expect("write");
+        // When the summary's zone lines are drawn
+        let lines = lines(&store, &settings, &Calendar { tz: settings.site.timezone }).expect("lines");
+        // Then the zone has a model, driven by the building's power, that forecasts a day ahead
+        // better than persistence, and its line says what drove it
+        let model = lines[0].model.as_ref().expect("a zone model");
+        assert!(model.on_building_power);
+        let (_, rmse, persistence) = model.errors[2];
+        assert!(rmse < persistence, "{model:?}");
+        assert!(lines[0].render().contains("on the building's heating power"), "{}", lines[0].render());
     }
 }

@@ -89,9 +89,11 @@ impl Reporter {
                 let mut reports = Vec::new();
                 for (point, fit) in baselines {
                     let Ok(b) = fit else { continue };
-                    let (tz, point_id, outdoor_id) = (tz, point.clone(), outdoor.id.clone());
-                    let hours =
-                        self.store.with(move |s| baseline::hours(s, tz, &point_id, &outdoor_id, (start, end))).await?;
+                    let (site, point_id, outdoor_id) = (self.settings.site.clone(), point.clone(), outdoor.id.clone());
+                    let hours = self
+                        .store
+                        .with(move |s| baseline::hours(s, &site, &point_id, &outdoor_id, (start, end)))
+                        .await?;
                     match hours {
                         Ok(hours) => {
                             reports.push(self.report(resolution, point, b, baseline_period, (start, end), &hours))
@@ -138,8 +140,8 @@ impl Reporter {
             if !b.gate_pass {
                 continue;
             }
-            let (tz, p, o) = (self.settings.site.timezone, point.clone(), outdoor.id.clone());
-            let hours = self.store.with(move |s| baseline::hours(s, tz, &p, &o, period)).await?.unwrap_or_default();
+            let (site, p, o) = (self.settings.site.clone(), point.clone(), outdoor.id.clone());
+            let hours = self.store.with(move |s| baseline::hours(s, &site, &p, &o, period)).await?.unwrap_or_default();
             let avoided: f64 = hours.iter().filter_map(|(_, o)| b.model.predict(o).map(|p| p - o.energy)).sum();
             *total.get_or_insert(0.0) += avoided;
         }
@@ -147,8 +149,8 @@ impl Reporter {
     }
 
     async fn fit(&self, cfg: &SavingsSettings, outdoor: &str, period: (i64, i64)) -> Result<Fits, OutboxError> {
-        let (tz, points, outdoor) = (self.settings.site.timezone, cfg.points.clone(), outdoor.to_string());
-        let fitted = self.store.with(move |s| baseline::fit_each(s, tz, &points, &outdoor, period)).await?;
+        let (site, points, outdoor) = (self.settings.site.clone(), cfg.points.clone(), outdoor.to_string());
+        let fitted = self.store.with(move |s| baseline::fit_each(s, &site, &points, &outdoor, period)).await?;
         for (point, fit) in &fitted {
             match fit {
                 Ok(b) => tracing::info!(point, cv_rmse = b.metrics.cv_rmse, gl14 = b.gate_pass, "baseline fitted"),

@@ -1,9 +1,12 @@
-//! Loads the bundled Cambridge estate data for the models' tests, benchmarks and examples.
+//! Loads the bundled Cambridge estate data for the models' tests, benchmarks and examples; `office`
+//! plays an intermittently heated office.
 #![allow(dead_code)]
+
+pub mod office;
 
 use sobre_models::daily::{Day, Fuel};
 use sobre_models::hourly::HourObs;
-use sobre_models::sufficiency::{daily_from_hours, Hour};
+use sobre_models::sufficiency::{daily_from_hours, Hour, Zeros};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/");
 
@@ -36,7 +39,7 @@ pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
 
 pub fn year(all: &[(i32, Hour)], y: i32, fuel: Fuel) -> Vec<Day> {
     let hours: Vec<Hour> = all.iter().filter(|(year, _)| *year == y).map(|(_, h)| *h).collect();
-    daily_from_hours(&hours, fuel).0
+    daily_from_hours(&hours, Zeros::of(fuel, false)).0
 }
 
 /// Hourly observations of one energy column in UTC, zeros as missing for electricity, short
@@ -57,7 +60,7 @@ pub fn hourly_obs(file: &str, column: usize, fuel: Fuel) -> Vec<(i32, HourObs)> 
                 (r[0][..4].parse().ok()?, r[0][5..7].parse().ok()?, r[0][8..10].parse().ok()?);
             let hour: i64 = r[0][11..13].parse().ok()?;
             let weekday = (days_from_civil(y, m, d) + 3).rem_euclid(7);
-            let obs = HourObs { month: m as u8, tow: (weekday * 24 + hour) as u8, temp: temp?, energy };
+            let obs = HourObs { month: m as u8, tow: (weekday * 24 + hour) as u8, temp: temp?, energy, holiday: false };
             Some((y, obs))
         })
         .collect()

@@ -3,33 +3,33 @@
 use super::output::print;
 use super::{baseline_json, prior_year, reporting_json, with_interval, Period, Row};
 use serde_json::json;
-use sobre_models::daily::Fuel;
 use sobre_models::hourly::{fit_hourly, HourObs};
 use sobre_models::metrics::{gl14, Resolution};
 use sobre_models::savings::{level_shifts, savings};
 use sobre_models::stats::lag1_autocorrelation;
-use sobre_models::sufficiency::interpolate;
+use sobre_models::sufficiency::{interpolate, Zeros};
 
-/// Usable hours: energy present (electricity zeros are missing), temperature present after
-/// short gaps are interpolated. `None` keeps the gaps visible to the autocorrelation.
-fn observations(rows: &[Row], fuel: Fuel) -> (Vec<Option<HourObs>>, usize) {
+/// Usable hours: energy present (zeros are missing unless they are readings), temperature
+/// present after short gaps are interpolated. `None` keeps the gaps visible to the
+/// autocorrelation.
+fn observations(rows: &[Row], zeros: Zeros) -> (Vec<Option<HourObs>>, usize) {
     let mut temps: Vec<Option<f64>> = rows.iter().map(|r| r.hour.temp).collect();
     let interpolated = interpolate(&mut temps);
     let obs = rows
         .iter()
         .zip(temps)
         .map(|(r, temp)| {
-            let energy = r.hour.energy.filter(|e| !(fuel == Fuel::Electricity && *e == 0.0))?;
-            Some(HourObs { month: r.month, tow: r.tow, temp: temp?, energy })
+            let energy = r.hour.energy.filter(|e| !(zeros == Zeros::Missing && *e == 0.0))?;
+            Some(HourObs { month: r.month, tow: r.tow, temp: temp?, energy, holiday: r.holiday })
         })
         .collect();
     (obs, interpolated)
 }
 
 /// `rows_within` gives the CSV's rows inside a period.
-pub fn run(args: &super::FitArgs, fuel: Fuel, rows_within: impl Fn(Period) -> Vec<Row>) -> anyhow::Result<()> {
+pub fn run(args: &super::FitArgs, zeros: Zeros, rows_within: impl Fn(Period) -> Vec<Row>) -> anyhow::Result<()> {
     let baseline_rows = rows_within(args.baseline);
-    let (obs, interpolated) = observations(&baseline_rows, fuel);
+    let (obs, interpolated) = observations(&baseline_rows, zeros);
     let usable: Vec<HourObs> = obs.iter().flatten().copied().collect();
     let fit = fit_hourly(&usable)?;
     let residuals: Vec<Option<f64>> =
@@ -77,7 +77,7 @@ pub fn run(args: &super::FitArgs, fuel: Fuel, rows_within: impl Fn(Period) -> Ve
     });
     if let Some(period) = args.reporting {
         let rows = rows_within(period);
-        let (obs, _) = observations(&rows, fuel);
+        let (obs, _) = observations(&rows, zeros);
         let points: Vec<(i64, f64, f64)> = rows
             .iter()
             .zip(&obs)
@@ -86,7 +86,7 @@ pub fn run(args: &super::FitArgs, fuel: Fuel, rows_within: impl Fn(Period) -> Ve
         let (predicted, metered): (Vec<f64>, Vec<f64>) = points.iter().map(|(_, p, m)| (*p, *m)).unzip();
         // A year-ahead backtest (only a reporting period needs it): the same model fitted on the
         // year before, over the baseline.
-        let (prior, _) = observations(&rows_within(prior_year(args.baseline)), fuel);
+        let (prior, _) = observations(&rows_within(prior_year(args.baseline)), zeros);
         let prior: Vec<HourObs> = prior.into_iter().flatten().collect();
         let backtest_errors: Option<Vec<f64>> = (prior.len() >= 6000)
             .then(|| fit_hourly(&prior).ok())

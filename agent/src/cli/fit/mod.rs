@@ -9,7 +9,7 @@ use sobre_models::daily::{fit_daily, DailyOptions, Day, Fuel};
 use sobre_models::metrics::{gl14, metrics, Metrics, Resolution};
 use sobre_models::savings::{level_shifts, savings, Savings};
 use sobre_models::stats::lag1_autocorrelation;
-use sobre_models::sufficiency::{daily_from_hours, Hour};
+use sobre_models::sufficiency::{daily_from_hours, Hour, Zeros};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -84,6 +84,14 @@ pub struct FitArgs {
     /// Try cooling terms for gas too (electricity always tries them).
     #[arg(long)]
     cooling: bool,
+    /// Days the building is closed besides weekends, START..END (repeatable): a day type of
+    /// their own in the hourly model, a closed day like a weekend in the daily one.
+    #[arg(long = "holiday")]
+    holidays: Vec<Period>,
+    /// The meter's zeros are readings, not gaps: its plant is switched off at times (CalTRACK
+    /// drops electricity zeros as missing otherwise).
+    #[arg(long)]
+    zeros_are_readings: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -130,6 +138,8 @@ struct Row {
     month: u8,
     /// Hour of the week, Monday 00:00 = 0.
     tow: u8,
+    /// On one of `--holiday`'s days.
+    holiday: bool,
 }
 
 /// Reads hourly rows in local time, in file order (a store export: in time order).
@@ -139,14 +149,15 @@ fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<Vec<Row>> {
     for (row, c) in cells.into_iter().enumerate() {
         let ms = parse_time(&c.time, tz).with_context(|| format!("row {}", row + 2))?;
         let local = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&tz);
+        let holiday = args.holidays.iter().any(|p| (p.start..=p.end).contains(&local.date_naive()));
         let hour = Hour {
             day: index_of(local.date_naive()),
-            weekend: matches!(local.weekday(), Weekday::Sat | Weekday::Sun),
+            weekend: holiday || matches!(local.weekday(), Weekday::Sat | Weekday::Sun),
             energy: c.energy,
             temp: c.temp,
         };
         let tow = local.weekday().num_days_from_monday() * 24 + local.hour();
-        hours.push(Row { hour, month: local.month() as u8, tow: tow as u8 });
+        hours.push(Row { hour, month: local.month() as u8, tow: tow as u8, holiday });
     }
     Ok(hours)
 }
@@ -158,16 +169,17 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         FuelArg::Electricity => Fuel::Electricity,
         FuelArg::Gas => Fuel::Gas,
     };
+    let zeros = Zeros::of(fuel, args.zeros_are_readings);
     let rows = read_hours(&args, tz)?;
     let within = |p: Period| -> Vec<Row> {
         let (a, b) = (index_of(p.start), index_of(p.end));
         rows.iter().filter(|r| r.hour.day >= a && r.hour.day <= b).copied().collect()
     };
     if args.model == ModelKind::Hourly {
-        return hourly::run(&args, fuel, within);
+        return hourly::run(&args, zeros, within);
     }
     let hours_of = |rows: Vec<Row>| -> Vec<Hour> { rows.into_iter().map(|r| r.hour).collect() };
-    let (baseline_days, baseline_report) = daily_from_hours(&hours_of(within(args.baseline)), fuel);
+    let (baseline_days, baseline_report) = daily_from_hours(&hours_of(within(args.baseline)), zeros);
     let options = DailyOptions { cooling: args.cooling || fuel == Fuel::Electricity, ..DailyOptions::new(fuel) };
     let fit = fit_daily(&baseline_days, &options).context("fitting the baseline")?;
     let model = &fit.model;
@@ -213,12 +225,12 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     out["baseline"]["monthly_cv_rmse"] = json!(monthly.cv_rmse);
     out["baseline"]["monthly_nmbe"] = json!(monthly.nmbe);
     if let Some(period) = args.reporting {
-        let (days, report) = daily_from_hours(&hours_of(within(period)), fuel);
+        let (days, report) = daily_from_hours(&hours_of(within(period)), zeros);
         warnings.extend(report.warnings.iter().map(|w| format!("reporting: {w}")));
         let (p, m) = (predict(&days), energy(&days));
         // A year-ahead backtest (only a reporting period needs it): the same model fitted on the
         // year before, over the baseline.
-        let (prior_days, _) = daily_from_hours(&hours_of(within(prior_year(args.baseline))), fuel);
+        let (prior_days, _) = daily_from_hours(&hours_of(within(prior_year(args.baseline))), zeros);
         let backtest_errors: Option<Vec<f64>> = (prior_days.len() >= 300)
             .then(|| fit_daily(&prior_days, &options).ok())
             .flatten()
