@@ -27,6 +27,8 @@ pub struct HourObs {
 pub const HOURS_PER_WEEK: usize = 168;
 /// Time-of-week slots: the hours of the week, then the hours of a holiday.
 const SLOTS: usize = HOURS_PER_WEEK + 24;
+/// Sunday 00:00's hour of the week.
+const SUNDAY: usize = 6 * 24;
 
 impl HourObs {
     /// The hour's indicator: its hour of the week, or on a holiday its hour of the day.
@@ -70,6 +72,10 @@ pub struct MonthModel {
     #[serde(skip)]
     beta: Vec<f64>,
     pub parameters: usize,
+    /// The baseline saw holidays around this month. Without any, a holiday is predicted as a
+    /// Sunday (a closed day), never as the working day it falls on: that would credit the
+    /// closure as a saving.
+    pub holidays_seen: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,9 +156,13 @@ impl MonthModel {
         segments(o.temp, &self.endpoints_c, segs);
         columns.clear();
         values.clear();
-        columns.push(o.slot());
+        let slot = match o.slot() {
+            holiday if holiday >= HOURS_PER_WEEK && !self.holidays_seen => SUNDAY + holiday - HOURS_PER_WEEK,
+            slot => slot,
+        };
+        columns.push(slot);
         values.push(1.0);
-        let block = if self.occupied[o.slot()] { 0 } else { segs.len() };
+        let block = if self.occupied[slot] { 0 } else { segs.len() };
         for (k, v) in segs.iter().enumerate() {
             columns.push(SLOTS + block + k);
             values.push(*v);
@@ -179,6 +189,7 @@ fn fit_month(month: u8, data: &[HourObs]) -> Result<MonthModel, String> {
         occupied,
         beta: Vec::new(),
         parameters: 0,
+        holidays_seen: rows.iter().any(|(o, _)| o.holiday),
     };
     let mut ne = NormalEquations::new(p);
     let (mut segs, mut columns, mut values) = (Vec::new(), Vec::new(), Vec::new());
@@ -294,9 +305,15 @@ mod tests {
             // Then flagged, the weekday keeps its 300 kW and a holiday morning is at the night
             // load; unflagged, the closed week drags the weekday down (today's behaviour)
             assert_eq!((weekday - 300.0).abs() < 1.0, unbiased, "flagged {flagged}: {weekday}");
+            let holiday = model.predict(&holiday_10).expect("February is fitted");
             if flagged {
-                let holiday = model.predict(&holiday_10).expect("February is fitted");
                 assert!((holiday - 100.0).abs() < 1.0, "{holiday}");
+            } else {
+                // And a baseline that saw no holiday predicts one as a closed day, a Sunday,
+                // not as the working day it falls on
+                let sunday_10 = HourObs { tow: (SUNDAY + 10) as u8, ..tuesday_10 };
+                let sunday = model.predict(&sunday_10).expect("February is fitted");
+                assert!((holiday - sunday).abs() < 1e-9 && holiday < weekday - 100.0, "{holiday} vs {sunday}");
             }
         }
     }

@@ -43,6 +43,9 @@ pub struct BuildingFile {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// What the building is used for: the agent that reads it (`sobre demo`) takes its defaults.
+    #[serde(default, rename = "use")]
+    pub building_use: crate::config::BuildingUse,
     #[serde(default = "paris")]
     pub timezone: String,
     #[serde(default = "poor")]
@@ -339,6 +342,7 @@ const PLANT_SHARE_OF_EMITTERS: f64 = 0.8;
 pub struct SimSettings {
     pub id: String,
     pub name: String,
+    pub building_use: crate::config::BuildingUse,
     pub timezone: Tz,
     pub start_ms: i64,
     pub steps: u64,
@@ -574,6 +578,7 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
     Ok(SimSettings {
         id: b.id.clone(),
         name: b.name.clone().unwrap_or_else(|| b.id.clone()),
+        building_use: b.building_use,
         timezone,
         start_ms,
         steps,

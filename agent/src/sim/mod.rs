@@ -55,15 +55,31 @@ impl Bundled {
     }
 }
 
+/// The demo's savings baseline: the building's first five weeks; the rest is the reporting period.
+const DEMO_BASELINE_DAYS: u64 = 35;
+
 /// The agent configuration `sobre demo` runs: config/demo.toml with the brokers' ports and the
-/// store's path filled in, and the points of `building`'s devices appended.
+/// store's path filled in, the site (its name, time zone, use and holidays) and the savings'
+/// baseline taken from the building, and the points of `building`'s devices appended.
 pub fn demo_settings(
     building: &Emulator,
     port: u16,
     uplink_port: u16,
     store: &std::path::Path,
 ) -> Result<crate::config::Settings, crate::config::ConfigError> {
+    let s = building.settings();
+    let first_day = s.calendar.local(s.start_ms).date();
+    let holidays: Vec<String> = s.calendar.holidays.iter().map(|(a, z)| format!("[\"{a}\", \"{z}\"]")).collect();
+    let building_use = serde_json::to_value(s.building_use).ok();
     let text = include_str!("../../../config/demo.toml")
+        .replace("{site}", &s.id)
+        .replace("{name}", &s.name.replace('"', "'"))
+        .replace("{timezone}", s.timezone.name())
+        .replace("{floor_area_m2}", &format!("{:.0}", s.zones.iter().map(|z| z.floor_area_m2).sum::<f64>()))
+        .replace("{use}", building_use.as_ref().and_then(|u| u.as_str()).unwrap_or("other"))
+        .replace("{holidays}", &format!("[{}]", holidays.join(", ")))
+        .replace("{baseline_from}", &first_day.to_string())
+        .replace("{baseline_to}", &(first_day + chrono::Days::new(DEMO_BASELINE_DAYS - 1)).to_string())
         .replace("{port}", &port.to_string())
         .replace("{uplink_port}", &uplink_port.to_string())
         .replace("{path}", &store.display().to_string().replace('\\', "/"))
