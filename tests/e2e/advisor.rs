@@ -45,9 +45,10 @@ fn finds_the_poor_schools_waste_and_the_emulator_confirms_each_saving() {
     for r in &records {
         schema::check(&decision, r).unwrap_or_else(|e| panic!("{e}\n{r}"));
     }
-    let retained: Value =
-        serde_json::from_slice(&sobre_agent::advisor::task::current_list(&ledger, "ecole-demo").expect("list"))
-            .expect("JSON");
+    let retained: Value = serde_json::from_slice(
+        &sobre_agent::advisor::task::current_list(&ledger, "ecole-demo", &advice.occupancy).expect("list"),
+    )
+    .expect("JSON");
     schema::check(&list, &retained).unwrap_or_else(|e| panic!("{e}\n{retained}"));
     // And each estimate is within 25 % of what the emulator shows with that change alone, as
     // the README's table says, row by row

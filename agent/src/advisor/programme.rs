@@ -1,5 +1,5 @@
 //! The heating programme the building actually runs and the hours it is actually used, read
-//! from the setpoints and presence sensors: the facts every rule compares.
+//! from the setpoints and each zone's occupancy: the facts every rule compares.
 
 use super::history::History;
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
@@ -68,7 +68,8 @@ pub fn minutes(t: NaiveTime) -> i64 {
 }
 
 impl Programme {
-    /// `None` when the store shows no setpoints or no one ever coming in.
+    /// `None` when the store shows no setpoints, no one ever coming in, or no day level above
+    /// the night level; [`why_none`] says which.
     pub fn read(h: &History) -> Option<Self> {
         let night_c = mode(h.zones.iter().flat_map(|z| {
             z.setpoint.iter().enumerate().filter(|(i, _)| h.local(*i).hour() < 3).filter_map(|(_, s)| *s)
@@ -127,6 +128,32 @@ impl Programme {
     pub fn count(&self, kind: DayKind, heated: bool) -> usize {
         self.days.values().filter(|d| d.kind == kind && d.heated == heated).count()
     }
+}
+
+/// Why [`Programme::read`] found no programme, each reason with its fix.
+pub fn why_none(h: &History) -> Vec<String> {
+    let mut why = Vec::new();
+    if !h.zones.iter().any(|z| z.setpoint.iter().any(Option::is_some)) {
+        why.push(
+            "no setpoints seen yet: the advisor reads the heating programme from each zone's setpoint \
+             ([[points]] of kind \"setpoint\" with its zone)"
+                .to_string(),
+        );
+    }
+    let sources = &h.occupancy_sources;
+    if sources.iter().all(|z| z.source == super::occupancy::OccupancySource::None) {
+        why.push(format!("no occupancy source in any zone: {}", super::occupancy::FIX));
+    } else if !(0..h.len()).any(|i| h.building_occupied(i)) {
+        let used: Vec<String> = sources.iter().map(|z| format!("{} from {}", z.zone, z.source.name())).collect();
+        why.push(format!("no one seen in any zone yet (occupancy: {})", used.join(", ")));
+    }
+    if why.is_empty() {
+        why.push(
+            "no heating programme in the setpoints yet: no day level above the night level (00:00–03:00) on any day"
+                .to_string(),
+        );
+    }
+    why
 }
 
 #[cfg(test)]

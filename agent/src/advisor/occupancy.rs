@@ -1,0 +1,139 @@
+//! Each zone's occupancy from what the building has, the first of: the zone's presence
+//! sensor; its CO₂ sensor, read by the detector of `sobre_models::occupancy`; a building-wide
+//! BMS occupancy or mode point; the `[occupancy]` timetable. A sensor counts when it read at
+//! least half the window's quarter-hours. Each zone keeps which source it got and how sure
+//! that is (0–1):
+//!
+//! - presence: the share of quarter-hours the sensor read (it sees people directly);
+//! - CO₂: the detector's own confidence (the share of quarter-hours it decided clearly);
+//! - a BMS point: the share read, times 3/4: it says what the BMS believes of the whole
+//!   building (often its schedule), not who is in this zone;
+//! - a timetable: 1/2, what someone wrote, never checked against the building.
+
+use super::history::{Column, History, STEP_HOURS};
+use crate::config::Timetable;
+use serde::{Deserialize, Serialize};
+
+/// A sensor that read less of the window than this is passed over for the next source.
+const MIN_COVERAGE: f64 = 0.5;
+const BUILDING_POINT_TRUST: f64 = 0.75;
+const TIMETABLE_CONFIDENCE: f64 = 0.5;
+
+/// What a zone without a source needs, in the words of the configuration.
+pub const FIX: &str = "add presence or CO₂ sensors to the zone ([[points]] of kind \"occupancy\" or \"co2\" with its \
+                       zone), a building-wide BMS occupancy point (kind \"occupancy\" without a zone), or an \
+                       [occupancy] timetable";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OccupancySource {
+    Presence,
+    Co2,
+    /// A building-wide occupancy or mode point.
+    BuildingPoint,
+    Timetable,
+    /// Nothing: the zone counts as empty.
+    None,
+}
+
+impl OccupancySource {
+    pub fn name(self) -> &'static str {
+        match self {
+            OccupancySource::Presence => "presence",
+            OccupancySource::Co2 => "co2",
+            OccupancySource::BuildingPoint => "building_point",
+            OccupancySource::Timetable => "timetable",
+            OccupancySource::None => "none",
+        }
+    }
+}
+
+/// Where one zone's occupancy came from, and how sure it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneOccupancy {
+    pub zone: String,
+    pub source: OccupancySource,
+    /// The point read, for a sensor or a BMS point.
+    pub point: Option<String>,
+    /// 0–1 (see the module's doc).
+    pub confidence: f64,
+    /// The source in a sentence; for none, what to add.
+    pub text: String,
+}
+
+fn coverage(column: &Column) -> f64 {
+    column.iter().filter(|v| v.is_some()).count() as f64 / column.len().max(1) as f64
+}
+
+/// Chooses each zone's source, fills its occupancy column from it, and records the choice in
+/// `h.occupancy_sources`.
+pub fn fill(h: &mut History, timetable: Option<&Timetable>) {
+    let n = h.len();
+    let open: Option<Column> =
+        timetable.map(|t| (0..n).map(|i| Some(if t.is_open(h.local(i)) { 1.0 } else { 0.0 })).collect());
+    let building = (h.building_point.clone(), coverage(&h.building_occupancy));
+    let mut sources = Vec::with_capacity(h.zones.len());
+    for z in &mut h.zones {
+        // Sensors passed over for reading too little, said beside the source taken.
+        let mut passed_over = Vec::new();
+        let mut chosen = None;
+        if let Some(point) = &z.presence_point {
+            let read = coverage(&z.occupancy);
+            if read >= MIN_COVERAGE {
+                let text = format!("presence sensor {point}, {:.0} % of the quarter-hours read", 100.0 * read);
+                chosen = Some((OccupancySource::Presence, Some(point.clone()), read, text));
+            } else {
+                passed_over.push(format!("presence sensor {point} read {:.0} % of the quarter-hours", 100.0 * read));
+            }
+        }
+        if let (None, Some(point)) = (&chosen, &z.co2_point) {
+            let read = coverage(&z.co2);
+            if read >= MIN_COVERAGE {
+                let d = sobre_models::occupancy::detect(&z.co2, STEP_HOURS);
+                z.occupancy = d.occupied.iter().map(|o| o.map(|o| if o { 1.0 } else { 0.0 })).collect();
+                let decay = if d.decay_learned { "learned from its falls" } else { "too few falls seen: the default" };
+                let text = format!(
+                    "CO₂ sensor {point}: in when people's CO₂ shows above noise (background {:.0} ppm, decay {:.2}/h {decay}, noise {:.0} ppm)",
+                    d.background_ppm, d.decay_per_hour, d.noise_ppm
+                );
+                chosen = Some((OccupancySource::Co2, Some(point.clone()), d.confidence, text));
+            } else {
+                passed_over.push(format!("CO₂ sensor {point} read {:.0} % of the quarter-hours", 100.0 * read));
+            }
+        }
+        if let (None, (Some(point), read)) = (&chosen, &building) {
+            if *read >= MIN_COVERAGE {
+                z.occupancy = h.building_occupancy.clone();
+                let text = format!(
+                    "building-wide occupancy point {point}: what the BMS says of the whole building, not of this zone"
+                );
+                chosen = Some((OccupancySource::BuildingPoint, Some(point.clone()), read * BUILDING_POINT_TRUST, text));
+            } else {
+                passed_over.push(format!("occupancy point {point} read {:.0} % of the quarter-hours", 100.0 * read));
+            }
+        }
+        if let (None, Some(open), Some(t)) = (&chosen, &open, timetable) {
+            z.occupancy = open.clone();
+            let days: Vec<String> = t.days.iter().map(ToString::to_string).collect();
+            let text = format!(
+                "the [occupancy] timetable, {} {}–{} (configured, not measured)",
+                days.join(" "),
+                t.from.format("%H:%M"),
+                t.until.format("%H:%M")
+            );
+            chosen = Some((OccupancySource::Timetable, None, TIMETABLE_CONFIDENCE, text));
+        }
+        let (source, point, confidence, mut text) = chosen.unwrap_or_else(|| {
+            z.occupancy = vec![None; n];
+            (OccupancySource::None, None, 0.0, format!("no occupancy source, counted as empty: {FIX}"))
+        });
+        if !passed_over.is_empty() {
+            text = format!("{text} ({} in the window)", passed_over.join("; "));
+        }
+        sources.push(ZoneOccupancy { zone: z.zone.clone(), source, point, confidence, text });
+    }
+    h.occupancy_sources = sources;
+}
+
+#[cfg(test)]
+mod tests;
