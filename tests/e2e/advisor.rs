@@ -50,6 +50,13 @@ fn finds_the_poor_schools_waste_and_the_emulator_confirms_each_saving() {
     )
     .expect("JSON");
     schema::check(&list, &retained).unwrap_or_else(|e| panic!("{e}\n{retained}"));
+    // And it says each zone's occupancy came from the zone's presence sensor, the school's first
+    // source
+    assert!(!advice.occupancy.is_empty());
+    for z in &advice.occupancy {
+        assert_eq!(z.source, sobre_agent::advisor::occupancy::OccupancySource::Presence, "{z:?}");
+        assert!(z.confidence > 0.9, "{z:?}");
+    }
     // And each estimate is within 25 % of what the emulator shows with that change alone, as
     // the README's table says, row by row
     let base = whatif::run(school.clone()).expect("runs").plant_kwh;

@@ -20,6 +20,8 @@ fn check_summarises_a_valid_config() {
     assert!(out.contains("is valid"), "{out}");
     assert!(out.contains("ecole-jaures") && out.contains("points    7"), "{out}");
     assert!(out.contains("main_elec") && out.contains("tasmota /ENERGY/Total"), "{out}");
+    assert!(out.contains("class1             presence class1_occupancy"), "{out}");
+    assert!(out.contains("timetable          Mon Tue Wed Thu Fri 08:00–17:00, closed on 10 holiday periods"), "{out}");
 }
 
 #[test]

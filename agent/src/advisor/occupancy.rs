@@ -61,6 +61,35 @@ pub struct ZoneOccupancy {
     pub text: String,
 }
 
+/// Each zone's first source as configured (before any data: a sensor that reads too little is
+/// passed over when the advisor runs), with its point: what `sobre check` shows.
+pub fn configured(settings: &crate::config::Settings) -> Vec<(String, OccupancySource, Option<String>)> {
+    use crate::point::PointKind;
+    let point = |kind: PointKind, zone: Option<&str>| {
+        settings.points.iter().find(|p| p.kind == kind && p.zone.as_deref() == zone).map(|p| p.id.clone())
+    };
+    let mut zones: Vec<(String, OccupancySource, Option<String>)> = Vec::new();
+    for p in settings.points.iter().filter(|p| p.kind == PointKind::ZoneTemperature) {
+        let Some(zone) = p.zone.as_deref() else { continue };
+        if zones.iter().any(|(z, _, _)| z == zone) {
+            continue;
+        }
+        let (source, point) = match (
+            point(PointKind::Occupancy, Some(zone)),
+            point(PointKind::Co2, Some(zone)),
+            point(PointKind::Occupancy, None),
+        ) {
+            (Some(p), _, _) => (OccupancySource::Presence, Some(p)),
+            (None, Some(p), _) => (OccupancySource::Co2, Some(p)),
+            (None, None, Some(p)) => (OccupancySource::BuildingPoint, Some(p)),
+            (None, None, None) if settings.occupancy.is_some() => (OccupancySource::Timetable, None),
+            (None, None, None) => (OccupancySource::None, None),
+        };
+        zones.push((zone.to_string(), source, point));
+    }
+    zones
+}
+
 fn coverage(column: &Column) -> f64 {
     column.iter().filter(|v| v.is_some()).count() as f64 / column.len().max(1) as f64
 }

@@ -1,5 +1,6 @@
 //! `sobre check`: what a valid configuration describes, for the integrator to read over.
 
+use sobre_agent::advisor::occupancy::OccupancySource;
 use sobre_agent::config::Decoder;
 use sobre_agent::config::{EnergyMode, Settings};
 use std::fmt::Write;
@@ -62,6 +63,27 @@ pub fn summary(path: &Path, s: &Settings) -> String {
             p.kind.stored_unit(),
             p.zone.as_deref().unwrap_or("-"),
             p.topic
+        );
+    }
+    let _ =
+        writeln!(out, "occupancy (per zone, the first of: presence, CO₂, BMS occupancy point, [occupancy] timetable)");
+    for (zone, source, point) in sobre_agent::advisor::occupancy::configured(s) {
+        let from = match (source, point) {
+            (OccupancySource::None, _) => format!("none: {}", sobre_agent::advisor::occupancy::FIX),
+            (source, Some(point)) => format!("{} {point}", source.name()),
+            (source, None) => source.name().to_string(),
+        };
+        let _ = writeln!(out, "  {zone:<18} {from}");
+    }
+    if let Some(t) = &s.occupancy {
+        let days: Vec<String> = t.days.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "  timetable          {} {}–{}, closed on {} holiday periods",
+            days.join(" "),
+            t.from.format("%H:%M"),
+            t.until.format("%H:%M"),
+            t.holidays.len()
         );
     }
     out

@@ -16,22 +16,31 @@
 //! 1. drops impossible readings (not finite, ≤ 0 or above 20 000 ppm), bridges gaps of up to
 //!    an hour by straight lines and leaves longer ones unknown;
 //! 2. measures the sensor's noise σ from the second differences of the readings (robust: a
-//!    median), and smooths over three steps;
-//! 3. takes the background C₀ as the 5th percentile of the smoothed readings (the room at rest
-//!    over nights and weekends, outdoors plus whatever the building adds);
+//!    median), and smooths them over five steps;
+//! 3. takes the background C₀ as the 5th percentile of two-hour means (the room at rest over
+//!    nights and weekends, outdoors plus whatever the building adds; means, because noise
+//!    would pull a low percentile of single readings below it), and counts an excess within
+//!    the smoothed noise of it as none;
 //! 4. learns k from the falls after people leave: each stretch where the smoothed excess falls
 //!    step after step from well above noise gives a decay rate ln(e_start/e_end)/duration; per
 //!    day the largest fall (in ln e, read over its first 1.5 e-folds, before a ventilation
-//!    that stops in the evening slows it) is the departure's; k is the median over days. Without
-//!    three such falls it keeps a slow default (0.3 /h): a k too low only makes an empty room
-//!    decaying look emptier, one too high would make it look occupied;
-//! 5. computes ĝ with a central difference, and decides with hysteresis: in when ĝ rises above
-//!    3 σ_ĝ (σ_ĝ: the noise of ĝ implied by σ), out when it drops below 1 σ_ĝ; a single
-//!    quarter-hour in between two of the other state takes theirs.
+//!    that stops in the evening slows it) is the departure's; k is the median over days.
+//!    Without three such falls it keeps a slow default (0.3 /h). A k too low only makes an
+//!    empty room decaying look emptier; one too high would make it look occupied for hours,
+//!    so k errs low (people leaving one by one slow the fall it reads);
+//! 5. computes ĝ from the slope across two steps either side, and decides with hysteresis:
+//!    in when ĝ rises above 3 σ_ĝ, out when it drops below 1 σ_ĝ, where σ_ĝ is the larger of
+//!    the noise σ implies and the spread ĝ shows (its median absolute deviation: most steps
+//!    are empty), grown with the level by a 15 % uncertainty of k (a room held thousands of
+//!    ppm up turns a small error of k into a large ĝ); a single step between two of the other
+//!    state takes theirs;
+//! 6. sharpens each occupied stretch's edges on the readings themselves, which the smoothing
+//!    spread: its first steps are dropped while the reading did not rise into them, its last
+//!    while the next reading falls as an empty room does (up to four steps each end).
 //!
-//! Its confidence is the share of quarter-hours it could decide (not in a long gap) times the
-//! share decided with a margin (ĝ more than σ_ĝ away from both thresholds), lowered by a
-//! quarter when k is the default rather than learned.
+//! Its confidence is the share of steps it could decide (not in a long gap) times the share
+//! decided with a margin (ĝ more than σ_ĝ from the threshold that would flip it), lowered by
+//! a quarter when k is the default rather than learned.
 //!
 //! # Measured error
 //!
@@ -47,8 +56,9 @@
 //!   ≤ 30 min); per case the medians stay within 35 and 38 min (asserted ≤ 40 min); 77 % of
 //!   arrivals and 73 % of departures within 30 min, 99 % and 93 % within an hour;
 //! - the worst day is hours off (a few in six weeks, from a burst of noise at night or a gap);
-//! - the last one or two people in a large mechanically ventilated office breathe out too
-//!   little to show: departures there come out about 35 min early (median).
+//! - the last one or two people in an office ventilated on a schedule breathe out too little
+//!   against it to show, and k, read from falls that people leaving one by one slow, errs low:
+//!   departures there come out about 40 min early (median).
 
 pub mod synthetic;
 

@@ -83,6 +83,7 @@ const WRONG_DAYS_AT_MOST: f64 = 0.1;
 #[test]
 fn co2_gives_occupancy_within_the_stated_error_under_every_ventilation() {
     let (mut arrivals, mut departures) = (Vec::new(), Vec::new());
+    let (mut least_right, mut most_right) = (f64::INFINITY, 0.0_f64);
     for (n, room_use) in [RoomUse::Office, RoomUse::Classroom, RoomUse::MeetingRoom].into_iter().enumerate() {
         for (m, ventilation) in
             [Ventilation::Natural, Ventilation::Scheduled, Ventilation::DemandControlled].into_iter().enumerate()
@@ -115,6 +116,7 @@ fn co2_gives_occupancy_within_the_stated_error_under_every_ventilation() {
                 );
                 assert!((s.missed_days + s.false_days) as f64 <= WRONG_DAYS_AT_MOST * s.days as f64, "{case}");
                 assert!(d.decay_learned && d.confidence > 0.8, "{case}: {d:?}");
+                (least_right, most_right) = (least_right.min(s.right), most_right.max(s.right));
                 arrivals.extend(s.arrivals);
                 departures.extend(s.departures);
             }
@@ -132,6 +134,20 @@ fn co2_gives_occupancy_within_the_stated_error_under_every_ventilation() {
         100.0 * share_within(&departures, 60.0),
     );
     assert!(arrive <= POOLED_MEDIAN_MINUTES_AT_MOST && leave <= POOLED_MEDIAN_MINUTES_AT_MOST, "{arrive} {leave}");
+    // And the README states these figures as this run computes them
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap_or_default();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    for figure in [
+        format!("{:.0}–{:.0} % of quarter-hours right", 100.0 * least_right, 100.0 * most_right),
+        format!("arrivals within a median {arrive:.0} min and departures within {leave:.0} min"),
+        format!(
+            "({:.0} % and {:.0} % within half an hour)",
+            100.0 * share_within(&arrivals, 30.0),
+            100.0 * share_within(&departures, 30.0)
+        ),
+    ] {
+        assert!(readme.contains(&figure), "README.md should say {figure:?}");
+    }
 }
 
 /// A name, readings, a step (h), readings rejected, anything decided.

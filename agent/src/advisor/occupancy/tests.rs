@@ -216,3 +216,44 @@ fn without_a_programme_the_advice_says_precisely_what_is_missing_and_the_fix() {
         assert!(!advice.missing.iter().any(|m| m.contains("no setpoints or presence")), "{case}");
     }
 }
+
+#[test]
+fn the_configuration_shows_each_zones_source_before_any_data() {
+    let point = |id: &str, kind: &str, zone: Option<&str>| {
+        let zone = zone.map(|z| format!("zone = \"{z}\"\n")).unwrap_or_default();
+        let unit = match kind {
+            "occupancy" => "bool",
+            "co2" => "ppm",
+            _ => "°C",
+        };
+        format!("\n[[points]]\nid = \"{id}\"\nkind = \"{kind}\"\nunit = \"{unit}\"\n{zone}topic = \"{id}\"\n")
+    };
+    let temperature = |zone: &str| point(&format!("{zone}_t"), "zone_temperature", Some(zone));
+    let timetable = "\n[occupancy]\ndays = [\"Mon\"]\nfrom = \"08:00\"\nuntil = \"17:00\"\n";
+    let table = [
+        // Given the points of a zone "a" (and the building), Then its source and point
+        (
+            "presence and CO₂",
+            format!("{}{}", point("pir", "occupancy", Some("a")), point("co2", "co2", Some("a"))),
+            OccupancySource::Presence,
+            Some("pir"),
+        ),
+        ("CO₂", point("co2", "co2", Some("a")), OccupancySource::Co2, Some("co2")),
+        (
+            "CO₂ in another zone, a BMS point",
+            format!("{}{}", point("co2", "co2", Some("b")), point("bms", "occupancy", None)),
+            OccupancySource::BuildingPoint,
+            Some("bms"),
+        ),
+        ("a timetable", timetable.to_string(), OccupancySource::Timetable, None),
+        ("nothing", String::new(), OccupancySource::None, None),
+    ];
+    for (case, points, source, expected_point) in table {
+        let text = format!("[site]\nid = \"s\"\ntimezone = \"UTC\"\n{}{points}", temperature("a"));
+        let settings = Settings::parse(&text, case).expect("settings");
+        // When `sobre check` asks
+        let zones = configured(&settings);
+        // Then zone a has the first source there is
+        assert_eq!(zones, vec![("a".to_string(), source, expected_point.map(str::to_string))], "{case}");
+    }
+}
