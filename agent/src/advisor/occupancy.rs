@@ -1,8 +1,9 @@
 //! Each zone's occupancy from what the building has, the first of: the zone's presence
 //! sensor; its CO₂ sensor, read by the detector of `sobre_models::occupancy`; a building-wide
 //! BMS occupancy or mode point; the `[occupancy]` timetable. A sensor counts when it read at
-//! least half the window's quarter-hours. Each zone keeps which source it got and how sure
-//! that is (0–1):
+//! least half the window's quarter-hours; when none did and there is no timetable, the one
+//! that read most is taken, sparse as it is (a sensor installed a fortnight ago). Each zone
+//! keeps which source it got and how sure that is (0–1):
 //!
 //! - presence: the share of quarter-hours the sensor read (it sees people directly);
 //! - CO₂: the detector's own confidence (the share of quarter-hours it decided clearly);
@@ -37,6 +38,16 @@ pub enum OccupancySource {
 }
 
 impl OccupancySource {
+    /// What a sensor of this source is called in a sentence.
+    fn sensor(self) -> &'static str {
+        match self {
+            OccupancySource::Presence => "presence sensor",
+            OccupancySource::Co2 => "CO₂ sensor",
+            OccupancySource::BuildingPoint => "occupancy point",
+            OccupancySource::Timetable | OccupancySource::None => "",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             OccupancySource::Presence => "presence",
@@ -95,29 +106,42 @@ fn coverage(column: &Column) -> f64 {
 }
 
 /// Chooses each zone's source, fills its occupancy column from it, and records the choice in
-/// `h.occupancy_sources`.
+/// `h.occupancy_sources`. Without a sensor that read enough, the timetable; without one, the
+/// sensor that read most, sparse as it is, rather than nothing.
 pub fn fill(h: &mut History, timetable: Option<&Timetable>) {
     let n = h.len();
-    let open: Option<Column> =
-        timetable.map(|t| (0..n).map(|i| Some(if t.is_open(h.local(i)) { 1.0 } else { 0.0 })).collect());
-    let building = (h.building_point.clone(), coverage(&h.building_occupancy));
+    let building_read = coverage(&h.building_occupancy);
+    let open: Column = match timetable {
+        Some(t) => (0..n).map(|i| Some(if t.is_open(h.local(i)) { 1.0 } else { 0.0 })).collect(),
+        None => Vec::new(),
+    };
     let mut sources = Vec::with_capacity(h.zones.len());
     for z in &mut h.zones {
+        let sensors: Vec<(OccupancySource, String, f64)> = [
+            z.presence_point.clone().map(|p| (OccupancySource::Presence, p, coverage(&z.occupancy))),
+            z.co2_point.clone().map(|p| (OccupancySource::Co2, p, coverage(&z.co2))),
+            h.building_point.clone().map(|p| (OccupancySource::BuildingPoint, p, building_read)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let sparse_best = sensors
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.2 > 0.0)
+            .max_by(|a, b| a.1 .2.total_cmp(&b.1 .2))
+            .map(|(i, _)| i);
+        let pick =
+            sensors.iter().position(|s| s.2 >= MIN_COVERAGE).or(if timetable.is_some() { None } else { sparse_best });
         // Sensors passed over for reading too little, said beside the source taken.
-        let mut passed_over = Vec::new();
-        let mut chosen = None;
-        if let Some(point) = &z.presence_point {
-            let read = coverage(&z.occupancy);
-            if read >= MIN_COVERAGE {
-                let text = format!("presence sensor {point}, {:.0} % of the quarter-hours read", 100.0 * read);
-                chosen = Some((OccupancySource::Presence, Some(point.clone()), read, text));
-            } else {
-                passed_over.push(format!("presence sensor {point} read {:.0} % of the quarter-hours", 100.0 * read));
-            }
-        }
-        if let (None, Some(point)) = (&chosen, &z.co2_point) {
-            let read = coverage(&z.co2);
-            if read >= MIN_COVERAGE {
+        let passed_over: Vec<String> = sensors[..pick.unwrap_or(sensors.len())]
+            .iter()
+            .map(|(source, point, read)| {
+                format!("{} {point} read {:.0} % of the quarter-hours", source.sensor(), 100.0 * read)
+            })
+            .collect();
+        let (source, point, confidence, text) = match (pick.map(|i| &sensors[i]), timetable) {
+            (Some((OccupancySource::Co2, point, _)), _) => {
                 let d = sobre_models::occupancy::detect(&z.co2, STEP_HOURS);
                 z.occupancy = d.occupied.iter().map(|o| o.map(|o| if o { 1.0 } else { 0.0 })).collect();
                 let decay = if d.decay_learned { "learned from its falls" } else { "too few falls seen: the default" };
@@ -125,40 +149,38 @@ pub fn fill(h: &mut History, timetable: Option<&Timetable>) {
                     "CO₂ sensor {point}: in when people's CO₂ shows above noise (background {:.0} ppm, decay {:.2}/h {decay}, noise {:.0} ppm)",
                     d.background_ppm, d.decay_per_hour, d.noise_ppm
                 );
-                chosen = Some((OccupancySource::Co2, Some(point.clone()), d.confidence, text));
-            } else {
-                passed_over.push(format!("CO₂ sensor {point} read {:.0} % of the quarter-hours", 100.0 * read));
+                (OccupancySource::Co2, Some(point.clone()), d.confidence, text)
             }
-        }
-        if let (None, (Some(point), read)) = (&chosen, &building) {
-            if *read >= MIN_COVERAGE {
+            (Some((OccupancySource::BuildingPoint, point, read)), _) => {
                 z.occupancy = h.building_occupancy.clone();
                 let text = format!(
-                    "building-wide occupancy point {point}: what the BMS says of the whole building, not of this zone"
+                    "building-wide occupancy point {point}, {:.0} % of the quarter-hours read: what the BMS says of the whole building, not of this zone",
+                    100.0 * read
                 );
-                chosen = Some((OccupancySource::BuildingPoint, Some(point.clone()), read * BUILDING_POINT_TRUST, text));
-            } else {
-                passed_over.push(format!("occupancy point {point} read {:.0} % of the quarter-hours", 100.0 * read));
+                (OccupancySource::BuildingPoint, Some(point.clone()), read * BUILDING_POINT_TRUST, text)
             }
-        }
-        if let (None, Some(open), Some(t)) = (&chosen, &open, timetable) {
-            z.occupancy = open.clone();
-            let days: Vec<String> = t.days.iter().map(ToString::to_string).collect();
-            let text = format!(
-                "the [occupancy] timetable, {} {}–{} (configured, not measured)",
-                days.join(" "),
-                t.from.format("%H:%M"),
-                t.until.format("%H:%M")
-            );
-            chosen = Some((OccupancySource::Timetable, None, TIMETABLE_CONFIDENCE, text));
-        }
-        let (source, point, confidence, mut text) = chosen.unwrap_or_else(|| {
-            z.occupancy = vec![None; n];
-            (OccupancySource::None, None, 0.0, format!("no occupancy source, counted as empty: {FIX}"))
-        });
-        if !passed_over.is_empty() {
-            text = format!("{text} ({} in the window)", passed_over.join("; "));
-        }
+            (Some((source, point, read)), _) => {
+                let text = format!("presence sensor {point}, {:.0} % of the quarter-hours read", 100.0 * read);
+                (*source, Some(point.clone()), *read, text)
+            }
+            (None, Some(t)) => {
+                z.occupancy = open.clone();
+                let days: Vec<String> = t.days.iter().map(ToString::to_string).collect();
+                let text = format!(
+                    "the [occupancy] timetable, {} {}–{} (configured, not measured)",
+                    days.join(" "),
+                    t.from.format("%H:%M"),
+                    t.until.format("%H:%M")
+                );
+                (OccupancySource::Timetable, None, TIMETABLE_CONFIDENCE, text)
+            }
+            (None, None) => {
+                z.occupancy = vec![None; n];
+                (OccupancySource::None, None, 0.0, format!("no occupancy source, counted as empty: {FIX}"))
+            }
+        };
+        let text =
+            if passed_over.is_empty() { text } else { format!("{text} ({} in the window)", passed_over.join("; ")) };
         sources.push(ZoneOccupancy { zone: z.zone.clone(), source, point, confidence, text });
     }
     h.occupancy_sources = sources;

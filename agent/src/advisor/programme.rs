@@ -133,6 +133,14 @@ impl Programme {
 /// Why [`Programme::read`] found no programme, each reason with its fix.
 pub fn why_none(h: &History) -> Vec<String> {
     let mut why = Vec::new();
+    if h.zones.is_empty() {
+        why.push(
+            "no zones: the advisor reads each zone from its temperature ([[points]] of kind \"zone_temperature\" \
+             with a zone)"
+                .to_string(),
+        );
+        return why;
+    }
     if !h.zones.iter().any(|z| z.setpoint.iter().any(Option::is_some)) {
         why.push(
             "no setpoints seen yet: the advisor reads the heating programme from each zone's setpoint \

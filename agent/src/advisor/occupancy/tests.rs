@@ -70,7 +70,7 @@ fn timetable() -> Timetable {
 #[test]
 fn each_zone_takes_the_first_source_the_building_has() {
     let pir: Column = (0..N).map(|i| Some(if office_hours(i) { 1.0 } else { 0.0 })).collect();
-    let sparse_pir: Column = (0..N).map(|i| (i % 10 == 0).then_some(0.0)).collect();
+    let sparse_pir: Column = (0..N).map(|i| (i % 10 == 0).then_some(if office_hours(i) { 1.0 } else { 0.0 })).collect();
     let co2 = office_co2().co2;
     let bms: Column = (0..N).map(|i| Some(if office_hours(i) { 1.0 } else { 0.0 })).collect();
     let table = [
@@ -89,12 +89,32 @@ fn each_zone_takes_the_first_source_the_building_has() {
         ("CO₂ only", None, Some(co2.clone()), None, true, OccupancySource::Co2, Some("co2"), "CO₂ sensor co2"),
         (
             "presence that read a tenth, and CO₂",
-            Some(sparse_pir),
+            Some(sparse_pir.clone()),
             Some(co2.clone()),
             None,
             false,
             OccupancySource::Co2,
             Some("co2"),
+            "presence sensor pir read 10 %",
+        ),
+        (
+            "presence that read a tenth, nothing else",
+            Some(sparse_pir.clone()),
+            None,
+            None,
+            false,
+            OccupancySource::Presence,
+            Some("pir"),
+            "10 % of the quarter-hours read",
+        ),
+        (
+            "presence that read a tenth, and a timetable",
+            Some(sparse_pir.clone()),
+            None,
+            None,
+            true,
+            OccupancySource::Timetable,
+            None,
             "presence sensor pir read 10 %",
         ),
         (
@@ -184,6 +204,12 @@ fn settings() -> Settings {
     Settings::parse(text, "test").expect("settings")
 }
 
+enum Setpoints {
+    Some,
+    None,
+    NoZone,
+}
+
 #[test]
 fn without_a_programme_the_advice_says_precisely_what_is_missing_and_the_fix() {
     let co2 = office_co2().co2;
@@ -191,17 +217,20 @@ fn without_a_programme_the_advice_says_precisely_what_is_missing_and_the_fix() {
         // Given the zone's setpoints and CO₂, Then the reasons the advice gives
         (
             "setpoints, no occupancy source",
-            true,
+            Setpoints::Some,
             None,
             vec!["no occupancy source in any zone", "[occupancy] timetable"],
         ),
-        ("CO₂, no setpoints", false, Some(co2.clone()), vec!["no setpoints seen yet", "kind \"setpoint\""]),
-        ("neither", false, None, vec!["no setpoints seen yet", "no occupancy source in any zone"]),
+        ("CO₂, no setpoints", Setpoints::None, Some(co2.clone()), vec!["no setpoints seen yet", "kind \"setpoint\""]),
+        ("no zone at all", Setpoints::NoZone, None, vec!["no zones", "kind \"zone_temperature\""]),
+        ("neither", Setpoints::None, None, vec!["no setpoints seen yet", "no occupancy source in any zone"]),
     ];
     for (case, setpoints, co2, expected) in table {
         let mut h = history(None, co2, None);
-        if !setpoints {
-            h.zones[0].setpoint = vec![None; N];
+        match setpoints {
+            Setpoints::Some => {}
+            Setpoints::None => h.zones[0].setpoint = vec![None; N],
+            Setpoints::NoZone => h.zones.clear(),
         }
         fill(&mut h, None);
         // When the advisor runs
@@ -212,7 +241,7 @@ fn without_a_programme_the_advice_says_precisely_what_is_missing_and_the_fix() {
         for words in expected {
             assert!(advice.missing.iter().any(|m| m.contains(words)), "{case}: {words:?} in {:?}", advice.missing);
         }
-        assert_eq!(advice.occupancy.len(), 1, "{case}");
+        assert_eq!(advice.occupancy.len(), h.zones.len(), "{case}");
         assert!(!advice.missing.iter().any(|m| m.contains("no setpoints or presence")), "{case}");
     }
 }
