@@ -1,13 +1,13 @@
 //! Each zone's occupancy from what the building has, the first of: the zone's presence
 //! sensor; its CO₂ sensor, read by the detector of `sobre_models::occupancy`; a building-wide
-//! BMS occupancy or mode point; the `[occupancy]` timetable. A sensor counts when it read at
-//! least half the window's quarter-hours; when none did and there is no timetable, the one
+//! BMS occupancy or mode point; the `[occupancy]` timetable. A sensor counts when it reported
+//! on at least half the window's days; when none did and there is no timetable, the one
 //! that read most is taken, sparse as it is (a sensor installed a fortnight ago). Each zone
 //! keeps which source it got and how sure that is (0–1):
 //!
-//! - presence: the share of quarter-hours the sensor read (it sees people directly);
+//! - presence: the share of days the sensor reported on (it sees people directly);
 //! - CO₂: the detector's own confidence (the share of quarter-hours it decided clearly);
-//! - a BMS point: the share read, times 3/4: it says what the BMS believes of the whole
+//! - a BMS point: the share of days it reported on, times 3/4: it says what the BMS believes of the whole
 //!   building (often its schedule), not who is in this zone;
 //! - a timetable: 1/2, what someone wrote, never checked against the building.
 
@@ -15,8 +15,10 @@ use super::history::{Column, History, STEP_HOURS};
 use crate::config::Timetable;
 use serde::{Deserialize, Serialize};
 
-/// A sensor that read less of the window than this is passed over for the next source.
+/// A sensor that reported on fewer of the window's days than this is passed over for the next
+/// source.
 const MIN_COVERAGE: f64 = 0.5;
+const QUARTERS_PER_DAY: usize = 96;
 const BUILDING_POINT_TRUST: f64 = 0.75;
 const TIMETABLE_CONFIDENCE: f64 = 0.5;
 
@@ -101,8 +103,12 @@ pub fn configured(settings: &crate::config::Settings) -> Vec<(String, OccupancyS
     zones
 }
 
+/// The share of the window's days on which a sensor reported at all. Days, not quarter-hours:
+/// a presence sensor or a BMS mode point reports when its state changes, and holds it between.
 fn coverage(column: &Column) -> f64 {
-    column.iter().filter(|v| v.is_some()).count() as f64 / column.len().max(1) as f64
+    let days = column.chunks(QUARTERS_PER_DAY);
+    let n = days.len();
+    column.chunks(QUARTERS_PER_DAY).filter(|d| d.iter().any(Option::is_some)).count() as f64 / n.max(1) as f64
 }
 
 /// Chooses each zone's source, fills its occupancy column from it, and records the choice in
@@ -137,7 +143,7 @@ pub fn fill(h: &mut History, timetable: Option<&Timetable>) {
         let passed_over: Vec<String> = sensors[..pick.unwrap_or(sensors.len())]
             .iter()
             .map(|(source, point, read)| {
-                format!("{} {point} read {:.0} % of the quarter-hours", source.sensor(), 100.0 * read)
+                format!("{} {point} reported on {:.0} % of the days", source.sensor(), 100.0 * read)
             })
             .collect();
         let (source, point, confidence, text) = match (pick.map(|i| &sensors[i]), timetable) {
@@ -154,13 +160,13 @@ pub fn fill(h: &mut History, timetable: Option<&Timetable>) {
             (Some((OccupancySource::BuildingPoint, point, read)), _) => {
                 z.occupancy = h.building_occupancy.clone();
                 let text = format!(
-                    "building-wide occupancy point {point}, {:.0} % of the quarter-hours read: what the BMS says of the whole building, not of this zone",
+                    "building-wide occupancy point {point}, reporting on {:.0} % of the days: what the BMS says of the whole building, not of this zone",
                     100.0 * read
                 );
                 (OccupancySource::BuildingPoint, Some(point.clone()), read * BUILDING_POINT_TRUST, text)
             }
             (Some((source, point, read)), _) => {
-                let text = format!("presence sensor {point}, {:.0} % of the quarter-hours read", 100.0 * read);
+                let text = format!("presence sensor {point}, reporting on {:.0} % of the days", 100.0 * read);
                 (*source, Some(point.clone()), *read, text)
             }
             (None, Some(t)) => {

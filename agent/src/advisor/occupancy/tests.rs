@@ -70,7 +70,10 @@ fn timetable() -> Timetable {
 #[test]
 fn each_zone_takes_the_first_source_the_building_has() {
     let pir: Column = (0..N).map(|i| Some(if office_hours(i) { 1.0 } else { 0.0 })).collect();
-    let sparse_pir: Column = (0..N).map(|i| (i % 10 == 0).then_some(if office_hours(i) { 1.0 } else { 0.0 })).collect();
+    // Reporting on the window's first four days only, each change of state and nothing between.
+    let sparse_pir: Column = (0..N)
+        .map(|i| (i < 4 * 96 && (i % 96 == 32 || i % 96 == 68)).then_some(if office_hours(i) { 1.0 } else { 0.0 }))
+        .collect();
     let co2 = office_co2().co2;
     let bms: Column = (0..N).map(|i| Some(if office_hours(i) { 1.0 } else { 0.0 })).collect();
     let table = [
@@ -95,7 +98,7 @@ fn each_zone_takes_the_first_source_the_building_has() {
             false,
             OccupancySource::Co2,
             Some("co2"),
-            "presence sensor pir read 10 %",
+            "presence sensor pir reported on 10 % of the days",
         ),
         (
             "presence that read a tenth, nothing else",
@@ -105,7 +108,7 @@ fn each_zone_takes_the_first_source_the_building_has() {
             false,
             OccupancySource::Presence,
             Some("pir"),
-            "10 % of the quarter-hours read",
+            "reporting on 10 % of the days",
         ),
         (
             "presence that read a tenth, and a timetable",
@@ -115,7 +118,7 @@ fn each_zone_takes_the_first_source_the_building_has() {
             true,
             OccupancySource::Timetable,
             None,
-            "presence sensor pir read 10 %",
+            "presence sensor pir reported on 10 % of the days",
         ),
         (
             "a BMS point and a timetable",
