@@ -2,13 +2,13 @@
 //! sensor; its CO₂ sensor, read by the detector of `sobre_models::occupancy`; a building-wide
 //! BMS occupancy or mode point; the `[occupancy]` timetable. A sensor counts when it reported
 //! on at least half the window's days; when none did and there is no timetable, the one
-//! that read most is taken, sparse as it is (a sensor installed a fortnight ago). Each zone
-//! keeps which source it got and how sure that is (0–1):
+//! that reported on most days is taken, sparse as it is (a sensor installed a fortnight ago).
+//! Each zone keeps which source it got and how sure that is (0–1):
 //!
 //! - presence: the share of days the sensor reported on (it sees people directly);
 //! - CO₂: the detector's own confidence (the share of quarter-hours it decided clearly);
-//! - a BMS point: the share of days it reported on, times 3/4: it says what the BMS believes of the whole
-//!   building (often its schedule), not who is in this zone;
+//! - a BMS point: the share of days it reported on, times 3/4: it says what the BMS believes
+//!   of the whole building (often its schedule), not who is in this zone;
 //! - a timetable: 1/2, what someone wrote, never checked against the building.
 
 use super::history::{Column, History, STEP_HOURS};
@@ -103,17 +103,25 @@ pub fn configured(settings: &crate::config::Settings) -> Vec<(String, OccupancyS
     zones
 }
 
+/// A sensor a zone could take its occupancy from, and the share of the window's days it
+/// reported on.
+struct Sensor {
+    source: OccupancySource,
+    point: String,
+    reported: f64,
+}
+
 /// The share of the window's days on which a sensor reported at all. Days, not quarter-hours:
 /// a presence sensor or a BMS mode point reports when its state changes, and holds it between.
 fn coverage(column: &Column) -> f64 {
-    let days = column.chunks(QUARTERS_PER_DAY);
-    let n = days.len();
-    column.chunks(QUARTERS_PER_DAY).filter(|d| d.iter().any(Option::is_some)).count() as f64 / n.max(1) as f64
+    let days = column.chunks(QUARTERS_PER_DAY).len();
+    let reported = column.chunks(QUARTERS_PER_DAY).filter(|d| d.iter().any(Option::is_some)).count();
+    reported as f64 / days.max(1) as f64
 }
 
 /// Chooses each zone's source, fills its occupancy column from it, and records the choice in
-/// `h.occupancy_sources`. Without a sensor that read enough, the timetable; without one, the
-/// sensor that read most, sparse as it is, rather than nothing.
+/// `h.occupancy_sources`. Without a sensor that reported enough, the timetable; without one,
+/// the sensor that reported on most days, sparse as it is, rather than nothing.
 pub fn fill(h: &mut History, timetable: Option<&Timetable>) {
     let n = h.len();
     let building_read = coverage(&h.building_occupancy);
@@ -123,10 +131,12 @@ pub fn fill(h: &mut History, timetable: Option<&Timetable>) {
     };
     let mut sources = Vec::with_capacity(h.zones.len());
     for z in &mut h.zones {
-        let sensors: Vec<(OccupancySource, String, f64)> = [
-            z.presence_point.clone().map(|p| (OccupancySource::Presence, p, coverage(&z.occupancy))),
-            z.co2_point.clone().map(|p| (OccupancySource::Co2, p, coverage(&z.co2))),
-            h.building_point.clone().map(|p| (OccupancySource::BuildingPoint, p, building_read)),
+        let sensor =
+            |source, point: &Option<String>, reported| point.clone().map(|point| Sensor { source, point, reported });
+        let sensors: Vec<Sensor> = [
+            sensor(OccupancySource::Presence, &z.presence_point, coverage(&z.occupancy)),
+            sensor(OccupancySource::Co2, &z.co2_point, coverage(&z.co2)),
+            sensor(OccupancySource::BuildingPoint, &h.building_point, building_read),
         ]
         .into_iter()
         .flatten()
@@ -134,20 +144,21 @@ pub fn fill(h: &mut History, timetable: Option<&Timetable>) {
         let sparse_best = sensors
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.2 > 0.0)
-            .max_by(|a, b| a.1 .2.total_cmp(&b.1 .2))
+            .filter(|(_, s)| s.reported > 0.0)
+            .max_by(|(_, a), (_, b)| a.reported.total_cmp(&b.reported))
             .map(|(i, _)| i);
-        let pick =
-            sensors.iter().position(|s| s.2 >= MIN_COVERAGE).or(if timetable.is_some() { None } else { sparse_best });
+        let pick = sensors.iter().position(|s| s.reported >= MIN_COVERAGE).or(if timetable.is_some() {
+            None
+        } else {
+            sparse_best
+        });
         // Sensors passed over for reading too little, said beside the source taken.
         let passed_over: Vec<String> = sensors[..pick.unwrap_or(sensors.len())]
             .iter()
-            .map(|(source, point, read)| {
-                format!("{} {point} reported on {:.0} % of the days", source.sensor(), 100.0 * read)
-            })
+            .map(|s| format!("{} {} reported on {:.0} % of the days", s.source.sensor(), s.point, 100.0 * s.reported))
             .collect();
         let (source, point, confidence, text) = match (pick.map(|i| &sensors[i]), timetable) {
-            (Some((OccupancySource::Co2, point, _)), _) => {
+            (Some(Sensor { source: OccupancySource::Co2, point, .. }), _) => {
                 let d = sobre_models::occupancy::detect(&z.co2, STEP_HOURS);
                 z.occupancy = d.occupied.iter().map(|o| o.map(|o| if o { 1.0 } else { 0.0 })).collect();
                 let decay = if d.decay_learned { "learned from its falls" } else { "too few falls seen: the default" };
@@ -157,17 +168,18 @@ pub fn fill(h: &mut History, timetable: Option<&Timetable>) {
                 );
                 (OccupancySource::Co2, Some(point.clone()), d.confidence, text)
             }
-            (Some((OccupancySource::BuildingPoint, point, read)), _) => {
+            (Some(Sensor { source: OccupancySource::BuildingPoint, point, reported }), _) => {
                 z.occupancy = h.building_occupancy.clone();
                 let text = format!(
                     "building-wide occupancy point {point}, reporting on {:.0} % of the days: what the BMS says of the whole building, not of this zone",
-                    100.0 * read
+                    100.0 * reported
                 );
-                (OccupancySource::BuildingPoint, Some(point.clone()), read * BUILDING_POINT_TRUST, text)
+                (OccupancySource::BuildingPoint, Some(point.clone()), reported * BUILDING_POINT_TRUST, text)
             }
-            (Some((source, point, read)), _) => {
-                let text = format!("presence sensor {point}, reporting on {:.0} % of the days", 100.0 * read);
-                (*source, Some(point.clone()), *read, text)
+            // The presence sensor, the one sensor left.
+            (Some(Sensor { source, point, reported }), _) => {
+                let text = format!("presence sensor {point}, reporting on {:.0} % of the days", 100.0 * reported);
+                (*source, Some(point.clone()), *reported, text)
             }
             (None, Some(t)) => {
                 z.occupancy = open.clone();
