@@ -22,12 +22,12 @@
 //!    would pull a low percentile of single readings below it), and counts an excess within
 //!    the smoothed noise of it as none;
 //! 4. learns k from the falls after people leave: each stretch where the smoothed excess falls
-//!    step after step from well above noise gives a decay rate ln(e_start/e_end)/duration; per
-//!    day the largest fall (in ln e, read over its first 1.5 e-folds, before a ventilation
-//!    that stops in the evening slows it) is the departure's; k is the median over days.
-//!    Without three such falls it keeps a slow default (0.3 /h). A k too low only makes an
-//!    empty room decaying look emptier; one too high would make it look occupied for hours,
-//!    so k errs low (people leaving one by one slow the fall it reads);
+//!    step after step from well above noise, read over its first 1.5 e-folds (before a
+//!    ventilation that stops in the evening slows it) and past its first half e-fold (people
+//!    leaving one by one slow its start), gives a decay rate ln(e_start/e_end)/duration; per
+//!    day the largest fall (in ln e) is the departure's; k is the median over days. Without
+//!    three such falls it keeps a slow default (0.3 /h): a k too low only makes an empty room
+//!    decaying look emptier, one too high would make it look occupied for hours;
 //! 5. computes ĝ from the slope across two steps either side, and decides with hysteresis:
 //!    in when ĝ rises above 3 σ_ĝ, out when it drops below 1 σ_ĝ, where σ_ĝ is the larger of
 //!    the noise σ implies and the spread ĝ shows (its median absolute deviation: most steps
@@ -36,7 +36,8 @@
 //!    state takes theirs;
 //! 6. sharpens each occupied stretch's edges on the readings themselves, which the smoothing
 //!    spread: its first steps are dropped while the reading did not rise into them, its last
-//!    while the next reading falls as an empty room does (up to four steps each end).
+//!    while the next reading falls as an empty room does (one-step ĝ below its noise and the
+//!    level's share of k's uncertainty; up to four steps each end).
 //!
 //! Its confidence is the share of steps it could decide (not in a long gap) times the share
 //! decided with a margin (ĝ more than σ_ĝ from the threshold that would flip it), lowered by
@@ -51,14 +52,13 @@
 //! quantisation and gaps (the test `co2_gives_occupancy_within_the_stated_error_under_every_
 //! ventilation` prints each case):
 //!
-//! - 96.0–99.0 % of quarter-hours right in every case (asserted ≥ 95 %);
-//! - arrivals found within a median 12 min, departures 17 min over all cases (asserted
-//!   ≤ 30 min); per case the medians stay within 35 and 38 min (asserted ≤ 40 min); 77 % of
-//!   arrivals and 73 % of departures within 30 min, 99 % and 93 % within an hour;
+//! - 95.9–98.8 % of quarter-hours right in every case (asserted ≥ 95 %);
+//! - arrivals found within a median 12 min, departures 16 min over all cases (asserted
+//!   ≤ 30 min); per case the medians stay within 35 and 30 min (asserted ≤ 40 min); 76 % of
+//!   arrivals and 80 % of departures within 30 min, 97 % and 92 % within an hour;
 //! - the worst day is hours off (a few in six weeks, from a burst of noise at night or a gap);
-//! - the last one or two people in an office ventilated on a schedule breathe out too little
-//!   against it to show, and k, read from falls that people leaving one by one slow, errs low:
-//!   departures there come out about 40 min early (median).
+//! - the first and last one or two people in a large office breathe out too little to show at
+//!   once: its arrivals and departures come out up to half an hour late and early.
 
 pub mod synthetic;
 
@@ -76,8 +76,9 @@ const FALL_END_SIGMAS: f64 = 2.0;
 /// …and this much excess at least, ppm: a room with ten quiet ppm of noise still needs a clear
 /// fall.
 const FALL_START_PPM: f64 = 100.0;
-/// A fall is read over at most this drop in ln(excess).
+/// A fall is read over at most this drop in ln(excess), past the first half e-fold.
 const FALL_LN_DROP: f64 = 1.5;
+const FALL_SKIP_LN_DROP: f64 = 0.5;
 /// Falls needed to trust the learned decay rate.
 const FALLS_NEEDED: usize = 3;
 /// Decay rate, per hour, when too few falls were seen: infiltration of a closed room.
@@ -283,12 +284,15 @@ fn decay_rate(excess: &[Option<f64>], noise: f64, h: f64, steps_per_day: usize) 
             }
             j += 1;
         }
-        if j >= i + 2 {
-            let (Some(bottom), duration) = (excess[j], (j - i) as f64 * h) else { break };
+        // The rate past the fall's first half e-fold: people leaving one by one slow its start.
+        let a = (i..=j).find(|&a| excess[a].is_some_and(|e| e <= top * (-FALL_SKIP_LN_DROP).exp())).unwrap_or(i);
+        // (a fall too fast to leave two steps past it is read whole)
+        let a = if j >= a + 2 { a } else { i };
+        if let (true, Some(start), Some(bottom)) = (j >= i + 2, excess[a], excess[j]) {
             let drop = (top / bottom).ln();
             let day = largest.entry(i / steps_per_day).or_insert((0.0, 0.0));
             if drop > day.0 {
-                *day = (drop, drop / duration);
+                *day = (drop, (start / bottom).ln() / ((j - a) as f64 * h));
             }
         }
         i = j.max(i + 1);
@@ -310,6 +314,8 @@ fn spread(generation: &[Option<f64>]) -> Option<f64> {
 /// its last step out while the next reading falls as an empty room does (ĝ from one-step
 /// differences below one σ of them), at most [`EDGE_STEPS`] at each end.
 fn sharpen_edges(occupied: &mut [Option<bool>], x: &[Option<f64>], excess: &[Option<f64>], k: f64, h: f64, sigma: f64) {
+    // One σ of the one-step ĝ, and what k's own uncertainty makes of the level.
+    let margin = |i: usize| sigma + DECAY_RELATIVE_ERROR * k * excess[i].unwrap_or(0.0).abs();
     let generation =
         |from: usize, to: usize, at: usize| -> Option<f64> { Some((x[to]? - x[from]?) / h + k * excess[at]?) };
     let runs: Vec<(usize, usize)> = {
@@ -331,14 +337,14 @@ fn sharpen_edges(occupied: &mut [Option<bool>], x: &[Option<f64>], excess: &[Opt
     for (mut a, mut b) in runs {
         for _ in 0..EDGE_STEPS {
             let rose = a.checked_sub(1).and_then(|before| generation(before, a, a));
-            if a < b && rose.is_some_and(|g| g < sigma) {
+            if a < b && rose.is_some_and(|g| g < margin(a)) {
                 occupied[a] = Some(false);
                 a += 1;
             }
         }
         for _ in 0..EDGE_STEPS {
             let held = if b + 1 < x.len() { generation(b, b + 1, b) } else { None };
-            if b > a && held.is_some_and(|g| g < sigma) {
+            if b > a && held.is_some_and(|g| g < margin(b)) {
                 occupied[b] = Some(false);
                 b -= 1;
             }

@@ -95,7 +95,7 @@ fn co2_gives_occupancy_within_the_stated_error_under_every_ventilation() {
                 let d = detect(&series.co2, 0.25);
                 let s = score(&series, &d);
                 println!(
-                    "{room_use:?}, {ventilation:?}, σ {noise} ppm: {:.1} % right; arrival {:.0} min (worst {:.0}), departure {:.0} min (worst {:.0}); {} missed and {} false days of {}; k {:.2}/h, confidence {:.2}",
+                    "{room_use:?}, {ventilation:?}, σ {noise} ppm: {:.1} % right; arrival {:.0} min (worst {:.0}), departure {:.0} min (worst {:.0}); {} missed and {} false days of {}; k {:.3}/h, confidence {:.2}",
                     100.0 * s.right,
                     s.arrive_median,
                     s.arrive_worst,
