@@ -7,6 +7,7 @@
 //!
 //! Layer: views (see `crate::layers`): reads the settings only.
 
+use crate::advisor::occupancy::OccupancySource;
 use crate::advisor::Blocker;
 use crate::config::{control::Mode, Decoder};
 use crate::config::{Chosen, EnergyMode, Point, Settings};
@@ -186,23 +187,35 @@ fn occupancy(out: &mut String, s: &Settings) {
     let in_zone = |kind: PointKind, zone: Option<&str>| {
         s.points.iter().find(|p| p.kind == kind && p.zone.as_deref() == zone).map(|p| p.id.as_str())
     };
-    let _ = writeln!(out, "zones     {} (where the advisor reads occupancy and the programme)", zones.len());
+    let _ = writeln!(
+        out,
+        "zones     {} (where the advisor reads occupancy, the first of: presence, CO₂, BMS occupancy point, [occupancy] timetable; and the programme)",
+        zones.len()
+    );
+    let sources = crate::advisor::occupancy::configured(s);
     for zone in zones {
-        let occupancy = if let Some(p) = in_zone(PointKind::Occupancy, Some(zone)) {
-            format!("presence sensor {p}")
-        } else if let Some(p) = in_zone(PointKind::Co2, Some(zone)) {
-            format!("CO₂ {p} (occupancy inferred from the CO₂ level and its rise)")
-        } else if let Some(p) = in_zone(PointKind::Occupancy, None) {
-            format!("the building's occupancy point {p}")
-        } else {
-            let b = Blocker::no_occupancy_source();
-            format!("none; fix: {}", b.fix)
+        let occupancy = match sources.iter().find(|(z, _, _)| z == zone) {
+            Some((_, OccupancySource::None, _)) | None => format!("none; fix: {}", crate::advisor::occupancy::FIX),
+            Some((_, OccupancySource::BuildingPoint, Some(point))) => format!("the building's occupancy point {point}"),
+            Some((_, source, Some(point))) => format!("{} {point}", source.sensor()),
+            Some((_, _, None)) => "the [occupancy] timetable".to_string(),
         };
         let setpoint = match in_zone(PointKind::Setpoint, Some(zone)) {
             Some(p) => format!("setpoint {p}"),
             None => format!("no setpoint; fix: {}", Blocker::no_setpoints().fix),
         };
         let _ = writeln!(out, "  {zone:<18} occupancy from {occupancy}; {setpoint}");
+    }
+    if let Some(t) = &s.occupancy {
+        let days: Vec<String> = t.days.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "  timetable          {} {}–{}, closed on {} holiday periods",
+            days.join(" "),
+            t.from.format("%H:%M"),
+            t.until.format("%H:%M"),
+            t.holidays.len()
+        );
     }
 }
 

@@ -8,6 +8,7 @@ pub mod emulator;
 pub mod estimators;
 pub mod hourly;
 pub mod metrics;
+pub mod occupancy;
 pub mod savings;
 pub mod setback;
 pub mod stats;

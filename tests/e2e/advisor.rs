@@ -45,10 +45,18 @@ fn finds_the_poor_schools_waste_and_the_emulator_confirms_each_saving() {
     for r in &records {
         schema::check(&decision, r).unwrap_or_else(|e| panic!("{e}\n{r}"));
     }
-    let retained: Value =
-        serde_json::from_slice(&sobre_agent::advisor::task::current_list(&ledger, "ecole-demo").expect("list"))
-            .expect("JSON");
+    let retained: Value = serde_json::from_slice(
+        &sobre_agent::advisor::task::current_list(&ledger, "ecole-demo", &advice.occupancy).expect("list"),
+    )
+    .expect("JSON");
     schema::check(&list, &retained).unwrap_or_else(|e| panic!("{e}\n{retained}"));
+    // And it says each zone's occupancy came from the zone's presence sensor, the school's first
+    // source
+    assert!(!advice.occupancy.is_empty());
+    for z in &advice.occupancy {
+        assert_eq!(z.source, sobre_agent::advisor::occupancy::OccupancySource::Presence, "{z:?}");
+        assert!(z.confidence > 0.9, "{z:?}");
+    }
     // And each estimate is within 25 % of what the emulator shows with that change alone, as
     // the README's table says, row by row
     let base = whatif::run(school.clone()).expect("runs").plant_kwh;
@@ -219,7 +227,7 @@ fn what_stops_the_advisor_is_published_in_the_retained_list_as_its_schema_says()
     ledger.set_blocked(blocked);
     // When the retained list is built
     let retained: Value =
-        serde_json::from_slice(&sobre_agent::advisor::task::current_list(&ledger, "bureau").expect("list"))
+        serde_json::from_slice(&sobre_agent::advisor::task::current_list(&ledger, "bureau", &[]).expect("list"))
             .expect("JSON");
     // Then it holds to its schema, and names every cause with its code
     schema::check(&schema::load("recommendations"), &retained).unwrap_or_else(|e| panic!("{e}\n{retained}"));

@@ -32,6 +32,7 @@ fn check_summarises_a_valid_config() {
         "savings   none measured",
         "heating   boiler_gas carries the heating",
         "  class1             occupancy from presence sensor class1_occupancy; setpoint class1_setpoint",
+        "  timetable          Mon Tue Wed Thu Fri 08:00–17:00, closed on 10 holiday periods",
     ] {
         assert!(out.contains(line), "{line:?} in\n{out}");
     }

@@ -4,6 +4,7 @@
 //! the local page, `/metrics`, `sobre check`) says the same.
 
 use super::history::History;
+use super::occupancy::OccupancySource;
 use crate::config::Settings;
 use crate::point::PointKind;
 use serde::{Deserialize, Serialize};
@@ -69,15 +70,25 @@ impl Blocker {
             "no_occupancy_source",
             "no zone has an occupancy source: the advisor compares the heating programme with the hours people are in"
                 .into(),
-            "declare a presence sensor per zone as a [[points]] of kind \"occupancy\" with its zone",
+            super::occupancy::FIX,
         )
     }
 
-    pub fn never_occupied(points: &[String]) -> Self {
+    /// Some zones have a source and these have none: they count as empty.
+    pub fn zones_without_occupancy(zones: &[&str]) -> Self {
+        Self::new(
+            "no_occupancy_source",
+            format!("zone(s) {} have no occupancy source and count as empty", zones.join(", ")),
+            super::occupancy::FIX,
+        )
+    }
+
+    /// `sources`: each zone's, as "zone from source".
+    pub fn never_occupied(sources: &[String]) -> Self {
         Self::new(
             "never_occupied",
-            format!("the occupancy points ({}) never showed anyone in over the analysed window", points.join(", ")),
-            "check that the occupancy points report 1 while someone is in (a presence sensor's \"occupancy\" field)",
+            format!("no one was seen in any zone over the analysed window (occupancy: {})", sources.join(", ")),
+            "check that the occupancy points report 1 while someone is in (a presence sensor's \"occupancy\" field), or that the CO₂ sensors read the rooms people use",
         )
     }
 
@@ -154,15 +165,17 @@ impl Blocker {
         let points_of = |kind: PointKind| -> Vec<String> {
             settings.points.iter().filter(|p| p.kind == kind && p.zone.is_some()).map(|p| p.id.clone()).collect()
         };
-        let (setpoints, occupancy) = (points_of(PointKind::Setpoint), points_of(PointKind::Occupancy));
+        let setpoints = points_of(PointKind::Setpoint);
+        let sources = &h.occupancy_sources;
+        let occupancy: Vec<String> = sources.iter().map(|z| format!("{} from {}", z.zone, z.source.name())).collect();
         if h.zones.is_empty() {
             Self::no_zones()
-        } else if setpoints.is_empty() {
+        } else if setpoints.is_empty() && h.zones.iter().all(|z| z.setpoint.iter().all(Option::is_none)) {
             Self::no_setpoints()
-        } else if occupancy.is_empty() {
-            Self::no_occupancy_source()
         } else if h.zones.iter().all(|z| z.setpoint.iter().all(Option::is_none)) {
             Self::no_setpoint_readings(&setpoints)
+        } else if sources.iter().all(|z| z.source == OccupancySource::None) {
+            Self::no_occupancy_source()
         } else if !(0..h.len()).any(|i| h.building_occupied(i)) {
             Self::never_occupied(&occupancy)
         } else {
@@ -228,10 +241,13 @@ mod tests {
                 demand: vec![None; n],
                 cooling: vec![None; n],
                 occupancy: vec![occupancy; n],
+                presence_point: settings.first_point(PointKind::Occupancy).map(|p| p.id.clone()),
+                co2_point: None,
+                co2: vec![None; n],
             })
             .collect();
         let none: Column = vec![None; n];
-        History {
+        let mut h = History {
             tz: chrono_tz::Europe::Paris,
             start_ms: 0,
             outdoor: none.clone(),
@@ -239,9 +255,14 @@ mod tests {
             heating_meter: None,
             heating_kwh: none.clone(),
             other_meters: Vec::new(),
-            other_kwh: none,
+            other_kwh: none.clone(),
             zones,
-        }
+            building_point: None,
+            building_occupancy: none,
+            occupancy_sources: Vec::new(),
+        };
+        crate::advisor::occupancy::fill(&mut h, None);
+        h
     }
 
     /// Given what, the kinds of point configured, the setpoint and occupancy the window holds,
@@ -293,7 +314,13 @@ mod tests {
                 demand: vec![None; n],
                 cooling: vec![None; n],
                 occupancy: (0..n).map(|i| Some(if occupied(i) { 1.0 } else { 0.0 })).collect(),
+                presence_point: Some("a_occupancy".into()),
+                co2_point: None,
+                co2: vec![None; n],
             }],
+            building_point: None,
+            building_occupancy: vec![None; n],
+            occupancy_sources: Vec::new(),
         }
     }
 

@@ -306,7 +306,17 @@ mod tests {
             .into_iter()
             .zip(["ground", "first"])
             .map(|((temperature, setpoint, demand, occupancy), zone): ((Column, Column, Column, Column), _)| {
-                ZoneHistory { zone: zone.into(), temperature, setpoint, demand, cooling: vec![None; n], occupancy }
+                ZoneHistory {
+                    zone: zone.into(),
+                    temperature,
+                    setpoint,
+                    demand,
+                    cooling: vec![None; n],
+                    occupancy,
+                    presence_point: Some(format!("{zone}_occupancy")),
+                    co2_point: None,
+                    co2: vec![None; n],
+                }
             })
             .collect();
         History {
@@ -320,6 +330,9 @@ mod tests {
             other_meters: Vec::new(),
             other_kwh: vec![None; n],
             zones,
+            building_point: None,
+            building_occupancy: vec![None; n],
+            occupancy_sources: Vec::new(),
         }
     }
 

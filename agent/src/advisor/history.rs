@@ -1,6 +1,7 @@
 //! The quarter-hours the advisor reasons on, read from the store's rollups onto one grid: per
-//! zone its temperature, setpoint, heating demand and occupancy; for the building its outdoor
-//! temperature, sun and metered heating energy.
+//! zone its temperature, setpoint, heating demand, presence and CO₂; for the building its
+//! outdoor temperature, sun, metered heating energy and BMS occupancy point. Which of them
+//! gives each zone's occupancy is the choice of [`super::occupancy`].
 
 use crate::config::Settings;
 use crate::point::PointKind;
@@ -44,7 +45,13 @@ pub struct ZoneHistory {
     pub demand: Column,
     /// Cooling demand of the quarter-hour, % (most zones have none).
     pub cooling: Column,
+    /// Share of the quarter-hour someone was in, from the source [`super::occupancy`] chose;
+    /// as read, the zone's presence sensor.
     pub occupancy: Column,
+    /// The zone's presence sensor, and its CO₂ (ppm), with the points' ids.
+    pub presence_point: Option<String>,
+    pub co2_point: Option<String>,
+    pub co2: Column,
 }
 
 /// What heats a zone, as its model sees it.
@@ -81,7 +88,12 @@ pub struct History {
     /// The other electricity meters summed, kWh per quarter-hour: the baseload check reads it.
     pub other_meters: Vec<String>,
     pub other_kwh: Column,
+    /// A building-wide occupancy or mode point (an occupancy point without a zone), 0–1.
+    pub building_point: Option<String>,
+    pub building_occupancy: Column,
     pub zones: Vec<ZoneHistory>,
+    /// Where each zone's occupancy came from, in the order of `zones`.
+    pub occupancy_sources: Vec<super::occupancy::ZoneOccupancy>,
 }
 
 impl History {
@@ -178,6 +190,7 @@ pub fn read(store: &Store, settings: &Settings, (from_ms, to_ms): (i64, i64)) ->
         let of = |kind| {
             settings.points.iter().find(|q| q.kind == kind && q.zone.as_deref() == Some(zone)).map(|q| q.id.as_str())
         };
+        let (presence_point, co2_point) = (of(PointKind::Occupancy), of(PointKind::Co2));
         zones.push(ZoneHistory {
             zone: zone.to_string(),
             temperature: column(Some(&p.id), 0)?,
@@ -185,9 +198,14 @@ pub fn read(store: &Store, settings: &Settings, (from_ms, to_ms): (i64, i64)) ->
             demand: column(of(PointKind::HeatingDemand), QUARTER_MS)?,
             cooling: column(of(PointKind::CoolingDemand), QUARTER_MS)?,
             // A presence sensor reports the state from its timestamp on.
-            occupancy: column(of(PointKind::Occupancy), 0)?,
+            occupancy: column(presence_point, 0)?,
+            presence_point: presence_point.map(str::to_string),
+            co2_point: co2_point.map(str::to_string),
+            co2: column(co2_point, 0)?,
         });
     }
+    let building_point =
+        settings.points.iter().find(|p| p.kind == PointKind::Occupancy && p.zone.is_none()).map(|p| p.id.clone());
     Ok(History {
         tz: settings.site.timezone,
         start_ms,
@@ -197,6 +215,9 @@ pub fn read(store: &Store, settings: &Settings, (from_ms, to_ms): (i64, i64)) ->
         heating_meter,
         other_meters,
         other_kwh,
+        building_occupancy: column(building_point.as_deref(), 0)?,
+        building_point,
         zones,
+        occupancy_sources: Vec::new(),
     })
 }

@@ -2,8 +2,8 @@
 //! it is used disagree, and says which setting to change, how much that saves (with its
 //! uncertainty), what it costs in comfort, and every number it rests on.
 //!
-//! history (store → one quarter-hour grid) → programme (what the thermostats run, when people
-//! are in) → models (heat loss per kelvin-hour, each zone's response) → rules (findings) →
+//! history (store → one quarter-hour grid) → occupancy (each zone's, from what the building
+//! has) → programme (what the thermostats run, when people are in) → models (heat loss per kelvin-hour, each zone's response) → rules (findings) →
 //! estimate (replay the period under each finding) → recommendations.
 //!
 //! Layer: models and advice (see `crate::layers`): uses the vocabulary, config, mqtt (its
@@ -15,6 +15,7 @@ pub(crate) mod decision;
 pub(crate) mod estimate;
 pub(crate) mod history;
 pub mod ledger;
+pub mod occupancy;
 pub mod programme;
 pub(crate) mod rules;
 pub(crate) mod setting;
@@ -163,6 +164,8 @@ pub struct Advice {
     pub dismissed: Vec<String>,
     /// What stops the advisor from advising (or leaves a zone out), each with its code and fix.
     pub missing: Vec<Blocker>,
+    /// Where each zone's occupancy came from, and how sure it is.
+    pub occupancy: Vec<occupancy::ZoneOccupancy>,
     /// The programme it read, and whether the models pass their quality gate: what control
     /// builds its schedule on.
     #[serde(skip)]
@@ -242,13 +245,29 @@ pub fn advise(
 pub fn read(store: &Store, settings: &Settings, (from_ms, to_ms): (i64, i64)) -> Result<History, StoreError> {
     let complete_ms = store.newest()?.iter().map(|n| n.ts_ms).min().unwrap_or(to_ms);
     let to_ms = to_ms.min(complete_ms.div_euclid(history::QUARTER_MS) * history::QUARTER_MS);
-    history::read(store, settings, (from_ms, to_ms))
+    let mut h = history::read(store, settings, (from_ms, to_ms))?;
+    occupancy::fill(&mut h, settings.occupancy.as_ref());
+    Ok(h)
 }
 
 /// Advises on a history read from the store: fits the models and runs the rules, without the
 /// store, so that ingest goes on meanwhile.
 pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Advice {
-    let mut advice = Advice { from_ms: h.start_ms, to_ms: h.ts(h.len()), ..Advice::default() };
+    let mut advice = Advice {
+        from_ms: h.start_ms,
+        to_ms: h.ts(h.len()),
+        occupancy: h.occupancy_sources.clone(),
+        ..Advice::default()
+    };
+    let empty: Vec<&str> = h
+        .occupancy_sources
+        .iter()
+        .filter(|z| z.source == occupancy::OccupancySource::None)
+        .map(|z| z.zone.as_str())
+        .collect();
+    if !empty.is_empty() && empty.len() < h.zones.len() {
+        advice.missing.push(Blocker::zones_without_occupancy(&empty));
+    }
     let Some(p) = programme::Programme::read(h) else {
         advice.missing.push(Blocker::why_no_programme(h, settings));
         return advice;

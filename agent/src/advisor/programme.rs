@@ -1,5 +1,5 @@
 //! The heating programme the building actually runs and the hours it is actually used, read
-//! from the setpoints and presence sensors: the facts every rule compares.
+//! from the setpoints and each zone's occupancy: the facts every rule compares.
 
 use super::history::History;
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
@@ -68,7 +68,8 @@ pub fn minutes(t: NaiveTime) -> i64 {
 }
 
 impl Programme {
-    /// `None` when the store shows no setpoints or no one ever coming in.
+    /// `None` when the store shows no setpoints, no one ever coming in, or no day level above
+    /// the night level; `Blocker::why_no_programme` says which.
     pub fn read(h: &History) -> Option<Self> {
         let night_c = mode(h.zones.iter().flat_map(|z| {
             z.setpoint.iter().enumerate().filter(|(i, _)| h.local(*i).hour() < 3).filter_map(|(_, s)| *s)

@@ -399,7 +399,13 @@ mod tests {
                 demand: vec![Some(50.0); n],
                 cooling: vec![None; n],
                 occupancy: (0..n).map(|i| Some(if occupied(i) { 1.0 } else { 0.0 })).collect(),
+                presence_point: Some("pir".into()),
+                co2_point: None,
+                co2: vec![None; n],
             }],
+            building_point: None,
+            building_occupancy: vec![None; n],
+            occupancy_sources: Vec::new(),
         }
     }
 

@@ -2,10 +2,11 @@
 //! of what the store holds and records what changed in the ledger; it takes a facility
 //! manager's accept or reject from `<prefix>/recommendations/<id>/set`; every ledger record
 //! goes out on `<prefix>/decisions`, and the current list, retained, on
-//! `<prefix>/recommendations`.
+//! `<prefix>/recommendations`, with where each zone's occupancy came from in the latest run.
 
 use super::decision::{decision_request, DecisionRequest, Verdict};
 use super::ledger::{Entry, Ledger, LedgerError, Record, Status};
+use super::occupancy::ZoneOccupancy;
 use super::Basis;
 use super::{advise_on, Advice, Blocker, Recommendation};
 use crate::config::Settings;
@@ -65,12 +66,14 @@ pub(crate) fn decision_route(settings: &Settings, mailbox: Arc<Mailbox<DecisionR
 impl AdvisorTask {
     pub async fn run(self, mut decisions: Requests<DecisionRequest>, cancel: CancellationToken) {
         let mut next_ms: Option<i64> = None;
+        // The latest run's occupancy sources: the list published after a decision repeats them.
+        let mut occupancy: Vec<ZoneOccupancy> = Vec::new();
         let mut tick = tokio::time::interval(self.check_interval);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 request = decisions.recv() => match request {
-                    Some(request) => self.decide_or_warn(&request).await,
+                    Some(request) => self.decide_or_warn(&request, &occupancy).await,
                     None => break,
                 },
                 _ = tick.tick() => {
@@ -85,30 +88,33 @@ impl AdvisorTask {
                             _ = cancel.cancelled() => return,
                             result = &mut run => break result,
                             request = decisions.recv() => match request {
-                                Some(request) => self.decide_or_warn(&request).await,
+                                Some(request) => self.decide_or_warn(&request, &occupancy).await,
                                 None => return,
                             },
                         }
                     };
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "advisor run failed; the next check retries");
+                    match result {
+                        Ok(Some(latest)) => occupancy = latest,
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "advisor run failed; the next check retries"),
                     }
                 }
             }
         }
     }
 
-    async fn decide_or_warn(&self, request: &DecisionRequest) {
-        if let Err(e) = self.decide(request).await {
+    async fn decide_or_warn(&self, request: &DecisionRequest, occupancy: &[ZoneOccupancy]) {
+        if let Err(e) = self.decide(request, occupancy).await {
             tracing::warn!(subject = request.subject, via = request.via, error = %e, "decision not recorded");
         }
     }
 
-    async fn maybe_advise(&self, next_ms: &mut Option<i64>) -> Result<(), AdvisorError> {
+    /// The run's occupancy sources when it ran.
+    async fn maybe_advise(&self, next_ms: &mut Option<i64>) -> Result<Option<Vec<ZoneOccupancy>>, AdvisorError> {
         let now = self.stats.snapshot().stored_through_ms as i64;
         if next_ms.is_none() {
             let oldest = self.store.try_with(|s| s.oldest_ms().map_err(AdvisorError::from)).await?;
-            let Some(oldest) = oldest else { return Ok(()) };
+            let Some(oldest) = oldest else { return Ok(None) };
             let first_ms = oldest + FIRST_RUN_AFTER_MS;
             *next_ms = Some(first_ms);
             if now < first_ms {
@@ -120,20 +126,21 @@ impl AdvisorTask {
                         Ok::<_, AdvisorError>(())
                     })
                     .await?;
-                self.publish(&[]).await;
+                self.publish(&[], &[]).await;
             }
         }
         if next_ms.is_some_and(|n| now < n) {
-            return Ok(());
+            return Ok(None);
         }
-        let records = self.advise_now(now).await?;
+        let (records, occupancy) = self.advise_now(now).await?;
         *next_ms = Some(now + self.settings.advisor.interval.as_millis() as i64);
-        self.publish(&records).await;
-        Ok(())
+        self.publish(&records, &occupancy).await;
+        Ok(Some(occupancy))
     }
 
-    /// Advises on the window ending at `now_ms` and records what changed.
-    pub async fn advise_now(&self, now_ms: i64) -> Result<Vec<Record>, AdvisorError> {
+    /// Advises on the window ending at `now_ms` and records what changed; with where each
+    /// zone's occupancy came from.
+    pub async fn advise_now(&self, now_ms: i64) -> Result<(Vec<Record>, Vec<ZoneOccupancy>), AdvisorError> {
         let settings = self.settings.clone();
         let window = settings.advisor.window.as_millis() as i64;
         let read = settings.clone();
@@ -145,9 +152,19 @@ impl AdvisorTask {
         let advice: Advice = tokio::task::spawn_blocking(move || advise_on(&history, &settings, &settings.advisor))
             .await
             .map_err(Unfinished::from)?;
+        for z in &advice.occupancy {
+            tracing::info!(
+                zone = z.zone,
+                source = z.source.name(),
+                confidence = format!("{:.2}", z.confidence),
+                text = z.text,
+                "advisor: occupancy"
+            );
+        }
         for blocker in &advice.missing {
             tracing::info!(code = blocker.code, why = blocker.text, fix = blocker.fix, "advisor: cannot advise fully");
         }
+        let occupancy = advice.occupancy.clone();
         let expiry = self.settings.advisor.expiry.as_millis() as i64;
         let (programme, models_pass_gate) = (advice.programme.clone(), advice.models_pass_gate);
         let (zone_models, kw_per_demand) = (advice.zone_models.clone(), advice.kw_per_demand);
@@ -161,10 +178,10 @@ impl AdvisorTask {
         if let Some(programme) = programme {
             self.basis.send_replace(Some(Basis { programme, accepted, models_pass_gate, zone_models, kw_per_demand }));
         }
-        Ok(records)
+        Ok((records, occupancy))
     }
 
-    async fn decide(&self, request: &DecisionRequest) -> Result<(), AdvisorError> {
+    async fn decide(&self, request: &DecisionRequest, occupancy: &[ZoneOccupancy]) -> Result<(), AdvisorError> {
         let (subject, decision) = (request.subject.clone(), request.decision.clone());
         let now = self.stats.snapshot().stored_through_ms as i64;
         let record = self
@@ -198,7 +215,7 @@ impl AdvisorTask {
             })
             .await?;
         if let Some(record) = record {
-            self.publish(&[record]).await;
+            self.publish(&[record], occupancy).await;
             let accepted = self.ledger.try_with(accepted).await?;
             self.basis.send_if_modified(|b| match b {
                 Some(b) if b.accepted != accepted => {
@@ -212,7 +229,7 @@ impl AdvisorTask {
     }
 
     /// Each new record on `decisions`, then the current list, retained.
-    async fn publish(&self, records: &[Record]) {
+    async fn publish(&self, records: &[Record], occupancy: &[ZoneOccupancy]) {
         let prefix = &self.settings.agent.topic_prefix;
         for r in records {
             match serde_json::to_vec(r) {
@@ -223,7 +240,8 @@ impl AdvisorTask {
             }
         }
         let site = self.settings.site.id.clone();
-        let list = self.ledger.try_with(move |l| current_list(l, &site)).await;
+        let occupancy = occupancy.to_vec();
+        let list = self.ledger.try_with(move |l| current_list(l, &site, &occupancy)).await;
         match list {
             Ok(payload) => {
                 self.publisher.publish(format!("{prefix}/recommendations"), true, payload);
@@ -284,8 +302,8 @@ pub fn accepted(ledger: &mut Ledger) -> Result<Vec<(super::Setting, i64)>, Advis
 }
 
 /// The retained list (schema `sobre.recommendations/1`): every recommendation not expired,
-/// with its status, and what stopped the advisor's latest run (`blocked`).
-pub fn current_list(ledger: &Ledger, site: &str) -> Result<Vec<u8>, AdvisorError> {
+/// with its status, what stopped the advisor's latest run (`blocked`), and where each zone's occupancy came from in the latest run.
+pub fn current_list(ledger: &Ledger, site: &str, occupancy: &[ZoneOccupancy]) -> Result<Vec<u8>, AdvisorError> {
     let mut items = Vec::new();
     for c in ledger.current()? {
         if c.status == Status::Expired {
@@ -304,6 +322,7 @@ pub fn current_list(ledger: &Ledger, site: &str) -> Result<Vec<u8>, AdvisorError
         "count": items.len(),
         "recommendations": items,
         "blocked": ledger.blocked(),
+        "occupancy": occupancy,
     });
     Ok(serde_json::to_vec(&body).map_err(LedgerError::from)?)
 }

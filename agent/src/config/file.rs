@@ -37,6 +37,9 @@ pub struct ConfigFile {
     pub web: super::web::WebFile,
     #[serde(default)]
     pub homeassistant: HomeAssistantFile,
+    /// When the building is open: the occupancy of zones with no sensor that shows it.
+    #[serde(default)]
+    pub occupancy: Option<super::occupancy::OccupancyFile>,
     /// Measured savings against a baseline period; no savings reports without it.
     #[serde(default)]
     pub savings: Option<SavingsFile>,

@@ -11,6 +11,7 @@ pub mod control;
 mod decoder;
 pub(crate) mod duration;
 pub(crate) mod file;
+pub(crate) mod occupancy;
 mod validate;
 pub(crate) mod web;
 
@@ -23,6 +24,7 @@ pub use decoder::Decoder;
 pub use duration::Span;
 use file::ConfigFile;
 pub use file::{BuildingUse, Discovery};
+pub use occupancy::Timetable;
 use std::fmt;
 use std::path::{Path, PathBuf};
 pub use validate::validate;
@@ -74,6 +76,8 @@ pub struct Settings {
     pub web: Option<WebSettings>,
     pub homeassistant: Option<HomeAssistantSettings>,
     pub savings: Option<SavingsSettings>,
+    /// `[occupancy]`: when the building is open, if configured.
+    pub occupancy: Option<Timetable>,
     pub points: Vec<Point>,
     /// The values that default by building use, and whether the file set each.
     pub by_use: ByUse,

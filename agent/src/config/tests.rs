@@ -32,6 +32,18 @@ fn the_annotated_example_parses_into_what_it_says() {
     let christmas = chrono::NaiveDate::from_ymd_opt(2024, 12, 25).expect("a date");
     let back = chrono::NaiveDate::from_ymd_opt(2025, 1, 6).expect("a date");
     assert!(settings.site.is_holiday(christmas) && !settings.site.is_holiday(back));
+    let timetable = settings.occupancy.as_ref().expect("[occupancy]");
+    let at = |date: chrono::NaiveDate, h: u32, m: u32| date.and_hms_opt(h, m, 0).expect("a time");
+    for (when, open) in [
+        (at(back, 8, 0), true),
+        (at(back, 16, 59), true),
+        (at(back, 17, 0), false),
+        (at(back, 7, 45), false),
+        (at(christmas, 10, 0), false),
+        (at(back + chrono::Days::new(5), 10, 0), false),
+    ] {
+        assert_eq!(timetable.is_open(when), open, "{when}: a Monday–Friday 08:00–17:00 timetable, closed on holidays");
+    }
 
     let main = &settings.points[settings.point_index("main_elec").expect("main_elec")];
     assert_eq!((main.unit, main.energy), (Unit::KilowattHour, Some(EnergyMode::Counter { max_kw: 250.0 })));
@@ -114,6 +126,27 @@ fn validation_names_key_value_and_fix() {
             "points[0].zeros_are_readings",
             "zone_temperature",
             "energy and power points only",
+        ),
+        (
+            "a timetable that closes before it opens",
+            format!("{MINIMAL}\n[occupancy]\ndays = [\"Mon\"]\nfrom = \"18:00\"\nuntil = \"08:00\"\n"),
+            "occupancy.until",
+            "08:00",
+            "after occupancy.from (18:00)",
+        ),
+        (
+            "a timetable time that is not HH:MM",
+            format!("{MINIMAL}\n[occupancy]\ndays = [\"Mon\"]\nfrom = \"8h\"\nuntil = \"17:00\"\n"),
+            "occupancy.from",
+            "8h",
+            "\"HH:MM\"",
+        ),
+        (
+            "a timetable with no day",
+            format!("{MINIMAL}\n[occupancy]\ndays = []\nfrom = \"08:00\"\nuntil = \"17:00\"\n"),
+            "occupancy.days",
+            "[]",
+            "list the days",
         ),
         (
             "BACS monthly retention",

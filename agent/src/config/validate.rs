@@ -55,6 +55,7 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
     let savings = file.savings.map(|f| validate_savings(f, &points, &mut check));
     let zones_of_points: Vec<&str> = points.iter().filter_map(|p| p.zone.as_deref()).collect();
     let control = super::control::validate(file.control, &zones_of_points, &mut check);
+    let occupancy = super::occupancy::validate(file.occupancy, &site.holidays, &mut check);
 
     if check.0.is_empty() {
         Ok(Settings {
@@ -72,6 +73,7 @@ pub fn validate(file: ConfigFile) -> Result<Settings, Vec<Problem>> {
             web,
             homeassistant,
             savings,
+            occupancy,
             points,
             by_use,
         })
