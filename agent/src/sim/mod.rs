@@ -9,6 +9,8 @@
 
 pub mod closed_loop;
 pub(crate) mod config;
+#[cfg(test)]
+mod detector_check;
 pub mod devices;
 pub(crate) mod emulator;
 pub(crate) mod link;
