@@ -81,7 +81,7 @@ fn finds_the_poor_schools_waste_and_the_emulator_confirms_each_saving() {
 /// The school described by `text` played through mosquitto into a running agent (which does
 /// not advise on its own: the tests advise once, at the end), and the advice on its whole
 /// period.
-fn played_and_advised(text: &str, name: &str) -> (SimSettings, sobre_agent::advisor::Advice) {
+pub(crate) fn played_and_advised(text: &str, name: &str) -> (SimSettings, sobre_agent::advisor::Advice) {
     let broker = crate::support::Mosquitto::start();
     let school = SimSettings::parse(text, name).expect("school");
     let emulator = sobre_agent::sim::Emulator::new(school.clone()).expect("emulator");

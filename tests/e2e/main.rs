@@ -8,6 +8,7 @@ mod control;
 mod demo;
 mod devices;
 mod local;
+mod office;
 mod resilience;
 mod sim;
 mod status;

@@ -103,13 +103,19 @@ pub fn findings(
             evidence,
         });
     }
-    // Optimal start: the slowest zone's climb from the night level to the day level, plus a
-    // quarter-hour of margin, before people arrive.
-    let climb = models
-        .responses
+    // Optimal start: the slowest zone's climb to the day level, plus a quarter-hour of margin,
+    // before people arrive. It climbs from where it stands when the day level starts: the night
+    // level where the heating holds it there, lower where the plant is off at night and the
+    // zone falls freely (a BMS's 12 °C low limit is not where its zones are at dawn).
+    let climb = h
+        .zones
         .iter()
-        .flatten()
-        .map(|r| (p.occupied_c - p.night_c).max(0.0) / r.warming_k_per_h)
+        .zip(&models.responses)
+        .filter_map(|(zone, r)| Some((zone, r.as_ref().ok()?)))
+        .map(|(zone, r)| {
+            let from = temperature_at_start(h, zone, p).unwrap_or(p.night_c);
+            (p.occupied_c - from).max(0.0) / r.warming_k_per_h
+        })
         .fold(0.0, f64::max);
     let lead_min = ((climb * 60.0 / 15.0).ceil() as i64 + 1) * 15;
     let start_by = at_minutes((minutes(p.arrive) - lead_min).div_euclid(15) * 15);
@@ -178,6 +184,20 @@ pub fn findings(
     out.extend(simultaneous(h));
     out.extend(baseload(h, cfg));
     out
+}
+
+/// A zone's median temperature on occupied days at the quarter-hour its day level starts.
+fn temperature_at_start(h: &History, zone: &ZoneHistory, p: &Programme) -> Option<f64> {
+    let mut at_start: Vec<f64> = (0..h.len())
+        .filter(|&i| {
+            let local = h.local(i);
+            minutes(local.time()) == minutes(p.start)
+                && p.days.get(&local.date()).is_some_and(|d| d.kind == DayKind::Occupied)
+        })
+        .filter_map(|i| zone.temperature[i])
+        .collect();
+    at_start.sort_by(f64::total_cmp);
+    at_start.get(at_start.len() / 2).copied()
 }
 
 /// What heating and cooling running at once in the same zone cost.

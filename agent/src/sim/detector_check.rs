@@ -50,10 +50,8 @@ fn score(text: &str) -> Score {
             }
         }
         for (day, t) in truth.chunks(96).enumerate() {
-            let f: Vec<bool> = found[day * 96..(day * 96 + t.len()).min(found.len())]
-                .iter()
-                .map(|f| f.unwrap_or(false))
-                .collect();
+            let f: Vec<bool> =
+                found[day * 96..(day * 96 + t.len()).min(found.len())].iter().map(|f| f.unwrap_or(false)).collect();
             let (Some(a), Some(d)) = (t.iter().position(|x| *x), t.iter().rposition(|x| *x)) else { continue };
             let (fa, fd) = (f.iter().position(|x| *x), f.iter().rposition(|x| *x));
             // A day it saw nobody on counts as a whole day off.
@@ -85,6 +83,8 @@ fn the_co2_detector_agrees_with_the_emulators_occupancy_in_the_office_and_the_sc
         // under ventilation sized for all of them, reads as empty), as the README says
         assert!(s.right >= 0.9 && s.zone_days > 100, "{building}: {s:?}");
         assert!(s.arrival_min.0 <= 30.0 && s.departure_min.0 <= 60.0, "{building}: {s:?}");
+        // (and never late: a median day's error is people still there when it says they left)
+        assert!(s.departure_bias_min <= 0.0, "{building}: {s:?}");
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
         let line = format!(
             "| {building} | {:.1} % | {:.0} / {:.0} min | {:.0} / {:.0} min |",
