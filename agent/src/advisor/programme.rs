@@ -80,7 +80,8 @@ impl Programme {
         let above_night = |s: Option<f64>| s.is_some_and(|s| s > night_c + SAME_LEVEL);
         let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
         let (mut starts, mut stops) = (BTreeMap::<NaiveDate, i64>::new(), BTreeMap::<NaiveDate, i64>::new());
-        let (mut arrivals, mut departures) = (BTreeMap::<NaiveDate, i64>::new(), BTreeMap::<NaiveDate, i64>::new());
+        // Per day, each zone's first and last occupied quarter-hour.
+        let mut zone_days: BTreeMap<(NaiveDate, usize), (i64, i64)> = BTreeMap::new();
         for i in 0..h.len() {
             let local = h.local(i);
             let (date, minute) = (local.date(), minutes(local.time()));
@@ -92,14 +93,31 @@ impl Programme {
             });
             if h.building_occupied(i) {
                 day.kind = DayKind::Occupied;
-                arrivals.entry(date).or_insert(minute);
-                departures.insert(date, minute + 15);
+                for (z, zone) in h.zones.iter().enumerate() {
+                    if zone.occupancy[i].is_some_and(|o| o > 0.0) {
+                        zone_days.entry((date, z)).or_insert((minute, minute + 15)).1 = minute + 15;
+                    }
+                }
             }
             if h.zones.iter().any(|z| above_night(z.setpoint[i])) {
                 day.heated = true;
                 starts.entry(date).or_insert(minute);
                 stops.insert(date, minute + 15);
             }
+        }
+        // A day's arrival and departure are its zones' median: one zone's sensor (a CO₂
+        // detector's early edge, a cleaner in at dawn) does not move the building's day.
+        let (mut arrivals, mut departures) = (Vec::new(), Vec::new());
+        let mut per_day: BTreeMap<NaiveDate, Vec<(i64, i64)>> = BTreeMap::new();
+        for ((date, _), times) in zone_days {
+            per_day.entry(date).or_default().push(times);
+        }
+        for times in per_day.into_values() {
+            let (mut first, mut last): (Vec<i64>, Vec<i64>) = times.into_iter().unzip();
+            first.sort_unstable();
+            last.sort_unstable();
+            arrivals.push(first[first.len() / 2]);
+            departures.push(last[last.len() / 2]);
         }
         for (date, outdoor) in h.whole_days(&h.outdoor) {
             if let Some(day) = days.get_mut(&date) {
@@ -111,8 +129,8 @@ impl Programme {
             occupied_c,
             start: median_minutes(starts.into_values().collect())?,
             stop: median_minutes(stops.into_values().collect())?,
-            arrive: median_minutes(arrivals.into_values().collect())?,
-            leave: median_minutes(departures.into_values().collect())?,
+            arrive: median_minutes(arrivals)?,
+            leave: median_minutes(departures)?,
             days,
         })
     }
