@@ -360,3 +360,20 @@ fn fit_reads_a_csv_exported_from_a_real_stores_rollups_view() {
         assert_eq!(from_export["baseline"][key], from_wide["baseline"][key], "baseline.{key}");
     }
 }
+
+#[test]
+fn the_office_demo_tells_what_it_read_and_reports_only_what_its_baseline_predicts() {
+    // Given the bundled office: a BMS over a gas boiler, CO₂ sensors, a five-week baseline from
+    // late October (so no model for December)
+    // When its demo runs
+    let (code, out, err) = sobre(&["demo", "--building", "office"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // Then it describes the office, and says each zone's occupancy came from its CO₂ sensor
+    assert!(out.contains("Town hall offices") && !out.contains("school"), "{out}");
+    let occupancy = out.lines().find(|l| l.starts_with("Occupancy, as the advisor read it:")).unwrap_or_default();
+    for zone in ["open-plan from co2", "meeting from co2", "offices-north from co2"] {
+        assert!(occupancy.contains(zone), "{zone} in {occupancy:?}\n{out}");
+    }
+    // And no month the baseline cannot predict is reported as 0 kWh metered
+    assert!(!out.contains("metered -0 kWh") && !out.contains("metered 0 kWh"), "{out}");
+}

@@ -169,6 +169,12 @@ async fn serve_page(
 fn render_advice(advice: &advisor::Advice, school: &SimSettings) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let mut out = String::new();
+    let sources: Vec<String> = advice
+        .occupancy
+        .iter()
+        .map(|z| format!("{} from {} ({:.0} % sure)", z.zone, z.source.name(), 100.0 * z.confidence))
+        .collect();
+    let _ = writeln!(out, "\nOccupancy, as the advisor read it: {}", sources.join(", "));
     let Some(first) = advice.recommendations.first() else {
         let _ = writeln!(
             out,

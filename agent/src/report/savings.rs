@@ -95,6 +95,17 @@ impl Reporter {
                         .with(move |s| baseline::hours(s, &site, &point_id, &outdoor_id, (start, end)))
                         .await?;
                     match hours {
+                        // A period none of whose hours the baseline predicts (a month the
+                        // baseline has no model for: CalTRACK fits one per calendar month it
+                        // saw) has nothing to report, not 0 kWh metered and avoided.
+                        Ok(hours) if !hours.iter().any(|(_, o)| b.model.predict(o).is_some()) => {
+                            tracing::warn!(
+                                point,
+                                period = %iso(start),
+                                hours = hours.len(),
+                                "no savings report: the baseline predicts none of the period's hours (no model for its month)"
+                            );
+                        }
                         Ok(hours) => {
                             reports.push(self.report(resolution, point, b, baseline_period, (start, end), &hours))
                         }
