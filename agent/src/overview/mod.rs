@@ -35,7 +35,7 @@ pub struct Overview {
 }
 
 /// Series of one point at one resolution, keyed by bucket start.
-type Series = std::collections::HashMap<i64, f64>;
+pub(crate) type Series = std::collections::HashMap<i64, f64>;
 
 fn series(store: &Store, point: Option<&str>, resolution: Resolution) -> Result<Series, StoreError> {
     match point {

@@ -32,7 +32,22 @@ pub struct ZoneLine {
     pub heating_demand_pct: Option<f64>,
     /// `None` when the zone has no occupancy point: discomfort needs to know when people are in.
     pub discomfort_kh: Option<f64>,
+    /// The zone has no presence sensor: when people are in is read from its CO₂, as the advisor
+    /// reads it.
+    pub occupancy_from_co2: bool,
     pub model: Result<ZoneModelLine, String>,
+}
+
+/// Occupancy (1 or 0) per quarter-hour from a zone's CO₂ by the advisor's detector, on the grid
+/// of the readings' first to last quarter-hour.
+fn from_co2(co2: &super::Series) -> super::Series {
+    let (Some(first), Some(last)) = (co2.keys().min().copied(), co2.keys().max().copied()) else {
+        return super::Series::new();
+    };
+    let grid: Vec<i64> = (first..=last).step_by(QUARTER_MS as usize).collect();
+    let values: Vec<Option<f64>> = grid.iter().map(|t| co2.get(t).copied()).collect();
+    let found = sobre_models::occupancy::detect(&values, STEP_HOURS).occupied;
+    grid.into_iter().zip(found).filter_map(|(t, o)| Some((t, f64::from(u8::from(o?))))).collect()
 }
 
 fn point_of<'a>(settings: &'a Settings, zone: &str, kind: PointKind) -> Option<&'a str> {
@@ -64,7 +79,12 @@ pub fn lines(store: &Store, settings: &Settings, calendar: &Calendar) -> Result<
             point_of(settings, zone, PointKind::ZoneTemperature).unwrap_or_default(),
             Resolution::QuarterHour,
         )?;
-        let occupancy = series(store, point_of(settings, zone, PointKind::Occupancy), Resolution::QuarterHour)?;
+        let presence = series(store, point_of(settings, zone, PointKind::Occupancy), Resolution::QuarterHour)?;
+        let co2_point = point_of(settings, zone, PointKind::Co2).filter(|_| presence.is_empty());
+        let occupancy = match co2_point {
+            Some(point) => from_co2(&series(store, Some(point), Resolution::QuarterHour)?),
+            None => presence,
+        };
         let demand_point = point_of(settings, zone, PointKind::HeatingDemand);
         let demand = series(store, demand_point, Resolution::QuarterHour)?;
         // Without a demand point the zone shares the building's heating power, kW (the
@@ -116,6 +136,7 @@ pub fn lines(store: &Store, settings: &Settings, calendar: &Calendar) -> Result<
             empty_mean_c: mean(temps.iter().filter(|(t, _)| has_occupancy && !occupied(t)).map(|(_, v)| *v)),
             heating_demand_pct: mean(demand.values().copied()),
             discomfort_kh: discomfort,
+            occupancy_from_co2: co2_point.is_some(),
             model,
         });
     }
@@ -137,8 +158,9 @@ impl ZoneLine {
             ),
             Err(why) => format!("no model: {why}"),
         };
+        let co2 = if self.occupancy_from_co2 { "  (occupancy from CO₂)" } else { "" };
         format!(
-            "{:<10} {:>11} {:>9} {:>10} {:>15}  {model}",
+            "{:<10} {:>11} {:>9} {:>10} {:>15}  {model}{co2}",
             self.zone,
             cell(self.occupied_mean_c, 1),
             cell(self.empty_mean_c, 1),
