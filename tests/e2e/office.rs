@@ -93,6 +93,41 @@ fn the_poorly_tuned_office_is_learned_from_its_own_data_and_the_emulator_confirm
 }
 
 #[test]
+fn each_poor_trait_alone_gets_its_recommendation_and_the_emulator_confirms_it() {
+    // Given the well-tuned office with one poor trait each, as offices really have them
+    let traits = [
+        (
+            "no optimum start (a fixed 05:00 start)",
+            "# optimum_start = true",
+            "optimum_start = false",
+            RuleKind::OptimalStart,
+        ),
+        (
+            "a fixed start at 04:00",
+            "# optimum_start = true",
+            "optimum_start = false\nstart = \"04:00:00\"",
+            RuleKind::OptimalStart,
+        ),
+        ("weekends heated", "# weekends = false", "weekends = true", RuleKind::WeekendHeating),
+        ("22 °C occupied", "# occupied_c = 21.0", "occupied_c = 22.0", RuleKind::SetpointAboveLimit),
+    ];
+    for (name, key, value, rule) in traits {
+        let text = sim::OFFICE.replace(key, value);
+        assert_ne!(text, sim::OFFICE, "{name}: the key is in the bundled office");
+        // When the advisor runs over its ten weeks
+        let (office, advice) = played_and_advised(&text, name);
+        describe(name, &advice);
+        // Then it proposes the change for that trait, within 25 % of the emulator with that
+        // change alone
+        let found = confirmed(&office, &advice);
+        let Some((_, kwh, truth)) = found.iter().find(|(r, _, _)| *r == rule) else {
+            panic!("{name}: no {rule:?} in {found:?}")
+        };
+        assert!((0.75..=1.25).contains(&(kwh / truth)), "{name}: estimated {kwh:.0} kWh, emulator {truth:.0} kWh");
+    }
+}
+
+#[test]
 fn the_well_tuned_office_gets_nothing_of_substance() {
     // Given the office well tuned (optimum start, 21 °C, off at night, at weekends and over
     // Christmas)
