@@ -4,6 +4,7 @@
 //! local page renders it; Home Assistant gets its headline numbers.
 
 use crate::advisor::ledger::{Current, Ledger, LedgerError, Status};
+use crate::advisor::occupancy::ZoneOccupancy;
 use crate::advisor::Blocker;
 use crate::baseline::{self, Baseline, Fits};
 use crate::clock::iso;
@@ -85,6 +86,8 @@ pub struct Glance {
     pub ledger: Vec<serde_json::Value>,
     /// What stopped the advisor's latest run.
     pub blocked: Vec<Blocker>,
+    /// Where its latest run read each zone's occupancy.
+    pub occupancy: Vec<ZoneOccupancy>,
     pub points: Vec<PointHealth>,
 }
 
@@ -130,12 +133,21 @@ pub fn kwh_per_year(c: &Current) -> f64 {
 #[derive(Debug, Default)]
 pub struct Baselines(Option<Fits>);
 
+/// What `/metrics` reads of the advisor.
+#[derive(Debug, Clone, Default)]
+pub struct AdvisorState {
+    pub current: Vec<Current>,
+    pub blocked: Vec<Blocker>,
+    pub occupancy: Vec<ZoneOccupancy>,
+}
+
 /// The ledger as the page shows it: each recommendation's latest state, and the last records.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerView {
     pub recommendations: Vec<Current>,
     pub records: Vec<serde_json::Value>,
     pub blocked: Vec<Blocker>,
+    pub occupancy: Vec<ZoneOccupancy>,
 }
 
 impl LedgerView {
@@ -144,6 +156,7 @@ impl LedgerView {
             recommendations: ledger.current()?,
             records: ledger.records(30)?,
             blocked: ledger.blocked().to_vec(),
+            occupancy: ledger.occupancy().to_vec(),
         })
     }
 }
@@ -224,6 +237,7 @@ pub fn compute(
         recommendations: ledger.recommendations,
         ledger: ledger.records,
         blocked: ledger.blocked,
+        occupancy: ledger.occupancy,
         points,
     })
 }
@@ -323,8 +337,15 @@ impl Reader {
         compute(&self.store, ledger, settings, &mut self.baselines)
     }
 
-    /// Each recommendation's latest state and what stops the advisor (for /metrics).
-    pub fn recommendations(&self) -> Result<(Vec<Current>, Vec<Blocker>), GlanceError> {
-        Ok(self.ledger.with_blocking(|l| l.current().map(|c| (c, l.blocked().to_vec())))?)
+    /// Each recommendation's latest state, what stops the advisor and where it read each
+    /// zone's occupancy (for /metrics).
+    pub fn recommendations(&self) -> Result<AdvisorState, GlanceError> {
+        Ok(self.ledger.with_blocking(|l| {
+            l.current().map(|current| AdvisorState {
+                current,
+                blocked: l.blocked().to_vec(),
+                occupancy: l.occupancy().to_vec(),
+            })
+        })?)
     }
 }

@@ -285,6 +285,7 @@ mod tests {
             recommendations: Vec::new(),
             ledger: Vec::new(),
             blocked: vec![crate::advisor::Blocker::no_occupancy_source()],
+            occupancy: Vec::new(),
             points: Vec::new(),
         };
         // When the summary is built

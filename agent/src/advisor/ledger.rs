@@ -2,6 +2,7 @@
 //! appended (never rewritten) to the store's `decisions` journal and published on
 //! `<prefix>/decisions`. A subject's status is its latest record's: the journal's kind.
 
+use super::occupancy::ZoneOccupancy;
 use super::{Blocker, Recommendation};
 use crate::stats::Stats;
 use crate::store::journal::{self, Journal, JournalError, Stored};
@@ -94,6 +95,8 @@ pub struct Ledger {
     /// local page and `/metrics` read it where they read the recommendations. After a restart
     /// it is empty until the advisor's first run.
     blocked: Vec<Blocker>,
+    /// Where the latest run read each zone's occupancy, in memory as `blocked` is.
+    occupancy: Vec<ZoneOccupancy>,
 }
 
 /// The fields a new record needs besides the recommendation.
@@ -115,7 +118,12 @@ struct Decided {
 
 impl Ledger {
     pub fn open(path: &Path, site: &str) -> Result<Self, LedgerError> {
-        Ok(Self { journal: Journal::open(path, journal::DECISIONS)?, site: site.to_string(), blocked: Vec::new() })
+        Ok(Self {
+            journal: Journal::open(path, journal::DECISIONS)?,
+            site: site.to_string(),
+            blocked: Vec::new(),
+            occupancy: Vec::new(),
+        })
     }
 
     /// Counts the records this version cannot read in the agent's counters too.
@@ -160,6 +168,15 @@ impl Ledger {
 
     pub fn set_blocked(&mut self, blocked: Vec<Blocker>) {
         self.blocked = blocked;
+    }
+
+    /// Where the latest run read each zone's occupancy.
+    pub fn occupancy(&self) -> &[ZoneOccupancy] {
+        &self.occupancy
+    }
+
+    pub fn set_occupancy(&mut self, occupancy: Vec<ZoneOccupancy>) {
+        self.occupancy = occupancy;
     }
 
     /// Records found unreadable so far.

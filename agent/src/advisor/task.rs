@@ -6,7 +6,6 @@
 
 use super::decision::{decision_request, DecisionRequest, Verdict};
 use super::ledger::{Entry, Ledger, LedgerError, Record, Status};
-use super::occupancy::ZoneOccupancy;
 use super::Basis;
 use super::{advise_on, Advice, Blocker, Recommendation};
 use crate::config::Settings;
@@ -66,14 +65,12 @@ pub(crate) fn decision_route(settings: &Settings, mailbox: Arc<Mailbox<DecisionR
 impl AdvisorTask {
     pub async fn run(self, mut decisions: Requests<DecisionRequest>, cancel: CancellationToken) {
         let mut next_ms: Option<i64> = None;
-        // The latest run's occupancy sources: the list published after a decision repeats them.
-        let mut occupancy: Vec<ZoneOccupancy> = Vec::new();
         let mut tick = tokio::time::interval(self.check_interval);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 request = decisions.recv() => match request {
-                    Some(request) => self.decide_or_warn(&request, &occupancy).await,
+                    Some(request) => self.decide_or_warn(&request).await,
                     None => break,
                 },
                 _ = tick.tick() => {
@@ -88,33 +85,30 @@ impl AdvisorTask {
                             _ = cancel.cancelled() => return,
                             result = &mut run => break result,
                             request = decisions.recv() => match request {
-                                Some(request) => self.decide_or_warn(&request, &occupancy).await,
+                                Some(request) => self.decide_or_warn(&request).await,
                                 None => return,
                             },
                         }
                     };
-                    match result {
-                        Ok(Some(latest)) => occupancy = latest,
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!(error = %e, "advisor run failed; the next check retries"),
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "advisor run failed; the next check retries");
                     }
                 }
             }
         }
     }
 
-    async fn decide_or_warn(&self, request: &DecisionRequest, occupancy: &[ZoneOccupancy]) {
-        if let Err(e) = self.decide(request, occupancy).await {
+    async fn decide_or_warn(&self, request: &DecisionRequest) {
+        if let Err(e) = self.decide(request).await {
             tracing::warn!(subject = request.subject, via = request.via, error = %e, "decision not recorded");
         }
     }
 
-    /// The run's occupancy sources when it ran.
-    async fn maybe_advise(&self, next_ms: &mut Option<i64>) -> Result<Option<Vec<ZoneOccupancy>>, AdvisorError> {
+    async fn maybe_advise(&self, next_ms: &mut Option<i64>) -> Result<(), AdvisorError> {
         let now = self.stats.snapshot().stored_through_ms as i64;
         if next_ms.is_none() {
             let oldest = self.store.try_with(|s| s.oldest_ms().map_err(AdvisorError::from)).await?;
-            let Some(oldest) = oldest else { return Ok(None) };
+            let Some(oldest) = oldest else { return Ok(()) };
             let first_ms = oldest + FIRST_RUN_AFTER_MS;
             *next_ms = Some(first_ms);
             if now < first_ms {
@@ -126,21 +120,21 @@ impl AdvisorTask {
                         Ok::<_, AdvisorError>(())
                     })
                     .await?;
-                self.publish(&[], &[]).await;
+                self.publish(&[]).await;
             }
         }
         if next_ms.is_some_and(|n| now < n) {
-            return Ok(None);
+            return Ok(());
         }
-        let (records, occupancy) = self.advise_now(now).await?;
+        let records = self.advise_now(now).await?;
         *next_ms = Some(now + self.settings.advisor.interval.as_millis() as i64);
-        self.publish(&records, &occupancy).await;
-        Ok(Some(occupancy))
+        self.publish(&records).await;
+        Ok(())
     }
 
-    /// Advises on the window ending at `now_ms` and records what changed; with where each
-    /// zone's occupancy came from.
-    pub async fn advise_now(&self, now_ms: i64) -> Result<(Vec<Record>, Vec<ZoneOccupancy>), AdvisorError> {
+    /// Advises on the window ending at `now_ms` and records what changed, what stopped it and
+    /// where each zone's occupancy came from.
+    pub async fn advise_now(&self, now_ms: i64) -> Result<Vec<Record>, AdvisorError> {
         let settings = self.settings.clone();
         let window = settings.advisor.window.as_millis() as i64;
         let read = settings.clone();
@@ -164,7 +158,6 @@ impl AdvisorTask {
         for blocker in &advice.missing {
             tracing::info!(code = blocker.code, why = blocker.text, fix = blocker.fix, "advisor: cannot advise fully");
         }
-        let occupancy = advice.occupancy.clone();
         let expiry = self.settings.advisor.expiry.as_millis() as i64;
         let (programme, models_pass_gate) = (advice.programme.clone(), advice.models_pass_gate);
         let (zone_models, kw_per_demand) = (advice.zone_models.clone(), advice.kw_per_demand);
@@ -172,16 +165,17 @@ impl AdvisorTask {
             .ledger
             .try_with(move |l| {
                 l.set_blocked(advice.missing.clone());
+                l.set_occupancy(advice.occupancy.clone());
                 Ok::<_, AdvisorError>((record(l, &advice, now_ms, expiry)?, accepted(l)?))
             })
             .await?;
         if let Some(programme) = programme {
             self.basis.send_replace(Some(Basis { programme, accepted, models_pass_gate, zone_models, kw_per_demand }));
         }
-        Ok((records, occupancy))
+        Ok(records)
     }
 
-    async fn decide(&self, request: &DecisionRequest, occupancy: &[ZoneOccupancy]) -> Result<(), AdvisorError> {
+    async fn decide(&self, request: &DecisionRequest) -> Result<(), AdvisorError> {
         let (subject, decision) = (request.subject.clone(), request.decision.clone());
         let now = self.stats.snapshot().stored_through_ms as i64;
         let record = self
@@ -215,7 +209,7 @@ impl AdvisorTask {
             })
             .await?;
         if let Some(record) = record {
-            self.publish(&[record], occupancy).await;
+            self.publish(&[record]).await;
             let accepted = self.ledger.try_with(accepted).await?;
             self.basis.send_if_modified(|b| match b {
                 Some(b) if b.accepted != accepted => {
@@ -229,7 +223,7 @@ impl AdvisorTask {
     }
 
     /// Each new record on `decisions`, then the current list, retained.
-    async fn publish(&self, records: &[Record], occupancy: &[ZoneOccupancy]) {
+    async fn publish(&self, records: &[Record]) {
         let prefix = &self.settings.agent.topic_prefix;
         for r in records {
             match serde_json::to_vec(r) {
@@ -240,8 +234,7 @@ impl AdvisorTask {
             }
         }
         let site = self.settings.site.id.clone();
-        let occupancy = occupancy.to_vec();
-        let list = self.ledger.try_with(move |l| current_list(l, &site, &occupancy)).await;
+        let list = self.ledger.try_with(move |l| current_list(l, &site)).await;
         match list {
             Ok(payload) => {
                 self.publisher.publish(format!("{prefix}/recommendations"), true, payload);
@@ -303,7 +296,7 @@ pub fn accepted(ledger: &mut Ledger) -> Result<Vec<(super::Setting, i64)>, Advis
 
 /// The retained list (schema `sobre.recommendations/1`): every recommendation not expired,
 /// with its status, what stopped the advisor's latest run (`blocked`), and where each zone's occupancy came from in the latest run.
-pub fn current_list(ledger: &Ledger, site: &str, occupancy: &[ZoneOccupancy]) -> Result<Vec<u8>, AdvisorError> {
+pub fn current_list(ledger: &Ledger, site: &str) -> Result<Vec<u8>, AdvisorError> {
     let mut items = Vec::new();
     for c in ledger.current()? {
         if c.status == Status::Expired {
@@ -322,7 +315,7 @@ pub fn current_list(ledger: &Ledger, site: &str, occupancy: &[ZoneOccupancy]) ->
         "count": items.len(),
         "recommendations": items,
         "blocked": ledger.blocked(),
-        "occupancy": occupancy,
+        "occupancy": ledger.occupancy(),
     });
     Ok(serde_json::to_vec(&body).map_err(LedgerError::from)?)
 }

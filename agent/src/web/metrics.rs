@@ -2,8 +2,9 @@
 //! recommendations by status, and what stops the advisor, by code. A registry is built per scrape: it is a handful of values, and
 //! the counters already live in `Stats`.
 
-use crate::advisor::ledger::{Current, Status};
+use crate::advisor::ledger::Status;
 use crate::advisor::Blocker;
+use crate::glance::AdvisorState;
 use crate::stats::Snapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{text, DescriptorEncoder, EncodeMetric};
@@ -18,6 +19,8 @@ struct Scrape {
     stats: Snapshot,
     by_status: Vec<(&'static str, i64)>,
     blocked: Vec<(&'static str, i64)>,
+    /// (zone, source, confidence) of the advisor's latest run.
+    occupancy: Vec<(String, &'static str, f64)>,
 }
 
 impl Collector for Scrape {
@@ -90,17 +93,32 @@ impl Collector for Scrape {
         for (code, n) in &self.blocked {
             ConstGauge::new(*n).encode(family.encode_family(&[("code", *code)])?)?;
         }
+        let mut family = encoder.encode_descriptor(
+            "sobre_occupancy_confidence",
+            "how sure the advisor's latest run is of when people are in, per zone, labelled with where it read it (presence, co2, building_point, timetable, none)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (zone, source, confidence) in &self.occupancy {
+            ConstGauge::new(*confidence)
+                .encode(family.encode_family(&[("zone", zone.as_str()), ("source", *source)])?)?;
+        }
         Ok(())
     }
 }
 
-pub fn render(stats: &Snapshot, current: &[Current], blocked: &[Blocker]) -> String {
-    let by_status =
-        Status::ALL.iter().map(|s| (s.name(), current.iter().filter(|c| c.status == *s).count() as i64)).collect();
-    let blocked =
-        Blocker::CODES.iter().map(|code| (*code, blocked.iter().filter(|b| b.code == *code).count() as i64)).collect();
+pub fn render(stats: &Snapshot, advisor: &AdvisorState) -> String {
+    let by_status = Status::ALL
+        .iter()
+        .map(|s| (s.name(), advisor.current.iter().filter(|c| c.status == *s).count() as i64))
+        .collect();
+    let blocked = Blocker::CODES
+        .iter()
+        .map(|code| (*code, advisor.blocked.iter().filter(|b| b.code == *code).count() as i64))
+        .collect();
+    let occupancy = advisor.occupancy.iter().map(|z| (z.zone.clone(), z.source.name(), z.confidence)).collect();
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Scrape { stats: *stats, by_status, blocked }));
+    registry.register_collector(Box::new(Scrape { stats: *stats, by_status, blocked, occupancy }));
     let mut out = String::new();
     if let Err(e) = text::encode(&mut out, &registry) {
         tracing::error!(error = %e, "cannot encode the metrics");
@@ -123,7 +141,7 @@ mod tests {
             ..Snapshot::default()
         };
         // When /metrics is rendered
-        let text = render(&stats, &[], &[]);
+        let text = render(&stats, &AdvisorState::default());
         // Then each is there, with its value
         for line in [
             "sobre_requests_dropped_total 7",
@@ -143,10 +161,21 @@ mod tests {
         let gate = sobre_models::metrics::gl14(sobre_models::metrics::Resolution::Daily, &m);
         let blocked =
             [Blocker::heat_loss_gate(&m, &gate, 40), Blocker::zone_model("a", "x"), Blocker::zone_model("b", "y")];
+        // and a zone whose occupancy it read from CO₂
+        let occupancy = vec![crate::advisor::occupancy::ZoneOccupancy {
+            zone: "north".into(),
+            source: crate::advisor::occupancy::OccupancySource::Co2,
+            point: Some("co2_north".into()),
+            confidence: 0.95,
+            text: String::new(),
+        }];
         // When /metrics is rendered
-        let text = render(&Snapshot::default(), &[], &blocked);
-        // Then each code has its gauge: the causes that apply count, the others read 0
+        let state = AdvisorState { blocked: blocked.to_vec(), occupancy, ..AdvisorState::default() };
+        let text = render(&Snapshot::default(), &state);
+        // Then each code has its gauge: the causes that apply count, the others read 0; and the
+        // zone's occupancy confidence is labelled with its source
         let table = [
+            ("sobre_occupancy_confidence{zone=\"north\",source=\"co2\"} 0.95", true),
             ("sobre_advisor_blocked{code=\"heat_loss_gate\"} 1", true),
             ("sobre_advisor_blocked{code=\"zone_model\"} 2", true),
             ("sobre_advisor_blocked{code=\"no_occupancy_source\"} 0", true),

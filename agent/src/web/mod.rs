@@ -106,8 +106,8 @@ async fn index(State(web): State<Web>, headers: HeaderMap) -> Response {
 async fn metrics_text(State(web): State<Web>) -> Response {
     let counts = web.reader.try_with(|r| r.recommendations()).await;
     match counts {
-        Ok((current, blocked)) => {
-            let body = metrics::render(&web.stats.snapshot(), &current, &blocked);
+        Ok(state) => {
+            let body = metrics::render(&web.stats.snapshot(), &state);
             ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
         }
         Err(e) => failed(&e),

@@ -111,6 +111,7 @@ fn recommendations(html: &mut String, g: &Glance, token: &Token) {
         html.push_str("<p>None at the moment: the advisor has found nothing worth changing, or has not run yet.</p>");
     }
     blocked(html, g);
+    occupancy(html, g);
     for c in shown {
         let Ok(r) = serde_json::from_value::<Recommendation>(c.recommendation.clone()) else { continue };
         let s = &r.savings;
@@ -173,6 +174,25 @@ fn blocked(html: &mut String, g: &Glance) {
             let _ = write!(html, "<br>Fix: {}", esc(&b.fix));
         }
         html.push_str("</li>");
+    }
+    html.push_str("</ul></div>");
+}
+
+/// Where the advisor's latest run read when people are in, zone by zone, and how sure it is.
+fn occupancy(html: &mut String, g: &Glance) {
+    if g.occupancy.is_empty() {
+        return;
+    }
+    html.push_str("<div class=\"rec\" id=\"occupancy\"><h3>When people are in, as the advisor reads it</h3><ul>");
+    for z in &g.occupancy {
+        let _ = write!(
+            html,
+            "<li>{}: {} <span class=\"muted\">[{}, {:.0} % sure]</span></li>",
+            esc(&z.zone),
+            esc(&z.text),
+            esc(z.source.name()),
+            100.0 * z.confidence
+        );
     }
     html.push_str("</ul></div>");
 }

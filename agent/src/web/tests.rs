@@ -331,6 +331,13 @@ fn hostile_glance() -> Glance {
             "recommendation": {"title": "<iframe src=//evil.example>"},
         })],
         blocked: vec![crate::advisor::Blocker::zone_model("<script>alert(1)</script>", "<b>you")],
+        occupancy: vec![crate::advisor::occupancy::ZoneOccupancy {
+            zone: "<script>alert(1)</script>".into(),
+            source: crate::advisor::occupancy::OccupancySource::Co2,
+            point: Some(HOSTILE_ID.into()),
+            confidence: 0.9,
+            text: "<img src=x onerror=alert(1)>".into(),
+        }],
         points: vec![PointHealth {
             id: HOSTILE_ID.into(),
             kind: PointKind::Energy,
@@ -433,4 +440,9 @@ fn the_page_says_what_stops_the_advisor_and_the_fix() {
         assert!(html.contains(&format!("Fix: {}", esc(&b.fix))), "{} fix", b.code);
     }
     assert!(!html.contains("found nothing worth changing"));
+    // And where each zone's occupancy was read, and how sure the advisor is
+    assert!(
+        html.contains("When people are in, as the advisor reads it") && html.contains("[co2, 90 % sure]"),
+        "{html}"
+    );
 }
