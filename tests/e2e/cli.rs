@@ -247,7 +247,11 @@ fn fit_refuses_bad_rows_and_periods_and_counts_impossible_values() {
     let (march, june) = (at("2018-03-10T12"), at("2018-06-15T12"));
     // (a file line number is its index + 1)
     let (march_row, june_row) = (march + 1, june + 1);
-    let edited = |edit: &dyn Fn(&mut Vec<String>)| {
+    /// A change to the file's lines.
+    type Edit<'a> = &'a dyn Fn(&mut Vec<String>);
+    /// A warning of a fit, or why there is none.
+    type Outcome<'a> = Result<&'a str, &'a str>;
+    let edited = |edit: Edit| {
         let mut rows: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
         edit(&mut rows);
         rows.join("\n") + "\n"
@@ -271,7 +275,7 @@ fn fit_refuses_bad_rows_and_periods_and_counts_impossible_values() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let csv = dir.path().join("b33.csv");
-    let fit = |edit: &dyn Fn(&mut Vec<String>), reporting: Option<&str>| {
+    let fit = |edit: Edit, reporting: Option<&str>| {
         std::fs::write(&csv, edited(edit)).expect("csv");
         let mut args = vec!["fit", "--csv", csv.to_str().expect("utf-8 path"), "--energy-column", "elec_kwh"];
         args.extend(["--temperature-column", "temp_c", "--baseline", "2018-01-01..2018-12-31", "--json"]);
@@ -288,7 +292,7 @@ fn fit_refuses_bad_rows_and_periods_and_counts_impossible_values() {
     let refused = format!(
         "1 values refused as physically impossible and left out as missing: row {march_row} energy -5 kWh below 0 kWh"
     );
-    let table: [(&str, &dyn Fn(&mut Vec<String>), Option<&str>, Result<&str, &str>); 7] = [
+    let table: [(&str, Edit, Option<&str>, Outcome); 7] = [
         // Given an edit and a reporting period, Then the refusal, or the warning of a fit that
         // is the unchanged file's
         ("a period past the data", &unchanged, Some("2024-01-01..2024-12-31"), Err("--reporting 2024-01-01..2024-12-31 holds no hours of the CSV (its hours run from 2017-01-01 to 2018-12-31)")),

@@ -72,13 +72,18 @@ fn shown(v: f64) -> String {
 mod tests {
     use super::*;
 
+    /// A row's energy and temperature.
+    type Pair = (Option<f64>, Option<f64>);
+    /// Rows as (instant, line).
+    type Instants<'a> = &'a [(i64, u64)];
+
     fn cells(line: u64, time: &str, energy: Option<f64>, temp: Option<f64>) -> Cells {
         Cells { line, time: time.into(), energy, temp }
     }
 
     #[test]
     fn rows_are_taken_in_time_order_and_two_rows_for_one_time_are_refused_with_both_row_numbers() {
-        let table: [(&[(i64, u64)], Result<&[u64], &str>); 3] = [
+        let table: [(Instants, Result<&[u64], &str>); 3] = [
             // Given rows (instant, line), Then the lines in time order, or the refusal
             (&[(0, 2), (1, 3), (2, 4)], Ok(&[2, 3, 4])),
             // a June row among March rows goes to its place
@@ -100,15 +105,15 @@ mod tests {
 
     #[test]
     fn impossible_values_are_left_out_counted_and_named_and_possible_ones_kept() {
-        let table: [(Option<f64>, Option<f64>, (Option<f64>, Option<f64>), Option<&str>); 5] = [
+        let table: [(Pair, Pair, Option<&str>); 5] = [
             // Given a row's energy and temperature, Then what is kept, and what the warning says
-            (Some(12.0), Some(-7.1), (Some(12.0), Some(-7.1)), None),
-            (Some(0.0), Some(39.0), (Some(0.0), Some(39.0)), None),
-            (Some(-5.0), Some(5.0), (None, Some(5.0)), Some("1 values refused as physically impossible and left out as missing: row 17 energy -5 kWh below 0 kWh")),
-            (Some(1e308), Some(5.0), (None, Some(5.0)), Some("row 17 energy 1e308 kWh above 1e10 kWh")),
-            (Some(3.0), Some(-300.0), (Some(3.0), None), Some("row 17 temperature -300 °C below -60 °C")),
+            ((Some(12.0), Some(-7.1)), (Some(12.0), Some(-7.1)), None),
+            ((Some(0.0), Some(39.0)), (Some(0.0), Some(39.0)), None),
+            ((Some(-5.0), Some(5.0)), (None, Some(5.0)), Some("1 values refused as physically impossible and left out as missing: row 17 energy -5 kWh below 0 kWh")),
+            ((Some(1e308), Some(5.0)), (None, Some(5.0)), Some("row 17 energy 1e308 kWh above 1e10 kWh")),
+            ((Some(3.0), Some(-300.0)), (Some(3.0), None), Some("row 17 temperature -300 °C below -60 °C")),
         ];
-        for (energy, temp, kept, warning) in table {
+        for ((energy, temp), kept, warning) in table {
             let mut rows = [cells(17, "t", energy, temp)];
             // When impossible values are refused
             let found = refuse_impossible(rows.iter_mut());
