@@ -17,7 +17,7 @@ pub mod inventory;
 mod layers;
 pub(crate) mod mqtt;
 pub mod overview;
-pub(crate) mod point;
+pub mod point;
 pub(crate) mod quiet;
 pub mod reading;
 pub mod replay;

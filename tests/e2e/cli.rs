@@ -238,6 +238,97 @@ fn fit_refuses_bad_arguments_clearly() {
 }
 
 #[test]
+fn fit_refuses_bad_rows_and_periods_and_counts_impossible_values() {
+    // Given the real building's 2017–2018 hours, edited one way or another
+    let real = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/ucam_b33_hourly.csv");
+    let text = std::fs::read_to_string(real).expect("the data");
+    let lines: Vec<&str> = text.lines().take_while(|l| !l.starts_with("2019-")).collect();
+    let at = |time: &str| lines.iter().position(|l| l.starts_with(time)).expect("that hour is in the file");
+    let (march, june) = (at("2018-03-10T12"), at("2018-06-15T12"));
+    // (a file line number is its index + 1)
+    let (march_row, june_row) = (march + 1, june + 1);
+    /// A change to the file's lines.
+    type Edit<'a> = &'a dyn Fn(&mut Vec<String>);
+    /// A warning of a fit, or why there is none.
+    type Outcome<'a> = Result<&'a str, &'a str>;
+    let edited = |edit: Edit| {
+        let mut rows: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        edit(&mut rows);
+        rows.join("\n") + "\n"
+    };
+    // timestamp_utc,elec_kwh,gas_kwh,temp_c,…: a cell of the March row set to `value`
+    let set = |column: usize, value: &'static str| {
+        move |rows: &mut Vec<String>| {
+            let mut cells: Vec<String> = rows[march].split(',').map(str::to_string).collect();
+            cells[column] = value.to_string();
+            rows[march] = cells.join(",");
+        }
+    };
+    let unchanged = |_: &mut Vec<String>| {};
+    let june_among_march = |rows: &mut Vec<String>| {
+        let row = rows.remove(june);
+        rows.insert(march, row);
+    };
+    let june_twice = |rows: &mut Vec<String>| {
+        let row = rows[june].clone();
+        rows.insert(march, row);
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("b33.csv");
+    let fit = |edit: Edit, reporting: Option<&str>| {
+        std::fs::write(&csv, edited(edit)).expect("csv");
+        let mut args = vec!["fit", "--csv", csv.to_str().expect("utf-8 path"), "--energy-column", "elec_kwh"];
+        args.extend(["--temperature-column", "temp_c", "--baseline", "2018-01-01..2018-12-31", "--json"]);
+        if let Some(period) = reporting {
+            args.extend(["--reporting", period]);
+        }
+        sobre(&args)
+    };
+    let (code, out, err) = fit(&unchanged, None);
+    assert_eq!(code, 0, "{err}");
+    let reference: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    let duplicate = format!("rows {} and {} are both for 2018-06-15T12:00:00Z", march_row, june_row + 1);
+    let not_a_number = format!("row {march_row}, column \"temp_c\": \"warm\" is not a number");
+    let refused = format!(
+        "1 values refused as physically impossible and left out as missing: row {march_row} energy -5 kWh below 0 kWh"
+    );
+    let table: [(&str, Edit, Option<&str>, Outcome); 7] = [
+        // Given an edit and a reporting period, Then the refusal, or the warning of a fit that
+        // is the unchanged file's
+        ("a period past the data", &unchanged, Some("2024-01-01..2024-12-31"), Err("--reporting 2024-01-01..2024-12-31 holds no hours of the CSV (its hours run from 2017-01-01 to 2018-12-31)")),
+        ("overlapping periods", &unchanged, Some("2018-06-01..2019-05-31"), Err("overlaps --baseline 2018-01-01..2018-12-31")),
+        ("a June row among March's", &june_among_march, None, Ok("")),
+        ("a June row twice", &june_twice, None, Err(&duplicate)),
+        ("a word for a temperature", &set(3, "warm"), None, Err(&not_a_number)),
+        ("NaN for energy", &set(1, "NaN"), None, Err("column \"elec_kwh\": \"NaN\" is not a number")),
+        ("a negative hour of energy", &set(1, "-5"), None, Ok(&refused)),
+    ];
+    for (name, edit, reporting, expected) in table {
+        // When sobre fit reads it
+        let (code, out, err) = fit(edit, reporting);
+        match expected {
+            Err(why) => {
+                assert_eq!(code, 1, "{name}: {err}");
+                assert!(err.contains(why), "{name}: {err}");
+            }
+            // a row out of place: the very result of the file in order
+            Ok("") => {
+                assert_eq!(code, 0, "{name}: {err}");
+                let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+                assert_eq!(v, reference, "{name}");
+            }
+            Ok(warning) => {
+                assert_eq!(code, 0, "{name}: {err}");
+                let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+                let mut warnings = v["warnings"].as_array().expect("warnings").iter().filter_map(|w| w.as_str());
+                assert!(warnings.any(|w| w.contains(warning)), "{name}: {}", v["warnings"]);
+                assert_eq!(v["baseline"]["days"], reference["baseline"]["days"], "{name}");
+            }
+        }
+    }
+}
+
+#[test]
 fn the_demo_tells_a_facility_manager_what_the_school_used_and_what_the_agent_learned() {
     // Given a fresh machine (no building broker, no config): When a new user runs the README's
     // first command (here with the store kept and the reports sent to a broker of the test's,

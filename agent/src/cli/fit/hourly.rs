@@ -26,8 +26,35 @@ fn observations(rows: &[Row], zeros: Zeros) -> (Vec<Option<HourObs>>, usize) {
     (obs, interpolated)
 }
 
-/// `rows_within` gives the CSV's rows inside a period.
-pub fn run(args: &super::FitArgs, zeros: Zeros, rows_within: impl Fn(Period) -> Vec<Row>) -> anyhow::Result<()> {
+/// The baseline's zeros CalTRACK treats as missing, said, with the way out when they are many
+/// (a meter whose plant is switched off reads real zeros).
+fn zeros_warning(rows: &[Row], zeros: Zeros) -> Option<String> {
+    if zeros != Zeros::Missing {
+        return None;
+    }
+    let count = rows.iter().filter(|r| r.hour.energy == Some(0.0)).count();
+    if count == 0 {
+        return None;
+    }
+    let mut warning = format!(
+        "{count} of {} baseline hours read 0 kWh and are treated as missing (CalTRACK's rule for electricity)",
+        rows.len()
+    );
+    if count as f64 > 0.1 * rows.len() as f64 {
+        warning.push_str(
+            ": if the plant behind this meter is switched off at times, they are readings: pass --zeros-are-readings",
+        );
+    }
+    Some(warning)
+}
+
+/// `rows_within` gives the CSV's rows inside a period; `warnings` are those of reading it.
+pub fn run(
+    args: &super::FitArgs,
+    zeros: Zeros,
+    rows_within: impl Fn(Period) -> Vec<Row>,
+    mut warnings: Vec<String>,
+) -> anyhow::Result<()> {
     let baseline_rows = rows_within(args.baseline);
     let (obs, interpolated) = observations(&baseline_rows, zeros);
     let usable: Vec<HourObs> = obs.iter().flatten().copied().collect();
@@ -36,7 +63,7 @@ pub fn run(args: &super::FitArgs, zeros: Zeros, rows_within: impl Fn(Period) -> 
         obs.iter().map(|o| o.and_then(|o| fit.model.predict(&o).map(|p| o.energy - p))).collect();
     let rho = lag1_autocorrelation(&residuals);
     let gate = gl14(Resolution::Hourly, &fit.metrics);
-    let mut warnings = Vec::new();
+    warnings.extend(zeros_warning(&baseline_rows, zeros));
     if interpolated > 0 {
         warnings.push(format!("{interpolated} hourly temperatures interpolated across short gaps"));
     }
@@ -106,4 +133,42 @@ pub fn run(args: &super::FitArgs, zeros: Zeros, rows_within: impl Fn(Period) -> 
     out["disqualifications"] = json!(disqualifications);
     print(&out, args.json);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sobre_models::sufficiency::Hour;
+
+    fn hours(zeros: usize, all: usize) -> Vec<Row> {
+        (0..all)
+            .map(|i| {
+                let energy = Some(if i < zeros { 0.0 } else { 5.0 });
+                Row { hour: Hour { day: 0, weekend: false, energy, temp: Some(5.0) }, month: 1, tow: 0, holiday: false }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn zeros_treated_as_missing_are_counted_and_many_of_them_point_to_zeros_are_readings() {
+        let table = [
+            // Given zeros among 100 hours and CalTRACK's rule or not, Then the warning
+            (0, Zeros::Missing, None),
+            (5, Zeros::Missing, Some("5 of 100 baseline hours read 0 kWh and are treated as missing")),
+            (40, Zeros::Missing, Some("40 of 100 baseline hours read 0 kWh and are treated as missing (CalTRACK's rule for electricity): if the plant behind this meter is switched off at times, they are readings: pass --zeros-are-readings")),
+            (40, Zeros::Readings, None),
+        ];
+        for (zeros, rule, expected) in table {
+            // When the baseline's hours are looked at
+            let found = zeros_warning(&hours(zeros, 100), rule);
+            match (found.as_deref(), expected) {
+                (None, None) => {}
+                (Some(w), Some(want)) => {
+                    assert!(w.starts_with(want), "{w}");
+                    assert_eq!(w.contains("--zeros-are-readings"), zeros > 10, "{w}");
+                }
+                (found, expected) => panic!("{zeros} zeros: found {found:?}, expected {expected:?}"),
+            }
+        }
+    }
 }

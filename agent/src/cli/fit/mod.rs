@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 mod hourly;
 mod output;
+mod readings;
 mod table;
 mod time;
 
@@ -142,12 +143,19 @@ struct Row {
     holiday: bool,
 }
 
-/// Reads hourly rows in local time, in file order (a store export: in time order).
-fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<Vec<Row>> {
+/// Reads hourly rows in local time, in time order whatever the file's; with the warning about
+/// the values refused as impossible, if any.
+fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<(Vec<Row>, Option<String>)> {
     let cells = table::read(&args.csv, &args.time_column, &args.energy_column, &args.temperature_column)?;
-    let mut hours = Vec::with_capacity(cells.len());
-    for (row, c) in cells.into_iter().enumerate() {
-        let ms = parse_time(&c.time, tz).with_context(|| format!("row {}", row + 2))?;
+    let mut timed = Vec::with_capacity(cells.len());
+    for c in cells {
+        let ms = parse_time(&c.time, tz).with_context(|| format!("row {}", c.line))?;
+        timed.push((ms, c));
+    }
+    let mut timed = readings::in_time_order(timed)?;
+    let refused = readings::refuse_impossible(timed.iter_mut().map(|(_, c)| c));
+    let mut hours = Vec::with_capacity(timed.len());
+    for (ms, c) in timed {
         let local = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&tz);
         let holiday = args.holidays.iter().any(|p| (p.start..=p.end).contains(&local.date_naive()));
         let hour = Hour {
@@ -159,7 +167,32 @@ fn read_hours(args: &FitArgs, tz: Tz) -> anyhow::Result<Vec<Row>> {
         let tow = local.weekday().num_days_from_monday() * 24 + local.hour();
         hours.push(Row { hour, month: local.month() as u8, tow: tow as u8, holiday });
     }
-    Ok(hours)
+    Ok((hours, refused))
+}
+
+/// A reporting period must lie outside the baseline: savings of the very days the model learned
+/// from measure nothing.
+fn check_periods(baseline: Period, reporting: Option<Period>) -> Result<(), PeriodError> {
+    match reporting {
+        Some(r) if r.start <= baseline.end && baseline.start <= r.end => {
+            Err(PeriodError::Overlap { baseline, reporting: r })
+        }
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    #[error("--reporting {reporting} overlaps --baseline {baseline}: savings are measured on days the model did not learn from")]
+    Overlap { baseline: Period, reporting: Period },
+    #[error("--reporting {period} holds no hours of the CSV (its hours run from {first} to {last})")]
+    Empty { period: Period, first: NaiveDate, last: NaiveDate },
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
 }
 
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
@@ -170,13 +203,21 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         FuelArg::Gas => Fuel::Gas,
     };
     let zeros = Zeros::of(fuel, args.zeros_are_readings);
-    let rows = read_hours(&args, tz)?;
+    check_periods(args.baseline, args.reporting)?;
+    let (rows, refused) = read_hours(&args, tz)?;
     let within = |p: Period| -> Vec<Row> {
         let (a, b) = (index_of(p.start), index_of(p.end));
         rows.iter().filter(|r| r.hour.day >= a && r.hour.day <= b).copied().collect()
     };
+    if let Some(period) = args.reporting {
+        if within(period).is_empty() {
+            let day = |r: Option<&Row>| r.map_or(period.start, |r| date_of(r.hour.day));
+            Err(PeriodError::Empty { period, first: day(rows.first()), last: day(rows.last()) })?;
+        }
+    }
+    let read_warnings: Vec<String> = refused.into_iter().collect();
     if args.model == ModelKind::Hourly {
-        return hourly::run(&args, zeros, within);
+        return hourly::run(&args, zeros, within, read_warnings);
     }
     let hours_of = |rows: Vec<Row>| -> Vec<Hour> { rows.into_iter().map(|r| r.hour).collect() };
     let (baseline_days, baseline_report) = daily_from_hours(&hours_of(within(args.baseline)), zeros);
@@ -202,7 +243,8 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let (ma, mp): (Vec<f64>, Vec<f64>) = months.values().copied().unzip();
     let monthly = metrics(&ma, &mp, 0);
     let monthly_gate = gl14(Resolution::Monthly, &monthly);
-    let mut warnings = baseline_report.warnings.clone();
+    let mut warnings = read_warnings;
+    warnings.extend(baseline_report.warnings.iter().cloned());
     let mut disqualifications = baseline_report.disqualifications.clone();
     if baseline_report.days_in_period < 365 {
         disqualifications.push(format!("baseline has {} days; CalTRACK asks for 365", baseline_report.days_in_period));
@@ -335,4 +377,32 @@ fn reporting_json(
         "daily": daily,
         "monthly": monthly,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reporting_period_overlapping_the_baseline_is_refused() {
+        let period = |text: &str| text.parse::<Period>().expect("a period");
+        let baseline = period("2018-01-01..2018-12-31");
+        let table = [
+            // Given a reporting period, Then accepted or refused
+            (None, true),
+            (Some("2019-01-01..2019-12-31"), true),
+            (Some("2017-01-01..2017-12-31"), true),
+            (Some("2018-12-31..2019-12-31"), false),
+            (Some("2018-03-01..2018-03-31"), false),
+            (Some("2017-06-01..2019-06-01"), false),
+        ];
+        for (reporting, accepted) in table {
+            // When the periods are checked
+            let found = check_periods(baseline, reporting.map(period));
+            assert_eq!(found.is_ok(), accepted, "{reporting:?}: {found:?}");
+            if let Err(e) = found {
+                assert!(e.to_string().contains("overlaps --baseline 2018-01-01..2018-12-31"), "{e}");
+            }
+        }
+    }
 }
