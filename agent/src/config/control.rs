@@ -262,7 +262,14 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
     for (i, z) in file.zones.into_iter().enumerate() {
         let key = format!("control.zones[{i}]");
         if !zones_of_points.contains(&z.zone.as_str()) {
-            check.fail(format!("{key}.zone"), &z.zone, format!("name a zone the points use: {zones_of_points:?}"));
+            // Each zone once, in the order the points name them.
+            let mut named: Vec<&str> = Vec::new();
+            for zone in zones_of_points {
+                if !named.contains(zone) {
+                    named.push(zone);
+                }
+            }
+            check.fail(format!("{key}.zone"), &z.zone, format!("name a zone the points use: {}", named.join(", ")));
         }
         if z.command_topic.is_empty() || z.command_topic.contains(['+', '#']) {
             check.fail(

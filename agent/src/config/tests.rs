@@ -121,6 +121,13 @@ fn validation_names_key_value_and_fix() {
             "first not after last",
         ),
         (
+            "a comfort floor above the occupied limit",
+            format!("{MINIMAL}\n[comfort]\nmin_c = 22.0\n"),
+            "comfort.min_c / advisor.comfort_limit_c",
+            "(22.0, 19.0)",
+            "lower comfort.min_c",
+        ),
+        (
             "zeros that are readings on a temperature",
             MINIMAL.replace("topic = \"sensors/t\"", "topic = \"sensors/t\"\nzeros_are_readings = true"),
             "points[0].zeros_are_readings",

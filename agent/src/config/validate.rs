@@ -152,6 +152,16 @@ fn validate_advisor(a: &file::AdvisorFile, by_use: &ByUse, check: &mut Check) ->
             "use a setback of 5–20 °C below a comfort limit of 16–26 °C (e.g. 16 and 19), or leave them out for the defaults of [site] use",
         );
     }
+    // An occupied limit below the comfort floor would have the advisor propose the discomfort
+    // the floor forbids.
+    let comfort_min_c = by_use.comfort_min_c.value;
+    if comfort_min_c > comfort_limit_c {
+        check.fail(
+            "comfort.min_c / advisor.comfort_limit_c",
+            (comfort_min_c, comfort_limit_c),
+            "keep the comfort floor at or below the occupied limit the advisor proposes: lower comfort.min_c or raise advisor.comfort_limit_c",
+        );
+    }
     if !(1.0..=366.0).contains(&a.heating_season_days) || !(0.0..1.0).contains(&a.baseload_share) {
         check.fail(
             "advisor.heating_season_days / advisor.baseload_share",
