@@ -24,6 +24,7 @@ pub fn render(s: &Settings) -> String {
     points(&mut out, s);
     heating(&mut out, s);
     occupancy(&mut out, s);
+    warnings(&mut out, s);
     out
 }
 
@@ -167,6 +168,47 @@ fn heating(out: &mut String, s: &Settings) {
                 meters.join(", ")
             );
         }
+    }
+}
+
+/// What the file allows but its writer most likely did not mean, each with what to do.
+fn warnings(out: &mut String, s: &Settings) {
+    let mut found = Vec::new();
+    for p in s.points.iter().filter(|p| p.kind != PointKind::Energy && p.tags.iter().any(|t| t == "heating")) {
+        found.push(format!(
+            "{} is tagged \"heating\" but is a {} point: only an energy point carries the heating; move the tag to the heating meter",
+            p.id, p.kind
+        ));
+    }
+    let meters = s.points.iter().filter(|p| p.is_heating_meter()).count();
+    if meters > 1 {
+        found.push(format!(
+            "{meters} energy points are tagged \"heating\": the advisor reads only the first; tag the one meter that carries the heating"
+        ));
+    }
+    for pair in s.site.holidays.windows(2) {
+        let ((a, b), (c, d)) = (pair[0], pair[1]);
+        if c <= b {
+            found.push(format!("holidays {a} – {b} and {c} – {d} overlap: one period is enough"));
+        }
+    }
+    for z in &s.control.zones {
+        let has_setpoint =
+            s.points.iter().any(|p| p.kind == PointKind::Setpoint && p.zone.as_deref() == Some(z.zone.as_str()));
+        if !has_setpoint {
+            found.push(format!(
+                "control zone {} has no setpoint point: the agent cannot read back what the device holds; add a [[points]] of kind \"setpoint\" with zone = \"{}\"",
+                z.zone, z.zone
+            ));
+        }
+    }
+    if found.is_empty() {
+        let _ = writeln!(out, "warnings  none");
+        return;
+    }
+    let _ = writeln!(out, "warnings  {}", found.len());
+    for w in found {
+        let _ = writeln!(out, "  {w}");
     }
 }
 

@@ -132,3 +132,29 @@ fn check_prints_every_section_and_says_where_each_value_came_from_and_what_is_mi
         }
     }
 }
+
+#[test]
+fn check_warns_of_what_the_file_allows_but_its_writer_did_not_mean() {
+    let tagged_temperature = "\n[[points]]\nid = \"t_hall\"\nkind = \"zone_temperature\"\nunit = \"°C\"\nzone = \"hall\"\ntopic = \"bms/hall/t\"\ntags = [\"heating\"]\n";
+    let second_meter = format!("{HEATING_TAG}\n[[points]]\nid = \"gas2\"\nkind = \"energy\"\nunit = \"kWh\"\nfuel = \"gas\"\ntopic = \"meters/gas2\"\n{HEATING_TAG}");
+    let commanded_south =
+        format!("{HEATING_TAG}\n[[control.zones]]\nzone = \"south\"\ncommand_topic = \"bms/south/sp/write\"\nformat = \"plain\"\n");
+    let table: [(&str, String, &str); 4] = [
+        // Given the office (whose holidays overlap) with, Then the warning
+        ("as written", HEATING_TAG.to_string(), "holidays 2025-12-22 – 2026-01-02 and 2025-12-25 – 2025-12-25 overlap"),
+        (
+            "a temperature tagged heating",
+            format!("{HEATING_TAG}{tagged_temperature}"),
+            "t_hall is tagged \"heating\" but is a zone_temperature point",
+        ),
+        ("two meters tagged heating", second_meter, "2 energy points are tagged \"heating\""),
+        ("a commanded zone without a setpoint", commanded_south, "control zone south has no setpoint point"),
+    ];
+    for (given, extra, warning) in table {
+        // When `sobre check` prints it
+        let out = render(&office(&extra));
+        // Then the warning is there, under a count
+        assert!(out.contains(warning), "{given}: {warning:?} in\n{out}");
+        assert!(!out.contains("warnings  none"), "{given}");
+    }
+}
