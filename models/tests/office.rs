@@ -39,17 +39,22 @@ fn avoided(model: &HeatLoss, current: &[Quarter], changed: &[Quarter]) -> (f64, 
     (kwh, se, gas(current) - gas(changed))
 }
 
-#[test]
-fn the_heat_loss_model_fits_an_office_heated_intermittently_and_prices_its_changes() {
-    let weather = weather();
+/// Three poorly tuned offices, each with the one change to the well-tuned programme that the
+/// emulator reruns alone: (the change, the programme it had, the programme changed).
+fn poor_offices() -> [(&'static str, Programme, Programme); 3] {
     let tuned = Programme::WELL_TUNED;
-    // Given three poorly tuned offices, each with one change the emulator reruns alone
-    let table = [
+    [
         ("occupied 22 → 21 °C", Programme { occupied_c: 22.0, ..tuned }, tuned),
         ("weekends heated → off", Programme { weekends_heated: true, ..tuned }, tuned),
         ("start 04:00 → 06:00", Programme { start_hour: 4.0, ..tuned }, tuned),
-    ];
-    for (change, current, changed) in table {
+    ]
+}
+
+#[test]
+fn the_heat_loss_model_fits_an_office_heated_intermittently_and_prices_its_changes() {
+    let weather = weather();
+    // Given three poorly tuned offices, each with one change the emulator reruns alone
+    for (change, current, changed) in poor_offices() {
         let (before, after) = (run(current, &weather), run(changed, &weather));
         // When the heat-loss model is fitted on the office as it runs
         let model = HeatLoss::fit(&heat_days(&before)).expect("fits");
@@ -96,14 +101,8 @@ fn replay(model: &TwoNodeModel, max_heating: f64, quarters: &[Quarter], z: usize
 #[test]
 fn zone_models_driven_by_the_buildings_power_draw_each_change_as_the_emulator_does() {
     let weather = weather();
-    let tuned = Programme::WELL_TUNED;
     // Given the poorly tuned offices, with no heating demand per zone: only the gas meter
-    let table = [
-        ("occupied 22 → 21 °C", Programme { occupied_c: 22.0, ..tuned }, tuned),
-        ("weekends heated → off", Programme { weekends_heated: true, ..tuned }, tuned),
-        ("start 04:00 → 06:00", Programme { start_hour: 4.0, ..tuned }, tuned),
-    ];
-    for (change, current, changed) in table {
+    for (change, current, changed) in poor_offices() {
         let (before, after) = (run(current, &weather), run(changed, &weather));
         let heat_loss = HeatLoss::fit(&heat_days(&before)).expect("fits");
         // When each zone's air-and-mass model is fitted on the building's heating power, and

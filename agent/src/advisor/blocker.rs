@@ -210,7 +210,7 @@ impl std::fmt::Display for Blocker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::advisor::history::{Column, ZoneHistory};
+    use crate::advisor::history::ZoneHistory;
 
     /// A site whose points are `points` (`kind` names), all in zone "a".
     fn settings(points: &[&str]) -> Settings {
@@ -235,32 +235,14 @@ mod tests {
             .iter()
             .filter(|p| p.kind == PointKind::ZoneTemperature)
             .map(|_| ZoneHistory {
-                zone: "a".into(),
                 temperature: vec![Some(20.0); n],
                 setpoint: vec![setpoint; n],
-                demand: vec![None; n],
-                cooling: vec![None; n],
                 occupancy: vec![occupancy; n],
                 presence_point: settings.first_point(PointKind::Occupancy).map(|p| p.id.clone()),
-                co2_point: None,
-                co2: vec![None; n],
+                ..ZoneHistory::blank("a", n)
             })
             .collect();
-        let none: Column = vec![None; n];
-        let mut h = History {
-            tz: chrono_tz::Europe::Paris,
-            start_ms: 0,
-            outdoor: none.clone(),
-            solar: none.clone(),
-            heating_meter: None,
-            heating_kwh: none.clone(),
-            other_meters: Vec::new(),
-            other_kwh: none.clone(),
-            zones,
-            building_point: None,
-            building_occupancy: none,
-            occupancy_sources: Vec::new(),
-        };
+        let mut h = History { zones, ..History::blank(chrono_tz::Europe::Paris, 0, n) };
         crate::advisor::occupancy::fill(&mut h, None);
         h
     }
@@ -299,28 +281,17 @@ mod tests {
         let n = days * 96;
         let occupied = |i: usize| (i / 96) % 7 < 5 && (32..68).contains(&(i % 96));
         History {
-            tz: chrono_tz::UTC,
-            start_ms: 1_546_819_200_000,
             outdoor: vec![Some(5.0); n],
-            solar: vec![None; n],
             heating_meter: meter.then(|| "heating".to_string()),
             heating_kwh: vec![meter.then_some(2.0); n],
-            other_meters: Vec::new(),
-            other_kwh: vec![None; n],
             zones: vec![ZoneHistory {
-                zone: "a".into(),
                 temperature: vec![Some(20.0); n],
                 setpoint: (0..n).map(|i| Some(if occupied(i) { 21.0 } else { 16.0 })).collect(),
-                demand: vec![None; n],
-                cooling: vec![None; n],
                 occupancy: (0..n).map(|i| Some(if occupied(i) { 1.0 } else { 0.0 })).collect(),
                 presence_point: Some("a_occupancy".into()),
-                co2_point: None,
-                co2: vec![None; n],
+                ..ZoneHistory::blank("a", n)
             }],
-            building_point: None,
-            building_occupancy: vec![None; n],
-            occupancy_sources: Vec::new(),
+            ..History::blank(chrono_tz::UTC, 1_546_819_200_000, n)
         }
     }
 

@@ -307,32 +307,22 @@ mod tests {
             .zip(["ground", "first"])
             .map(|((temperature, setpoint, demand, occupancy), zone): ((Column, Column, Column, Column), _)| {
                 ZoneHistory {
-                    zone: zone.into(),
                     temperature,
                     setpoint,
                     demand,
-                    cooling: vec![None; n],
                     occupancy,
                     presence_point: Some(format!("{zone}_occupancy")),
-                    co2_point: None,
-                    co2: vec![None; n],
+                    ..ZoneHistory::blank(zone, n)
                 }
             })
             .collect();
         History {
-            tz: chrono_tz::UTC,
-            // 2019-01-07, a Monday, at midnight UTC.
-            start_ms: 1_546_819_200_000,
             outdoor,
-            solar: vec![None; n],
             heating_meter: Some("gas".into()),
             heating_kwh,
-            other_meters: Vec::new(),
-            other_kwh: vec![None; n],
             zones,
-            building_point: None,
-            building_occupancy: vec![None; n],
-            occupancy_sources: Vec::new(),
+            // 2019-01-07, a Monday, at midnight UTC.
+            ..History::blank(chrono_tz::UTC, 1_546_819_200_000, n)
         }
     }
 

@@ -96,6 +96,46 @@ pub struct History {
     pub occupancy_sources: Vec<super::occupancy::ZoneOccupancy>,
 }
 
+/// Tests' fixtures start from nothing read and fill in what they give.
+#[cfg(test)]
+impl ZoneHistory {
+    /// `zone` over `n` quarter-hours, with no reading and no point.
+    pub fn blank(zone: &str, n: usize) -> Self {
+        Self {
+            zone: zone.into(),
+            temperature: vec![None; n],
+            setpoint: vec![None; n],
+            demand: vec![None; n],
+            cooling: vec![None; n],
+            occupancy: vec![None; n],
+            presence_point: None,
+            co2_point: None,
+            co2: vec![None; n],
+        }
+    }
+}
+
+#[cfg(test)]
+impl History {
+    /// `n` quarter-hours from `start_ms` with no zone, no meter and no reading.
+    pub fn blank(tz: Tz, start_ms: i64, n: usize) -> Self {
+        Self {
+            tz,
+            start_ms,
+            outdoor: vec![None; n],
+            solar: vec![None; n],
+            heating_meter: None,
+            heating_kwh: vec![None; n],
+            other_meters: Vec::new(),
+            other_kwh: vec![None; n],
+            building_point: None,
+            building_occupancy: vec![None; n],
+            zones: Vec::new(),
+            occupancy_sources: Vec::new(),
+        }
+    }
+}
+
 impl History {
     pub fn len(&self) -> usize {
         self.outdoor.len()

@@ -119,6 +119,13 @@ fn coverage(column: &Column) -> f64 {
     reported as f64 / days.max(1) as f64
 }
 
+/// A zone's occupancy (1 or 0 a quarter-hour, `None` where undecided) from its CO₂ on the
+/// quarter-hour grid, by the models' detector, and what the detector learned.
+pub fn from_co2(co2: &[Option<f64>]) -> (Column, sobre_models::occupancy::Detection) {
+    let d = sobre_models::occupancy::detect(co2, STEP_HOURS);
+    (d.occupied.iter().map(|o| o.map(|o| f64::from(u8::from(o)))).collect(), d)
+}
+
 /// Chooses each zone's source, fills its occupancy column from it, and records the choice in
 /// `h.occupancy_sources`. Without a sensor that reported enough, the timetable; without one,
 /// the sensor that reported on most days, sparse as it is, rather than nothing.
@@ -159,8 +166,8 @@ pub fn fill(h: &mut History, timetable: Option<&Timetable>) {
             .collect();
         let (source, point, confidence, text) = match (pick.map(|i| &sensors[i]), timetable) {
             (Some(Sensor { source: OccupancySource::Co2, point, .. }), _) => {
-                let d = sobre_models::occupancy::detect(&z.co2, STEP_HOURS);
-                z.occupancy = d.occupied.iter().map(|o| o.map(|o| if o { 1.0 } else { 0.0 })).collect();
+                let (occupancy, d) = from_co2(&z.co2);
+                z.occupancy = occupancy;
                 let decay = if d.decay_learned { "learned from its falls" } else { "too few falls seen: the default" };
                 let text = format!(
                     "CO₂ sensor {point}: in when people's CO₂ shows above noise (background {:.0} ppm, decay {:.2}/h {decay}, noise {:.0} ppm)",

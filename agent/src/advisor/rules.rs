@@ -404,28 +404,18 @@ mod tests {
         let heating_kwh =
             (0..n).map(|i| Some(heating(day_outdoor(i / 96)) + 0.002 * ((i * 7919) % 13) as f64)).collect();
         History {
-            tz: chrono_tz::UTC,
-            start_ms,
             outdoor,
-            solar: vec![None; n],
             heating_meter: Some("heating".into()),
             heating_kwh,
-            other_meters: Vec::new(),
-            other_kwh: vec![None; n],
             zones: vec![ZoneHistory {
-                zone: "class".into(),
                 temperature: vec![Some(20.0); n],
                 setpoint: (0..n).map(|i| Some(if occupied(i) { 21.0 } else { 19.0 })).collect(),
                 demand: vec![Some(50.0); n],
-                cooling: vec![None; n],
                 occupancy: (0..n).map(|i| Some(if occupied(i) { 1.0 } else { 0.0 })).collect(),
                 presence_point: Some("pir".into()),
-                co2_point: None,
-                co2: vec![None; n],
+                ..ZoneHistory::blank("class", n)
             }],
-            building_point: None,
-            building_occupancy: vec![None; n],
-            occupancy_sources: Vec::new(),
+            ..History::blank(chrono_tz::UTC, start_ms, n)
         }
     }
 

@@ -46,8 +46,8 @@ fn from_co2(co2: &super::Series) -> super::Series {
     };
     let grid: Vec<i64> = (first..=last).step_by(QUARTER_MS as usize).collect();
     let values: Vec<Option<f64>> = grid.iter().map(|t| co2.get(t).copied()).collect();
-    let found = sobre_models::occupancy::detect(&values, STEP_HOURS).occupied;
-    grid.into_iter().zip(found).filter_map(|(t, o)| Some((t, f64::from(u8::from(o?))))).collect()
+    let (occupancy, _) = crate::advisor::occupancy::from_co2(&values);
+    grid.into_iter().zip(occupancy).filter_map(|(t, o)| Some((t, o?))).collect()
 }
 
 fn point_of<'a>(settings: &'a Settings, zone: &str, kind: PointKind) -> Option<&'a str> {

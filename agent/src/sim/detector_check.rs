@@ -90,7 +90,6 @@ fn the_co2_detector_agrees_with_the_emulators_occupancy_in_the_office_and_the_sc
         assert!(s.arrival_min.0 <= 30.0 && s.departure_min.0 <= 60.0, "{building}: {s:?}");
         // (and never late: a median day's error is people still there when it says they left)
         assert!(s.departure_bias_min <= 0.0 && s.arrival_bias_min.abs() <= 15.0, "{building}: {s:?}");
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
         let line = format!(
             "| {building} | {:.1} % | {:.0} / {:.0} min | {:.0} / {:.0} min |",
             100.0 * s.right,
@@ -99,6 +98,6 @@ fn the_co2_detector_agrees_with_the_emulators_occupancy_in_the_office_and_the_sc
             s.departure_min.0,
             s.departure_min.1
         );
-        assert!(readme.contains(&line), "README.md: {line:?}");
+        assert!(super::readme::text().contains(&line), "README.md: {line:?}");
     }
 }

@@ -18,6 +18,11 @@ pub(crate) mod occupancy;
 #[cfg(test)]
 mod office_tests;
 pub(crate) mod programme;
+/// The README's figures, read as the e2e tests read them: one reader for both.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../../tests/e2e/support/readme.rs"]
+mod readme;
 pub mod trial;
 pub(crate) mod weather;
 pub mod whatif;

@@ -31,30 +31,21 @@ fn office_co2() -> synthetic::Series {
 /// given; a building-wide point when given.
 fn history(presence: Option<Column>, co2: Option<Column>, building: Option<Column>) -> History {
     History {
-        tz: chrono_tz::UTC,
-        start_ms: MONDAY_MS,
         outdoor: vec![Some(5.0); N],
-        solar: vec![None; N],
-        heating_meter: None,
-        heating_kwh: vec![None; N],
-        other_meters: Vec::new(),
-        other_kwh: vec![None; N],
         building_point: building.as_ref().map(|_| "bms_mode".to_string()),
         building_occupancy: building.unwrap_or_else(|| vec![None; N]),
         zones: vec![ZoneHistory {
-            zone: "office".into(),
             temperature: vec![Some(20.0); N],
             setpoint: (0..N)
                 .map(|i| Some(if (i / 96) % 7 < 5 && (24..72).contains(&(i % 96)) { 21.0 } else { 16.0 }))
                 .collect(),
-            demand: vec![None; N],
-            cooling: vec![None; N],
             presence_point: presence.as_ref().map(|_| "pir".to_string()),
             occupancy: presence.unwrap_or_else(|| vec![None; N]),
             co2_point: co2.as_ref().map(|_| "co2".to_string()),
             co2: co2.unwrap_or_else(|| vec![None; N]),
+            ..ZoneHistory::blank("office", N)
         }],
-        occupancy_sources: Vec::new(),
+        ..History::blank(chrono_tz::UTC, MONDAY_MS, N)
     }
 }
 
