@@ -94,20 +94,20 @@ impl Reporter {
                         .store
                         .with(move |s| baseline::hours(s, &site, &point_id, &outdoor_id, (start, end)))
                         .await?;
-                    match hours {
+                    match hours.map(|hours| (hours.len(), predicted(b, &hours))) {
                         // A period none of whose hours the baseline predicts (a month the
                         // baseline has no model for: CalTRACK fits one per calendar month it
                         // saw) has nothing to report, not 0 kWh metered and avoided.
-                        Ok(hours) if !hours.iter().any(|(_, o)| b.model.predict(o).is_some()) => {
+                        Ok((hours, predicted)) if predicted.is_empty() => {
                             tracing::warn!(
                                 point,
                                 period = %iso(start),
-                                hours = hours.len(),
+                                hours,
                                 "no savings report: the baseline predicts none of the period's hours (no model for its month)"
                             );
                         }
-                        Ok(hours) => {
-                            reports.push(self.report(resolution, point, b, baseline_period, (start, end), &hours))
+                        Ok((_, predicted)) => {
+                            reports.push(self.report(resolution, point, b, baseline_period, (start, end), &predicted))
                         }
                         Err(e) => tracing::warn!(error = %e, point, "cannot read the period's hours"),
                     }
@@ -153,8 +153,12 @@ impl Reporter {
             }
             let (site, p, o) = (self.settings.site.clone(), point.clone(), outdoor.id.clone());
             let hours = self.store.with(move |s| baseline::hours(s, &site, &p, &o, period)).await?.unwrap_or_default();
-            let avoided: f64 = hours.iter().filter_map(|(_, o)| b.model.predict(o).map(|p| p - o.energy)).sum();
-            *total.get_or_insert(0.0) += avoided;
+            let predicted = predicted(b, &hours);
+            // As for the reports: hours the baseline cannot predict say nothing, not 0 kWh.
+            if predicted.is_empty() {
+                continue;
+            }
+            *total.get_or_insert(0.0) += predicted.iter().map(|h| h.predicted - h.metered).sum::<f64>();
         }
         Ok(total)
     }
@@ -178,18 +182,13 @@ impl Reporter {
         b: &Baseline,
         baseline_period: (i64, i64),
         period: (i64, i64),
-        hours: &[(i64, sobre_models::hourly::HourObs)],
+        hours: &[Predicted],
     ) -> Report {
         let s = &self.settings;
         let kind = resolution.kind();
-        let (mut predicted, mut metered, mut starts) = (Vec::new(), Vec::new(), Vec::new());
-        for (bucket, o) in hours {
-            if let Some(p) = b.model.predict(o) {
-                predicted.push(p);
-                metered.push(o.energy);
-                starts.push(*bucket);
-            }
-        }
+        let predicted: Vec<f64> = hours.iter().map(|h| h.predicted).collect();
+        let metered: Vec<f64> = hours.iter().map(|h| h.metered).collect();
+        let starts: Vec<i64> = hours.iter().map(|h| h.start_ms).collect();
         let result = savings(&b.metrics, b.rho, &predicted, &metered);
         let fuel = s.points.iter().find(|p| p.id == point).and_then(|p| p.fuel).unwrap_or(Fuel::Electricity);
         let tariff = s.tariffs.of(fuel);
@@ -250,4 +249,21 @@ impl Reporter {
         let priority = if resolution == Resolution::Month { Priority::High } else { Priority::Normal };
         build(s, &self.prefix, kind, priority, id, body, self.clock.now_ms())
     }
+}
+
+/// One hour the baseline predicts: its start, and the kWh predicted and metered.
+struct Predicted {
+    start_ms: i64,
+    predicted: f64,
+    metered: f64,
+}
+
+/// The hours of `hours` the baseline predicts (none for a month it has no model for).
+fn predicted(b: &Baseline, hours: &[(i64, sobre_models::hourly::HourObs)]) -> Vec<Predicted> {
+    hours
+        .iter()
+        .filter_map(|(start_ms, o)| {
+            Some(Predicted { start_ms: *start_ms, predicted: b.model.predict(o)?, metered: o.energy })
+        })
+        .collect()
 }
