@@ -1,4 +1,5 @@
-//! Small statistics the models need: normal and Student-t quantiles, lag-1 autocorrelation.
+//! Small statistics the models need: normal and Student-t quantiles, lag-1 autocorrelation,
+//! empirical percentiles.
 
 /// The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
 pub fn normal_quantile(p: f64) -> f64 {
@@ -76,6 +77,18 @@ pub fn lag1_autocorrelation(series: &[Option<f64>]) -> f64 {
         })
         .sum();
     (cov / var).clamp(-0.99, 0.99)
+}
+
+/// The `p` quantile (0–1) of the finite values by the nearest rank (the median of an even
+/// count is its upper middle); `None` for no finite value.
+pub fn percentile(mut values: Vec<f64>, p: f64) -> Option<f64> {
+    values.retain(|v| v.is_finite());
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((values.len() - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize;
+    values.get(rank).copied()
 }
 
 #[cfg(test)]

@@ -21,9 +21,8 @@ struct Score {
     zone_days: usize,
 }
 
-fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(((v.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or(f64::NAN)
+fn percentile(v: Vec<f64>, p: f64) -> f64 {
+    sobre_models::stats::percentile(v, p).unwrap_or(f64::NAN)
 }
 
 /// Plays the building and scores the detector on the CO₂ each zone's sensor read, as the store

@@ -77,13 +77,12 @@ pub fn demo_settings(
     let s = building.settings();
     let first_day = s.calendar.local(s.start_ms).date();
     let holidays: Vec<String> = s.calendar.holidays.iter().map(|(a, z)| format!("[\"{a}\", \"{z}\"]")).collect();
-    let building_use = serde_json::to_value(s.building_use).ok();
     let text = include_str!("../../../config/demo.toml")
         .replace("{site}", &s.id)
         .replace("{name}", &s.name.replace('"', "'"))
         .replace("{timezone}", s.timezone.name())
         .replace("{floor_area_m2}", &format!("{:.0}", s.zones.iter().map(|z| z.floor_area_m2).sum::<f64>()))
-        .replace("{use}", building_use.as_ref().and_then(|u| u.as_str()).unwrap_or("other"))
+        .replace("{use}", s.building_use.name())
         .replace("{holidays}", &format!("[{}]", holidays.join(", ")))
         .replace("{baseline_from}", &first_day.to_string())
         .replace("{baseline_to}", &(first_day + chrono::Days::new(DEMO_BASELINE_DAYS - 1)).to_string())

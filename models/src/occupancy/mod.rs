@@ -64,6 +64,8 @@
 
 pub mod synthetic;
 
+use crate::stats::percentile;
+
 /// Gaps up to this long are bridged by a straight line.
 const BRIDGE_HOURS: f64 = 1.0;
 /// Background: this low percentile of the smoothed readings.
@@ -381,17 +383,6 @@ fn settle_lone_steps(occupied: &mut [Option<bool>]) {
             }
         }
     }
-}
-
-/// The `p` quantile (0–1) by the nearest rank; `None` for no values.
-fn percentile(mut values: Vec<f64>, p: f64) -> Option<f64> {
-    values.retain(|v| v.is_finite());
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let rank = ((values.len() - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize;
-    values.get(rank).copied()
 }
 
 #[cfg(test)]

@@ -23,9 +23,8 @@ struct Score {
     departures: Vec<f64>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
+fn median(v: Vec<f64>) -> f64 {
+    crate::stats::percentile(v, 0.5).unwrap_or(0.0)
 }
 
 fn score(series: &Series, d: &Detection) -> Score {
