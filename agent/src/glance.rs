@@ -114,9 +114,10 @@ impl Glance {
 
 /// Why a baseline that fails Guideline 14 carries no claim, with its figures.
 pub fn no_claim(b: &Baseline) -> String {
-    let gate = sobre_models::metrics::gl14(sobre_models::metrics::Resolution::Hourly, &b.metrics);
+    let gate = sobre_models::metrics::gl14(b.resolution(), &b.metrics);
     format!(
-        "no savings claimed: the baseline fails Guideline 14 (hourly CV(RMSE) {:.1} %, NMBE {:.1} %; it asks at most {:.0} % and ±{:.0} %)",
+        "no savings claimed: the baseline fails Guideline 14 ({} CV(RMSE) {:.1} %, NMBE {:.1} %; it asks at most {:.0} % and ±{:.0} %)",
+        b.resolution().name(),
         100.0 * b.metrics.cv_rmse,
         100.0 * b.metrics.nmbe,
         100.0 * gate.cv_rmse_limit,
@@ -194,14 +195,14 @@ pub fn compute(
                 (None, None) => Err("no baseline period configured ([savings] baseline)".into()),
             };
             let from = (today - CHART_DAYS * DAY_MS).min(baseline_period.map_or(i64::MAX, |b| b.1));
-            let hours = baseline::hours(store, &settings.site, &p.id, outdoor, (from, today))?;
+            let hours = baseline::hours(store, &settings.site, &p.id, outdoor, (from - baseline::LOOKBACK_MS, today))?;
             energy.push(energy_glance(
+                (from, today),
                 &p.id,
                 p.fuel.unwrap_or(Fuel::Electricity),
                 fit,
                 &hours,
                 &calendar,
-                today,
                 baseline_period,
             ));
         }
@@ -242,34 +243,32 @@ pub fn compute(
     })
 }
 
+/// `window`: the chart's first day and today (the hours before the first are there for the
+/// daily model's recovery only).
 fn energy_glance(
+    (first, today): (i64, i64),
     point: &str,
     fuel: Fuel,
     baseline: Result<Baseline, String>,
     hours: &[(i64, HourObs)],
     calendar: &Calendar,
-    today: i64,
     baseline_period: Option<(i64, i64)>,
 ) -> EnergyGlance {
     let mut by_day: BTreeMap<i64, (Vec<f64>, Vec<f64>, f64)> = BTreeMap::new();
-    for (bucket, o) in hours {
-        let day = calendar.local_midnight(calendar.local_date(*bucket));
-        let entry = by_day.entry(day).or_default();
-        entry.2 += o.energy;
-        if let Some(p) = baseline.as_ref().ok().and_then(|b| b.model.predict(o)) {
-            entry.0.push(p);
-            entry.1.push(o.energy);
-        }
+    let day_of = |ts_ms: i64| calendar.local_midnight(calendar.local_date(ts_ms));
+    for (bucket, o) in hours.iter().filter(|(t, _)| *t >= first) {
+        by_day.entry(day_of(*bucket)).or_default().2 += o.energy;
+    }
+    let predicted = baseline.as_ref().map(|b| b.predict(hours, (first, i64::MAX))).unwrap_or_default();
+    for p in &predicted {
+        let entry = by_day.entry(day_of(p.start_ms)).or_default();
+        entry.0.push(p.predicted);
+        entry.1.push(p.metered);
     }
     let versus = |range: std::ops::Range<i64>| -> Option<Versus> {
         let b = baseline.as_ref().ok()?;
-        let (mut predicted, mut metered) = (Vec::new(), Vec::new());
-        for (_, o) in hours.iter().filter(|(t, _)| range.contains(t)) {
-            if let Some(p) = b.model.predict(o) {
-                predicted.push(p);
-                metered.push(o.energy);
-            }
-        }
+        let within = predicted.iter().filter(|p| range.contains(&p.start_ms));
+        let (predicted, metered): (Vec<f64>, Vec<f64>) = within.map(|p| (p.predicted, p.metered)).unzip();
         (!predicted.is_empty()).then(|| {
             let s = savings(&b.metrics, b.rho, &predicted, &metered);
             Versus {

@@ -3,7 +3,7 @@
 //! `layers`.
 
 pub mod advisor;
-pub(crate) mod baseline;
+pub mod baseline;
 pub mod clock;
 pub mod config;
 pub mod control;

@@ -86,7 +86,7 @@ impl<D: Data<Elem = f64>, T: AsTargets1> Fit<ArrayBase<D, Ix2>, T, EstimatorErro
             .into_iter()
             .zip(dataset.targets().as_targets1().iter())
             .enumerate()
-            .map(|(i, (r, y))| Day { index: i as i64, energy: *y, temp: r[0], weekend: r[1] >= 0.5 })
+            .map(|(i, (r, y))| Day::new(i as i64, *y, r[0], r[1] >= 0.5))
             .collect();
         Ok(fit_daily(&days, &self.0)?.model)
     }

@@ -48,6 +48,17 @@ pub enum Resolution {
     Monthly,
 }
 
+impl Resolution {
+    /// `hourly`, `daily` or `monthly`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resolution::Hourly => "hourly",
+            Resolution::Daily => "daily",
+            Resolution::Monthly => "monthly",
+        }
+    }
+}
+
 /// The Guideline 14 gate: monthly CV(RMSE) ≤ 15 % and |NMBE| ≤ 5 %; hourly 30 % and 10 %.
 /// Daily data is held to the hourly limits at its own resolution (and, by the caller, to the
 /// monthly limits on monthly totals).

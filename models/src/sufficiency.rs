@@ -119,7 +119,7 @@ pub fn daily_from_hours(hours: &[Hour], zeros: Zeros) -> (Vec<Day>, Sufficiency)
         }
         report.days_in_period += 1;
         if energy_hours == count && temp_hours as f64 >= DAY_TEMPERATURE_COVERAGE * count as f64 {
-            days.push(Day { index: day, energy, temp: temp_sum / temp_hours as f64, weekend: hours[i - 1].weekend });
+            days.push(Day::new(day, energy, temp_sum / temp_hours as f64, hours[i - 1].weekend));
         }
     }
     report.days_usable = days.len();

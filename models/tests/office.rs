@@ -3,6 +3,7 @@
 //! building's mass is paid back. Each change is checked against the emulator rerun with that
 //! change alone.
 
+use sobre_models::daily::{fit_daily, mark_recoveries, DailyOptions, Day, Fuel};
 use sobre_models::hourly::{fit_hourly, HourObs, HourlyModel};
 use sobre_models::metrics::{gl14, metrics, Resolution};
 use sobre_models::setback::{HeatDay, HeatLoss};
@@ -197,4 +198,39 @@ fn the_hourly_baseline_of_the_offices_gas_learns_its_christmas_closure_as_holida
     );
     assert!(flagged.metrics.nmbe.abs() < 0.10, "{:?}", flagged.metrics);
     assert!(gl14(Resolution::Daily, &daily).pass, "{daily:?}");
+}
+
+#[test]
+fn the_daily_baseline_of_the_offices_gas_pays_for_each_weekend_on_the_monday() {
+    // Given the well-tuned office's gas, day by day (closed at weekends and from 24 December)
+    let quarters = run(Programme::WELL_TUNED, &weather());
+    let mut days: Vec<Day> = quarters
+        .chunks(96)
+        .enumerate()
+        .map(|(i, day)| {
+            let q = &day[0];
+            let temp = day.iter().map(|q| q.outdoor).sum::<f64>() / day.len() as f64;
+            Day::new(i as i64, gas(day), temp, q.weekday >= 5 || q.holiday)
+        })
+        .collect();
+    mark_recoveries(&mut days);
+    // When the daily change-point model is fitted with and without a recovery after closed days
+    let fit =
+        |recovery: bool| fit_daily(&days, &DailyOptions { recovery, ..DailyOptions::new(Fuel::Gas) }).expect("fits");
+    let (with, without) = (fit(true), fit(false));
+    for (what, f) in [("with recovery", &with), ("day types alone", &without)] {
+        eprintln!(
+            "office gas, daily {what}: {:?}/{:?}, CV(RMSE) {:.1} %, NMBE {:.2} %, R² {:.2}, n {}",
+            f.model.form,
+            f.model.day_types,
+            100.0 * f.metrics.cv_rmse,
+            100.0 * f.metrics.nmbe,
+            f.metrics.r2,
+            f.metrics.n
+        );
+    }
+    // Then the recovery is chosen, cuts the error by a third or more, and passes the daily gate
+    assert!(with.model.recovery, "{:?}", with.candidates);
+    assert!(with.metrics.cv_rmse < 0.67 * without.metrics.cv_rmse, "{:?} vs {:?}", with.metrics, without.metrics);
+    assert!(gl14(Resolution::Daily, &with.metrics).pass, "{:?}", with.metrics);
 }

@@ -83,6 +83,16 @@ fn finds_the_poor_schools_waste_and_the_emulator_confirms_each_saving() {
 /// not advise on its own: the tests advise once, at the end), and the advice on its whole
 /// period.
 pub(crate) fn played_and_advised(text: &str, name: &str) -> (SimSettings, sobre_agent::advisor::Advice) {
+    let (building, advice, _) = played_advised_and_baselined(text, name);
+    (building, advice)
+}
+
+/// As [`played_and_advised`], with the savings baselines the agent fits on the building's
+/// first five weeks (the demo's `[savings]`).
+pub(crate) fn played_advised_and_baselined(
+    text: &str,
+    name: &str,
+) -> (SimSettings, sobre_agent::advisor::Advice, sobre_agent::baseline::Fits) {
     let broker = crate::support::Mosquitto::start();
     let school = SimSettings::parse(text, name).expect("school");
     let emulator = sobre_agent::sim::Emulator::new(school.clone()).expect("emulator");
@@ -115,7 +125,18 @@ pub(crate) fn played_and_advised(text: &str, name: &str) -> (SimSettings, sobre_
         (start_ms, start_ms + days as i64 * 86_400_000),
     )
     .expect("advice");
-    (school, advice)
+    let baselines = match (&settings.savings, settings.first_point(sobre_agent::point::PointKind::OutdoorTemperature)) {
+        (Some(savings), Some(outdoor)) => {
+            let calendar = sobre_agent::store::rollup::Calendar { tz: settings.site.timezone };
+            let period = (
+                calendar.local_midnight(savings.baseline.0),
+                calendar.local_midnight(calendar.next_day(savings.baseline.1)),
+            );
+            sobre_agent::baseline::fit_each(&store, &settings.site, &savings.points, &outdoor.id, period)
+        }
+        _ => Vec::new(),
+    };
+    (school, advice, baselines)
 }
 
 #[test]

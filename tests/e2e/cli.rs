@@ -212,6 +212,56 @@ fn fit_baselines_a_meter_whose_zeros_are_readings_when_told_so() {
 }
 
 #[test]
+fn fit_with_recovery_measures_a_boiler_off_at_weekends_by_its_mondays() {
+    // Given a quarter of an office's gas: 0 on Saturdays and Sundays, 8 kWh/°C·day below 16 °C
+    // on working days, and on Mondays 5 kWh per °C·day of the weekend before, to heat the
+    // building back up
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("gas.csv");
+    let temp_of = |day: u32| 6.0 + 4.0 * (f64::from(day) * 0.9).sin() + f64::from(day % 3);
+    let mut text = String::from("timestamp_utc,gas_kwh,temp_c\n");
+    for day in 0..91u32 {
+        // 2021-10-04 was a Monday
+        let weekday = day % 7;
+        let heating = |t: f64| (16.0 - t).max(0.0);
+        let kwh = match weekday {
+            5 | 6 => 0.0,
+            0 if day >= 7 => {
+                8.0 * heating(temp_of(day)) + 5.0 * (heating(temp_of(day - 1)) + heating(temp_of(day - 2)))
+            }
+            _ => 8.0 * heating(temp_of(day)),
+        };
+        let date = chrono::NaiveDate::from_ymd_opt(2021, 10, 4).expect("day") + chrono::Days::new(day.into());
+        for hour in 0..24 {
+            text.push_str(&format!("{date}T{hour:02}:00:00Z,{},{}\n", kwh / 24.0, temp_of(day)));
+        }
+    }
+    std::fs::write(&csv, text).expect("csv");
+    let csv = csv.to_str().expect("utf-8 path");
+    let mut cv = Vec::new();
+    for recovery in [true, false] {
+        // When `sobre fit` runs on it as gas whose zeros are readings, with --recovery or not
+        let mut args = vec!["fit", "--csv", csv, "--energy-column", "gas_kwh", "--temperature-column", "temp_c"];
+        args.extend(["--baseline", "2021-10-04..2021-12-31", "--fuel", "gas", "--zeros-are-readings", "--json"]);
+        if recovery {
+            args.push("--recovery");
+        }
+        let (code, out, err) = sobre(&args);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+        // Then with it the model has the recovery, at the building's 5 kWh per °C·day
+        assert_eq!(v["model"]["recovery"].as_bool(), Some(recovery), "{out}");
+        if recovery {
+            let slope = v["model"]["coefficients"]["recovery_slope"].as_f64().unwrap_or_default();
+            assert!((slope - 5.0).abs() < 0.25, "{slope}: {out}");
+        }
+        cv.push(v["baseline"]["cv_rmse"].as_f64().unwrap_or(f64::NAN));
+    }
+    // And it explains what the day types alone cannot
+    assert!(cv[0] < 0.02 && cv[1] > 0.1, "with, without: {cv:?}");
+}
+
+#[test]
 fn fit_refuses_bad_arguments_clearly() {
     let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/cambridge_estates/ucam_b33_hourly.csv");
     let table: [(&[&str], &str); 3] = [
@@ -454,8 +504,9 @@ fn fit_reads_a_csv_exported_from_a_real_stores_rollups_view() {
 
 #[test]
 fn the_office_demo_tells_what_it_read_and_reports_only_what_its_baseline_predicts() {
-    // Given the bundled office: a BMS over a gas boiler, CO₂ sensors, a five-week baseline from
-    // late October (so no model for December)
+    // Given the bundled office: a BMS over a gas boiler that is off at night and at weekends,
+    // CO₂ sensors, a five-week baseline from late October (so no hourly model for December),
+    // and nothing changed after it
     // When its demo runs
     let (code, out, err) = sobre(&["demo", "--building", "office"]);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -467,4 +518,20 @@ fn the_office_demo_tells_what_it_read_and_reports_only_what_its_baseline_predict
     }
     // And no month the baseline cannot predict is reported as 0 kWh metered
     assert!(!out.contains("metered -0 kWh") && !out.contains("metered 0 kWh"), "{out}");
+    // And the gas is measured by the daily model, which passes Guideline 14, and December's
+    // avoided gas, with nothing changed, lies within its 90 % interval of zero
+    let gas = out.lines().find(|l| l.trim_start().starts_with("heating_energy") && l.contains("CV(RMSE)"));
+    assert!(gas.is_some_and(|l| l.contains("daily") && l.contains("passes Guideline 14")), "{gas:?}\n{out}");
+    let december = out.lines().find(|l| l.contains("heating_energy") && l.contains("01 Dec – 31 Dec"));
+    let (avoided, half) = december.and_then(avoided_and_interval).unwrap_or_else(|| panic!("{december:?}\n{out}"));
+    assert!(avoided.abs() <= half, "{avoided} ± {half}: {december:?}");
+}
+
+/// The avoided kWh and the 90 % half-width of a demo's savings line ("avoided -99 ± 122 kWh").
+fn avoided_and_interval(line: &str) -> Option<(f64, f64)> {
+    let rest = line.split("avoided ").nth(1)?;
+    let mut words = rest.split_whitespace();
+    let avoided = words.next()?.replace('+', "").parse().ok()?;
+    let half = words.nth(1)?.parse().ok()?;
+    Some((avoided, half))
 }

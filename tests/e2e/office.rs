@@ -4,7 +4,7 @@
 //! with its presence sensors taken out (CO₂ only). The agent is given no truth: each estimate is
 //! checked against the emulator rerun with that change alone.
 
-use crate::advisor::played_and_advised;
+use crate::advisor::{played_advised_and_baselined, played_and_advised};
 use crate::demo::learned;
 use crate::support::readme;
 use sobre_agent::advisor::occupancy::OccupancySource;
@@ -60,14 +60,35 @@ fn confirmed(building: &SimSettings, advice: &Advice) -> Vec<(RuleKind, f64, f64
         .collect()
 }
 
+/// The office's gas baseline, fitted on its first five weeks, is the daily model and passes
+/// Guideline 14 (at the daily resolution it reports at), where the hourly model fails.
+fn gas_is_measured_by_the_day(baselines: &sobre_agent::baseline::Fits, name: &str) {
+    let gas = baselines.iter().find(|(point, _)| point == "heating_energy").map(|(_, fit)| fit);
+    let Some(Ok(b)) = gas else { panic!("{name}: no gas baseline: {gas:?}") };
+    println!(
+        "{name}: gas baseline {} CV(RMSE) {:.1} % NMBE {:.1} % (hourly: {:?})",
+        b.name(),
+        100.0 * b.metrics.cv_rmse,
+        100.0 * b.metrics.nmbe,
+        b.hourly_rejected.map(|m| format!("CV(RMSE) {:.1} %", 100.0 * m.cv_rmse))
+    );
+    assert_eq!(b.name(), "baseline-daily", "{name}");
+    assert!(b.gate_pass, "{name}: {:?}", b.metrics);
+    assert!(b.hourly_rejected.is_some_and(|m| m.cv_rmse > 0.30), "{name}: the hourly model failed first");
+}
+
 #[test]
 fn the_poorly_tuned_office_is_learned_from_its_own_data_and_the_emulator_confirms_each_saving() {
     // Given the office poorly tuned (plant from 04:00, weekends heated, 22 °C occupied, no
     // optimum start), ten weeks played through mosquitto into a running agent
     let text = sim::OFFICE.replace("tuning = \"good\"", "tuning = \"poor\"");
-    // When the advisor runs over them
-    let (office, advice) = played_and_advised(&text, "poor office");
+    // When the advisor runs over them, and the savings baselines are fitted on the first five
+    // weeks
+    let (office, advice, baselines) = played_advised_and_baselined(&text, "poor office");
     describe("poor office", &advice);
+    // Then the gas, whose hourly model cannot pass Guideline 14 on a plant off at night, is
+    // measured by the daily model with its Monday recovery, which passes
+    gas_is_measured_by_the_day(&baselines, "poor office");
     // Then every zone's occupancy comes from its CO₂ sensor
     assert_eq!(advice.occupancy.len(), 3);
     assert!(advice.occupancy.iter().all(|z| z.source == OccupancySource::Co2), "{:?}", advice.occupancy);
@@ -131,8 +152,9 @@ fn each_poor_trait_alone_gets_its_recommendation_and_the_emulator_confirms_it() 
 fn the_well_tuned_office_gets_nothing_of_substance() {
     // Given the office well tuned (optimum start, 21 °C, off at night, at weekends and over
     // Christmas)
-    let (office, advice) = played_and_advised(sim::OFFICE, "good office");
+    let (office, advice, baselines) = played_advised_and_baselined(sim::OFFICE, "good office");
     describe("good office", &advice);
+    gas_is_measured_by_the_day(&baselines, "good office");
     // Then its models pass their gate: silence is a verdict, not a lack of data
     assert!(advice.models_pass_gate, "{:?}", advice.missing);
     // And nothing it proposes is worth more than 3 % of the heating

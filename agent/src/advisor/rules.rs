@@ -342,12 +342,12 @@ fn metered_days(h: &History, p: &Programme) -> Vec<MeterDay> {
     h.whole_days(&h.heating_kwh)
         .into_iter()
         .filter_map(|(date, heating)| {
-            Some(MeterDay {
-                index: i64::from(date.num_days_from_ce()),
-                energy: heating.sum * heating.quarters as f64 / heating.readings as f64,
-                temp: p.days.get(&date)?.mean_outdoor_c?,
-                weekend: matches!(date.weekday(), Weekday::Sat | Weekday::Sun),
-            })
+            Some(MeterDay::new(
+                i64::from(date.num_days_from_ce()),
+                heating.sum * heating.quarters as f64 / heating.readings as f64,
+                p.days.get(&date)?.mean_outdoor_c?,
+                matches!(date.weekday(), Weekday::Sat | Weekday::Sun),
+            ))
         })
         .collect()
 }

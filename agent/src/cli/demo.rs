@@ -324,12 +324,13 @@ mod dashboard {
             let note = match building {
                 _ if !savings => "  none: no baseline could be fitted (see the warnings above)",
                 sobre_agent::sim::Bundled::School => {
-                    "  Nothing was changed in the school: what shows is the winter holidays from 23 February (no pupils,\n  \
-                     no ventilation, no equipment), which the baseline never saw. Holidays need their own day type."
+                    "  Nothing was changed in the school: the heating's \"saving\" is a five-week January baseline carried\n  \
+                     into a milder February; the holidays from 23 February are a day type of their own (see the README)."
                 }
                 sobre_agent::sim::Bundled::Office => {
-                    "  Nothing was changed in the office: what shows is the baseline's error on a plant the BMS switches off\n  \
-                     at night, at weekends and over Christmas (zero-use days, Monday recoveries), which it does not model yet."
+                    "  Nothing was changed in the office: what shows is the baselines' error. The gas is measured by the day\n  \
+                     (the BMS switches the boiler off at night and at weekends: no hourly model passes Guideline 14, the daily\n  \
+                     one with a Monday recovery does); the hourly building meter has no model for December, so no report."
                 }
             };
             let _ = writeln!(out, "{note}");

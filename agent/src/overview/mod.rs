@@ -99,7 +99,10 @@ impl Overview {
                 e.fuel.name()
             );
         }
-        let _ = writeln!(out, "\nBaselines (CalTRACK hourly time-of-week and temperature model)");
+        let _ = writeln!(
+            out,
+            "\nBaselines (CalTRACK: hourly, or daily with open and closed days where only that passes Guideline 14)"
+        );
         for b in &self.baselines {
             let _ = writeln!(out, "  {}", b.render());
         }

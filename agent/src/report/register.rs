@@ -18,30 +18,32 @@ pub fn report(settings: &Settings, prefix: &str, now_ms: i64, fits: Option<(&Fit
         Some((_, (start, _))) => format!("{}/register/{version}/{}", settings.site.id, iso(start)),
         None => format!("{}/register/{version}", settings.site.id),
     };
-    let hourly_fits: Vec<serde_json::Value> = fits
-        .map(|(fits, (start, end))| {
-            fits.iter()
-                .map(|(point, fit)| match fit {
-                    Ok(b) => json!({
-                        "point": point,
-                        "training_period": { "start": iso(start), "end": iso(end) },
-                        "cv_rmse": b.metrics.cv_rmse,
-                        "nmbe": b.metrics.nmbe,
-                        "r2": b.metrics.r2,
-                        "n": b.metrics.n,
-                        "gl14_pass": b.gate_pass,
-                        "refused": null,
-                    }),
-                    Err(why) => json!({
-                        "point": point,
-                        "training_period": { "start": iso(start), "end": iso(end) },
-                        "cv_rmse": null, "nmbe": null, "r2": null, "n": 0, "gl14_pass": false,
-                        "refused": why,
-                    }),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    // Each point's fit sits on the card of the model it chose; a refusal on the hourly card, the
+    // model tried first.
+    let fits_of = |name: &str| -> Vec<serde_json::Value> {
+        let Some((fits, (start, end))) = fits else { return Vec::new() };
+        fits.iter()
+            .filter(|(_, fit)| fit.as_ref().map_or("baseline-hourly", |b| b.name()) == name)
+            .map(|(point, fit)| match fit {
+                Ok(b) => json!({
+                    "point": point,
+                    "training_period": { "start": iso(start), "end": iso(end) },
+                    "cv_rmse": b.metrics.cv_rmse,
+                    "nmbe": b.metrics.nmbe,
+                    "r2": b.metrics.r2,
+                    "n": b.metrics.n,
+                    "gl14_pass": b.gate_pass,
+                    "refused": null,
+                }),
+                Err(why) => json!({
+                    "point": point,
+                    "training_period": { "start": iso(start), "end": iso(end) },
+                    "cv_rmse": null, "nmbe": null, "r2": null, "n": 0, "gl14_pass": false,
+                    "refused": why,
+                }),
+            })
+            .collect()
+    };
     let r = &settings.reports;
     let body = json!({
         "schema": SCHEMA,
@@ -62,10 +64,11 @@ pub fn report(settings: &Settings, prefix: &str, now_ms: i64, fits: Option<(&Fit
             {
                 "name": "baseline-daily",
                 "purpose": "Predict daily energy from outdoor temperature and day type, to measure savings (IPMVP option C).",
-                "inputs": ["daily energy of a meter", "daily mean outdoor temperature", "weekday or weekend"],
+                "inputs": ["daily energy of a meter", "daily mean outdoor temperature", "open or closed day (weekends and the site's holidays)"],
                 "algorithm": "CalTRACK 2.0 daily change-point model (heating and cooling degree-days, balance points searched on a grid), weighted least squares",
-                "training": "365 days before the reporting period, sufficiency checked",
+                "training": "the baseline period, at least 30 complete days; chosen for a meter whose hourly model fails Guideline 14 (a plant off at night and at weekends) when the daily one passes",
                 "quality_gate": "ASHRAE Guideline 14: CV(RMSE) and NMBE within limits, else no savings claim",
+                "fits": fits_of("baseline-daily"),
             },
             {
                 "name": "baseline-hourly",
@@ -74,7 +77,7 @@ pub fn report(settings: &Settings, prefix: &str, now_ms: i64, fits: Option<(&Fit
                 "algorithm": "CalTRACK 2.0 hourly time-of-week and temperature model, occupancy from the data, monthly weighted fits",
                 "training": "the baseline period, at least 30 days",
                 "quality_gate": "ASHRAE Guideline 14 hourly limits",
-                "fits": hourly_fits,
+                "fits": fits_of("baseline-hourly"),
             },
             {
                 "name": "zone-thermal-2r2c",

@@ -1,11 +1,11 @@
 //! `sobre.savings/1`: measured savings per energy point, per local day and per local month
 //! after the baseline period: metered against the weather-normalised baseline (CalTRACK
-//! hourly), avoided kWh with 68 % and 90 % intervals (ASHRAE Guideline 14), per m², in € and
+//! hourly, or daily where only the daily model passes Guideline 14), avoided kWh with 68 % and 90 % intervals (ASHRAE Guideline 14), per m², in € and
 //! CO₂, with the model's metrics, the data coverage and non-routine flags. A model that fails
 //! Guideline 14 still reports what was metered, with `claim: false`.
 
 use super::{build, envelope, iso, Reporter};
-use crate::baseline::{self, Baseline, Fits};
+use crate::baseline::{self, Baseline, Fits, Predicted};
 use crate::config::SavingsSettings;
 use crate::point::{Fuel, PointKind};
 use crate::store::rollup::Calendar;
@@ -92,18 +92,21 @@ impl Reporter {
                     let (site, point_id, outdoor_id) = (self.settings.site.clone(), point.clone(), outdoor.id.clone());
                     let hours = self
                         .store
-                        .with(move |s| baseline::hours(s, &site, &point_id, &outdoor_id, (start, end)))
+                        .with(move |s| {
+                            baseline::hours(s, &site, &point_id, &outdoor_id, (start - baseline::LOOKBACK_MS, end))
+                        })
                         .await?;
-                    match hours.map(|hours| (hours.len(), predicted(b, &hours))) {
+                    match hours.map(|hours| (hours.len(), b.predict(&hours, (start, end)))) {
                         // A period none of whose hours the baseline predicts (a month the
-                        // baseline has no model for: CalTRACK fits one per calendar month it
-                        // saw) has nothing to report, not 0 kWh metered and avoided.
+                        // hourly model has no model for: CalTRACK fits one per calendar month it
+                        // saw; no complete day for the daily model) has nothing to report, not
+                        // 0 kWh metered and avoided.
                         Ok((hours, predicted)) if predicted.is_empty() => {
-                            tracing::warn!(
+                            tracing::info!(
                                 point,
                                 period = %iso(start),
                                 hours,
-                                "no savings report: the baseline predicts none of the period's hours (no model for its month)"
+                                "no savings report: the baseline predicts none of the period's hours (no model for its month, or no complete day)"
                             );
                         }
                         Ok((_, predicted)) => {
@@ -152,8 +155,9 @@ impl Reporter {
                 continue;
             }
             let (site, p, o) = (self.settings.site.clone(), point.clone(), outdoor.id.clone());
-            let hours = self.store.with(move |s| baseline::hours(s, &site, &p, &o, period)).await?.unwrap_or_default();
-            let predicted = predicted(b, &hours);
+            let read = (period.0 - baseline::LOOKBACK_MS, period.1);
+            let hours = self.store.with(move |s| baseline::hours(s, &site, &p, &o, read)).await?.unwrap_or_default();
+            let predicted = b.predict(&hours, period);
             // As for the reports: hours the baseline cannot predict say nothing, not 0 kWh.
             if predicted.is_empty() {
                 continue;
@@ -168,7 +172,14 @@ impl Reporter {
         let fitted = self.store.with(move |s| baseline::fit_each(s, &site, &points, &outdoor, period)).await?;
         for (point, fit) in &fitted {
             match fit {
-                Ok(b) => tracing::info!(point, cv_rmse = b.metrics.cv_rmse, gl14 = b.gate_pass, "baseline fitted"),
+                Ok(b) => tracing::info!(
+                    point,
+                    model = b.name(),
+                    cv_rmse = b.metrics.cv_rmse,
+                    gl14 = b.gate_pass,
+                    hourly_cv_rmse = b.hourly_rejected.map(|m| m.cv_rmse),
+                    "baseline fitted"
+                ),
                 Err(why) => tracing::warn!(point, why, "no baseline: no savings reports for this point"),
             }
         }
@@ -193,7 +204,8 @@ impl Reporter {
         let fuel = s.points.iter().find(|p| p.id == point).and_then(|p| p.fuel).unwrap_or(Fuel::Electricity);
         let tariff = s.tariffs.of(fuel);
         let expected_hours = ((period.1 - period.0) as f64 / 3_600_000.0).max(1.0);
-        let shifts = level_shifts(&b.metrics, b.rho, &predicted, &metered, 24, SHIFT_Z);
+        let covered_hours: u32 = hours.iter().map(|h| h.hours).sum();
+        let shifts = level_shifts(&b.metrics, b.rho, &predicted, &metered, b.points_per_day(), SHIFT_Z);
         let id = format!("{}/{kind}/{point}/{}", s.site.id, iso(period.0));
         let per_m2 = s.site.floor_area_m2.map(|a| {
             json!({
@@ -220,7 +232,7 @@ impl Reporter {
             (
                 "model",
                 json!({
-                    "name": "baseline-hourly",
+                    "name": b.name(),
                     "baseline_period": { "start": iso(baseline_period.0), "end": iso(baseline_period.1) },
                     "cv_rmse": b.metrics.cv_rmse,
                     "nmbe": b.metrics.nmbe,
@@ -229,14 +241,14 @@ impl Reporter {
                     "gl14_pass": b.gate_pass,
                 }),
             ),
-            ("coverage", json!((predicted.len() as f64 / expected_hours).min(1.0))),
+            ("coverage", json!((f64::from(covered_hours) / expected_hours).min(1.0))),
             (
                 "non_routine",
                 json!(shifts
                     .iter()
                     .map(|f| json!({
                         "start": iso(starts.get(f.start).copied().unwrap_or(period.0)),
-                        "hours": f.len,
+                        "hours": f.len * 24 / b.points_per_day(),
                         "mean_residual_kwh": f.mean_residual,
                         "z": f.z,
                     }))
@@ -249,21 +261,4 @@ impl Reporter {
         let priority = if resolution == Resolution::Month { Priority::High } else { Priority::Normal };
         build(s, &self.prefix, kind, priority, id, body, self.clock.now_ms())
     }
-}
-
-/// One hour the baseline predicts: its start, and the kWh predicted and metered.
-struct Predicted {
-    start_ms: i64,
-    predicted: f64,
-    metered: f64,
-}
-
-/// The hours of `hours` the baseline predicts (none for a month it has no model for).
-fn predicted(b: &Baseline, hours: &[(i64, sobre_models::hourly::HourObs)]) -> Vec<Predicted> {
-    hours
-        .iter()
-        .filter_map(|(start_ms, o)| {
-            Some(Predicted { start_ms: *start_ms, predicted: b.model.predict(o)?, metered: o.energy })
-        })
-        .collect()
 }

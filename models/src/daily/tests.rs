@@ -16,7 +16,7 @@ fn building(heat: bool, cool: bool) -> Vec<Day> {
                 e += 5.0 * (temp - 22.0).max(0.0);
             }
             e += 4.0 * ((i * 13 % 17) as f64 / 17.0 - 0.5);
-            Day { index: i, energy: e, temp, weekend }
+            Day::new(i, e, temp, weekend)
         })
         .collect()
 }
@@ -66,4 +66,62 @@ fn gas_gets_no_cooling_term_and_negative_slopes_are_refused() {
 fn too_little_data_is_an_error() {
     let days = &building(true, false)[..20];
     assert_eq!(fit_daily(days, &DailyOptions::new(Fuel::Gas)), Err(FitError::TooFewDays { days: 20, needed: 30 }));
+}
+
+/// An office whose boiler is off at weekends: 0 kWh on closed days, 6 kWh/°C below 16 °C on
+/// open days, and on the first open day after a weekend 4 kWh per closed-day °C·day below 16 °C
+/// to heat the building back up.
+fn office() -> Vec<Day> {
+    let temps: Vec<f64> = (0..70).map(|i| 8.0 + 5.0 * ((i * 7 % 13) as f64 / 13.0 - 0.5) - 0.05 * i as f64).collect();
+    let mut days: Vec<Day> = temps
+        .iter()
+        .enumerate()
+        .map(|(i, &temp)| {
+            let weekend = i % 7 >= 5;
+            let energy = if weekend { 0.0 } else { 10.0 + 6.0 * (16.0 - temp).max(0.0) };
+            Day::new(i as i64, energy, temp, weekend)
+        })
+        .collect();
+    mark_recoveries(&mut days);
+    for d in &mut days {
+        d.energy += 4.0 * d.closed_before.iter().flatten().map(|t| (16.0 - t).max(0.0)).sum::<f64>();
+    }
+    days
+}
+
+#[test]
+fn a_plant_off_at_weekends_is_fitted_with_its_monday_recovery() {
+    // Given an office whose Mondays pay for the weekend the boiler was off
+    let days = office();
+    // When the daily model is fitted with and without the recovery candidates
+    let with = fit_daily(&days, &DailyOptions { recovery: true, ..DailyOptions::new(Fuel::Gas) }).expect("with");
+    let without = fit_daily(&days, &DailyOptions::new(Fuel::Gas)).expect("without");
+    // Then the recovery is chosen, at the slope and balance point the office has, and it
+    // explains what the day types alone cannot
+    assert!(with.model.recovery, "{:?}", with.candidates);
+    let slope = with.model.coefficients.iter().find(|(n, _)| n == "recovery_slope").map(|(_, v)| *v);
+    assert!(slope.is_some_and(|s| (s - 4.0).abs() < 0.2), "{:?}", with.model.coefficients);
+    assert!(with.model.heating_balance_c.is_some_and(|b| (b - 16.0).abs() <= 0.3), "{:?}", with.model);
+    assert!(with.metrics.cv_rmse < 0.01, "{:?}", with.metrics);
+    assert!(!without.model.recovery && without.metrics.cv_rmse > 0.1, "{:?}", without.metrics);
+    // And a Monday is predicted from its weekend's temperatures
+    let monday = days[7];
+    assert!((with.model.predict_day(&monday) - monday.energy).abs() < 0.5, "{monday:?}");
+}
+
+#[test]
+fn only_the_closed_days_just_before_an_open_day_count_and_a_gap_ends_them() {
+    // Given a Friday, a closed Saturday and Sunday, a Monday, a Tuesday, then a closed day, a
+    // missing day and an open day
+    let day = |index: i64, weekend: bool| Day::new(index, 0.0, index as f64, weekend);
+    let mut days =
+        vec![day(4, false), day(5, true), day(6, true), day(7, false), day(8, false), day(9, true), day(11, false)];
+    // When the recoveries are marked
+    mark_recoveries(&mut days);
+    // Then Monday has Sunday's and Saturday's temperatures, nearest first; no other day has any
+    let marked: Vec<[Option<f64>; 2]> = days.iter().map(|d| d.closed_before).collect();
+    assert_eq!(
+        marked,
+        [[None, None], [None, None], [None, None], [Some(6.0), Some(5.0)], [None, None], [None, None], [None, None]]
+    );
 }

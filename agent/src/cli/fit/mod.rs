@@ -5,7 +5,7 @@ use anyhow::Context;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
-use sobre_models::daily::{fit_daily, DailyOptions, Day, Fuel};
+use sobre_models::daily::{fit_daily, mark_recoveries, DailyOptions, Day, Fuel, CLOSED_DAYS_RECOVERED};
 use sobre_models::metrics::{gl14, metrics, Metrics, Resolution};
 use sobre_models::savings::{level_shifts, savings, Savings};
 use sobre_models::stats::lag1_autocorrelation;
@@ -93,6 +93,10 @@ pub struct FitArgs {
     /// drops electricity zeros as missing otherwise).
     #[arg(long)]
     zeros_are_readings: bool,
+    /// The plant is off on closed days (weekends, holidays): try a daily model whose first
+    /// open day after closed days pays back their heat loss (their heating degree days).
+    #[arg(long)]
+    recovery: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -220,11 +224,26 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         return hourly::run(&args, zeros, within, read_warnings);
     }
     let hours_of = |rows: Vec<Row>| -> Vec<Hour> { rows.into_iter().map(|r| r.hour).collect() };
-    let (baseline_days, baseline_report) = daily_from_hours(&hours_of(within(args.baseline)), zeros);
-    let options = DailyOptions { cooling: args.cooling || fuel == Fuel::Electricity, ..DailyOptions::new(fuel) };
+    // The days of a period, each open one with the closed days just before it (read from before
+    // the period), and the period's sufficiency report.
+    let days_of = |p: Period| {
+        let (days, report) = daily_from_hours(&hours_of(within(p)), zeros);
+        let lookback = Period { start: p.start - chrono::Days::new(CLOSED_DAYS_RECOVERED as u64), ..p };
+        let (mut marked, _) = daily_from_hours(&hours_of(within(lookback)), zeros);
+        mark_recoveries(&mut marked);
+        let days: Vec<Day> =
+            days.iter().map(|d| marked.iter().find(|m| m.index == d.index).copied().unwrap_or(*d)).collect();
+        (days, report)
+    };
+    let (baseline_days, baseline_report) = days_of(args.baseline);
+    let options = DailyOptions {
+        cooling: args.cooling || fuel == Fuel::Electricity,
+        recovery: args.recovery,
+        ..DailyOptions::new(fuel)
+    };
     let fit = fit_daily(&baseline_days, &options).context("fitting the baseline")?;
     let model = &fit.model;
-    let predict = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| model.predict(d.temp, d.weekend)).collect() };
+    let predict = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| model.predict_day(d)).collect() };
     let energy = |days: &[Day]| -> Vec<f64> { days.iter().map(|d| d.energy).collect() };
     let predicted = predict(&baseline_days);
     let rho = lag1_autocorrelation(
@@ -257,6 +276,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             "day_types": model.day_types,
             "heating_balance_c": model.heating_balance_c,
             "cooling_balance_c": model.cooling_balance_c,
+            "recovery": model.recovery,
             "coefficients": model.coefficients.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "adj_r2": model.adj_r2,
             "candidates": fit.candidates,
@@ -267,16 +287,16 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     out["baseline"]["monthly_cv_rmse"] = json!(monthly.cv_rmse);
     out["baseline"]["monthly_nmbe"] = json!(monthly.nmbe);
     if let Some(period) = args.reporting {
-        let (days, report) = daily_from_hours(&hours_of(within(period)), zeros);
+        let (days, report) = days_of(period);
         warnings.extend(report.warnings.iter().map(|w| format!("reporting: {w}")));
         let (p, m) = (predict(&days), energy(&days));
         // A year-ahead backtest (only a reporting period needs it): the same model fitted on the
         // year before, over the baseline.
-        let (prior_days, _) = daily_from_hours(&hours_of(within(prior_year(args.baseline))), zeros);
+        let (prior_days, _) = days_of(prior_year(args.baseline));
         let backtest_errors: Option<Vec<f64>> = (prior_days.len() >= 300)
             .then(|| fit_daily(&prior_days, &options).ok())
             .flatten()
-            .map(|prior| baseline_days.iter().map(|d| prior.model.predict(d.temp, d.weekend) - d.energy).collect());
+            .map(|prior| baseline_days.iter().map(|d| prior.model.predict_day(d) - d.energy).collect());
         let metered_baseline: f64 = baseline_days.iter().map(|d| d.energy).sum();
         let backtest = backtest_errors.as_deref().map(|e| (e, metered_baseline));
         let s = with_interval(savings(&fit.metrics, rho, &p, &m), backtest, &mut warnings);

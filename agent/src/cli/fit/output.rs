@@ -21,9 +21,10 @@ fn print_table(out: &Value) {
             m["months"].as_array().map_or(0, Vec::len)
         ),
         _ => println!(
-            "model        daily, {} / {}",
+            "model        daily, {} / {}{}",
             m["form"].as_str().unwrap_or("?"),
-            m["day_types"].as_str().unwrap_or("?")
+            m["day_types"].as_str().unwrap_or("?"),
+            if m["recovery"].as_bool() == Some(true) { " + recovery after closed days" } else { "" }
         ),
     }
     for (name, key) in [("heating at", "heating_balance_c"), ("cooling at", "cooling_balance_c")] {
