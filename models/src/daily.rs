@@ -15,7 +15,8 @@
 
 use crate::metrics::{metrics, Metrics};
 use crate::stats::t_quantile;
-use crate::wls::NormalEquations;
+use crate::wls::Solution;
+use gram::Gram;
 use serde::Serialize;
 
 /// One day of data. `index` orders days and reveals gaps (days since any fixed origin).
@@ -252,18 +253,13 @@ struct Candidate {
 }
 
 /// Fits one form at given balance points; `None` when it cannot be solved.
-fn fit_at(days: &[Day], shape: Shape, heat: Option<f64>, cool: Option<f64>, sst: f64) -> Option<Candidate> {
-    let probe = regressors(shape, heat, cool, &Day::new(0, 0.0, 0.0, false));
-    let mut ne = NormalEquations::new(probe.len);
-    for d in days {
-        ne.add(regressors(shape, heat, cool, d).values(), d.energy, 1.0);
-    }
-    let solution = ne.solve(0.0).ok()?;
-    let n = days.len() as f64;
-    let p = probe.len + usize::from(heat.is_some()) + usize::from(cool.is_some());
+/// The candidate `solution` is at these balance points: named coefficients and adjusted R².
+/// Built only for a solution that beats the best so far: the grid solves thousands.
+fn candidate(solution: Solution, shape: Shape, heat: Option<f64>, cool: Option<f64>, n: f64, sst: f64) -> Candidate {
+    let p = solution.beta.len() + usize::from(heat.is_some()) + usize::from(cool.is_some());
     let adj_r2 = 1.0 - (solution.sse / (n - p as f64)) / (sst / (n - 1.0));
     let coefficients = coefficient_names(shape).into_iter().zip(solution.beta.iter().copied()).collect();
-    Some(Candidate {
+    Candidate {
         sse: solution.sse,
         model: DailyModel {
             form: shape.form,
@@ -277,7 +273,7 @@ fn fit_at(days: &[Day], shape: Shape, heat: Option<f64>, cool: Option<f64>, sst:
             adj_r2,
         },
         solution,
-    })
+    }
 }
 
 /// Why a candidate is not physical or not supported, if it is not.
@@ -355,6 +351,7 @@ pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitEr
         }
     }
 
+    let gram = Gram::new(days);
     let mut best: Option<Candidate> = None;
     let mut considered = Vec::new();
     for shape in shapes {
@@ -373,8 +370,12 @@ pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitEr
             let mut local: Option<Candidate> = None;
             // The refusal check refits, so it runs only for fits that would improve on the best.
             let consider = |heat, cool, local: &mut Option<Candidate>| {
-                if let Some(c) = fit_at(days, shape, heat, cool, sst) {
-                    if local.as_ref().is_none_or(|l| c.sse < l.sse) && refusal(days, &c, t_critical).is_none() {
+                if let Ok(solution) = gram.equations(shape, heat, cool).solve(0.0) {
+                    // Balance points with no day between them fit alike: the first one stays,
+                    // whatever the last bits of the sums say.
+                    let better = local.as_ref().is_none_or(|l| solution.sse < l.sse * (1.0 - 1e-12));
+                    let c = || candidate(solution, shape, heat, cool, n, sst);
+                    if let Some(c) = better.then(c).filter(|c| refusal(days, c, t_critical).is_none()) {
                         *local = Some(c);
                     }
                 }
@@ -420,5 +421,6 @@ pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitEr
     Ok(DailyFit { model: best.model, metrics, candidates: considered })
 }
 
+mod gram;
 #[cfg(test)]
 mod tests;

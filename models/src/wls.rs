@@ -37,6 +37,14 @@ impl NormalEquations {
         Self { p, xtwx: vec![0.0; p * p], xtwy: vec![0.0; p], ytwy: 0.0, rows: 0, weight: 0.0 }
     }
 
+    /// The equations of `rows` unweighted observations from their sums: XᵀX (row-major p × p,
+    /// its upper triangle read), Xᵀy and yᵀy. For a caller that gets the sums cheaper than row
+    /// by row (the daily model's balance-point grid, from prefix sums).
+    pub fn from_sums(p: usize, xtx: Vec<f64>, xty: Vec<f64>, yty: f64, rows: usize) -> Self {
+        debug_assert!(xtx.len() == p * p && xty.len() == p);
+        Self { p, xtwx: xtx, xtwy: xty, ytwy: yty, rows, weight: rows as f64 }
+    }
+
     pub fn parameters(&self) -> usize {
         self.p
     }

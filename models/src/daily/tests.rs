@@ -68,8 +68,8 @@ fn too_little_data_is_an_error() {
     assert_eq!(fit_daily(days, &DailyOptions::new(Fuel::Gas)), Err(FitError::TooFewDays { days: 20, needed: 30 }));
 }
 
-/// An office whose boiler is off at weekends: 0 kWh on closed days, 6 kWh/°C below 16 °C on
-/// open days, and on the first open day after a weekend 4 kWh per closed-day °C·day below 16 °C
+/// An office whose boiler is off at weekends but for frost protection: 1 kWh/°C below 16 °C on
+/// closed days, 6 kWh/°C on open days, and on the first open day after a weekend 4 kWh per closed-day °C·day below 16 °C
 /// to heat the building back up.
 fn office() -> Vec<Day> {
     let temps: Vec<f64> = (0..70).map(|i| 8.0 + 5.0 * ((i * 7 % 13) as f64 / 13.0 - 0.5) - 0.05 * i as f64).collect();
@@ -78,7 +78,7 @@ fn office() -> Vec<Day> {
         .enumerate()
         .map(|(i, &temp)| {
             let weekend = i % 7 >= 5;
-            let energy = if weekend { 0.0 } else { 10.0 + 6.0 * (16.0 - temp).max(0.0) };
+            let energy = if weekend { (16.0 - temp).max(0.0) } else { 10.0 + 6.0 * (16.0 - temp).max(0.0) };
             Day::new(i as i64, energy, temp, weekend)
         })
         .collect();
