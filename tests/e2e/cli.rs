@@ -42,7 +42,11 @@ fn check_summarises_a_valid_config() {
 fn check_names_the_key_the_value_and_the_fix() {
     let dir = tempfile::tempdir().expect("tempdir");
     let table = [
-        ("unknown key", "[site]\nid = \"s\"\ntimezone = \"UTC\"\ncolour = \"red\"\n", "colour"),
+        (
+            "unknown key",
+            "[site]\nid = \"s\"\ntimezone = \"UTC\"\ncolour = \"red\"\n",
+            "`site.colour`: TOML parse error at line 4",
+        ),
         ("not TOML", "[site\n", "TOML parse error"),
         (
             "bad unit",
