@@ -469,6 +469,9 @@ fn the_office_demo_tells_what_it_read_and_reports_only_what_its_baseline_predict
     for zone in ["open-plan from co2", "meeting from co2", "offices-north from co2"] {
         assert!(occupancy.contains(zone), "{zone} in {occupancy:?}\n{out}");
     }
+    // And, well tuned, it gets no recommendation, and is told why an earlier end is not one
+    assert!(out.contains("No recommendation: every rule ran and found nothing worth changing"), "{out}");
+    assert!(out.contains("not recommended: day programme end:"), "{out}");
     // And no month the baseline cannot predict is reported as 0 kWh metered
     assert!(!out.contains("metered -0 kWh") && !out.contains("metered 0 kWh"), "{out}");
 }
