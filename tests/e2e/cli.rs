@@ -42,7 +42,11 @@ fn check_summarises_a_valid_config() {
 fn check_names_the_key_the_value_and_the_fix() {
     let dir = tempfile::tempdir().expect("tempdir");
     let table = [
-        ("unknown key", "[site]\nid = \"s\"\ntimezone = \"UTC\"\ncolour = \"red\"\n", "colour"),
+        (
+            "unknown key",
+            "[site]\nid = \"s\"\ntimezone = \"UTC\"\ncolour = \"red\"\n",
+            "`site.colour`: TOML parse error at line 4",
+        ),
         ("not TOML", "[site\n", "TOML parse error"),
         (
             "bad unit",
@@ -516,6 +520,9 @@ fn the_office_demo_tells_what_it_read_and_reports_only_what_its_baseline_predict
     for zone in ["open-plan from co2", "meeting from co2", "offices-north from co2"] {
         assert!(occupancy.contains(zone), "{zone} in {occupancy:?}\n{out}");
     }
+    // And, well tuned, it gets no recommendation, and is told why an earlier end is not one
+    assert!(out.contains("No recommendation: every rule ran and found nothing worth changing"), "{out}");
+    assert!(out.contains("not recommended: day programme end:"), "{out}");
     // And no month the baseline cannot predict is reported as 0 kWh metered
     assert!(!out.contains("metered -0 kWh") && !out.contains("metered 0 kWh"), "{out}");
     // And the gas is measured by the daily model, which passes Guideline 14, and December's

@@ -50,6 +50,15 @@ impl OccupancySource {
         }
     }
 
+    /// How early this source may see the last person leave, minutes: only CO₂ misses people,
+    /// a thinned room under full ventilation (`sobre_models::occupancy::DEPARTURE_EARLY_MIN`).
+    pub fn departure_error_min(self) -> f64 {
+        match self {
+            OccupancySource::Co2 => sobre_models::occupancy::DEPARTURE_EARLY_MIN,
+            _ => 0.0,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             OccupancySource::Presence => "presence",

@@ -143,7 +143,23 @@ pub fn findings(
         });
     }
     let stop_at = at_minutes(minutes(p.leave).div_euclid(15) * 15);
-    if minutes(p.stop) - minutes(stop_at) >= MIN_SHIFT_MIN {
+    let shift = minutes(p.stop) - minutes(stop_at);
+    // A departure read from CO₂ may come up to an hour early (a room that thins out under a
+    // ventilation sized for all of it): a shorter shift is within what the sensors can tell.
+    let unsure = h
+        .occupancy_sources
+        .iter()
+        .map(|z| z.source)
+        .max_by(|a, b| a.departure_error_min().total_cmp(&b.departure_error_min()));
+    let resolution = unsure.map_or(0.0, |s| s.departure_error_min());
+    if shift >= MIN_SHIFT_MIN && shift as f64 <= resolution {
+        let sensor = unsure.map_or("", |s| s.sensor());
+        dismissed.push(format!(
+            "day programme end: people seem to leave at {}, {shift} min before the programme ends at {}, but a {sensor} may see the last person leave up to {resolution:.0} min early (a room that thins out under a ventilation sized for all of it): not proposed",
+            hm(p.leave),
+            hm(p.stop)
+        ));
+    } else if shift >= MIN_SHIFT_MIN {
         out.push(Finding {
             kind: RuleKind::LateStop,
             setting: Setting::HeatingStop { from: p.stop, to: stop_at },

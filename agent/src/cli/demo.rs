@@ -175,12 +175,21 @@ fn render_advice(advice: &advisor::Advice, school: &SimSettings) -> anyhow::Resu
         .map(|z| format!("{} from {} ({:.0} % sure)", z.zone, z.source.name(), 100.0 * z.confidence))
         .collect();
     let _ = writeln!(out, "\nOccupancy, as the advisor read it: {}", sources.join(", "));
+    let dismissed = |out: &mut String| {
+        for d in &advice.dismissed {
+            let _ = writeln!(out, "  not recommended: {d}");
+        }
+    };
     let Some(first) = advice.recommendations.first() else {
-        let _ = writeln!(
-            out,
-            "\nNo recommendation: {}",
+        // Nothing missing and nothing proposed is a verdict: the rules found nothing worth a
+        // change, and what they looked at and set aside still says why.
+        let why = if advice.missing.is_empty() {
+            "every rule ran and found nothing worth changing".to_string()
+        } else {
             advice.missing.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-        );
+        };
+        let _ = writeln!(out, "\nNo recommendation: {why}");
+        dismissed(&mut out);
         return Ok(out);
     };
     let m = &first.model;
@@ -218,9 +227,7 @@ fn render_advice(advice: &advisor::Advice, school: &SimSettings) -> anyhow::Resu
             let _ = writeln!(out, "     emulator: {:.0} kWh saved", base - truth.plant_kwh);
         }
     }
-    for d in &advice.dismissed {
-        let _ = writeln!(out, "  not recommended: {d}");
-    }
+    dismissed(&mut out);
     Ok(out)
 }
 

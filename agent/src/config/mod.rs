@@ -12,6 +12,7 @@ mod decoder;
 pub(crate) mod duration;
 pub(crate) mod file;
 pub(crate) mod occupancy;
+mod toml_key;
 mod validate;
 pub(crate) mod web;
 
@@ -288,8 +289,12 @@ impl Settings {
 
     /// Parses and validates; `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Settings, ConfigError> {
-        let file: ConfigFile = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { origin: origin.to_string(), message: e.to_string() })?;
+        // toml names the line; the table it is in (which of the `[[points]]`) is read here.
+        let file: ConfigFile = toml::from_str(text).map_err(|e| {
+            let key = e.span().and_then(|span| toml_key::key_at(text, span.start));
+            let message = key.map_or_else(|| e.to_string(), |key| format!("`{key}`: {e}"));
+            ConfigError::Parse { origin: origin.to_string(), message }
+        })?;
         validate(file).map_err(|problems| ConfigError::Invalid { origin: origin.to_string(), problems })
     }
 

@@ -78,10 +78,19 @@ fn defaults_come_from_one_place() {
 #[test]
 fn parse_errors_name_the_key() {
     let table = [
-        ("unknown key", format!("{MINIMAL}\n[storage]\npaht = \"x.db\"\n"), "paht"),
-        ("unknown kind", MINIMAL.replace("zone_temperature", "vibes"), "vibes"),
-        ("bad duration", format!("{MINIMAL}\n[ingest]\nlate_window = \"7 days\"\n"), "unknown unit"),
-        ("missing site", MINIMAL.replace("[site]", "[sight]"), "sight"),
+        (
+            "unknown key",
+            format!("{MINIMAL}\n[storage]\npaht = \"x.db\"\n"),
+            "`storage.paht`: TOML parse error at line 13",
+        ),
+        ("unknown kind", MINIMAL.replace("zone_temperature", "vibes"), "`points[0].kind`"),
+        (
+            "the second point's kind",
+            format!("{MINIMAL}\n[[points]]\nid = \"u\"\nkind = \"vibes\"\n"),
+            "`points[1].kind`: TOML parse error at line 14",
+        ),
+        ("bad duration", format!("{MINIMAL}\n[ingest]\nlate_window = \"7 days\"\n"), "`ingest.late_window`"),
+        ("missing site", MINIMAL.replace("[site]", "[sight]"), "`sight`"),
         (
             "unknown decode field",
             MINIMAL.replace(

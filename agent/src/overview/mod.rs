@@ -112,12 +112,12 @@ impl Overview {
             "\nZones: comfort while occupied {lo}–{hi} °C; zone model 3R2C (air and walls) trained on the first\n\
              70 % of the period, forecast error on the last 30 % against persistence (K)"
         );
-        let _ = writeln!(
-            out,
-            "  zone        occupied °C  empty °C  heating %  discomfort K·h   τ h   6 h model/persist.  24 h"
-        );
+        // Zone names longer than the column widen it rather than push their line's figures out
+        // of it.
+        let width = zones::zone_width(&self.zones);
+        let _ = writeln!(out, "  {}", zones::header(width));
         for z in &self.zones {
-            let _ = writeln!(out, "  {}", z.render());
+            let _ = writeln!(out, "  {}", z.render(width));
         }
         out
     }

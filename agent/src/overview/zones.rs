@@ -143,8 +143,22 @@ pub fn lines(store: &Store, settings: &Settings, calendar: &Calendar) -> Result<
     Ok(lines)
 }
 
+/// The zone column's width: the longest name, and no narrower than ten characters.
+pub fn zone_width(lines: &[ZoneLine]) -> usize {
+    lines.iter().map(|z| z.zone.chars().count()).max().unwrap_or(0).max(10)
+}
+
+/// The zones' header, its columns over the lines' at the same zone width.
+pub fn header(zone_width: usize) -> String {
+    format!(
+        "{:<zone_width$}  occupied °C  empty °C  heating %  discomfort K·h   τ h   6 h model/persist.  24 h",
+        "zone"
+    )
+}
+
 impl ZoneLine {
-    pub fn render(&self) -> String {
+    /// One line, its zone padded to `zone_width` (see [`zone_width`]).
+    pub fn render(&self, zone_width: usize) -> String {
         let cell = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
         let model = match &self.model {
             Ok(m) => format!(
@@ -160,7 +174,7 @@ impl ZoneLine {
         };
         let co2 = if self.occupancy_from_co2 { "  (occupancy from CO₂)" } else { "" };
         format!(
-            "{:<10} {:>11} {:>9} {:>10} {:>15}  {model}{co2}",
+            "{:<zone_width$} {:>11} {:>9} {:>10} {:>15}  {model}{co2}",
             self.zone,
             cell(self.occupied_mean_c, 1),
             cell(self.empty_mean_c, 1),
@@ -243,6 +257,36 @@ topic = "t"
         assert!(model.on_building_power);
         let (_, rmse, persistence) = model.errors[2];
         assert!(rmse < persistence, "{model:?}");
-        assert!(lines[0].render().contains("on the building's heating power"), "{}", lines[0].render());
+        let line = lines[0].render(zone_width(&lines));
+        assert!(line.contains("on the building's heating power"), "{line}");
+    }
+
+    #[test]
+    fn zone_names_longer_than_ten_characters_keep_the_columns_aligned() {
+        // Given zones named short, at the old width and longer
+        let zone = |name: &str| ZoneLine {
+            zone: name.to_string(),
+            occupied_mean_c: Some(21.2),
+            empty_mean_c: Some(20.3),
+            heating_demand_pct: Some(17.0),
+            discomfort_kh: Some(0.0),
+            occupancy_from_co2: false,
+            model: Err("too few days".to_string()),
+        };
+        let lines = [zone("gym"), zone("class-10ab"), zone("offices-north-wing")];
+        // When the table is drawn
+        let width = zone_width(&lines);
+        let rendered: Vec<String> = lines.iter().map(|z| z.render(width)).collect();
+        // Then each figure starts in the same column on every line, under its header
+        let column = |line: &str, figure: &str| line.find(figure).map(|b| line[..b].chars().count());
+        for figure in ["21.2", "20.3", "17", "no model"] {
+            let at: Vec<_> = rendered.iter().map(|l| column(l, figure)).collect();
+            assert!(at.iter().all(|c| c.is_some() && *c == at[0]), "{figure}: {rendered:#?}");
+        }
+        let head = header(width);
+        assert!(column(&head, "empty °C") < column(&rendered[2], "20.3"), "{head}\n{}", rendered[2]);
+        // And the names up to ten characters keep the table as it was
+        assert_eq!(zone_width(&lines[..2]), 10);
+        assert!(header(10).starts_with("zone        occupied °C"));
     }
 }

@@ -3,7 +3,7 @@
 //! a meeting room booked now and then) and the school's air-quality sensors (a timetable).
 
 use super::{Emulator, SimSettings, OFFICE, SCHOOL};
-use sobre_models::occupancy::detect;
+use sobre_models::occupancy::{detect, DEPARTURE_EARLY_MIN};
 
 /// How the detector did on one building, over every zone and quarter-hour.
 #[derive(Debug)]
@@ -82,11 +82,15 @@ fn the_co2_detector_agrees_with_the_emulators_occupancy_in_the_office_and_the_sc
         // When the detector reads each zone's CO₂ alone
         let s = score(&text);
         println!("{building}: {s:?}");
-        // Then most quarter-hours are right, and a zone's day starts within half an hour of the
-        // truth on a median day and ends within an hour (the office's last hour, half its staff
-        // under ventilation sized for all of them, reads as empty), as the README says
-        assert!(s.right >= 0.9 && s.zone_days > 100, "{building}: {s:?}");
-        assert!(s.arrival_min.0 <= 30.0 && s.departure_min.0 <= 60.0, "{building}: {s:?}");
+        // Then most quarter-hours are right, and a zone's day starts and ends within half an
+        // hour of the truth on a median day (the office's last half hour, its thinned staff
+        // under a ventilation sized for all of them, is out of the CO₂'s reach), as the README
+        // says
+        assert!(s.right >= 0.95 && s.zone_days > 100, "{building}: {s:?}");
+        assert!(s.arrival_min.0 <= 30.0 && s.departure_min.0 <= 30.0, "{building}: {s:?}");
+        // (and on nine zone-days in ten no earlier than the advisor allows for when it reads a
+        // programme's end from CO₂)
+        assert!(s.departure_min.1 <= DEPARTURE_EARLY_MIN, "{building}: {s:?}");
         // (and never late: a median day's error is people still there when it says they left)
         assert!(s.departure_bias_min <= 0.0 && s.arrival_bias_min.abs() <= 15.0, "{building}: {s:?}");
         let line = format!(
