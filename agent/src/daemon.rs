@@ -226,8 +226,12 @@ pub async fn run(
     }
     tracker.spawn(status.run(connected_rx, cancel.clone()));
     tracker.spawn(advisor.run(decision_requests, cancel.clone()));
+    // Control stops first, while the link still carries what it sends: its releases reach the
+    // building before the goodbye.
+    let stop_control = CancellationToken::new();
+    let mut control_stopped = None;
     if let Some((task, requests, tap, flex_reports)) = control {
-        tracker.spawn(task.run(requests, tap, basis_rx, cancel.clone()));
+        control_stopped = Some(tracker.spawn(task.run(requests, tap, basis_rx, stop_control.clone())));
         // It stops once control has stopped and what it handed over is queued.
         if let Some((reports, settlements)) = flex_reports {
             tracker.spawn(reports.run(settlements));
@@ -255,6 +259,10 @@ pub async fn run(
         n.notify("STOPPING=1");
     }
     let deadline = Instant::now() + DRAIN_LIMIT;
+    stop_control.cancel();
+    if let Some(stopped) = control_stopped {
+        let _ = timeout_at(deadline, stopped).await;
+    }
     cancel.cancel();
     let drained = timeout_at(deadline, tracker.wait()).await;
     stop_reporter.cancel();

@@ -54,7 +54,11 @@ impl<P: Publish> ControlTask<P> {
         let mut advisor_gone = false;
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => break,
+                _ = cancel.cancelled() => {
+                    // Before the link goes: what the agent set goes back to the building.
+                    shell.stop().await;
+                    break;
+                }
                 message = requests.recv() => match message {
                     Some(request) => {
                         let _busy = pulse.busy();
@@ -139,6 +143,12 @@ impl<P: Publish> Shell<P> {
     pub(crate) async fn basis(&mut self, basis: Option<Basis>) {
         let now_ms = self.clock.now_ms();
         self.carry_out(Input::Basis { basis, now_ms }).await;
+    }
+
+    /// The agent is stopping: every zone it commands is released.
+    pub(crate) async fn stop(&mut self) {
+        let now_ms = self.clock.now_ms();
+        self.carry_out(Input::Stop { now_ms }).await;
     }
 
     async fn carry_out(&mut self, input: Input) {

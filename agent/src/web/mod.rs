@@ -107,7 +107,7 @@ async fn metrics_text(State(web): State<Web>) -> Response {
     let counts = web.reader.try_with(|r| r.recommendations()).await;
     match counts {
         Ok(state) => {
-            let body = metrics::render(&web.stats.snapshot(), &state);
+            let body = metrics::render(&web.stats.snapshot(), &state, web.stats.control_actions());
             ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
         }
         Err(e) => failed(&e),
