@@ -47,6 +47,13 @@ fn on_the_office_the_agent_in_auto_runs_its_programme_exactly_without_a_model_an
     assert_eq!(acting.held_at_end, 0, "{acting:?}");
     // And over the four weeks, Monday's early starts included, no readback is unexplained
     assert!(acting.unexplained.is_empty(), "{:#?}", acting.unexplained);
+    // And the README gives these figures
+    let k = crate::support::readme::thousands;
+    crate::support::readme::says(&format!(
+        "saves gas ({} → {} kWh), releases every write",
+        k(acting.baseline_kwh),
+        k(acting.controlled_kwh)
+    ));
     // And it saves gas at no more than 0.5 K·h a zone and week above the building alone
     assert!(acting.controlled_kwh < acting.baseline_kwh, "{acting:?}");
     assert!(

@@ -83,6 +83,11 @@ impl ControlCore {
         self.controller.mode()
     }
 
+    /// Each commanded zone's control state at `now_ms`.
+    pub(crate) fn states(&self, now_ms: i64) -> Vec<super::controller::ZoneState> {
+        self.controller.states(now_ms)
+    }
+
     pub(crate) fn points(&self) -> &PointMap {
         &self.points
     }

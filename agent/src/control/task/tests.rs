@@ -56,6 +56,7 @@ impl Given {
             stats: self.stats.clone(),
             settlements: Some(tx),
             pulse: Pulse::unwatched("control"),
+            states: None,
         }
     }
 
