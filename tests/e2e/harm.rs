@@ -63,3 +63,75 @@ fn on_the_office_the_agent_in_auto_runs_its_programme_exactly_without_a_model_an
         acting.baseline_worst_zone_kh
     );
 }
+
+/// One office zone behind a BMS that holds a write until it is released, and that does not
+/// listen to this agent's last will: only the agent's own release hands it back.
+const ONE_HELD_ZONE: &str = r#"
+[building]
+id = "held"
+timezone = "Europe/Paris"
+start = "2019-01-07"
+days = 2
+
+[plant]
+kind = "boiler"
+rated_kw = 10.0
+
+[control]
+system = "bms"
+
+[devices]
+zones = "bms"
+meters = "bms"
+agent_status = "sobre/another-agent/status"
+
+[occupants]
+enabled = false
+
+[[zones]]
+name = "office"
+use = "office"
+area_m2 = 60
+"#;
+
+#[test]
+fn an_agent_that_stops_releases_what_it_wrote_to_a_bms_before_it_goes() {
+    // Given an agent in auto on a BMS zone that holds writes until released
+    let broker = crate::support::Mosquitto::start();
+    let _sim = crate::sim::Sim::start(broker.port, ONE_HELD_ZONE, "stepped");
+    let points = crate::sim::Sim::points(ONE_HELD_ZONE);
+    assert!(points.contains("release_topic = \"bms/held/office/setpoint/release\"\nholds = true"), "{points}");
+    let mqtt = crate::support::Mqtt::connect(
+        broker.port,
+        &["sim/held/clock", "sobre/test-site/decisions", "sobre/test-site/status"],
+    );
+    let mut agent = crate::support::Agent::start(
+        broker.port,
+        &points,
+        "[agent]\nclock = \"event\"\n\n[control]\nmode = \"auto\"\n",
+    );
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    let step = |n: u64, until: u64| {
+        mqtt.publish("sim/held/step", n.to_string());
+        mqtt.expect("sim/held/clock", |c| c["step"] == until)
+    };
+    let office = |clock: &serde_json::Value| {
+        let z = clock["zones"].as_array().and_then(|z| z.iter().find(|z| z["zone"] == "office")).cloned();
+        z.expect("the zone in the truth")
+    };
+    step(4, 4);
+    // When a person holds it at 23 °C through the agent, Then the BMS takes and holds it
+    mqtt.publish("sobre/test-site/override/office", r#"{"setpoint_c": 23.0}"#);
+    crate::control::record(&mqtt, "sobre/test-site", |r| r["kind"] == "command" && r["detail"]["setpoint_c"] == 23.0);
+    let held = office(&step(1, 5));
+    assert_eq!((held["setpoint_c"].as_f64(), &held["commanded"]), (Some(23.0), &serde_json::Value::Bool(true)));
+    // When the agent is stopped as systemd stops it
+    assert!(agent.terminate().success());
+    // Then it released the zone (on the BMS's release topic) and recorded why, before it went
+    let r = crate::control::record(&mqtt, "sobre/test-site", |r| r["kind"] == "release");
+    assert!(r["reason"].as_str().is_some_and(|t| t.contains("the agent is stopping")), "{r}");
+    // And at the next step the BMS is back on its own programme, though it never heard the
+    // agent's last will
+    let back = office(&step(1, 6));
+    assert_eq!(back["commanded"], serde_json::Value::Bool(false), "{back}");
+}

@@ -153,10 +153,29 @@ fn notice(n: &Notice) -> (Kind, &str, String) {
     }
 }
 
+/// Why a zone was released, in words.
+fn released_because(limit: Limit) -> &'static str {
+    match limit {
+        Limit::StopSwitch => "the agent no longer commands (advise or shadow)",
+        Limit::Override => "a person said hands off",
+        Limit::ModelGate => "the models fail their quality gate",
+        Limit::NoPlan | Limit::PlanNotFinite => "the schedule asks what the programme holds",
+        Limit::Unexplained => "a setpoint read back that the agent did not send",
+        Limit::Watchdog => "below comfort while occupied",
+        Limit::Shutdown => "the agent is stopping",
+        Limit::ComfortFloor => "a command would be below comfort while occupied",
+        Limit::ComfortBudget | Limit::MinInterval | Limit::MaxStep | Limit::Range => "the safety chain",
+    }
+}
+
 /// A command's reasons in a sentence.
 fn why(c: &Command) -> String {
+    if c.release {
+        let because = c.limits.first().map_or(String::new(), |l| format!(": {}", released_because(*l)));
+        let shadow = if c.shadow { " (shadow: not sent)" } else { "" };
+        return format!("released to the building's own programme{because}{shadow}");
+    }
     let base = match (&c.event, c.phase) {
-        _ if c.release => "handed back to the building's own programme".to_string(),
         _ if c.limits.contains(&Limit::Override) => "a person's override".to_string(),
         (Some(event), Some(phase)) => format!("flex event {event}: {}", phase.name()),
         _ => match c.programme_c {
