@@ -64,6 +64,23 @@ fn on_the_office_the_agent_in_auto_runs_its_programme_exactly_without_a_model_an
     );
 }
 
+#[test]
+fn on_the_school_the_agent_in_auto_with_its_models_failing_their_gate_runs_the_programme_exactly() {
+    // Given what the agent learned on the demo's school, every recommendation accepted
+    let crate::demo::Learned { school, settings, programme, advice } = crate::demo::learned();
+    let accepted: Vec<Setting> = advice.recommendations.iter().map(|r| r.setting.clone()).collect();
+    let schedule =
+        settings.control.schedule(programme.clone(), accepted, settings.site.timezone, settings.comfort.min_c, 0);
+    // When it runs in auto through two December weeks with its models failing their gate
+    let first_day = NaiveDate::from_ymd_opt(2019, 12, 2).expect("date");
+    let t = trial::auto(school, &settings.control, &schedule, false, first_day, 14).expect("runs");
+    // Then it sends nothing: the school uses exactly its programme's energy, in the same comfort,
+    // and reads nothing its thermostats do as a person
+    assert_eq!((t.commands, t.releases, t.watchdog_trips), (0, 0, 0), "{t:?}");
+    assert_eq!((t.controlled_kwh, t.controlled_worst_zone_kh), (t.baseline_kwh, t.baseline_worst_zone_kh));
+    assert!(t.unexplained.is_empty(), "{:#?}", t.unexplained);
+}
+
 /// One office zone behind a BMS that holds a write until it is released, and that does not
 /// listen to this agent's last will: only the agent's own release hands it back.
 const ONE_HELD_ZONE: &str = r#"
