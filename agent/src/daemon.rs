@@ -144,6 +144,14 @@ pub async fn run(
         basis: basis_tx,
     };
 
+    // Control says each zone's state after each decision; the page and Home Assistant show it.
+    let (states_tx, states_rx) = match control {
+        Some(_) => {
+            let (tx, rx) = tokio::sync::watch::channel(Vec::new());
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
     // The page and Home Assistant read through one connection and share the fitted baselines.
     let reader = Shared::new(Reader::open(&settings, ledger).map_err(DaemonError::Glance)?);
     let web = match settings.web.clone() {
@@ -153,6 +161,7 @@ pub async fn run(
                 reader: reader.clone(),
                 stats: stats.clone(),
                 decisions: Some(decisions),
+                control: states_rx.clone(),
             };
             (web, listener, page)
         }),
@@ -163,6 +172,7 @@ pub async fn run(
         ha,
         reader,
         publisher: publisher.clone(),
+        control: states_rx,
     });
     let status = StatusPublisher { publisher: publisher.clone(), health: health.clone() };
     let (acks_tx, acks_rx) = mpsc::unbounded_channel();
@@ -207,6 +217,7 @@ pub async fn run(
                 stats: stats.clone(),
                 settlements,
                 pulse: watchdog.pulse("control"),
+                states: states_tx,
             };
             Some((task, requests, tap, flex_reports))
         }
@@ -226,8 +237,12 @@ pub async fn run(
     }
     tracker.spawn(status.run(connected_rx, cancel.clone()));
     tracker.spawn(advisor.run(decision_requests, cancel.clone()));
+    // Control stops first, while the link still carries what it sends: its releases reach the
+    // building before the goodbye.
+    let stop_control = CancellationToken::new();
+    let mut control_stopped = None;
     if let Some((task, requests, tap, flex_reports)) = control {
-        tracker.spawn(task.run(requests, tap, basis_rx, cancel.clone()));
+        control_stopped = Some(tracker.spawn(task.run(requests, tap, basis_rx, stop_control.clone())));
         // It stops once control has stopped and what it handed over is queued.
         if let Some((reports, settlements)) = flex_reports {
             tracker.spawn(reports.run(settlements));
@@ -255,6 +270,10 @@ pub async fn run(
         n.notify("STOPPING=1");
     }
     let deadline = Instant::now() + DRAIN_LIMIT;
+    stop_control.cancel();
+    if let Some(stopped) = control_stopped {
+        let _ = timeout_at(deadline, stopped).await;
+    }
     cancel.cancel();
     let drained = timeout_at(deadline, tracker.wait()).await;
     stop_reporter.cancel();

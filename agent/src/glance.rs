@@ -9,6 +9,7 @@ use crate::advisor::Blocker;
 use crate::baseline::{self, Baseline, Fits};
 use crate::clock::iso;
 use crate::config::Settings;
+use crate::control::controller::ZoneState;
 use crate::point::{Fuel, PointKind};
 use crate::shared::Shared;
 use crate::store::rollup::Calendar;
@@ -89,6 +90,8 @@ pub struct Glance {
     /// Where its latest run read each zone's occupancy.
     pub occupancy: Vec<ZoneOccupancy>,
     pub points: Vec<PointHealth>,
+    /// Each commanded zone's control state, as control last said (empty without control).
+    pub control: Vec<ZoneState>,
 }
 
 impl Glance {
@@ -240,6 +243,7 @@ pub fn compute(
         blocked: ledger.blocked,
         occupancy: ledger.occupancy,
         points,
+        control: Vec::new(),
     })
 }
 

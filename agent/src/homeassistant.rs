@@ -6,6 +6,7 @@
 //! Home Assistant says `online` on `<discovery prefix>/status` (it restarted and forgot).
 
 use crate::config::{Discovery, HomeAssistantSettings, Settings};
+use crate::control::controller::ZoneState;
 use crate::glance::{kwh_per_year, Glance, GlanceError, Reader};
 use crate::mqtt::mailbox::Requests;
 use crate::mqtt::Publisher;
@@ -167,8 +168,10 @@ pub fn discovery(settings: &Settings, ha: &HomeAssistantSettings) -> Vec<(String
 }
 
 /// The retained summary Home Assistant's entities read.
-pub fn summary(reader: &mut Reader, settings: &Settings) -> Result<Value, GlanceError> {
-    Ok(summary_of(&reader.glance(settings)?, settings))
+pub fn summary(reader: &mut Reader, settings: &Settings, control: Vec<ZoneState>) -> Result<Value, GlanceError> {
+    let mut g = reader.glance(settings)?;
+    g.control = control;
+    Ok(summary_of(&g, settings))
 }
 
 fn summary_of(g: &Glance, settings: &Settings) -> Value {
@@ -202,6 +205,7 @@ fn summary_of(g: &Glance, settings: &Settings) -> Value {
         "top_recommendation": top,
         "savings_not_claimed": not_claimed,
         "blocked": g.blocked,
+        "control": g.control,
     })
 }
 
@@ -211,6 +215,8 @@ pub struct HomeAssistant {
     pub ha: HomeAssistantSettings,
     pub reader: Shared<Reader>,
     pub publisher: Publisher,
+    /// Each commanded zone's control state, as control last said; `None` without control.
+    pub control: Option<watch::Receiver<Vec<ZoneState>>>,
 }
 
 impl HomeAssistant {
@@ -245,7 +251,8 @@ impl HomeAssistant {
 
     async fn publish_summary(&self) {
         let settings = self.settings.clone();
-        match self.reader.try_with(move |r| summary(r, &settings)).await {
+        let control = self.control.as_ref().map(|c| c.borrow().clone()).unwrap_or_default();
+        match self.reader.try_with(move |r| summary(r, &settings, control)).await {
             Ok(body) => {
                 let topic = summary_topic(&self.settings);
                 self.publisher.publish(topic, true, body.to_string());
@@ -287,11 +294,23 @@ mod tests {
             blocked: vec![crate::advisor::Blocker::no_occupancy_source()],
             occupancy: Vec::new(),
             points: Vec::new(),
+            control: vec![ZoneState {
+                zone: "hall".into(),
+                mode: crate::config::control::Mode::Auto,
+                holder: crate::control::controller::Holder::Agent,
+                command_c: Some(19.5),
+                stood_down: None,
+                budget_left_kh: 0.75,
+            }],
         };
         // When the summary is built
         let summary = summary_of(&g, &settings());
         // Then no saving is claimed, the point says why with its figures, and the blocker is there
         assert!(summary["savings_to_date_kwh"].is_null(), "{summary}");
+        // And it says each commanded zone's control state
+        let hall = &summary["control"][0];
+        assert_eq!((hall["zone"].as_str(), hall["holder"].as_str()), (Some("hall"), Some("agent")), "{summary}");
+        assert_eq!((hall["mode"].as_str(), hall["command_c"].as_f64()), (Some("auto"), Some(19.5)), "{summary}");
         assert_eq!(summary["savings_not_claimed"][0]["point"], "gas");
         let why = summary["savings_not_claimed"][0]["why"].as_str().unwrap_or_default();
         assert!(why.starts_with("no savings claimed: the baseline fails Guideline 14 (hourly CV(RMSE)"), "{why}");

@@ -79,10 +79,19 @@ fn control(out: &mut String, s: &Settings) {
         let b = &z.bounds;
         let _ = writeln!(
             out,
-            "  {:<18} → {} ({:?}), {}–{} °C, at most {} K a step, {} apart",
+            "  {:<18} → {} ({:?}); {}; {}–{} °C, at most {} K a step, {} apart",
             z.zone,
             z.command_topic,
             z.format,
+            match (&z.release, z.holds) {
+                (crate::config::control::Release::Publish { topic, payload }, holds) => format!(
+                    "{}released by {} on {topic}",
+                    if holds { "holds a command until " } else { "drops a command by itself, or is " },
+                    if payload.is_empty() { "an empty message".to_string() } else { format!("{payload:?}") }
+                ),
+                (crate::config::control::Release::ProgrammeValue, _) =>
+                    "drops a command at its programme's next period; handed back with the programme's value".to_string(),
+            },
             b.min_c(),
             b.max_c(),
             b.max_step_k(),

@@ -1,6 +1,8 @@
 //! Counters shared by the stages, read by the status message, the demo and tests.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use tokio::sync::Notify;
 
 #[derive(Debug, Default)]
@@ -56,6 +58,9 @@ pub struct Stats {
     pub store_failing: AtomicBool,
     /// Rung when the agent's health changes (the status is published again at once).
     pub health_changed: Notify,
+    /// Control's actions on the building by (zone, kind): commands, releases, unexplained
+    /// readbacks, watchdog trips. A handful of zones and kinds: a map behind a lock.
+    pub control_actions: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 /// A consistent-enough copy for reporting.
@@ -89,6 +94,19 @@ pub struct Snapshot {
 impl Stats {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts one control action of `kind` on `zone`.
+    pub fn control_action(&self, zone: &str, kind: &'static str) {
+        // A panic elsewhere while counting leaves the counts as they were: still worth reading.
+        let mut map = self.control_actions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *map.entry((zone.to_string(), kind)).or_default() += 1;
+    }
+
+    /// Control's actions so far, by (zone, kind).
+    pub fn control_actions(&self) -> Vec<(String, &'static str, u64)> {
+        let map = self.control_actions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.iter().map(|((zone, kind), n)| (zone.clone(), *kind, *n)).collect()
     }
 
     pub fn snapshot(&self) -> Snapshot {

@@ -7,6 +7,7 @@ mod cli;
 mod control;
 mod demo;
 mod devices;
+mod harm;
 mod local;
 mod office;
 mod resilience;

@@ -88,6 +88,15 @@ pub struct ControlZoneFile {
     pub command_topic: String,
     #[serde(default)]
     pub format: CommandFormat,
+    /// Where the device takes a release, e.g. a BMS's `…/setpoint/release`.
+    pub release_topic: Option<String>,
+    /// What releases it (on `release_topic`, else on `command_topic`): by default an empty
+    /// payload on the release topic, or `{"value": null}` in the `value` dialect.
+    pub release_payload: Option<String>,
+    /// Whether the device holds a command until it is released (a BMS, BACnet's priority
+    /// array) rather than dropping it at its programme's next period or the command's expiry.
+    #[serde(default)]
+    pub holds: bool,
     pub min_c: Option<f64>,
     pub max_c: Option<f64>,
     pub max_step_k: Option<f64>,
@@ -99,7 +108,43 @@ pub struct ControlZone {
     pub zone: String,
     pub command_topic: String,
     pub format: CommandFormat,
+    pub release: Release,
+    /// The device holds a command until released: the agent never hands back with a value.
+    pub holds: bool,
     pub bounds: Bounds,
+}
+
+/// How a zone's device is handed back to its own programme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Release {
+    /// This payload on this topic: a release topic, or a release payload on the command topic
+    /// (BACnet's relinquish, VOLTTRON's revert).
+    Publish { topic: String, payload: String },
+    /// No release of its own: the programme's value, which the device drops by itself at its
+    /// programme's next period (never for a device that holds).
+    ProgrammeValue,
+}
+
+impl Release {
+    /// From the zone's keys: a release topic or payload, else what its dialect releases with.
+    fn of(z: &ControlZoneFile) -> Self {
+        match (&z.release_topic, &z.release_payload, z.format) {
+            (Some(topic), payload, _) => {
+                Release::Publish { topic: topic.clone(), payload: payload.clone().unwrap_or_default() }
+            }
+            (None, Some(payload), _) => Release::Publish { topic: z.command_topic.clone(), payload: payload.clone() },
+            (None, None, CommandFormat::Value) => {
+                Release::Publish { topic: z.command_topic.clone(), payload: r#"{"value":null}"#.to_string() }
+            }
+            (None, None, _) => Release::ProgrammeValue,
+        }
+    }
+
+    /// Whether the device has a release of its own (and so is released even when the agent
+    /// does not know the programme's value).
+    pub fn explicit(&self) -> bool {
+        matches!(self, Release::Publish { .. })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +179,8 @@ pub enum CommandFormat {
     Json,
     /// `19.5`.
     Plain,
+    /// `{"value": 19.5}`, released by `{"value": null}` (a BMS's point, BACnet's relinquish).
+    Value,
 }
 
 /// How the agent answers events, from config.
@@ -278,14 +325,31 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
                 "give the thermostat's topic, without wildcards",
             );
         }
+        if let Some(topic) = z.release_topic.as_ref().filter(|t| t.is_empty() || t.contains(['+', '#'])) {
+            check.fail(format!("{key}.release_topic"), topic, "give the device's release topic, without wildcards");
+        }
+        let release = Release::of(&z);
+        if z.holds && !release.explicit() {
+            check.fail(
+                format!("{key}.holds"),
+                z.holds,
+                "a device that holds a command until released needs a way to release it: give release_topic \
+                 (e.g. \"bms/site/zone/setpoint/release\"), release_payload, or format = \"value\" (released by {\"value\": null})",
+            );
+        }
         let (min_c, max_c) = (z.min_c.unwrap_or(file.min_c), z.max_c.unwrap_or(file.max_c));
         let max_step_k = z.max_step_k.unwrap_or(file.max_step_k);
         let interval = z.min_interval.unwrap_or(file.min_interval);
         let sane = finite_in(min_c, 5.0..=30.0) && finite_in(max_c, 5.0..=30.0);
         match Bounds::new(min_c, max_c, max_step_k, interval.as_millis_i64()).ok().filter(|_| sane) {
-            Some(bounds) => {
-                zones.push(ControlZone { zone: z.zone, command_topic: z.command_topic, format: z.format, bounds })
-            }
+            Some(bounds) => zones.push(ControlZone {
+                zone: z.zone,
+                command_topic: z.command_topic,
+                format: z.format,
+                release,
+                holds: z.holds,
+                bounds,
+            }),
             None => check.fail(
                 format!("{key} min_c / max_c / max_step_k"),
                 (min_c, max_c, max_step_k),

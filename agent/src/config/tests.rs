@@ -221,6 +221,16 @@ fn validation_names_key_value_and_fix() {
             "minimum below its maximum",
         ),
         (
+            "a controlled zone that holds commands without a way to release them",
+            format!(
+                "{}\n[[control.zones]]\nzone = \"hall\"\ncommand_topic = \"bms/hall/setpoint/write\"\nformat = \"plain\"\nholds = true\n",
+                MINIMAL.replace("topic = \"sensors/t\"", "topic = \"sensors/t\"\nzone = \"hall\"")
+            ),
+            "control.zones[0].holds",
+            "true",
+            "give release_topic",
+        ),
+        (
             "uplink CA file missing",
             format!("{MINIMAL}\n[uplink.broker]\nhost = \"city.example\"\ntls = {{ ca_file = \"/nonexistent/ca.pem\" }}\n"),
             "uplink.broker.tls.ca_file",

@@ -15,6 +15,15 @@ use serde::{Deserialize, Serialize};
 
 /// Setpoints closer than this are the same (thermostats round to a tenth or a half degree).
 const SAME_C: f64 = 0.25;
+/// How long what the agent sent still explains a readback: a device that held it, a reading
+/// that lags a release.
+const REMEMBERED_MS: i64 = 3 * 86_400_000;
+/// The comfort watchdog trips this far below the comfort floor once the zone's week of comfort
+/// budget is spent (a sensor's noise and a thermostat's swing are not a cold zone)…
+const WATCHDOG_SLACK_K: f64 = 0.25;
+/// …and this far below it while budget is left: a flex shed or a setback may spend the budget
+/// (the safety chain bounds it), never take a zone this cold.
+const WATCHDOG_BUDGETED_K: f64 = 1.0;
 
 /// What the controller needs from config.
 #[derive(Debug, Clone)]
@@ -41,7 +50,11 @@ impl ControlConfig {
             command_ttl_ms: self.command_ttl_ms,
             flex: self.flex,
         };
-        Controller::new(settings, self.zones.iter().map(|z| (z.zone.clone(), z.bounds)), self.mode)
+        let mut c = Controller::new(settings, self.zones.iter().map(|z| (z.zone.clone(), z.bounds)), self.mode);
+        for (i, z) in self.zones.iter().enumerate() {
+            c.set_explicit_release(i, z.release.explicit());
+        }
+        c
     }
 }
 
@@ -61,8 +74,28 @@ pub enum Hold {
 pub enum Source {
     /// On `<prefix>/override/<zone>`.
     Topic,
-    /// At the thermostat: it read back a setpoint the agent did not send.
+    /// At the thermostat: it read back a setpoint the agent did not send. Only in logs written
+    /// before the agent stopped inferring overrides: such a record is never acted on.
     Thermostat,
+}
+
+/// Why the agent stopped acting on a zone by itself, until the programme's next change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StandDown {
+    /// It read back a setpoint it did not send and cannot explain from the programme.
+    Unexplained,
+    /// The zone was below the comfort floor while occupied under the agent's command.
+    Watchdog,
+}
+
+impl StandDown {
+    fn limit(self) -> Limit {
+        match self {
+            StandDown::Unexplained => Limit::Unexplained,
+            StandDown::Watchdog => Limit::Watchdog,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -95,6 +128,12 @@ struct Zone {
     over: Option<Override>,
     week: i64,
     spent_kh: f64,
+    /// The device has a release of its own (a release topic or payload).
+    explicit_release: bool,
+    /// The agent stays off the zone until then, and why.
+    stood_down: Option<(StandDown, i64)>,
+    /// What the agent sent lately, and when: a readback of one is the agent's own.
+    sent_lately: Vec<(f64, i64)>,
 }
 
 impl Zone {
@@ -128,10 +167,64 @@ pub struct Command {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "notice", rename_all = "snake_case")]
 pub enum Notice {
-    OverrideBegan { zone: String, over: Override },
-    OverrideEnded { zone: String },
-    CommandLapsed { zone: String, setpoint_c: f64, read_back_c: f64 },
-    BudgetSpent { zone: String, spent_kh: f64 },
+    OverrideBegan {
+        zone: String,
+        over: Override,
+    },
+    OverrideEnded {
+        zone: String,
+    },
+    CommandLapsed {
+        zone: String,
+        setpoint_c: f64,
+        read_back_c: f64,
+    },
+    BudgetSpent {
+        zone: String,
+        spent_kh: f64,
+    },
+    /// A readback the agent did not send and cannot explain: it stays off the zone until
+    /// `until_ms` and releases what it set.
+    Unexplained {
+        zone: String,
+        read_back_c: f64,
+        sent_c: Option<f64>,
+        programme_c: Option<f64>,
+        until_ms: i64,
+    },
+    /// The zone was below the comfort floor while occupied under the agent's command: released,
+    /// and left alone until `until_ms`.
+    WatchdogTripped {
+        zone: String,
+        temperature_c: f64,
+        floor_c: f64,
+        until_ms: i64,
+    },
+}
+
+/// Who holds a zone's setpoint now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Holder {
+    /// Its own programme (the agent commands nothing there).
+    Building,
+    /// The agent's command.
+    Agent,
+    /// A person's explicit override.
+    Person,
+}
+
+/// A zone's control state, as the page and Home Assistant show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZoneState {
+    pub zone: String,
+    pub mode: Mode,
+    pub holder: Holder,
+    /// The agent's command in force, °C.
+    pub command_c: Option<f64>,
+    /// Why the agent stays off the zone for now, if it does.
+    pub stood_down: Option<StandDown>,
+    pub budget_left_kh: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -167,6 +260,9 @@ impl Controller {
                 over: None,
                 week: i64::MIN,
                 spent_kh: 0.0,
+                explicit_release: false,
+                stood_down: None,
+                sent_lately: Vec::new(),
             })
             .collect::<Vec<Zone>>();
         let models = vec![None; zones.len()];
@@ -184,6 +280,55 @@ impl Controller {
 
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Whether zone `i`'s device has a release of its own (else it is handed back with its
+    /// programme's value, which it drops by itself).
+    pub fn set_explicit_release(&mut self, i: usize, explicit: bool) {
+        if let Some(z) = self.zones.get_mut(i) {
+            z.explicit_release = explicit;
+        }
+    }
+
+    /// Releases every zone the agent has a command in force on, because of `because` (the
+    /// agent stopping, or no longer commanding): what it set goes back to the building.
+    pub fn release_all(&mut self, now_ms: i64, because: Limit) -> StepResult {
+        let mut out = StepResult::default();
+        if self.mode == Mode::Shadow {
+            // Nothing shadowed was sent.
+            self.zones.iter_mut().for_each(|z| z.sent = None);
+            return out;
+        }
+        for i in 0..self.zones.len() {
+            self.release(i, now_ms, because, &mut out);
+        }
+        out
+    }
+
+    /// Each zone's control state, for the page and Home Assistant.
+    pub fn states(&self, now_ms: i64) -> Vec<ZoneState> {
+        let budget = self.settings.budget_kh_per_week;
+        self.zones
+            .iter()
+            .map(|z| {
+                let stood_down = z.stood_down.filter(|(_, until)| now_ms < *until);
+                let holder = match (z.over, stood_down, z.sent) {
+                    (Some(o), ..) if o.hold == Hold::HandsOff => Holder::Building,
+                    (Some(_), ..) => Holder::Person,
+                    (None, Some(_), _) => Holder::Building,
+                    (None, None, Some(_)) if self.mode == Mode::Auto => Holder::Agent,
+                    _ => Holder::Building,
+                };
+                ZoneState {
+                    zone: z.name.clone(),
+                    mode: self.mode,
+                    holder,
+                    command_c: z.sent.map(|(s, _)| s.setpoint_c).filter(|_| self.mode == Mode::Auto),
+                    stood_down: stood_down.map(|(why, _)| why),
+                    budget_left_kh: (budget - z.spent_kh).max(0.0),
+                }
+            })
+            .collect()
     }
 
     pub fn set_mode(&mut self, mode: Mode) {
@@ -339,8 +484,12 @@ impl Controller {
         out
     }
 
-    /// Restores an override recorded before a restart, without a command or a notice.
+    /// Restores an override recorded before a restart, without a command or a notice. One the
+    /// agent once inferred from a readback is not a person's word: it is left out.
     pub fn restore_override(&mut self, zone: usize, over: Override) {
+        if over.source == Source::Thermostat {
+            return;
+        }
         if let Some(z) = self.zones.get_mut(zone) {
             z.hold(over, self.settings.budget_kh_per_week);
         }
@@ -383,6 +532,10 @@ impl Controller {
             z.over = None;
             out.notices.push(Notice::OverrideEnded { zone: z.name.clone() });
         }
+        if z.stood_down.is_some_and(|(_, until)| now_ms >= until) {
+            z.stood_down = None;
+        }
+        z.sent_lately.retain(|(_, at)| now_ms - at <= REMEMBERED_MS);
         let programme_c = slot.map(|s| s.programme_c);
         let commanding = self.mode == Mode::Auto;
         let curtailed =
@@ -394,22 +547,30 @@ impl Controller {
                 out.notices.push(Notice::BudgetSpent { zone: z.name.clone(), spent_kh: z.spent_kh });
             }
         }
+        if commanding && z.over.is_none() && z.stood_down.is_none() {
+            self.watch_comfort(i, now_ms, programme_c, out);
+        }
+        let z = &mut self.zones[i];
         let Some(read_back) = z.reading.setpoint_c else { return };
         // A command takes a step to reach the thermostat and another for its reading to come
         // back: judge the readback only after both, and only on a reading of this step. Unless
-        // the agent commands, a hand on the thermostat is how the building is run, not an
-        // override.
+        // the agent commands, a hand on the thermostat is how the building is run; while it
+        // stays off a zone, there is nothing to explain.
         let settled = now_ms - z.sent_at_ms >= 2 * step_ms;
         let fresh = z.reading.setpoint_at_ms.is_some_and(|at| at >= now_ms);
-        if !settled || !fresh || z.over.is_some() || !commanding {
+        if !settled || !fresh || z.over.is_some() || z.stood_down.is_some() || !commanding {
             return;
         }
-        let expected = z.sent.map(|(s, _)| s.setpoint_c).or(programme_c);
-        let Some(expected) = expected else { return };
-        if (read_back - expected).abs() <= SAME_C {
+        // Without a programme, only what the agent sent can be explained, and then it sent
+        // something.
+        if slot.is_none() && z.sent.is_none() {
             return;
         }
-        if programme_c.is_some_and(|p| (read_back - p).abs() <= SAME_C) {
+        let near = |v: f64| (read_back - v).abs() <= SAME_C;
+        if z.sent.is_some_and(|(s, _)| near(s.setpoint_c)) {
+            return;
+        }
+        if programme_c.is_some_and(near) {
             // Back on its own programme: the thermostat dropped the command (its period
             // changed, or the command expired); the next decision sends it again.
             if let Some((s, _)) = z.sent.take() {
@@ -421,16 +582,50 @@ impl Controller {
             }
             return;
         }
+        // The programme's own levels at any hour (a BMS's optimum start, a day type it
+        // learned), and what the agent itself sent lately (a held command, a lagging release).
+        let levels = self.schedule.as_ref().map(|s| (s.programme().night_c, s.programme().occupied_c));
+        if levels.is_some_and(|(night, day)| near(night) || near(day)) || z.sent_lately.iter().any(|(v, _)| near(*v)) {
+            return;
+        }
+        // Unexplained: the agent stays off the zone and releases what it set. A device without
+        // a release of its own no longer holds the agent's command (something replaced it):
+        // handing it the programme's value would undo whoever did.
         let until_ms = self.default_until(now_ms);
         let z = &mut self.zones[i];
-        let over = Override {
-            hold: Hold::Setpoint { setpoint_c: read_back },
-            since_ms: now_ms,
+        let sent_c = z.sent.map(|(s, _)| s.setpoint_c);
+        if !z.explicit_release {
+            z.sent = None;
+        }
+        z.stood_down = Some((StandDown::Unexplained, until_ms));
+        out.notices.push(Notice::Unexplained {
+            zone: z.name.clone(),
+            read_back_c: read_back,
+            sent_c,
+            programme_c,
             until_ms,
-            source: Source::Thermostat,
-        };
-        z.hold(over, budget);
-        out.notices.push(Notice::OverrideBegan { zone: z.name.clone(), over });
+        });
+    }
+
+    /// The comfort watchdog: a zone the agent holds at or below its programme that is below the
+    /// comfort floor while occupied (past what its comfort budget allows) is released at once
+    /// and left to its programme until the next change. A command above the programme (a
+    /// person's, a preheat) is warming it: left.
+    fn watch_comfort(&mut self, i: usize, now_ms: i64, programme_c: Option<f64>, out: &mut StepResult) {
+        let floor_c = self.settings.comfort_min_c;
+        let z = &self.zones[i];
+        let Some((sent, _)) = z.sent else { return };
+        let holding_down = programme_c.is_none_or(|p| sent.setpoint_c <= p + SAME_C);
+        let budget_left = z.spent_kh < self.settings.budget_kh_per_week;
+        let slack = if budget_left { WATCHDOG_BUDGETED_K } else { WATCHDOG_SLACK_K };
+        let Some(t) = z.reading.temperature_c.filter(|t| *t < floor_c - slack) else { return };
+        if !holding_down || !z.reading.occupied {
+            return;
+        }
+        let until_ms = self.default_until(now_ms);
+        let z = &mut self.zones[i];
+        z.stood_down = Some((StandDown::Watchdog, until_ms));
+        out.notices.push(Notice::WatchdogTripped { zone: z.name.clone(), temperature_c: t, floor_c, until_ms });
     }
 
     fn week(&self, ts_ms: i64) -> i64 {
@@ -481,13 +676,31 @@ impl Controller {
             plan_c,
         };
         let hands_off = z.over.is_some_and(|o| o.hold == Hold::HandsOff);
-        let decision = if hands_off { Decision::Release { because: Limit::Override } } else { decide(&input) };
+        // A person's explicit word outranks a stand-down; the stop switch outranks both.
+        let stood_down = z.stood_down.filter(|(_, until)| now_ms < *until && z.over.is_none());
+        let decision = match stood_down {
+            _ if hands_off => Decision::Release { because: Limit::Override },
+            Some((why, _)) if !input.stopped => Decision::Release { because: why.limit() },
+            _ => decide(&input),
+        };
+        // While people are in, the agent's own command never goes below comfort (nor below the
+        // programme, where that is lower): the rate limits may hold a rise back, and then the
+        // programme does better. A person's explicit word is theirs.
+        let floor_c = slot.filter(|s| s.occupied).map(|s| self.settings.comfort_min_c.min(s.programme_c));
+        let decision = match decision {
+            Decision::Command { setpoint_c, limits }
+                if !limits.contains(&Limit::Override) && floor_c.is_some_and(|f| setpoint_c < f - 0.01) =>
+            {
+                Decision::Release { because: Limit::ComfortFloor }
+            }
+            d => d,
+        };
         // Most steps change nothing: settle that before working out an expiry.
         let idle = match &decision {
             Decision::Command { setpoint_c, .. } => z.sent.is_some_and(|(s, lapses)| {
                 (s.setpoint_c - setpoint_c).abs() < 0.01 && now_ms + self.settings.step_ms < lapses
             }),
-            Decision::Release { .. } => z.sent.is_none() || programme_c.is_none(),
+            Decision::Release { .. } => z.sent.is_none() || (programme_c.is_none() && !z.explicit_release),
         };
         if idle {
             if matches!(decision, Decision::Release { .. }) {
@@ -524,18 +737,43 @@ impl Controller {
                 // recorded once.
                 z.sent = Some((Sent { setpoint_c, at_ms }, expires_ms));
                 z.sent_at_ms = now_ms;
-            }
-            Decision::Release { because } => {
-                // Hand back once: the programme's own value, which the thermostat then keeps
-                // following by itself.
-                if let (Some(_), Some(p)) = (z.sent.take(), programme_c) {
-                    out.commands.push(command(p, vec![because], true));
-                    z.sent_at_ms = now_ms;
+                if !shadow && z.sent_lately.last().is_none_or(|(v, _)| (v - setpoint_c).abs() >= 0.01) {
+                    z.sent_lately.push((setpoint_c, now_ms));
                 }
             }
+            Decision::Release { because } => self.release(i, now_ms, because, out),
         }
+    }
+
+    /// Hands zone `i` back once, if the agent has a command in force there: by the device's
+    /// own release, or (a device that drops commands by itself) its programme's value.
+    fn release(&mut self, i: usize, now_ms: i64, because: Limit, out: &mut StepResult) {
+        let slot = self.slot(now_ms);
+        let shadow = self.mode == Mode::Shadow;
+        let z = &mut self.zones[i];
+        let programme_c = slot.map(|s| s.programme_c).or(z.reading.setpoint_c);
+        let Some((sent, _)) = z.sent.take() else { return };
+        if programme_c.is_none() && !z.explicit_release {
+            return;
+        }
+        out.commands.push(Command {
+            zone: z.name.clone(),
+            setpoint_c: programme_c.unwrap_or(sent.setpoint_c),
+            expires_ms: now_ms,
+            plan_c: None,
+            programme_c,
+            phase: None,
+            event: None,
+            limits: vec![because],
+            release: true,
+            shadow,
+        });
+        z.sent_at_ms = now_ms;
     }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod randomised;

@@ -12,6 +12,7 @@ use super::log::Kind;
 use super::outdoor::OutdoorDay;
 use super::points::{Field, PointMap, Tapped};
 use super::request::{parse_mode, parse_override, Ask, OverrideAsk, Request};
+use super::safety::Limit;
 use super::settle::Settlement;
 use super::shadow::DayComparison;
 use super::watch::Watches;
@@ -37,6 +38,10 @@ pub(crate) enum Input {
     /// The advisor's new programme, accepted changes and models (`None`: nothing to build on).
     Basis {
         basis: Option<Basis>,
+        now_ms: i64,
+    },
+    /// The agent is stopping: whatever it set goes back to the building.
+    Stop {
         now_ms: i64,
     },
 }
@@ -76,6 +81,11 @@ impl ControlCore {
 
     pub(crate) fn mode(&self) -> Mode {
         self.controller.mode()
+    }
+
+    /// Each commanded zone's control state at `now_ms`.
+    pub(crate) fn states(&self, now_ms: i64) -> Vec<super::controller::ZoneState> {
+        self.controller.states(now_ms)
     }
 
     pub(crate) fn points(&self) -> &PointMap {
@@ -133,6 +143,10 @@ impl ControlCore {
                     self.adopt(b);
                 }
                 self.decide_again(now_ms, &mut effects);
+            }
+            Input::Stop { now_ms } => {
+                let result = self.controller.release_all(now_ms, Limit::Shutdown);
+                effect::of_decision(&result, &self.settings.control.zones, now_ms, &mut effects);
             }
         }
         effects
@@ -199,10 +213,15 @@ impl ControlCore {
             }
             Ask::Mode(payload) => match parse_mode(&payload) {
                 Ok(r) => {
-                    self.controller.set_mode(r.mode);
                     let why = format!("mode set to {:?}", r.mode).to_lowercase();
                     tracing::info!(mode = ?r.mode, by = r.by, "control: {why}");
                     record(effects, Kind::Mode, None, now_ms, why, json!({ "mode": r.mode, "by": r.by }));
+                    // Leaving auto (for advise or shadow), what the agent set goes back first.
+                    if self.controller.mode() == Mode::Auto && r.mode != Mode::Auto {
+                        let result = self.controller.release_all(now_ms, Limit::StopSwitch);
+                        effect::of_decision(&result, &self.settings.control.zones, now_ms, effects);
+                    }
+                    self.controller.set_mode(r.mode);
                     self.decide_again(now_ms, effects);
                 }
                 Err(e) => tracing::warn!(error = %e, "control: mode refused"),

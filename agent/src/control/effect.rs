@@ -3,7 +3,7 @@
 //! report, a refusal to count. The core returns them; the shell's outlet carries them out. Here
 //! too the sentences each record gives as its reason.
 
-use super::actuate::payload;
+use super::actuate::{payload, release};
 use super::controller::{Command, Notice, StepResult};
 use super::log::Kind;
 use super::safety::Limit;
@@ -82,8 +82,15 @@ pub(crate) fn of_decision(result: &StepResult, zones: &[ControlZone], now_ms: i6
     for c in &result.commands {
         let Some(z) = zones.iter().find(|z| z.zone == c.zone) else { continue };
         if !c.shadow {
-            let payload = payload(z.format, c.setpoint_c, c.expires_ms);
-            effects.push(Effect::Send { topic: z.command_topic.clone(), payload: payload.into() });
+            if c.release {
+                // A device that holds is released, never handed a value.
+                if let Some((topic, payload)) = release(z, c.programme_c, c.expires_ms) {
+                    effects.push(Effect::Send { topic, payload: payload.into() });
+                }
+            } else {
+                let payload = payload(z.format, c.setpoint_c, c.expires_ms);
+                effects.push(Effect::Send { topic: z.command_topic.clone(), payload: payload.into() });
+            }
         }
         let kind = if c.release { Kind::Release } else { Kind::Command };
         record(effects, kind, Some(&c.zone), now_ms, why(c), c);
@@ -125,13 +132,50 @@ fn notice(n: &Notice) -> (Kind, &str, String) {
             zone,
             format!("{spent_kh:.2} K·h below comfort this week: no more curtailment there until Monday"),
         ),
+        Notice::Unexplained { zone, read_back_c, sent_c, programme_c, until_ms } => (
+            Kind::Unexplained,
+            zone,
+            format!(
+                "reads back {read_back_c:.1} °C, which the agent did not send ({}) and the programme does not hold ({}): released, left to the building until {}",
+                sent_c.map_or("nothing in force".to_string(), |c| format!("{c:.1} °C in force")),
+                programme_c.map_or("unknown".to_string(), |c| format!("{c:.1} °C now")),
+                crate::clock::iso(*until_ms)
+            ),
+        ),
+        Notice::WatchdogTripped { zone, temperature_c, floor_c, until_ms } => (
+            Kind::WatchdogTripped,
+            zone,
+            format!(
+                "{temperature_c:.1} °C while occupied, below the comfort floor of {floor_c:.1} °C under the agent's command: released, left to the building until {}",
+                crate::clock::iso(*until_ms)
+            ),
+        ),
+    }
+}
+
+/// Why a zone was released, in words.
+fn released_because(limit: Limit) -> &'static str {
+    match limit {
+        Limit::StopSwitch => "the agent no longer commands (advise or shadow)",
+        Limit::Override => "a person said hands off",
+        Limit::ModelGate => "the models fail their quality gate",
+        Limit::NoPlan | Limit::PlanNotFinite => "the schedule asks what the programme holds",
+        Limit::Unexplained => "a setpoint read back that the agent did not send",
+        Limit::Watchdog => "below comfort while occupied",
+        Limit::Shutdown => "the agent is stopping",
+        Limit::ComfortFloor => "a command would be below comfort while occupied",
+        Limit::ComfortBudget | Limit::MinInterval | Limit::MaxStep | Limit::Range => "the safety chain",
     }
 }
 
 /// A command's reasons in a sentence.
 fn why(c: &Command) -> String {
+    if c.release {
+        let because = c.limits.first().map_or(String::new(), |l| format!(": {}", released_because(*l)));
+        let shadow = if c.shadow { " (shadow: not sent)" } else { "" };
+        return format!("released to the building's own programme{because}{shadow}");
+    }
     let base = match (&c.event, c.phase) {
-        _ if c.release => "handed back to the thermostat's own programme".to_string(),
         _ if c.limits.contains(&Limit::Override) => "a person's override".to_string(),
         (Some(event), Some(phase)) => format!("flex event {event}: {}", phase.name()),
         _ => match c.programme_c {
@@ -175,12 +219,18 @@ mod tests {
     fn a_decision_records_its_notices_then_sends_and_records_each_command_unless_shadowed() {
         // Given a zone commanded in the plain dialect
         let bounds = Bounds::new(12.0, 24.0, 4.0, 0).expect("bounds");
-        let zones =
-            [ControlZone { zone: "a".into(), command_topic: "trv/a/set".into(), format: CommandFormat::Plain, bounds }];
+        let zones = [ControlZone {
+            zone: "a".into(),
+            command_topic: "trv/a/set".into(),
+            format: CommandFormat::Plain,
+            release: crate::config::control::Release::ProgrammeValue,
+            holds: false,
+            bounds,
+        }];
         let cases = [
             ("a command", command("a", false, false), vec!["send trv/a/set 17", "command"]),
             ("a shadowed command", command("a", true, false), vec!["command"]),
-            ("a hand-back", command("a", false, true), vec!["send trv/a/set 17", "release"]),
+            ("a hand-back", command("a", false, true), vec!["send trv/a/set 20", "release"]),
             ("a zone not configured", command("b", false, false), vec![]),
         ];
         for (name, c, then) in cases {

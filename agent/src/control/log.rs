@@ -43,6 +43,10 @@ pub enum Kind {
     FlexCancelled,
     Mode,
     DayCompared,
+    /// A readback the agent did not send and cannot explain: it released the zone and stays off.
+    Unexplained,
+    /// The comfort watchdog released a zone below comfort while occupied.
+    WatchdogTripped,
 }
 
 impl Kind {
@@ -62,6 +66,8 @@ impl Kind {
             Kind::FlexCancelled => "flex_cancelled",
             Kind::Mode => "mode",
             Kind::DayCompared => "day_compared",
+            Kind::Unexplained => "unexplained",
+            Kind::WatchdogTripped => "watchdog_tripped",
         }
     }
 }

@@ -4,7 +4,7 @@
 //! message the link drops costs that message.
 
 use super::effect::{Effect, Record};
-use super::log::ControlLog;
+use super::log::{ControlLog, Kind};
 use super::settle::Settlement;
 use crate::mqtt::publisher::Publish;
 use crate::shared::Shared;
@@ -45,9 +45,17 @@ impl<P: Publish> Outlet<P> {
         }
     }
 
-    /// Appends to the log, then publishes the record as the log numbered it.
+    /// Appends to the log, then publishes the record as the log numbered it. What the agent
+    /// does to the building (a command, a release, an unexplained readback, a watchdog trip)
+    /// is also an INFO line and a count by zone and kind.
     async fn record(&self, r: Record) {
         let Record { kind, zone, ts_ms, why, detail } = r;
+        let acts = matches!(kind, Kind::Command | Kind::Release | Kind::Unexplained | Kind::WatchdogTripped);
+        let shadowed = detail.get("shadow").and_then(serde_json::Value::as_bool) == Some(true);
+        if let (true, false, Some(zone)) = (acts, shadowed, zone.as_deref()) {
+            tracing::info!(zone, kind = kind.name(), at = crate::clock::iso(ts_ms), "control: {why}");
+            self.stats.control_action(zone, kind.name());
+        }
         match self.log.try_with(move |l| l.append(kind, zone.as_deref(), ts_ms, &why, detail)).await {
             Ok(record) => {
                 self.publisher.publish(&self.decisions, record.to_string().into());

@@ -58,6 +58,14 @@ pub enum Limit {
     MinInterval,
     MaxStep,
     Range,
+    /// A readback the agent did not send and cannot explain: it stays off the zone.
+    Unexplained,
+    /// The comfort watchdog: the zone was below comfort while occupied.
+    Watchdog,
+    /// The agent is stopping.
+    Shutdown,
+    /// The command would be below comfort while people are in: the programme holds instead.
+    ComfortFloor,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

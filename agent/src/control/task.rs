@@ -13,6 +13,7 @@ use super::steps::StepClock;
 use crate::advisor::Basis;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::control::controller::ZoneState;
 use crate::mqtt::mailbox::Requests;
 use crate::mqtt::publisher::Publish;
 use crate::mqtt::Publisher;
@@ -34,6 +35,8 @@ pub struct ControlTask<P = Publisher> {
     /// Where settled events go for the city's flex reports, when the site has an uplink.
     pub settlements: Option<mpsc::Sender<Settlement>>,
     pub pulse: Pulse,
+    /// Where each zone's control state goes after each decision (the page, Home Assistant).
+    pub states: Option<watch::Sender<Vec<ZoneState>>>,
 }
 
 impl<P: Publish> ControlTask<P> {
@@ -54,7 +57,11 @@ impl<P: Publish> ControlTask<P> {
         let mut advisor_gone = false;
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => break,
+                _ = cancel.cancelled() => {
+                    // Before the link goes: what the agent set goes back to the building.
+                    shell.stop().await;
+                    break;
+                }
                 message = requests.recv() => match message {
                     Some(request) => {
                         let _busy = pulse.busy();
@@ -91,6 +98,7 @@ pub(crate) struct Shell<P> {
     steps: StepClock,
     outlet: Outlet<P>,
     clock: Clock,
+    states: Option<watch::Sender<Vec<ZoneState>>>,
 }
 
 impl<P: Publish> Shell<P> {
@@ -117,7 +125,7 @@ impl<P: Publish> Shell<P> {
             stats: task.stats,
             settlements: task.settlements,
         };
-        Self { core, steps, outlet, clock: task.clock }
+        Self { core, steps, outlet, clock: task.clock, states: task.states }
     }
 
     /// A request from the mailbox, at the agent's now.
@@ -141,8 +149,19 @@ impl<P: Publish> Shell<P> {
         self.carry_out(Input::Basis { basis, now_ms }).await;
     }
 
+    /// The agent is stopping: every zone it commands is released.
+    pub(crate) async fn stop(&mut self) {
+        let now_ms = self.clock.now_ms();
+        self.carry_out(Input::Stop { now_ms }).await;
+    }
+
     async fn carry_out(&mut self, input: Input) {
+        // A reading alone decides nothing: the state is said after decisions only.
+        let decides = !matches!(input, Input::Reading(_));
         self.outlet.carry_out(self.core.handle(input)).await;
+        if let (true, Some(states)) = (decides, &self.states) {
+            states.send_replace(self.core.states(self.clock.now_ms()));
+        }
     }
 }
 

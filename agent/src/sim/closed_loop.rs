@@ -6,10 +6,11 @@
 use super::emulator::{Emulator, Truth};
 use crate::config::control::CommandFormat;
 use crate::control::actuate::payload;
-use crate::control::controller::{Controller, ZoneReading};
+use crate::control::controller::{Controller, Notice, ZoneReading};
 use crate::control::event::Change;
 use crate::control::forecast::Forecast;
 use crate::control::kpi::{Kpis, ZoneStep};
+use crate::control::safety::Limit;
 use sobre_models::emulator::EmulatorError;
 use std::time::Instant;
 
@@ -28,6 +29,13 @@ pub struct LoopOutcome {
     /// From what the devices read (the agent's view); the truth's discomfort is the emulator's.
     pub kpis: Kpis,
     pub commands: u64,
+    /// Releases sent on the devices' release topics (a BMS's), and the zones whose device still
+    /// held a command of the agent's at the end.
+    pub releases: u64,
+    pub held_at_end: usize,
+    /// What the controller noticed: readbacks it could not explain, watchdog trips.
+    pub unexplained: Vec<Notice>,
+    pub watchdog_trips: u64,
     pub refused_requests: Vec<String>,
     /// What the controller expected of each request when it took it.
     pub forecasts: Vec<Forecast>,
@@ -43,6 +51,14 @@ pub fn run(
     steps: u64,
 ) -> Result<LoopOutcome, EmulatorError> {
     let topics: Vec<String> = emulator.topics().zones.iter().map(|z| z.command.clone()).collect();
+    // A BMS holds a command until released on its release topic; a TRV drops it by itself.
+    let release_topics: Vec<Option<String>> = emulator.topics().zones.iter().map(|z| z.release.clone()).collect();
+    if let Some(c) = controller.as_mut() {
+        for (i, t) in release_topics.iter().enumerate() {
+            c.set_explicit_release(i, t.is_some());
+        }
+    }
+    let (mut releases, mut unexplained, mut watchdog_trips) = (0u64, Vec::new(), 0u64);
     let zones = emulator.settings().zones.len();
     let step_h = emulator.settings().step_s / 3600.0;
     let comfort = emulator.settings().comfort;
@@ -89,8 +105,20 @@ pub fn run(
                 days.extend(c.day_ahead(r.ts_ms, 24, mean).map(|f| (r.ts_ms, f)));
             }
             let decided = c.step(r.ts_ms);
+            for n in &decided.notices {
+                match n {
+                    Notice::Unexplained { .. } => unexplained.push(n.clone()),
+                    Notice::WatchdogTripped { .. } => watchdog_trips += 1,
+                    _ => {}
+                }
+            }
             for command in decided.commands.iter().filter(|c| !c.shadow) {
                 if let Some(i) = c.zone_index(&command.zone) {
+                    if let (true, Some(release)) = (command.release, &release_topics[i]) {
+                        emulator.handle(release, b"");
+                        releases += 1;
+                        continue;
+                    }
                     emulator.handle(
                         &topics[i],
                         payload(CommandFormat::Zigbee2mqtt, command.setpoint_c, command.expires_ms).as_bytes(),
@@ -106,11 +134,25 @@ pub fn run(
         power_kw.push((r.ts_ms, r.heating_w / 1000.0));
         emulator.step()?;
     }
+    // The agent stops: what it set goes back to the building.
+    if let Some(c) = controller.as_mut() {
+        for command in c.release_all(emulator.now_ms(), Limit::Shutdown).commands {
+            if let Some(release) = c.zone_index(&command.zone).and_then(|i| release_topics[i].as_ref()) {
+                emulator.handle(release, b"");
+                releases += 1;
+            }
+        }
+    }
+    let held_at_end = emulator.truth().zones.iter().filter(|z| z.commanded).count();
     Ok(LoopOutcome {
         truth: emulator.truth().clone(),
         power_kw,
         kpis,
         commands,
+        releases,
+        held_at_end,
+        unexplained,
+        watchdog_trips,
         refused_requests: refused,
         forecasts,
         days,

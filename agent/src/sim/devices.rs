@@ -349,7 +349,8 @@ pub fn agent_points(s: &SimSettings, topics: &Topics) -> String {
     }
     point(&mut out, "outdoor_temp", "outdoor_temperature", None, &topics.weather, json("/temperature", "°C"), "");
     point(&mut out, "solar", "solar_irradiance", None, &topics.weather, json("/ghi", "W/m²"), "");
-    // A BMS takes a plain number; releasing it is not the agent's yet (it writes, the BMS holds).
+    // A BMS takes a plain number and holds it until released on its release topic; the
+    // thermostats drop a command at their programme's next period.
     let format = match s.zone_style {
         ZoneStyle::Zigbee2mqtt => "zigbee2mqtt",
         ZoneStyle::Generic => "json",
@@ -358,9 +359,13 @@ pub fn agent_points(s: &SimSettings, topics: &Topics) -> String {
     for (z, t) in s.zones.iter().zip(&topics.zones) {
         let _ = writeln!(
             out,
-            "[[control.zones]]\nzone = \"{}\"\ncommand_topic = \"{}\"\nformat = \"{format}\"\n",
+            "[[control.zones]]\nzone = \"{}\"\ncommand_topic = \"{}\"\nformat = \"{format}\"",
             z.name, t.command
         );
+        let _ = match &t.release {
+            Some(release) => writeln!(out, "release_topic = \"{release}\"\nholds = true\n"),
+            None => writeln!(out, "holds = false\n"),
+        };
     }
     out
 }
@@ -462,6 +467,14 @@ mod tests {
         // And the BMS's write topic is where the emulator takes a plain number
         let zone = &settings.control.zones[0];
         assert_eq!(zone.command_topic, "bms/mairie-demo/open-plan/setpoint/write");
+        assert!(zone.holds, "the BMS holds what it is written");
+        assert_eq!(
+            zone.release,
+            crate::config::control::Release::Publish {
+                topic: "bms/mairie-demo/open-plan/setpoint/release".into(),
+                payload: String::new()
+            }
+        );
     }
 
     #[test]

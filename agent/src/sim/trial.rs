@@ -69,6 +69,24 @@ pub struct ShedTrial {
     pub settlement: Option<Settlement>,
 }
 
+/// The agent in `auto` on a building against the building left alone: what it costs, whether
+/// it read the building's own programme as a person, and whether it left anything held.
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoTrial {
+    pub baseline_kwh: f64,
+    pub controlled_kwh: f64,
+    /// K·h outside the band while occupied, the worst zone over the trial, each run.
+    pub baseline_worst_zone_kh: f64,
+    pub controlled_worst_zone_kh: f64,
+    pub commands: u64,
+    pub releases: u64,
+    /// Zones whose device still held a command of the agent's once it stopped.
+    pub held_at_end: usize,
+    /// Readbacks the agent could not explain (each a reason to stay off a zone), as recorded.
+    pub unexplained: Vec<String>,
+    pub watchdog_trips: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TrialError {
     #[error(transparent)]
@@ -101,15 +119,53 @@ fn loop_run(
     learned: Learned,
     requests: &[Request],
 ) -> Result<LoopOutcome, TrialError> {
+    gated_run(s, control, true, learned, requests)
+}
+
+/// As `loop_run`, with the models passing their quality gate or not.
+fn gated_run(
+    s: &SimSettings,
+    control: Option<(&ControlConfig, &Schedule, Mode)>,
+    gate: bool,
+    learned: Learned,
+    requests: &[Request],
+) -> Result<LoopOutcome, TrialError> {
     let controller = control.map(|(c, schedule, mode)| {
         let mut controller = c.controller(s.timezone, s.comfort.min_c);
         controller.set_models(learned.zone_models, learned.kw_per_demand);
         // A trial sets its own mode, whatever the site's.
         controller.set_mode(mode);
-        controller.set_schedule(Some(schedule.clone()), true);
+        controller.set_schedule(Some(schedule.clone()), gate);
         controller
     });
     Ok(closed_loop::run(super::Emulator::new(s.clone())?, controller, requests, s.steps)?)
+}
+
+/// `days` from `first_day` with the agent in `auto` under `schedule`, its models passing their
+/// gate or not, against the building's own programme.
+pub fn auto(
+    building: &SimSettings,
+    control: &ControlConfig,
+    schedule: &Schedule,
+    gate: bool,
+    first_day: NaiveDate,
+    days: u32,
+) -> Result<AutoTrial, TrialError> {
+    let s = starting(building, first_day, days)?;
+    let baseline = gated_run(&s, None, gate, Learned::default(), &[])?;
+    let controlled = gated_run(&s, Some((control, schedule, Mode::Auto)), gate, Learned::default(), &[])?;
+    let worst = |t: &Truth| t.zones.iter().map(|z| z.discomfort_kh).fold(0.0, f64::max);
+    Ok(AutoTrial {
+        baseline_kwh: baseline.truth.plant_kwh,
+        controlled_kwh: controlled.truth.plant_kwh,
+        baseline_worst_zone_kh: worst(&baseline.truth),
+        controlled_worst_zone_kh: worst(&controlled.truth),
+        commands: controlled.commands,
+        releases: controlled.releases,
+        held_at_end: controlled.held_at_end,
+        unexplained: controlled.unexplained.iter().map(|n| format!("{n:?}")).collect(),
+        watchdog_trips: controlled.watchdog_trips,
+    })
 }
 
 fn per_week(truth: &Truth, days: u32) -> (f64, f64) {

@@ -21,6 +21,8 @@ struct Scrape {
     blocked: Vec<(&'static str, i64)>,
     /// (zone, source, confidence) of the advisor's latest run.
     occupancy: Vec<(String, &'static str, f64)>,
+    /// (zone, kind, count) of control's actions on the building.
+    control: Vec<(String, &'static str, u64)>,
 }
 
 impl Collector for Scrape {
@@ -103,11 +105,20 @@ impl Collector for Scrape {
             ConstGauge::new(*confidence)
                 .encode(family.encode_family(&[("zone", zone.as_str()), ("source", *source)])?)?;
         }
+        let mut family = encoder.encode_descriptor(
+            "sobre_control_actions",
+            "what control did to the building, per zone and kind (command, release, unexplained, watchdog_tripped)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (zone, kind, n) in &self.control {
+            ConstCounter::new(*n).encode(family.encode_family(&[("zone", zone.as_str()), ("kind", *kind)])?)?;
+        }
         Ok(())
     }
 }
 
-pub fn render(stats: &Snapshot, advisor: &AdvisorState) -> String {
+pub fn render(stats: &Snapshot, advisor: &AdvisorState, control: Vec<(String, &'static str, u64)>) -> String {
     let by_status = Status::ALL
         .iter()
         .map(|s| (s.name(), advisor.current.iter().filter(|c| c.status == *s).count() as i64))
@@ -118,7 +129,7 @@ pub fn render(stats: &Snapshot, advisor: &AdvisorState) -> String {
         .collect();
     let occupancy = advisor.occupancy.iter().map(|z| (z.zone.clone(), z.source.name(), z.confidence)).collect();
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Scrape { stats: *stats, by_status, blocked, occupancy }));
+    registry.register_collector(Box::new(Scrape { stats: *stats, by_status, blocked, occupancy, control }));
     let mut out = String::new();
     if let Err(e) = text::encode(&mut out, &registry) {
         tracing::error!(error = %e, "cannot encode the metrics");
@@ -141,9 +152,13 @@ mod tests {
             ..Snapshot::default()
         };
         // When /metrics is rendered
-        let text = render(&stats, &AdvisorState::default());
+        // and control that commanded a zone twice, then released it on an unexplained readback
+        let control = vec![("north".to_string(), "command", 2), ("north".to_string(), "unexplained", 1)];
+        let text = render(&stats, &AdvisorState::default(), control);
         // Then each is there, with its value
         for line in [
+            "sobre_control_actions_total{zone=\"north\",kind=\"command\"} 2",
+            "sobre_control_actions_total{zone=\"north\",kind=\"unexplained\"} 1",
             "sobre_requests_dropped_total 7",
             "sobre_publish_refused_total 2",
             "sobre_records_unreadable_total 3",
@@ -171,7 +186,7 @@ mod tests {
         }];
         // When /metrics is rendered
         let state = AdvisorState { blocked: blocked.to_vec(), occupancy, ..AdvisorState::default() };
-        let text = render(&Snapshot::default(), &state);
+        let text = render(&Snapshot::default(), &state, Vec::new());
         // Then each code has its gauge: the causes that apply count, the others read 0; and the
         // zone's occupancy confidence is labelled with its source
         let table = [

@@ -53,6 +53,8 @@ pub struct Web {
     pub stats: Arc<Stats>,
     /// The advisor's control channel; `None` where no advisor runs (the demo's `--serve`).
     pub decisions: Option<Arc<Mailbox<DecisionRequest>>>,
+    /// Each commanded zone's control state, as control last said; `None` without control.
+    pub control: Option<tokio::sync::watch::Receiver<Vec<crate::control::controller::ZoneState>>>,
 }
 
 impl Web {
@@ -96,7 +98,8 @@ async fn index(State(web): State<Web>, headers: HeaderMap) -> Response {
     let settings = web.settings.clone();
     let glance = web.reader.try_with(move |r| r.glance(&settings)).await;
     match glance {
-        Ok(g) => {
+        Ok(mut g) => {
+            g.control = web.control.as_ref().map(|c| c.borrow().clone()).unwrap_or_default();
             ([(header::SET_COOKIE, token.cookie())], Html(page::render(&g, &web.settings, &token))).into_response()
         }
         Err(e) => failed(&e),
@@ -107,7 +110,7 @@ async fn metrics_text(State(web): State<Web>) -> Response {
     let counts = web.reader.try_with(|r| r.recommendations()).await;
     match counts {
         Ok(state) => {
-            let body = metrics::render(&web.stats.snapshot(), &state);
+            let body = metrics::render(&web.stats.snapshot(), &state, web.stats.control_actions());
             ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
         }
         Err(e) => failed(&e),

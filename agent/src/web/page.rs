@@ -35,6 +35,7 @@ pub fn render(g: &Glance, settings: &Settings, token: &Token) -> String {
     );
     glance(&mut html, g, settings);
     recommendations(&mut html, g, token);
+    control(&mut html, g);
     ledger(&mut html, g, settings);
     models(&mut html, g);
     points(&mut html, g, settings);
@@ -195,6 +196,40 @@ fn occupancy(html: &mut String, g: &Glance) {
         );
     }
     html.push_str("</ul></div>");
+}
+
+/// Each commanded zone: the mode, who holds its setpoint, the agent's command, the budget left.
+fn control(html: &mut String, g: &Glance) {
+    if g.control.is_empty() {
+        return;
+    }
+    html.push_str("<h2 id=\"control\">Control</h2><table><tr><th>zone</th><th>mode</th><th>held by</th><th class=\"n\">agent's command</th><th class=\"n\">comfort budget left</th></tr>");
+    for z in &g.control {
+        let mode = match z.mode {
+            crate::config::control::Mode::Advise => "advise",
+            crate::config::control::Mode::Shadow => "shadow",
+            crate::config::control::Mode::Auto => "auto",
+        };
+        let holder = match (z.holder, z.stood_down) {
+            (_, Some(crate::control::controller::StandDown::Unexplained)) => {
+                "the building (the agent stays off: a setpoint it did not send)"
+            }
+            (_, Some(crate::control::controller::StandDown::Watchdog)) => {
+                "the building (the agent stays off: below comfort while occupied)"
+            }
+            (crate::control::controller::Holder::Building, None) => "the building's programme",
+            (crate::control::controller::Holder::Agent, None) => "the agent",
+            (crate::control::controller::Holder::Person, None) => "a person's override",
+        };
+        let command = z.command_c.map_or_else(|| "—".to_string(), |c| format!("{c:.1} °C"));
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{mode}</td><td>{holder}</td><td class=\"n\">{command}</td><td class=\"n\">{:.2} K·h</td></tr>",
+            esc(&z.zone),
+            z.budget_left_kh
+        );
+    }
+    html.push_str("</table>");
 }
 
 fn ledger(html: &mut String, g: &Glance, settings: &Settings) {

@@ -57,6 +57,7 @@ fn fixture() -> Fixture {
         settings: Arc::new(settings),
         stats: Arc::new(Stats::default()),
         decisions: Some(Arc::new(decisions)),
+        control: None,
     };
     Fixture { router: web.router(Hosts::new(page.listen, &page.hosts)), advisor, _dir: dir }
 }
@@ -309,6 +310,14 @@ fn esc_covers_the_five_characters_markup_gives_meaning_to() {
 
 /// A glance whose every name is an attempt at markup.
 fn hostile_glance() -> Glance {
+    let control = vec![crate::control::controller::ZoneState {
+        zone: "<script>alert(1)</script>".into(),
+        mode: crate::config::control::Mode::Auto,
+        holder: crate::control::controller::Holder::Agent,
+        command_c: Some(19.5),
+        stood_down: None,
+        budget_left_kh: 0.5,
+    }];
     let days = (0..3).map(|i| Day { start_ms: i * 86_400_000, metered_kwh: 10.0 + i as f64, baseline: None }).collect();
     Glance {
         site: "gym</code><script>alert(1)</script>".into(),
@@ -346,6 +355,7 @@ fn hostile_glance() -> Glance {
             rejected: 0,
             stale: false,
         }],
+        control,
     }
 }
 
@@ -373,6 +383,41 @@ fn a_hostile_point_id_is_escaped_in_the_page_and_its_chart() {
     let svg = chart::daily(HOSTILE_ID, &hostile_glance().energy[0].days, |_| r#"6"><script>x</script>"#.into());
     assert_inert(&svg);
     assert!(svg.contains("<title>6&quot;&gt;&lt;script&gt;x&lt;/script&gt;: 10 kWh metered</title>"), "{svg}");
+}
+
+#[test]
+fn the_page_shows_each_commanded_zones_control_state() {
+    // Given a zone the agent commands at 19.5 °C, a zone it stays off after a setpoint it did not
+    // send, and one a person holds
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut g = hostile_glance();
+    let zone = g.control[0].clone();
+    g.control = vec![
+        crate::control::controller::ZoneState { zone: "hall".into(), ..zone.clone() },
+        crate::control::controller::ZoneState {
+            zone: "office".into(),
+            holder: crate::control::controller::Holder::Building,
+            command_c: None,
+            stood_down: Some(crate::control::controller::StandDown::Unexplained),
+            ..zone.clone()
+        },
+        crate::control::controller::ZoneState {
+            zone: "class".into(),
+            holder: crate::control::controller::Holder::Person,
+            command_c: Some(22.0),
+            ..zone
+        },
+    ];
+    // When the page is rendered
+    let html = page::render(&g, &settings_in(&dir), &Token::mint().expect("randomness"));
+    // Then each zone's row says its mode, who holds it, the agent's command and the budget left
+    for row in [
+        "<tr><td>hall</td><td>auto</td><td>the agent</td><td class=\"n\">19.5 °C</td><td class=\"n\">0.50 K·h</td></tr>",
+        "<tr><td>office</td><td>auto</td><td>the building (the agent stays off: a setpoint it did not send)</td><td class=\"n\">—</td>",
+        "<tr><td>class</td><td>auto</td><td>a person's override</td><td class=\"n\">22.0 °C</td>",
+    ] {
+        assert!(html.contains(row), "{row}");
+    }
 }
 
 #[test]

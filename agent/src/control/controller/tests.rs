@@ -69,21 +69,113 @@ fn the_schedule_is_commanded_once_kept_while_the_thermostat_holds_it_and_sent_ag
 }
 
 #[test]
-fn a_setpoint_the_agent_did_not_send_is_a_person_and_wins_until_the_next_period() {
-    // Given the night setback in force
+fn a_setpoint_the_agent_did_not_send_and_cannot_explain_stands_it_down_without_sending_a_value() {
+    // (device, what the agent sends when it stands down)
+    let table =
+        [("a TRV that drops commands", false, vec![]), ("a BMS point that holds them", true, vec![(19.0, true)])];
+    for (device, explicit_release, then) in table {
+        // Given the night setback in force
+        let mut c = controller(Mode::Auto);
+        c.set_explicit_release(0, explicit_release);
+        c.observe(0, reading(19.0, 19.0, false));
+        c.step(monday(21, 0));
+        // When the device reads back 22 °C: neither the command, nor the programme's levels
+        c.observe(0, reading(17.0, 22.0, false));
+        let r = c.step(monday(21, 30));
+        // Then it is unexplained: the agent stays off the zone until the schedule's next change
+        // (04:30), and sends no value because of it; a device that holds is released
+        let [Notice::Unexplained { read_back_c, until_ms, .. }] = r.notices.as_slice() else {
+            panic!("{device}: {r:?}")
+        };
+        assert_eq!((*read_back_c, *until_ms), (22.0, monday(4, 30) + 86_400_000), "{device}");
+        let got: Vec<(f64, bool)> = r.commands.iter().map(|c| (c.setpoint_c, c.release)).collect();
+        assert_eq!(got, then, "{device}");
+        // And nothing more is sent while it stays off, nor is the comfort budget spent
+        c.observe(0, reading(17.0, 22.0, false));
+        assert!(c.step(monday(22, 0)).commands.is_empty(), "{device}");
+        assert_eq!(c.spent_kh(), [("class-1".to_string(), 0.0)], "{device}");
+        assert_eq!(c.states(monday(22, 0))[0].stood_down, Some(StandDown::Unexplained), "{device}");
+    }
+}
+
+#[test]
+fn the_programmes_own_levels_and_the_agents_own_commands_are_never_unexplained() {
+    // (what the device reads back at 03:00, while the agent holds the 16 °C setback)
+    let table = [
+        ("an early start: the programme's day level before its usual start", 21.0),
+        ("the programme's night level", 19.0),
+        ("the agent's own command, still held", 16.0),
+        ("a command the agent sent earlier, read late", 17.0),
+    ];
+    for (case, read_back) in table {
+        let mut c = controller(Mode::Auto);
+        c.set_explicit_release(0, true);
+        c.observe(0, reading(19.0, 19.0, false));
+        c.step(monday(21, 0));
+        c.zones[0].sent_lately.push((17.0, monday(21, 0)));
+        c.observe(0, reading(17.0, read_back, false));
+        let r = c.step(monday(3, 0) + 86_400_000);
+        assert!(!r.notices.iter().any(|n| matches!(n, Notice::Unexplained { .. })), "{case}: {r:?}");
+        assert!(r.commands.iter().all(|c| !c.release), "{case}: {r:?}");
+    }
+}
+
+#[test]
+fn a_restored_override_the_agent_once_inferred_from_a_readback_is_not_acted_on() {
     let mut c = controller(Mode::Auto);
     c.observe(0, reading(19.0, 19.0, false));
+    let inferred = Override {
+        hold: Hold::Setpoint { setpoint_c: 16.0 },
+        since_ms: monday(20, 0),
+        until_ms: monday(4, 30) + 86_400_000,
+        source: Source::Thermostat,
+    };
+    c.restore_override(0, inferred);
+    assert_eq!(c.states(monday(21, 0))[0].holder, Holder::Building);
+}
+
+#[test]
+fn the_comfort_watchdog_releases_a_zone_held_down_below_comfort_while_occupied() {
+    // (case, the week's budget, the zone's temperature while occupied (comfort from 19 °C),
+    // whether the watchdog trips)
+    let table = [
+        ("budget left, within what a shed may cost", 1.0, 18.5, false),
+        ("budget left, far below comfort", 1.0, 17.8, true),
+        ("budget spent, below comfort", 0.0, 18.5, true),
+        ("budget spent, within a sensor's noise", 0.0, 18.9, false),
+    ];
+    for (case, budget, temperature_c, trips) in table {
+        // Given a zone the agent holds at the 16 °C setback
+        let mut c = controller(Mode::Auto);
+        c.settings.budget_kh_per_week = budget;
+        c.set_explicit_release(0, true);
+        c.observe(0, reading(19.0, 19.0, false));
+        c.step(monday(21, 0));
+        // When it reads this while people are in
+        c.observe(0, reading(temperature_c, 16.0, true));
+        let r = c.step(monday(22, 0));
+        // Then the watchdog releases it at once, or leaves it
+        let tripped = matches!(r.notices.as_slice(), [.., Notice::WatchdogTripped { .. }]);
+        assert_eq!(tripped, trips, "{case}: {r:?}");
+        let released = matches!(r.commands.as_slice(), [cmd] if cmd.release && cmd.limits == [Limit::Watchdog]);
+        assert_eq!(released, trips, "{case}: {r:?}");
+        // And once tripped, the agent leaves the zone to its programme
+        if trips {
+            c.observe(0, reading(temperature_c, 19.0, true));
+            assert!(c.step(monday(22, 15)).commands.is_empty(), "{case}");
+        }
+    }
+}
+
+#[test]
+fn stopping_releases_every_zone_the_agent_commands_once() {
+    let mut c = controller(Mode::Auto);
+    c.set_explicit_release(0, true);
+    c.observe(0, reading(19.0, 19.0, false));
     c.step(monday(21, 0));
-    // When the thermostat reads back 22 °C, neither the command nor the programme
-    c.observe(0, reading(17.0, 22.0, false));
-    let r = c.step(monday(21, 30));
-    // Then it is an override at the thermostat, lasting until the schedule's next change
-    // (04:30), and the agent holds the person's value
-    let [Notice::OverrideBegan { over, .. }] = r.notices.as_slice() else { panic!("{r:?}") };
-    assert_eq!((over.source, over.until_ms), (Source::Thermostat, monday(4, 30) + 86_400_000));
-    assert_eq!(sent(&r), [22.0]);
-    // And the week's comfort budget is spent: no curtailment there until next week
-    assert_eq!(c.spent_kh(), [("class-1".to_string(), 1.0)]);
+    let r = c.release_all(monday(21, 5), Limit::Shutdown);
+    assert!(matches!(r.commands.as_slice(), [cmd] if cmd.release && cmd.limits == [Limit::Shutdown]), "{r:?}");
+    assert!(c.release_all(monday(21, 6), Limit::Shutdown).commands.is_empty());
 }
 
 #[test]

@@ -56,6 +56,7 @@ impl Given {
             stats: self.stats.clone(),
             settlements: Some(tx),
             pulse: Pulse::unwatched("control"),
+            states: None,
         }
     }
 
@@ -203,6 +204,44 @@ async fn the_stop_switch_hands_back_a_zone_a_person_held_through_the_agent() {
     shell.request(request("override/class", r#"{"cancel": true, "by": "teacher"}"#)).await;
     assert_eq!(given.kinds().last().map(String::as_str), Some("override_ended"));
     assert_eq!(given.commands().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stopping_or_leaving_auto_releases_what_the_agent_set_by_the_devices_own_release() {
+    // (how the agent leaves, how the zone is released, what reaches the device on leaving)
+    let bms = crate::config::control::Release::Publish { topic: "bms/class/release".into(), payload: String::new() };
+    let trv = crate::config::control::Release::ProgrammeValue;
+    let cases = [
+        ("the agent stops, a BMS that holds", None, bms.clone(), ("bms/class/release", "")),
+        ("switched to shadow, a BMS that holds", Some("shadow"), bms, ("bms/class/release", "")),
+        ("the agent stops, a TRV that drops", None, trv, ("trv/class/set", "19")),
+    ];
+    for (case, mode, release, then) in cases {
+        // Given control in auto mode, the device reading 19 °C, and a person's override to 21 °C
+        let mut given = Given::site("auto");
+        let mut settings = (*given.settings).clone();
+        settings.control.zones[0].release = release;
+        settings.control.zones[0].holds = settings.control.zones[0].release.explicit();
+        given.settings = Arc::new(settings);
+        let mut shell = given.shell(NOW).await;
+        shell.reading(reading(SETPOINT, NOW, 19.0)).await;
+        shell.request(request("override/class", r#"{"setpoint_c": 21}"#)).await;
+        // When the agent stops, or is switched out of auto
+        match mode {
+            Some(m) => shell.request(request("control/set", &format!(r#"{{"mode": "{m}"}}"#))).await,
+            None => shell.stop().await,
+        }
+        // Then what it set is released, by the device's release where it has one
+        let sent = given.commands();
+        assert_eq!(sent.first(), Some(&("trv/class/set".to_string(), "21".to_string())), "{case}");
+        assert_eq!(sent.last(), Some(&(then.0.to_string(), then.1.to_string())), "{case}");
+        assert_eq!(sent.len(), 2, "{case}: released once");
+        // (in shadow mode, what it would now send is recorded after the release, not sent)
+        assert!(given.kinds().iter().any(|k| k == "release"), "{case}: {:?}", given.kinds());
+        // And it is counted by zone and kind
+        let counts = given.stats.control_actions();
+        assert!(counts.contains(&("class".to_string(), "release", 1)), "{case}: {counts:?}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
