@@ -44,6 +44,10 @@ pub(crate) enum Input {
     Stop {
         now_ms: i64,
     },
+    /// No step has closed for a command's lifetime: whatever the agent set goes back too.
+    Silence {
+        now_ms: i64,
+    },
 }
 
 /// What must survive a restart, as the control log gives it back.
@@ -86,6 +90,10 @@ impl ControlCore {
     /// Each commanded zone's control state at `now_ms`.
     pub(crate) fn states(&self, now_ms: i64) -> Vec<super::controller::ZoneState> {
         self.controller.states(now_ms)
+    }
+
+    pub(crate) fn command_ttl_ms(&self) -> i64 {
+        self.settings.control.command_ttl_ms
     }
 
     pub(crate) fn points(&self) -> &PointMap {
@@ -146,6 +154,16 @@ impl ControlCore {
             }
             Input::Stop { now_ms } => {
                 let result = self.controller.release_all(now_ms, Limit::Shutdown);
+                effect::of_decision(&result, &self.settings.control.zones, now_ms, &mut effects);
+            }
+            Input::Silence { now_ms } => {
+                let result = self.controller.release_all(now_ms, Limit::Silent);
+                if !result.commands.is_empty() {
+                    tracing::warn!(
+                        zones = result.commands.len(),
+                        "control: no readings for a command's lifetime; releasing what the agent set"
+                    );
+                }
                 effect::of_decision(&result, &self.settings.control.zones, now_ms, &mut effects);
             }
         }

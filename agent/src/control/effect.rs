@@ -163,6 +163,7 @@ fn released_because(limit: Limit) -> &'static str {
         Limit::Unexplained => "a setpoint read back that the agent did not send",
         Limit::Watchdog => "below comfort while occupied",
         Limit::Shutdown => "the agent is stopping",
+        Limit::Silent => "no readings for as long as a command lasts: the agent cannot see the zone",
         Limit::ComfortFloor => "a command would be below comfort while occupied",
         Limit::ComfortBudget | Limit::MinInterval | Limit::MaxStep | Limit::Range => "the safety chain",
     }

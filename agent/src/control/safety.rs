@@ -64,6 +64,9 @@ pub enum Limit {
     Watchdog,
     /// The agent is stopping.
     Shutdown,
+    /// No step closed for a command's lifetime (readings stopped): the agent cannot see the
+    /// zone, so what it set goes back to the building rather than waiting for its last will.
+    Silent,
     /// The command would be below comfort while people are in: the programme holds instead.
     ComfortFloor,
 }

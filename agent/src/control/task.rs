@@ -55,8 +55,19 @@ impl<P: Publish> ControlTask<P> {
         // Once the advisor has gone, nothing more comes on its channel (and a closed channel
         // is always ready: it is not polled again).
         let mut advisor_gone = false;
+        // Readings may stop (a dead sensor bridge, a broken link to the building's broker): a
+        // command the agent cannot follow must not outlive its lifetime on a device that holds
+        // it. Wall time, since event time stands still without readings.
+        let lifetime = std::time::Duration::from_millis(shell.command_ttl_ms().max(1) as u64);
+        let silence = tokio::time::sleep(lifetime);
+        tokio::pin!(silence);
         loop {
             tokio::select! {
+                () = &mut silence => {
+                    let _busy = pulse.busy();
+                    shell.silence().await;
+                    silence.as_mut().reset(tokio::time::Instant::now() + lifetime);
+                }
                 _ = cancel.cancelled() => {
                     // Before the link goes: what the agent set goes back to the building.
                     shell.stop().await;
@@ -72,7 +83,9 @@ impl<P: Publish> ControlTask<P> {
                 reading = readings.recv() => match reading {
                     Some(r) => {
                         let _busy = pulse.busy();
-                        shell.reading(r).await;
+                        if shell.reading(r).await {
+                            silence.as_mut().reset(tokio::time::Instant::now() + lifetime);
+                        }
                     }
                     None => break,
                 },
@@ -134,13 +147,25 @@ impl<P: Publish> Shell<P> {
         self.carry_out(Input::Request { request, now_ms }).await;
     }
 
-    /// A reading from ingest's tap, and the step it closes, if any.
-    pub(crate) async fn reading(&mut self, r: Reading) {
+    /// A reading from ingest's tap, and the step it closes, if any; whether it closed one.
+    pub(crate) async fn reading(&mut self, r: Reading) -> bool {
         let step = self.steps.close(r.point, r.ts_ms);
         self.carry_out(Input::Reading(r)).await;
         if let Some(at_ms) = step {
             self.carry_out(Input::Step { at_ms }).await;
         }
+        step.is_some()
+    }
+
+    /// How long a command lasts at the device.
+    pub(crate) fn command_ttl_ms(&self) -> i64 {
+        self.core.command_ttl_ms()
+    }
+
+    /// No step has closed for a command's lifetime: every zone the agent commands is released.
+    pub(crate) async fn silence(&mut self) {
+        let now_ms = self.clock.now_ms();
+        self.carry_out(Input::Silence { now_ms }).await;
     }
 
     /// A new basis from the advisor, decided on at once.

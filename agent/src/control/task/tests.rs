@@ -425,3 +425,34 @@ async fn the_task_stops_when_told_to() {
     handle.await.expect("the task ends");
     drop(ends);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_command_on_a_device_that_holds_is_released_when_readings_stop_for_its_lifetime() {
+    // Given the task running in auto mode on a BMS that holds a write until it is released, and
+    // a person's override sent through the agent
+    let mut given = Given::site("auto");
+    let mut settings = (*given.settings).clone();
+    let release =
+        crate::config::control::Release::Publish { topic: "bms/class/release".into(), payload: String::new() };
+    settings.control.zones[0].release = release;
+    settings.control.zones[0].holds = true;
+    let lifetime = std::time::Duration::from_millis(settings.control.command_ttl_ms as u64);
+    given.settings = Arc::new(settings);
+    let (mut ends, handle) = running(&mut given);
+    let mailbox = ends.mailbox.take().expect("mailbox");
+    mailbox.offer(request("override/class", r#"{"setpoint_c": 21}"#));
+    // When no reading arrives for less than a command's lifetime, the write stands
+    tokio::time::sleep(lifetime / 2).await;
+    assert_eq!(given.commands(), [("trv/class/set".to_string(), "21".to_string())]);
+    // And when none arrives for its whole lifetime, it is released on the device's release
+    tokio::time::sleep(lifetime).await;
+    assert_eq!(given.commands().last(), Some(&("bms/class/release".to_string(), String::new())));
+    assert_eq!(given.commands().len(), 2, "released once: {:?}", given.commands());
+    let log = given.log();
+    assert!(log.iter().any(|r| r["kind"] == "release" && r.to_string().contains("no readings")), "{log:?}");
+    // (stopping then has nothing left to release)
+    ends.cancel.cancel();
+    handle.await.expect("the task ends");
+    assert_eq!(given.commands().len(), 2);
+    drop((ends, mailbox));
+}
