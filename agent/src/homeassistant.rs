@@ -4,6 +4,9 @@
 //! open recommendations and the top one. The agent's status is the availability, so the last
 //! will marks every entity unavailable. Discovery is sent again on every connection and when
 //! Home Assistant says `online` on `<discovery prefix>/status` (it restarted and forgot).
+//! Each zone the agent may command gets a person's override: a number (the setpoint to hold)
+//! and a button (hand the zone back), both publishing on `<prefix>/override/<zone>`, the same
+//! typed path as MQTT, so a person in Home Assistant outranks the agent as at the thermostat.
 
 use crate::config::{Discovery, HomeAssistantSettings, Settings};
 use crate::control::controller::ZoneState;
@@ -34,8 +37,8 @@ fn node_id(settings: &Settings) -> String {
     format!("sobre_{id}")
 }
 
-/// `(object id, component)` for each entity.
-fn entities(settings: &Settings) -> Vec<(&'static str, Map<String, Value>)> {
+/// `(object id, component)` for each entity; the component names its `platform`.
+fn entities(settings: &Settings) -> Vec<(String, Map<String, Value>)> {
     let node = node_id(settings);
     let status = crate::status::topic(settings);
     let summary = summary_topic(settings);
@@ -49,7 +52,7 @@ fn entities(settings: &Settings) -> Vec<(&'static str, Map<String, Value>)> {
         }
         c
     };
-    vec![
+    let fixed = [
         (
             "status",
             entity(
@@ -108,7 +111,50 @@ fn entities(settings: &Settings) -> Vec<(&'static str, Map<String, Value>)> {
                 }),
             ),
         ),
-    ]
+    ];
+    let mut all: Vec<(String, Map<String, Value>)> = fixed.into_iter().map(|(o, c)| (o.to_string(), c)).collect();
+    for zone in &settings.control.zones {
+        let name = &zone.zone;
+        let object: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let command_topic = format!("{}/override/{name}", settings.agent.topic_prefix);
+        // The zone's entry of the summary's control states, as Jinja.
+        let state = format!(
+            "(value_json.control | selectattr('zone', 'equalto', {}) | list | first)",
+            Value::String(name.clone())
+        );
+        let mut number = entity(
+            &format!("override_{object}"),
+            json!({
+                "name": format!("Override {name}"),
+                "command_topic": command_topic,
+                "command_template": "{\"setpoint_c\": {{ value }}, \"by\": \"home_assistant\"}",
+                "state_topic": summary,
+                // The setpoint the agent holds there, unknown while the building's programme does.
+                "value_template": format!("{{% set z = {state} %}}{{{{ z.command_c if z and z.command_c is not none else None }}}}"),
+                "min": zone.bounds.min_c(),
+                "max": zone.bounds.max_c(),
+                "step": 0.5,
+                "mode": "box",
+                "unit_of_measurement": "°C",
+                "icon": "mdi:thermostat",
+            }),
+        );
+        number.insert("platform".into(), json!("number"));
+        let mut button = entity(
+            &format!("hand_back_{object}"),
+            json!({
+                "name": format!("Hand {name} back"),
+                "command_topic": command_topic,
+                "payload_press": r#"{"cancel": true, "by": "home_assistant"}"#,
+                "icon": "mdi:hand-back-left-outline",
+            }),
+        );
+        button.insert("platform".into(), json!("button"));
+        all.push((format!("override_{object}"), number));
+        all.push((format!("hand_back_{object}"), button));
+    }
+    all
 }
 
 fn device(settings: &Settings) -> Value {
@@ -141,7 +187,7 @@ pub fn discovery(settings: &Settings, ha: &HomeAssistantSettings) -> Vec<(String
     match ha.discovery {
         Discovery::Device => {
             let components: Map<String, Value> =
-                entities(settings).into_iter().map(|(object, c)| (object.to_string(), Value::Object(c))).collect();
+                entities(settings).into_iter().map(|(object, c)| (object, Value::Object(c))).collect();
             vec![(
                 format!("{prefix}/device/{node}/config"),
                 json!({
@@ -156,12 +202,13 @@ pub fn discovery(settings: &Settings, ha: &HomeAssistantSettings) -> Vec<(String
         Discovery::Entity => entities(settings)
             .into_iter()
             .map(|(object, mut c)| {
-                c.remove("platform");
+                let platform = c.remove("platform").and_then(|p| p.as_str().map(str::to_string));
+                let platform = platform.unwrap_or_else(|| "sensor".into());
                 c.insert("device".into(), device(settings));
                 c.insert("origin".into(), origin());
                 c.insert("availability".into(), availability(settings));
                 c.insert("qos".into(), json!(1));
-                (format!("{prefix}/sensor/{node}/{object}/config"), Value::Object(c))
+                (format!("{prefix}/{platform}/{node}/{object}/config"), Value::Object(c))
             })
             .collect(),
     }
@@ -315,5 +362,74 @@ mod tests {
         let why = summary["savings_not_claimed"][0]["why"].as_str().unwrap_or_default();
         assert!(why.starts_with("no savings claimed: the baseline fails Guideline 14 (hourly CV(RMSE)"), "{why}");
         assert_eq!(summary["blocked"][0]["code"], "no_occupancy_source");
+    }
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+    use crate::control::request::{parse_override, OverrideAsk};
+
+    #[test]
+    fn each_commanded_zone_gets_an_override_and_a_hand_back_that_speak_the_override_topic() {
+        // Given a site whose zone "class" the agent may command, within its configured range
+        let dir = tempfile::tempdir().expect("tempdir");
+        let settings = crate::control::fixture::site(&dir.path().join("sobre.db"), "auto");
+        let topic = format!("{}/override/class", settings.agent.topic_prefix);
+        for discovery in [Discovery::Device, Discovery::Entity] {
+            let ha = HomeAssistantSettings {
+                discovery_prefix: "homeassistant".into(),
+                discovery,
+                summary_interval: crate::config::duration::Span::secs(3600),
+            };
+            // When the agent announces itself
+            let messages = discovery_messages(&settings, &ha);
+            // Then the zone has a number and a button on its override topic
+            let find =
+                |object: &str| messages.iter().find(|(_, c)| c["unique_id"] == format!("sobre_s_{object}")).cloned();
+            let (number_topic, number) = find("override_class").unwrap_or_else(|| panic!("{messages:?}"));
+            let (button_topic, button) = find("hand_back_class").unwrap_or_else(|| panic!("{messages:?}"));
+            assert_eq!(
+                (number["command_topic"].as_str(), button["command_topic"].as_str()),
+                (Some(topic.as_str()), Some(topic.as_str()))
+            );
+            let bounds = settings.control.zones[0].bounds;
+            assert_eq!((number["min"].as_f64(), number["max"].as_f64()), (Some(bounds.min_c()), Some(bounds.max_c())));
+            if discovery == Discovery::Entity {
+                assert!(
+                    number_topic.starts_with("homeassistant/number/")
+                        && button_topic.starts_with("homeassistant/button/")
+                );
+            } else {
+                assert_eq!(
+                    (number["platform"].as_str(), button["platform"].as_str()),
+                    (Some("number"), Some("button"))
+                );
+            }
+            // And what Home Assistant sends is an override the agent takes: a setpoint to hold,
+            // and a cancellation
+            let template = number["command_template"].as_str().unwrap_or_default();
+            let sent = template.replace("{{ value }}", "21.5");
+            let until = |now: i64| now + 3_600_000;
+            let held = parse_override(sent.as_bytes(), 0, until);
+            assert!(
+                matches!(held, Ok(OverrideAsk::Hold { hold: crate::control::controller::Hold::Setpoint { setpoint_c }, .. }) if setpoint_c == 21.5),
+                "{sent}: {held:?}"
+            );
+            let press = button["payload_press"].as_str().unwrap_or_default();
+            assert!(matches!(parse_override(press.as_bytes(), 0, until), Ok(OverrideAsk::Cancel { .. })), "{press}");
+        }
+    }
+
+    /// Every entity of the discovery, with the topic its config came on (a device's components
+    /// under its one topic, with their platform).
+    fn discovery_messages(settings: &Settings, ha: &HomeAssistantSettings) -> Vec<(String, Value)> {
+        discovery(settings, ha)
+            .into_iter()
+            .flat_map(|(topic, config)| match config["components"].as_object() {
+                Some(components) => components.values().map(|c| (topic.clone(), c.clone())).collect::<Vec<_>>(),
+                None => vec![(topic, config)],
+            })
+            .collect()
     }
 }
