@@ -105,8 +105,9 @@ pub async fn run(
         ingest = ingest.with_tap(Tap { points: control::points::tapped(&settings), to: tap_tx });
         subscriptions.extend(control::route::subscriptions(&settings));
         let (mailbox, requests) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
-        routes.extend(control::route::routes(&settings, Arc::new(mailbox)));
-        Some((requests, tap_rx))
+        let mailbox = Arc::new(mailbox);
+        routes.extend(control::route::routes(&settings, mailbox.clone()));
+        Some((requests, tap_rx, mailbox))
     };
     let births = settings.homeassistant.as_ref().map(|ha| {
         let (mailbox, births) = mailbox::mailbox(mailbox::CAPACITY, mailbox::REQUESTS);
@@ -162,6 +163,7 @@ pub async fn run(
                 stats: stats.clone(),
                 decisions: Some(decisions),
                 control: states_rx.clone(),
+                overrides: control.as_ref().map(|(_, _, mailbox)| crate::web::Overrides(mailbox.clone())),
             };
             (web, listener, page)
         }),
@@ -191,7 +193,7 @@ pub async fn run(
     };
 
     let control = match control {
-        Some((requests, tap)) => {
+        Some((requests, tap, _)) => {
             // Control hands the events it settled to the flex reports, where the site reports
             // to a city; a few a day at most.
             let (settlements, flex_reports) = match reporting.as_ref() {

@@ -155,6 +155,7 @@ async fn serve_page(
         stats,
         decisions: None,
         control: None,
+        overrides: None,
     };
     println!("\nThe local page: http://{}/ (Ctrl-C to stop)", listener.local_addr()?);
     let stop = tokio_util::sync::CancellationToken::new();

@@ -4,7 +4,9 @@
 //!
 //! `GET /` the page · `GET /metrics` Prometheus text · `POST /recommendations/<id>` a decision
 //! (form fields `decision` = accept | reject and the page's `token`), handed to the advisor as
-//! the same typed `DecisionRequest` a message on MQTT becomes, through the same mailbox.
+//! the same typed `DecisionRequest` a message on MQTT becomes, through the same mailbox ·
+//! `POST /zones/<zone>/override` a person's override (`action` = hold with `setpoint_c`, or
+//! hand_back), handed to control as the request `<prefix>/override/<zone>` becomes.
 //!
 //! What it refuses, and where: a `Host` it is not served under, on every route (`hosts`); a
 //! decision not sent from the page itself or without the page's token (`guard`, `token`);
@@ -55,7 +57,13 @@ pub struct Web {
     pub decisions: Option<Arc<Mailbox<DecisionRequest>>>,
     /// Each commanded zone's control state, as control last said; `None` without control.
     pub control: Option<tokio::sync::watch::Receiver<Vec<crate::control::controller::ZoneState>>>,
+    /// Control's mailbox, where a person's override from the page goes; `None` without control.
+    pub overrides: Option<Overrides>,
 }
+
+/// Control's end for overrides (the daemon's; the demo's page has none).
+#[derive(Debug, Clone)]
+pub struct Overrides(pub(crate) Arc<Mailbox<crate::control::request::Request>>);
 
 impl Web {
     /// The routes behind their guards, for a page reached under `hosts`.
@@ -64,6 +72,7 @@ impl Web {
             .route("/", get(index))
             .route("/metrics", get(metrics_text))
             .route("/recommendations/:id", post(decide))
+            .route("/zones/:zone/override", post(hold))
             .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
             .with_state(self)
             .layer(middleware::from_fn_with_state(Arc::new(hosts), hosts::check))
@@ -171,6 +180,57 @@ async fn decide(
         Offer::Closed => (StatusCode::SERVICE_UNAVAILABLE, "the advisor has stopped").into_response(),
         // Built here from the form's checked fields: nothing left to parse.
         Offer::Malformed => (StatusCode::BAD_REQUEST, "not a decision").into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct OverrideForm {
+    action: String,
+    setpoint_c: Option<String>,
+    /// The page's CSRF token.
+    token: Option<String>,
+}
+
+/// A person's override from the page: the same request a message on `<prefix>/override/<zone>`
+/// becomes, so control clamps it to the zone's range, records it and lets it outrank the agent.
+async fn hold(
+    State(web): State<Web>,
+    Extension(Page(page)): Extension<Page>,
+    Path(zone): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<OverrideForm>,
+) -> Response {
+    let guarded = guard::same_origin(&headers, &page).and_then(|()| guard::same_token(&headers, form.token.as_deref()));
+    if let Err(refused) = guarded {
+        return refused.into_response();
+    }
+    let Some(Overrides(control)) = &web.overrides else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "overrides are taken while control runs").into_response();
+    };
+    if !web.settings.control.zones.iter().any(|z| z.zone == zone) {
+        return (StatusCode::NOT_FOUND, "no zone the agent commands has that name").into_response();
+    }
+    let setpoint =
+        form.setpoint_c.as_deref().map(str::trim).and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite());
+    let payload = match (form.action.as_str(), setpoint) {
+        ("hold", Some(setpoint_c)) => serde_json::json!({ "setpoint_c": setpoint_c, "by": "local page" }),
+        ("hand_back", _) => serde_json::json!({ "cancel": true, "by": "local page" }),
+        _ => {
+            return (StatusCode::BAD_REQUEST, "send action=hold with a setpoint_c in °C, or action=hand_back")
+                .into_response()
+        }
+    };
+    let request = crate::control::request::Request {
+        ask: crate::control::request::Ask::Override { zone, payload: payload.to_string().into() },
+        via: "local page".into(),
+    };
+    match control.offer(request) {
+        Offer::Queued | Offer::Repeated => Redirect::to("/#control").into_response(),
+        Offer::OverRate | Offer::Full => {
+            (StatusCode::TOO_MANY_REQUESTS, "too many overrides at once; try again in a minute").into_response()
+        }
+        Offer::Closed => (StatusCode::SERVICE_UNAVAILABLE, "control has stopped").into_response(),
+        Offer::Malformed => (StatusCode::BAD_REQUEST, "not an override").into_response(),
     }
 }
 

@@ -35,7 +35,7 @@ pub fn render(g: &Glance, settings: &Settings, token: &Token) -> String {
     );
     glance(&mut html, g, settings);
     recommendations(&mut html, g, token);
-    control(&mut html, g);
+    control(&mut html, g, settings, token);
     ledger(&mut html, g, settings);
     models(&mut html, g);
     points(&mut html, g, settings);
@@ -199,11 +199,11 @@ fn occupancy(html: &mut String, g: &Glance) {
 }
 
 /// Each commanded zone: the mode, who holds its setpoint, the agent's command, the budget left.
-fn control(html: &mut String, g: &Glance) {
+fn control(html: &mut String, g: &Glance, settings: &Settings, token: &Token) {
     if g.control.is_empty() {
         return;
     }
-    html.push_str("<h2 id=\"control\">Control</h2><table><tr><th>zone</th><th>mode</th><th>held by</th><th class=\"n\">agent's command</th><th class=\"n\">comfort budget left</th></tr>");
+    html.push_str("<h2 id=\"control\">Control</h2><table><tr><th>zone</th><th>mode</th><th>held by</th><th class=\"n\">agent's command</th><th class=\"n\">comfort budget left</th><th>a person's override</th></tr>");
     for z in &g.control {
         let mode = match z.mode {
             crate::config::control::Mode::Advise => "advise",
@@ -224,12 +224,37 @@ fn control(html: &mut String, g: &Glance) {
         let command = z.command_c.map_or_else(|| "—".to_string(), |c| format!("{c:.1} °C"));
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{mode}</td><td>{holder}</td><td class=\"n\">{command}</td><td class=\"n\">{:.2} K·h</td></tr>",
+            "<tr><td>{}</td><td>{mode}</td><td>{holder}</td><td class=\"n\">{command}</td><td class=\"n\">{:.2} K·h</td><td>{}</td></tr>",
             esc(&z.zone),
-            z.budget_left_kh
+            z.budget_left_kh,
+            override_forms(&z.zone, settings, token)
         );
     }
     html.push_str("</table>");
+}
+
+/// Hold the zone at a setpoint within its range until the programme's next change, or hand it
+/// back: what `<prefix>/override/<zone>` takes, sent by the page (see `web::hold`).
+pub(super) fn override_forms(zone: &str, settings: &Settings, token: &Token) -> String {
+    let Some(bounds) = settings.control.zones.iter().find(|z| z.zone == zone).map(|z| z.bounds) else {
+        return String::new();
+    };
+    let (action, token) = (format!("/zones/{}/override", percent_path(zone)), esc(token.as_str()));
+    format!(
+        r#"<form method="post" action="{action}"><input type="hidden" name="token" value="{token}"><input type="number" name="setpoint_c" min="{min}" max="{max}" step="0.5" required aria-label="setpoint °C"><button name="action" value="hold">Hold</button></form><form method="post" action="{action}"><input type="hidden" name="token" value="{token}"><button name="action" value="hand_back">Hand back</button></form>"#,
+        min = bounds.min_c(),
+        max = bounds.max_c(),
+    )
+}
+
+/// A zone name as one path segment: unreserved characters kept, every other byte escaped.
+fn percent_path(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn ledger(html: &mut String, g: &Glance, settings: &Settings) {

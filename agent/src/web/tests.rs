@@ -58,6 +58,7 @@ fn fixture() -> Fixture {
         stats: Arc::new(Stats::default()),
         decisions: Some(Arc::new(decisions)),
         control: None,
+        overrides: None,
     };
     Fixture { router: web.router(Hosts::new(page.listen, &page.hosts)), advisor, _dir: dir }
 }
@@ -412,7 +413,7 @@ fn the_page_shows_each_commanded_zones_control_state() {
     let html = page::render(&g, &settings_in(&dir), &Token::mint().expect("randomness"));
     // Then each zone's row says its mode, who holds it, the agent's command and the budget left
     for row in [
-        "<tr><td>hall</td><td>auto</td><td>the agent</td><td class=\"n\">19.5 °C</td><td class=\"n\">0.50 K·h</td></tr>",
+        "<tr><td>hall</td><td>auto</td><td>the agent</td><td class=\"n\">19.5 °C</td><td class=\"n\">0.50 K·h</td>",
         "<tr><td>office</td><td>auto</td><td>the building (the agent stays off: a setpoint it did not send)</td><td class=\"n\">—</td>",
         "<tr><td>class</td><td>auto</td><td>a person's override</td><td class=\"n\">22.0 °C</td>",
     ] {
@@ -490,4 +491,102 @@ fn the_page_says_what_stops_the_advisor_and_the_fix() {
         html.contains("When people are in, as the advisor reads it") && html.contains("[co2, 90 % sure]"),
         "{html}"
     );
+}
+
+/// The page of a site whose zone "class" (12–22 °C) the agent commands, and control's end of
+/// its mailbox.
+fn with_control() -> (Router, Requests<crate::control::request::Request>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = crate::control::fixture::site(&dir.path().join("sobre.db"), "auto");
+    let page = WebSettings::on(PAGE.parse().expect("an address"));
+    settings.web = Some(page.clone());
+    let ledger = Ledger::open(&settings.storage.path, &settings.site.id).expect("ledger");
+    let (mailbox, control) = crate::mqtt::mailbox::mailbox(8, Rate { per_second: 1e9, burst: 1e9 });
+    let web = Web {
+        reader: Shared::new(Reader::open(&settings, Shared::new(ledger)).expect("reader")),
+        settings: Arc::new(settings),
+        stats: Arc::new(Stats::default()),
+        decisions: None,
+        control: None,
+        overrides: Some(Overrides(Arc::new(mailbox))),
+    };
+    (web.router(Hosts::new(page.listen, &page.hosts)), control, dir)
+}
+
+#[tokio::test]
+async fn a_persons_override_from_the_page_reaches_control_as_the_override_topic_would() {
+    // Given the page of a site with a commanded zone, and a browser holding its token
+    let (router, mut control, _dir) = with_control();
+    let send = |request: Request<Body>| router.clone().oneshot(request);
+    let loaded = send(get("/", PAGE)).await.expect("the page");
+    let cookie = loaded.headers().get(header::SET_COOKIE).and_then(|c| c.to_str().ok()).unwrap_or_default().to_string();
+    let token =
+        cookie.split(';').next().and_then(|p| p.split_once('=')).map(|(_, v)| v.to_string()).unwrap_or_default();
+    let form = |zone: &str, body: &str, token: Option<&str>| {
+        let mut r = Request::post(format!("/zones/{zone}/override"))
+            .header(header::HOST, PAGE)
+            .header("origin", format!("http://{PAGE}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(t) = token {
+            r = r.header(header::COOKIE, format!("sobre_csrf={t}"));
+        }
+        let body = match token {
+            Some(t) => format!("{body}&token={t}"),
+            None => body.to_string(),
+        };
+        r.body(Body::from(body)).expect("request")
+    };
+    let cases: [(&str, &str, Option<&str>, StatusCode, Option<&str>); 6] = [
+        // (zone, form, token, then the answer, and what control receives)
+        (
+            "class",
+            "action=hold&setpoint_c=21.5",
+            Some(&token),
+            StatusCode::SEE_OTHER,
+            Some(r#"{"by":"local page","setpoint_c":21.5}"#),
+        ),
+        (
+            "class",
+            "action=hand_back",
+            Some(&token),
+            StatusCode::SEE_OTHER,
+            Some(r#"{"by":"local page","cancel":true}"#),
+        ),
+        ("class", "action=hold&setpoint_c=21.5", None, StatusCode::FORBIDDEN, None),
+        ("class", "action=hold&setpoint_c=NaN", Some(&token), StatusCode::BAD_REQUEST, None),
+        ("class", "action=hold", Some(&token), StatusCode::BAD_REQUEST, None),
+        ("gym", "action=hold&setpoint_c=21", Some(&token), StatusCode::NOT_FOUND, None),
+    ];
+    for (zone, body, token, status, received) in cases {
+        // When it posts the form
+        let answer = send(form(zone, body, token)).await.expect("an answer");
+        // Then the page answers so, and control receives the override, or nothing
+        assert_eq!(answer.status(), status, "{zone} {body} {token:?}");
+        let got = control.try_recv().map(|r| match r.ask {
+            crate::control::request::Ask::Override { zone, payload } => {
+                (zone, String::from_utf8_lossy(&payload).to_string())
+            }
+            other => panic!("{other:?}"),
+        });
+        assert_eq!(got, received.map(|p| (zone.to_string(), p.to_string())), "{zone} {body}");
+    }
+}
+
+#[test]
+fn each_zones_override_form_posts_to_its_own_path_within_its_range_with_the_token() {
+    // Given the commanded zone "class" (12–22 °C) and a zone name a hostile config could hold
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = crate::control::fixture::site(&dir.path().join("sobre.db"), "auto");
+    let token = super::token::Token::mint().expect("a token");
+    // When the page writes their forms
+    let class = super::page::override_forms("class", &settings, &token);
+    settings.control.zones[0].zone = HOSTILE_ID.to_string();
+    let hostile = super::page::override_forms(HOSTILE_ID, &settings, &token);
+    // Then each posts to its zone's path, within its range, with the page's token
+    assert!(class.contains(r#"action="/zones/class/override""#), "{class}");
+    assert!(class.contains(r#"min="12""#) && class.contains(r#"max="22""#), "{class}");
+    assert_eq!(class.matches(token.as_str()).count(), 2, "{class}");
+    // And a name with markup stays one escaped path segment
+    assert!(hostile.contains(r#"action="/zones/e%22onload%3D%22alert%281%29/override""#), "{hostile}");
+    assert!(!hostile.contains("onload=\""), "{hostile}");
 }
