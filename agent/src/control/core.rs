@@ -284,7 +284,10 @@ impl ControlCore {
             f.baseline_kw, f.planned_kw, f.shed_kw, f.discomfort_kh, f.rebound_peak_kw, f.baseline_peak_kw
         );
         record(effects, Kind::FlexForecast, None, now_ms, &expects, &f);
-        let mut answer = Answer::new(Some(&event.id), status, format!("{why}: {expects}"), now_ms);
+        // In shadow mode the requester must know nothing will be sent, though it is accepted
+        // (forecast, and settled in the ledger against what the building did on its own).
+        let shadow = if self.controller.mode() == Mode::Shadow { " (shadow mode: nothing will be sent)" } else { "" };
+        let mut answer = Answer::new(Some(&event.id), status, format!("{why}{shadow}: {expects}"), now_ms);
         answer.forecast = Some(Expected::from(&f));
         self.watches.watch(event, f, 0);
         self.answers().push(answer, effects);
@@ -606,6 +609,13 @@ mod tests {
                 Some(basis(true, true)),
                 [readings(), vec![flex(SHED)]].concat(),
                 vec![(Some("e1"), "accepted", "flex request taken: expects")],
+            ),
+            (
+                "everything a forecast needs, in shadow mode",
+                "shadow",
+                Some(basis(true, true)),
+                [readings(), vec![flex(SHED)]].concat(),
+                vec![(Some("e1"), "accepted", "flex request taken (shadow mode: nothing will be sent): expects")],
             ),
             (
                 "the same id again, then cancelled",

@@ -314,6 +314,18 @@ async fn a_commanded_event_once_settled_goes_to_the_report_layer_and_a_shadowed_
         assert_eq!(settled["detail"]["event_id"], "peak", "{mode}");
         let to_city: Vec<String> = given.settled().into_iter().map(|s| s.event_id).collect();
         assert_eq!(to_city.len(), reported, "{mode}: {to_city:?}");
+        // And the requester is told it ended, and whether the agent commanded it
+        let ended: Vec<Value> = given
+            .publisher
+            .sent()
+            .into_iter()
+            .filter(|(t, _)| t == "sobre/s/flex/status")
+            .map(|(_, p)| serde_json::from_str(&p).expect("an answer"))
+            .collect();
+        assert_eq!(ended.len(), 1, "{mode}: {ended:?}");
+        assert_eq!((ended[0]["status"].as_str(), ended[0]["id"].as_str()), (Some("ended"), Some("peak")), "{mode}");
+        assert_eq!(ended[0]["achieved"]["commanded"].as_bool(), Some(reported == 1), "{mode}: {}", ended[0]);
+        assert_eq!(given.stats.flex_answers[4].load(Ordering::Relaxed), 1, "{mode}");
         // And a later start does not settle it again
         let mut shell = given.shell(NOW + 6 * H).await;
         step(&mut shell, NOW + 6 * H).await;
