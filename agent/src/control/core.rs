@@ -160,6 +160,7 @@ impl ControlCore {
             Input::Basis { basis, now_ms } => {
                 if let Some(b) = basis {
                     self.adopt(b);
+                    self.withdraw_unbacked(now_ms, &mut effects);
                 }
                 self.decide_again(now_ms, &mut effects);
             }
@@ -232,6 +233,7 @@ impl ControlCore {
                     let why = format!("mode set to {:?}", r.mode).to_lowercase();
                     tracing::info!(mode = ?r.mode, by = r.by, "control: {why}");
                     record(effects, Kind::Mode, None, now_ms, why, json!({ "mode": r.mode, "by": r.by }));
+                    self.withdraw_unbacked(now_ms, effects);
                     self.decide_again(now_ms, effects);
                 }
                 Err(e) => tracing::warn!(error = %e, "control: mode refused"),
@@ -296,6 +298,18 @@ impl ControlCore {
     /// What event `event` (in the book) is expected to shed and cost, or why nothing can be
     /// said: then the agent cannot stand behind it.
     fn forecast(&self, event: &FlexEvent, now_ms: i64) -> Result<Forecast, &'static str> {
+        self.backed()?;
+        let Some(outdoor_c) = self.outdoor.latest() else {
+            return Err("no outdoor temperature read yet: no forecast");
+        };
+        self.controller
+            .forecast(&event.id, now_ms, outdoor_c)
+            .ok_or("no modelled zone has reported its temperature yet: no forecast")
+    }
+
+    /// Whether the agent can stand behind a flex event at all: it may command, and it has
+    /// models that pass their gate to forecast with.
+    fn backed(&self) -> Result<(), &'static str> {
         if self.controller.mode() == Mode::Advise {
             return Err("the agent is in advise mode and commands nothing");
         }
@@ -308,12 +322,24 @@ impl ControlCore {
         if learned.zone_models == 0 || !learned.kw_per_demand {
             return Err("no zone models (no zone has a heating-demand point, or the advisor has not fitted them yet): no forecast of what a shed would save or cost");
         }
-        let Some(outdoor_c) = self.outdoor.latest() else {
-            return Err("no outdoor temperature read yet: no forecast");
-        };
-        self.controller
-            .forecast(&event.id, now_ms, outdoor_c)
-            .ok_or("no modelled zone has reported its temperature yet: no forecast")
+        Ok(())
+    }
+
+    /// Events taken before that the agent can no longer stand behind (the stop switch turned to
+    /// advise, models that now fail their gate or are gone): out of the book, cancelled in the
+    /// ledger (so a restart does not restore them), and the requester told. An accepted answer
+    /// must not stand for a shed that will not come.
+    fn withdraw_unbacked(&mut self, now_ms: i64, effects: &mut Vec<Effect>) {
+        let Err(cause) = self.backed() else { return };
+        let ids: Vec<String> = self.watches.events().filter(|e| e.end_ms > now_ms).map(|e| e.id.clone()).collect();
+        for id in ids {
+            self.watches.forget(&id);
+            let Some(event) = self.controller.withdraw(&id) else { continue };
+            let why = format!("event {id} cancelled by the agent: {cause}; nothing more will be commanded for it");
+            tracing::warn!(id, why, "control: flex event withdrawn");
+            record(effects, Kind::FlexCancelled, None, now_ms, &why, &event);
+            self.answers().push(Answer::new(Some(&id), Status::Cancelled, why, now_ms), effects);
+        }
     }
 
     /// Where answers to flex requests go.
@@ -648,6 +674,57 @@ mod tests {
                 assert_eq!(shed.is_some(), matches!(status, "accepted" | "updated"), "{case}: {answer}");
                 assert!(shed.is_none_or(|kw| kw > 0.0), "{case}: {answer}");
             }
+        }
+    }
+
+    #[test]
+    fn an_accepted_event_the_agent_can_no_longer_stand_behind_is_cancelled_and_the_requester_told() {
+        use crate::control::fixture::basis;
+        let cases: Vec<(&str, Input, Option<&str>)> = vec![
+            (
+                "the stop switch turned to advise",
+                asked(Ask::Mode(r#"{"mode": "advise"}"#.into())),
+                Some("cancelled by the agent: the agent is in advise mode"),
+            ),
+            (
+                "models that now fail their gate",
+                Input::Basis { basis: Some(basis(false, true)), now_ms: NOW },
+                Some("quality gate"),
+            ),
+            ("models gone", Input::Basis { basis: Some(basis(true, false)), now_ms: NOW }, Some("no zone models")),
+            ("models refitted, still passing", Input::Basis { basis: Some(basis(true, true)), now_ms: NOW }, None),
+            ("shadow mode", asked(Ask::Mode(r#"{"mode": "shadow"}"#.into())), None),
+        ];
+        for (case, input, then) in cases {
+            // Given a shed accepted with its forecast
+            let mut core = core("auto");
+            core.adopt(basis(true, true));
+            core.handle(read(OUTDOOR, NOW, 5.0));
+            core.handle(read(TEMPERATURE, NOW, 20.5));
+            let taken = answers(&core.handle(asked(Ask::Flex(SHED.into()))));
+            assert_eq!(taken[0]["status"], "accepted", "{case}");
+            // When what it stood on changes
+            let effects = core.handle(input);
+            // Then, if the agent can no longer stand behind it, it is cancelled with why, in
+            // the ledger and to the requester; otherwise it stands, unanswered again
+            let got = answers(&effects);
+            match then {
+                Some(why) => {
+                    assert_eq!(got.len(), 1, "{case}: {got:?}");
+                    assert_eq!(
+                        (got[0]["id"].as_str(), got[0]["status"].as_str()),
+                        (Some("e1"), Some("cancelled")),
+                        "{case}"
+                    );
+                    assert!(got[0]["reason"].as_str().is_some_and(|r| r.contains(why)), "{case}: {}", got[0]);
+                    assert!(said(&effects).contains(&"record flex_cancelled".to_string()), "{case}");
+                }
+                None => assert!(got.is_empty(), "{case}: {got:?}"),
+            }
+            // And a cancellation by the requester afterwards finds it only if it stands
+            let cancel = answers(&core.handle(asked(Ask::Flex(r#"{"id":"e1","cancel":true}"#.into()))));
+            let status = if then.is_some() { "refused" } else { "cancelled" };
+            assert_eq!(cancel[0]["status"].as_str(), Some(status), "{case}: {cancel:?}");
         }
     }
 
