@@ -5,6 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
+/// The answers a flexibility request can get (control::flex_status), in the order
+/// `Stats::flex_answers` counts them: their /metrics labels.
+pub const FLEX_ANSWERS: [&str; 5] = ["accepted", "refused", "cancelled", "updated", "ended"];
+
 #[derive(Debug, Default)]
 pub struct Stats {
     /// MQTT messages that reached ingest.
@@ -39,6 +43,8 @@ pub struct Stats {
     /// Setpoint commands sent to thermostats, and flex requests refused.
     pub commands_sent: AtomicU64,
     pub flex_refused: AtomicU64,
+    /// Answers published on `<prefix>/flex/status`, by status (see `FLEX_ANSWERS`).
+    pub flex_answers: [AtomicU64; 5],
     /// The last control step decided and carried out (event time, ms).
     pub control_through_ms: AtomicU64,
     /// Messages the agent meant to publish and dropped because the link was behind, and those
@@ -88,6 +94,7 @@ pub struct Snapshot {
     pub readings_dropped: u64,
     pub resyncs: u64,
     pub records_unreadable: u64,
+    pub flex_answers: [u64; 5],
     pub store_failing: bool,
 }
 
@@ -134,6 +141,7 @@ impl Stats {
             readings_dropped: get(&self.readings_dropped),
             resyncs: get(&self.resyncs),
             records_unreadable: get(&self.records_unreadable),
+            flex_answers: self.flex_answers.each_ref().map(get),
             store_failing: self.store_failing.load(Ordering::Relaxed),
         }
     }

@@ -298,7 +298,7 @@ fn a_flex_event_from_the_aggregator_is_answered_and_nothing_else_it_sends_is_tak
     let (broker, agent, facility) = site();
     broker.connect("zigbee2mqtt", &[]).publish(VALVE, valve_state(20.5, 19.0));
     wait_until("the valve's setpoint stored", || agent.db().readings("class_setpoint") >= 1);
-    let aggregator = broker.connect("aggregator", &[&format!("{PREFIX}/decisions")]);
+    let aggregator = broker.connect("aggregator", &[&format!("{PREFIX}/decisions"), &format!("{PREFIX}/flex/status")]);
     // When it asks for the stop switch and an override, which are not its to ask
     aggregator.publish(&format!("{PREFIX}/control/set"), r#"{"mode": "advise", "by": "aggregator"}"#);
     aggregator.publish(&format!("{PREFIX}/override/class"), r#"{"setpoint_c": 12.0}"#);
@@ -306,13 +306,16 @@ fn a_flex_event_from_the_aggregator_is_answered_and_nothing_else_it_sends_is_tak
     let at = |h| (chrono::Utc::now() + chrono::Duration::hours(h)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let event = format!(r#"{{"id":"peak-1","kind":"shed","start":"{}","end":"{}","level":0.5}}"#, at(2), at(4));
     aggregator.publish(&format!("{PREFIX}/flex/event"), event);
-    // Then the agent answers it, in the ledger the aggregator reads
-    let taken = record(&aggregator, PREFIX, |r| r["kind"] == "flex_accepted");
-    assert_eq!(taken["detail"]["id"], "peak-1", "{taken}");
+    // Then the agent answers it, in the ledger and on the status topic the aggregator reads
+    // (refused: the agent has learned no zone models to forecast it with)
+    let refused = record(&aggregator, PREFIX, |r| r["kind"] == "flex_refused");
+    assert_eq!(refused["detail"]["id"], "peak-1", "{refused}");
+    let answer = aggregator.expect(&format!("{PREFIX}/flex/status"), |a| a["id"] == "peak-1");
+    assert_eq!(answer["status"], "refused", "{answer}");
     // And the facility manager sees the same answer, the first record since the agent started:
     // neither the mode nor the override reached it
     let first = record(&facility, PREFIX, |_| true);
-    assert_eq!(first["kind"], "flex_accepted", "{first}");
+    assert_eq!(first["kind"], "flex_refused", "{first}");
     assert!(ledger(&agent, "mode").is_empty() && ledger(&agent, "override").is_empty());
 }
 

@@ -159,6 +159,14 @@ pub(crate) fn record(mqtt: &Mqtt, prefix: &str, matches: impl Fn(&Value) -> bool
     r
 }
 
+/// The next answer on the agent's flex status topic that satisfies `matches`, checked against
+/// its schema.
+pub(crate) fn answer(mqtt: &Mqtt, prefix: &str, matches: impl Fn(&Value) -> bool) -> Value {
+    let a = mqtt.expect(&format!("{prefix}/flex/status"), |a| a["schema"] == "sobre.flex-status/1" && matches(a));
+    schema::check(&schema::load("flex-status"), &a).unwrap_or_else(|e| panic!("{e}\n{a}"));
+    a
+}
+
 /// How long an advisor run on the demo's eight weeks may take in a debug build on a 2-core
 /// machine that the other tests and another build load (about 30 s on its own).
 const FIT: std::time::Duration = std::time::Duration::from_secs(300);
@@ -201,6 +209,7 @@ fn an_occupant_override_mid_event_wins_within_a_step_is_recorded_and_survives_a_
             "sim/ecole-demo/clock",
             &format!("{prefix}/decisions"),
             &format!("{prefix}/recommendations"),
+            &format!("{prefix}/flex/status"),
             "city/ecole-demo/reports/flex",
         ],
     );
@@ -215,10 +224,14 @@ fn an_occupant_override_mid_event_wins_within_a_step_is_recorded_and_survives_a_
         r#"{"id":"peak-0311","kind":"shed","start":"2019-03-11T08:00:00Z","end":"2019-03-11T10:00:00Z","level":1.0}"#,
     );
     // Then it takes it and says, from its zone models, what it expects to shed and what it
-    // will cost
+    // will cost, in the ledger and in its answer to the requester
     record(&mqtt, &prefix, |r| r["kind"] == "flex_accepted");
     let forecast = record(&mqtt, &prefix, |r| r["kind"] == "flex_forecast");
     assert!(forecast["detail"]["shed_kw"].as_f64().is_some_and(|kw| kw > 0.0), "{forecast}");
+    let accepted = answer(&mqtt, &prefix, |a| a["id"] == "peak-0311");
+    assert_eq!(accepted["status"], "accepted", "{accepted}");
+    let expected = (accepted["forecast"]["shed_kw"].as_f64(), forecast["detail"]["shed_kw"].as_f64());
+    assert!(matches!(expected, (Some(a), Some(f)) if (a - f).abs() < 1e-3), "{accepted}\n{forecast}");
     // When the school runs to 09:30
     let clock = step(&mqtt, "ecole-demo", 34, 38);
     caught_up(&agent, &clock);
@@ -275,19 +288,29 @@ fn an_occupant_override_mid_event_wins_within_a_step_is_recorded_and_survives_a_
     }
     // Then the agent settles it, in the ledger and to the city, with the override counted
     // (the ledger record and the report travel on two connections: either may come first)
-    let (mut settled, mut report) = (Value::Null, Value::Null);
-    while settled.is_null() || report.is_null() {
-        let (topic, payload) = mqtt.messages.recv_timeout(FIT).expect("the settlement and the report");
+    // and tells the requester it ended, with what it achieved
+    let (mut settled, mut report, mut ended) = (Value::Null, Value::Null, Value::Null);
+    while settled.is_null() || report.is_null() || ended.is_null() {
+        let (topic, payload) = mqtt.messages.recv_timeout(FIT).expect("the settlement, the report and the answer");
         let json: Value = serde_json::from_slice(&payload).unwrap_or_default();
         if topic == format!("{prefix}/decisions") && json["kind"] == "flex_settled" {
             settled = json;
         } else if topic == "city/ecole-demo/reports/flex" && json["event_id"] == "peak-0311" {
             report = json;
+        } else if topic == format!("{prefix}/flex/status") && json["status"] == "ended" {
+            ended = json;
         }
     }
     schema::check(&schema::load("control"), &settled).unwrap_or_else(|e| panic!("{e}\n{settled}"));
     schema::check(&schema::load("flex"), &report).unwrap_or_else(|e| panic!("{e}\n{report}"));
+    schema::check(&schema::load("flex-status"), &ended).unwrap_or_else(|e| panic!("{e}\n{ended}"));
     assert_eq!(report["overrides"], 1, "{report}");
+    let achieved = &ended["achieved"];
+    assert_eq!(
+        (&achieved["overrides"], &achieved["shed_kw"]),
+        (&report["overrides"], &report["achieved_shed_kw"]),
+        "{ended}"
+    );
     // When two midnights pass (six hours at a time, each caught up with: control reads the
     // readings through a queue of 1024, which about ten hours of the school's readings in one
     // burst can overflow when control falls behind, and a step whose last readings were
@@ -334,11 +357,16 @@ area_m2 = 60
 "#;
 
 #[test]
-fn flex_requests_and_day_ahead_prices_are_taken_or_refused_each_with_a_ledger_record_saying_why() {
-    // Given the agent reading the classroom, at 01:00 on Monday 7 January 2019
+fn flex_requests_and_day_ahead_prices_are_answered_and_refused_without_a_forecast_each_with_a_ledger_record_saying_why()
+{
+    // Given the agent reading the classroom, at 01:00 on Monday 7 January 2019, with nothing
+    // learned yet to forecast a shed with
     let broker = Mosquitto::start();
     let _sim = crate::sim::Sim::start(broker.port, ONE_CLASSROOM, "stepped");
-    let mqtt = Mqtt::connect(broker.port, &["sim/killed/clock", "sobre/test-site/decisions", "sobre/test-site/status"]);
+    let mqtt = Mqtt::connect(
+        broker.port,
+        &["sim/killed/clock", "sobre/test-site/decisions", "sobre/test-site/status", "sobre/test-site/flex/status"],
+    );
     let agent = Agent::start(
         broker.port,
         &crate::sim::Sim::points(ONE_CLASSROOM),
@@ -347,38 +375,90 @@ fn flex_requests_and_day_ahead_prices_are_taken_or_refused_each_with_a_ledger_re
     mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
     step(&mqtt, "killed", 4, 4);
     wait_until("the agent read the classroom", || agent.db().readings("class_temp") >= 4);
-    let table = [
+    let no_forecast = "; refused, nothing will be commanded for it";
+    // (topic, payload, the ledger's record and what its reason says, the answer's id if any)
+    type Row<'a> = (&'a str, &'a str, &'a str, &'a str, Option<Option<&'a str>>);
+    let table: [Row; 8] = [
         (
             "flex/event",
             r#"{"id":"e1","kind":"shed","start":"2019-01-07T17:00:00Z","end":"2019-01-07T19:00:00Z","level":0.5}"#,
-            "flex_accepted",
-            "flex request taken",
-        ),
-        (
-            "flex/event",
-            r#"{"id":"e2","kind":"price","start":"2019-01-07T18:00:00Z","end":"2019-01-07T20:00:00Z","level":0.5}"#,
             "flex_refused",
-            "overlaps event e1",
+            no_forecast,
+            Some(Some("e1")),
         ),
+        ("flex/event", r#"{"id":"e1","cancel":true}"#, "flex_refused", "no event e1 to cancel", Some(Some("e1"))),
         (
             "flex/event",
             r#"{"id":"e3","kind":"shed","start":"2019-01-06T17:00:00Z","end":"2019-01-06T19:00:00Z","level":1}"#,
             "flex_refused",
             "already over",
+            Some(Some("e3")),
         ),
-        ("flex/event", "{\"id\": \"e4\", \"kind\": ", "flex_refused", "not a flex request"),
-        ("flex/price", &price_day(), "flex_accepted", "flex request taken"),
-        ("flex/price", r#"{"id":"d2","prices":[]}"#, "flex_refused", "0 prices"),
-        ("override/attic", r#"{"setpoint_c": 21}"#, "override_refused", "no controlled zone \"attic\""),
-        ("override/class", r#"{"setpoint_c": 45}"#, "override_refused", "outside 5–30 °C"),
+        ("flex/event", "{\"id\": \"e4\", \"kind\": ", "flex_refused", "not a flex request", Some(None)),
+        ("flex/price", &price_day(), "flex_refused", no_forecast, Some(Some("price-2019-01-08-1"))),
+        ("flex/price", r#"{"id":"d2","prices":[]}"#, "flex_refused", "0 prices", Some(Some("d2"))),
+        ("override/attic", r#"{"setpoint_c": 21}"#, "override_refused", "no controlled zone \"attic\"", None),
+        ("override/class", r#"{"setpoint_c": 45}"#, "override_refused", "outside 5–30 °C", None),
     ];
-    for (topic, payload, kind, why) in table {
+    for (topic, payload, kind, why, answered) in table {
         // When a request arrives
         mqtt.publish(&format!("sobre/test-site/{topic}"), payload);
         // Then the ledger says what became of it, and why
         let r = record(&mqtt, "sobre/test-site", |r| r["kind"] == kind);
         assert!(r["reason"].as_str().is_some_and(|t| t.contains(why)), "{topic} {payload}: {r}");
+        // And a flex request is answered where the requester reads, with the same reason
+        if let Some(id) = answered {
+            let a = answer(&mqtt, "sobre/test-site", |_| true);
+            assert_eq!((a["status"].as_str(), a["id"].as_str()), (Some("refused"), id), "{a}");
+            assert_eq!((&a["reason"], &a["forecast"]), (&r["reason"], &Value::Null), "{a}");
+        }
     }
+}
+
+#[test]
+fn a_flex_event_on_the_office_it_cannot_forecast_is_refused_out_loud_not_taken_in_silence() {
+    // Given the agent in auto mode on the office, whose BMS gives no heating demand per zone
+    // (so no zone models), at 01:00 on Monday 25 October 2021
+    let office = sim::OFFICE.replace("days = 70", "days = 2");
+    let broker = Mosquitto::start();
+    let _sim = crate::sim::Sim::start(broker.port, &office, "stepped");
+    let mqtt = Mqtt::connect(
+        broker.port,
+        &[
+            "sim/mairie-demo/clock",
+            "sobre/test-site/decisions",
+            "sobre/test-site/status",
+            "sobre/test-site/flex/status",
+        ],
+    );
+    let agent = Agent::start(
+        broker.port,
+        &crate::sim::Sim::points(&office),
+        "[agent]\nclock = \"event\"\n\n[control]\nmode = \"auto\"\n",
+    );
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    step(&mqtt, "mairie-demo", 4, 4);
+    wait_until("the agent read the office", || agent.db().readings("open-plan_temp") >= 4);
+    // When the grid asks for a two-hour shed in the afternoon
+    mqtt.publish(
+        "sobre/test-site/flex/event",
+        r#"{"id":"office-peak","kind":"shed","start":"2021-10-25T14:00:00Z","end":"2021-10-25T16:00:00Z","level":1.0}"#,
+    );
+    // Then it is refused in the ledger, and the requester is told so on the status topic,
+    // with why, and no forecast
+    let refused = record(&mqtt, "sobre/test-site", |r| r["kind"] == "flex_refused");
+    let a = answer(&mqtt, "sobre/test-site", |a| a["id"] == "office-peak");
+    assert_eq!(
+        (a["status"].as_str(), &a["forecast"], &a["reason"]),
+        (Some("refused"), &Value::Null, &refused["reason"]),
+        "{a}"
+    );
+    assert!(a["reason"].as_str().is_some_and(|r| r.contains("nothing will be commanded for it")), "{a}");
+    // And cancelling it is refused too: it never stood in the book
+    mqtt.publish("sobre/test-site/flex/event", r#"{"id":"office-peak","cancel":true}"#);
+    let a = answer(&mqtt, "sobre/test-site", |a| a["id"] == "office-peak");
+    assert_eq!(a["status"], "refused", "{a}");
+    assert!(a["reason"].as_str().is_some_and(|r| r.contains("no event office-peak to cancel")), "{a}");
 }
 
 /// Tuesday's day-ahead prices: flat but for an evening spike.

@@ -451,6 +451,12 @@ impl Controller {
         self.book.apply(payload, now_ms)
     }
 
+    /// Takes event `id` out of the book (a request refused after the book took it: nothing is
+    /// commanded for it).
+    pub fn withdraw(&mut self, id: &str) -> Option<FlexEvent> {
+        self.book.withdraw(id)
+    }
+
     fn slot(&self, ts_ms: i64) -> Option<Slot> {
         self.schedule.as_ref().map(|s| s.at(ts_ms))
     }

@@ -7,6 +7,7 @@
 use super::controller::{Controller, Override, Source, ZoneReading};
 use super::effect::{self, overrides_in, quoted, record, Effect};
 use super::event::{Change, FlexEvent};
+use super::flex_status::{self, Achieved, Answer, Expected, Status};
 use super::forecast::Forecast;
 use super::log::Kind;
 use super::outdoor::OutdoorDay;
@@ -70,6 +71,18 @@ pub(crate) struct ControlCore {
     zones: Vec<ZoneReading>,
     outdoor: OutdoorDay,
     days: DayComparison,
+    /// What the advisor last handed over that a forecast rests on; `None` before it has.
+    learned: Option<Learned>,
+    /// `<prefix>/flex/status`, where each flex request is answered.
+    flex_status: String,
+}
+
+/// What a flex forecast needs from the advisor's basis.
+#[derive(Debug, Clone, Copy)]
+struct Learned {
+    models_pass_gate: bool,
+    zone_models: usize,
+    kw_per_demand: bool,
 }
 
 impl ControlCore {
@@ -80,7 +93,18 @@ impl ControlCore {
         let points = PointMap::new(s);
         let zones = vec![ZoneReading::default(); s.control.zones.len()];
         let days = DayComparison::new(s.site.timezone, s.control.step_ms);
-        Self { controller, watches, points, zones, outdoor: OutdoorDay::default(), days, settings }
+        let flex_status = format!("{}/flex/status", s.agent.topic_prefix);
+        Self {
+            controller,
+            watches,
+            points,
+            zones,
+            outdoor: OutdoorDay::default(),
+            days,
+            learned: None,
+            flex_status,
+            settings,
+        }
     }
 
     pub(crate) fn mode(&self) -> Mode {
@@ -123,6 +147,11 @@ impl ControlCore {
     /// Builds the schedule and takes the models the advisor handed over, deciding nothing yet
     /// (at start, before any step).
     pub(crate) fn adopt(&mut self, basis: Basis) {
+        self.learned = Some(Learned {
+            models_pass_gate: basis.models_pass_gate,
+            zone_models: basis.zone_models.len(),
+            kw_per_demand: basis.kw_per_demand.is_some(),
+        });
         let s = &self.settings;
         let since = basis.accepted.iter().map(|(_, ts)| *ts).min().unwrap_or(0);
         let accepted = basis.accepted.into_iter().map(|(setting, _)| setting);
@@ -149,6 +178,7 @@ impl ControlCore {
             Input::Basis { basis, now_ms } => {
                 if let Some(b) = basis {
                     self.adopt(b);
+                    self.withdraw_unbacked(now_ms, &mut effects);
                 }
                 self.decide_again(now_ms, &mut effects);
             }
@@ -222,7 +252,7 @@ impl ControlCore {
                             self.flex(e.payload.as_bytes(), now_ms, effects);
                         }
                     }
-                    Err(e) => refuse_flex(&e.to_string(), &payload, now_ms, effects),
+                    Err(e) => refuse_flex(&e.to_string(), &payload, now_ms, self.answers(), effects),
                 }
             }
             Ask::Override { zone, payload } => {
@@ -240,6 +270,7 @@ impl ControlCore {
                         effect::of_decision(&result, &self.settings.control.zones, now_ms, effects);
                     }
                     self.controller.set_mode(r.mode);
+                    self.withdraw_unbacked(now_ms, effects);
                     self.decide_again(now_ms, effects);
                 }
                 Err(e) => tracing::warn!(error = %e, "control: mode refused"),
@@ -247,38 +278,110 @@ impl ControlCore {
         }
     }
 
-    /// A flex request into the book, recorded whether taken or refused; a taken one with what
-    /// it is expected to shed and cost, said before the event.
+    /// A flex request into the book, recorded and answered whether taken or refused: a taken
+    /// one only with a forecast of what it is expected to shed and cost, said before the event;
+    /// without one it is taken out of the book again and refused with why (never accepted with
+    /// nothing behind it).
     fn flex(&mut self, payload: &[u8], now_ms: i64, effects: &mut Vec<Effect>) {
         let change = match self.controller.flex(payload, now_ms) {
             Ok(change) => change,
-            Err(e) => return refuse_flex(&e.to_string(), payload, now_ms, effects),
+            Err(e) => return refuse_flex(&e.to_string(), payload, now_ms, self.answers(), effects),
         };
-        let (kind, event, why) = match change {
-            Change::Added(e) => (Kind::FlexAccepted, e, "flex request taken"),
-            Change::Updated { now, .. } => (Kind::FlexAccepted, now, "flex request updated"),
-            Change::Cancelled(e) => (Kind::FlexCancelled, e, "flex request cancelled"),
-        };
-        tracing::info!(id = event.id, ?kind, "control: {why}");
-        record(effects, kind, None, now_ms, why, &event);
-        if kind != Kind::FlexAccepted {
-            self.watches.forget(&event.id);
-            return;
-        }
-        match self.outdoor.latest().and_then(|o| self.controller.forecast(&event.id, now_ms, o)) {
-            Some(f) => {
-                let why = format!(
-                    "expects {:.1} → {:.1} kW during the event (−{:.1} kW), {:.2} K·h below comfort, rebound {:.1} kW against {:.1} kW",
-                    f.baseline_kw, f.planned_kw, f.shed_kw, f.discomfort_kh, f.rebound_peak_kw, f.baseline_peak_kw
+        let (event, status, why) = match change {
+            Change::Added(e) => (e, Status::Accepted, "flex request taken"),
+            Change::Updated { now, .. } => (now, Status::Updated, "flex request updated"),
+            Change::Cancelled(e) => {
+                let why = "flex request cancelled";
+                tracing::info!(id = e.id, "control: {why}");
+                record(effects, Kind::FlexCancelled, None, now_ms, why, &e);
+                self.watches.forget(&e.id);
+                let answer = Answer::new(
+                    Some(&e.id),
+                    Status::Cancelled,
+                    "cancelled as asked: nothing is commanded for it",
+                    now_ms,
                 );
-                record(effects, Kind::FlexForecast, None, now_ms, why, &f);
-                self.watches.watch(event, f, 0);
+                return self.answers().push(answer, effects);
             }
-            None => tracing::info!(
-                id = event.id,
-                "control: no forecast yet (no zone models, temperatures or outdoor reading)"
-            ),
+        };
+        let f = match self.forecast(&event, now_ms) {
+            Ok(f) => f,
+            Err(cause) => {
+                self.controller.withdraw(&event.id);
+                self.watches.forget(&event.id);
+                let why = format!("event {}: {cause}; refused, nothing will be commanded for it", event.id);
+                tracing::warn!(id = event.id, why, "control: flex request refused");
+                // The event as detail: its id takes it out of the book restored after a restart.
+                record(effects, Kind::FlexRefused, None, now_ms, &why, &event);
+                return self.answers().push(Answer::new(Some(&event.id), Status::Refused, why, now_ms), effects);
+            }
+        };
+        tracing::info!(id = event.id, ?status, "control: {why}");
+        record(effects, Kind::FlexAccepted, None, now_ms, why, &event);
+        let expects = format!(
+            "expects {:.1} → {:.1} kW during the event (−{:.1} kW), {:.2} K·h below comfort, rebound {:.1} kW against {:.1} kW",
+            f.baseline_kw, f.planned_kw, f.shed_kw, f.discomfort_kh, f.rebound_peak_kw, f.baseline_peak_kw
+        );
+        record(effects, Kind::FlexForecast, None, now_ms, &expects, &f);
+        // In shadow mode the requester must know nothing will be sent, though it is accepted
+        // (forecast, and settled in the ledger against what the building did on its own).
+        let shadow = if self.controller.mode() == Mode::Shadow { " (shadow mode: nothing will be sent)" } else { "" };
+        let mut answer = Answer::new(Some(&event.id), status, format!("{why}{shadow}: {expects}"), now_ms);
+        answer.forecast = Some(Expected::from(&f));
+        self.watches.watch(event, f, 0);
+        self.answers().push(answer, effects);
+    }
+
+    /// What event `event` (in the book) is expected to shed and cost, or why nothing can be
+    /// said: then the agent cannot stand behind it.
+    fn forecast(&self, event: &FlexEvent, now_ms: i64) -> Result<Forecast, &'static str> {
+        self.backed()?;
+        let Some(outdoor_c) = self.outdoor.latest() else {
+            return Err("no outdoor temperature read yet: no forecast");
+        };
+        self.controller
+            .forecast(&event.id, now_ms, outdoor_c)
+            .ok_or("no modelled zone has reported its temperature yet: no forecast")
+    }
+
+    /// Whether the agent can stand behind a flex event at all: it may command, and it has
+    /// models that pass their gate to forecast with.
+    fn backed(&self) -> Result<(), &'static str> {
+        if self.controller.mode() == Mode::Advise {
+            return Err("the agent is in advise mode and commands nothing");
         }
+        let Some(learned) = self.learned else {
+            return Err("the advisor has not handed over the building's programme and zone models yet: no forecast");
+        };
+        if !learned.models_pass_gate {
+            return Err("the advisor's models fail their quality gate, so the building runs its own programme");
+        }
+        if learned.zone_models == 0 || !learned.kw_per_demand {
+            return Err("no zone models (no zone has a heating-demand point, or the advisor has not fitted them yet): no forecast of what a shed would save or cost");
+        }
+        Ok(())
+    }
+
+    /// Events taken before that the agent can no longer stand behind (the stop switch turned to
+    /// advise, models that now fail their gate or are gone): out of the book, cancelled in the
+    /// ledger (so a restart does not restore them), and the requester told. An accepted answer
+    /// must not stand for a shed that will not come.
+    fn withdraw_unbacked(&mut self, now_ms: i64, effects: &mut Vec<Effect>) {
+        let Err(cause) = self.backed() else { return };
+        let ids: Vec<String> = self.watches.events().filter(|e| e.end_ms > now_ms).map(|e| e.id.clone()).collect();
+        for id in ids {
+            self.watches.forget(&id);
+            let Some(event) = self.controller.withdraw(&id) else { continue };
+            let why = format!("event {id} cancelled by the agent: {cause}; nothing more will be commanded for it");
+            tracing::warn!(id, why, "control: flex event withdrawn");
+            record(effects, Kind::FlexCancelled, None, now_ms, &why, &event);
+            self.answers().push(Answer::new(Some(&id), Status::Cancelled, why, now_ms), effects);
+        }
+    }
+
+    /// Where answers to flex requests go.
+    fn answers(&self) -> Answers<'_> {
+        Answers { site: &self.settings.site.id, topic: &self.flex_status }
     }
 
     /// A person's override from the topic, and what it made the controller do; returns how
@@ -321,18 +424,44 @@ impl ControlCore {
             s.planned_shed_kw, s.achieved_shed_kw, s.baseline_kw, s.measured_kw, s.adjustment, s.rebound_peak_kw, s.baseline_peak_kw, s.discomfort_kh, s.overrides
         );
         tracing::info!(id = s.event_id, "control: event settled: {why}");
-        record(effects, Kind::FlexSettled, None, now_ms, why, &s);
+        record(effects, Kind::FlexSettled, None, now_ms, &why, &s);
+        let mut answer = Answer::new(Some(&s.event_id), Status::Ended, format!("event over: {why}"), now_ms);
+        answer.achieved = Some(Achieved::of(&s, commanded));
+        self.answers().push(answer, effects);
         if commanded {
             effects.push(Effect::Settled(s));
         }
     }
 }
 
-/// A flex request or a price series refused: counted, logged, and in the ledger with why.
-fn refuse_flex(why: &str, payload: &[u8], now_ms: i64, effects: &mut Vec<Effect>) {
+/// A flex request or a price series refused: logged, in the ledger with why, and answered
+/// (which counts it) under the id it gives, if it gives one.
+fn refuse_flex(why: &str, payload: &[u8], now_ms: i64, answers: Answers, effects: &mut Vec<Effect>) {
     tracing::warn!(why, "control: flex request refused");
-    effects.push(Effect::FlexRefused);
     record(effects, Kind::FlexRefused, None, now_ms, why, quoted(payload));
+    let id = flex_status::id_of(payload);
+    answers.push(Answer::new(id.as_deref(), Status::Refused, why, now_ms), effects);
+}
+
+/// The site and topic answers to flex requests are published on.
+#[derive(Debug, Clone, Copy)]
+struct Answers<'a> {
+    site: &'a str,
+    topic: &'a str,
+}
+
+impl Answers<'_> {
+    /// Logs the answer at INFO and has it published (and counted).
+    fn push(self, answer: Answer, effects: &mut Vec<Effect>) {
+        tracing::info!(
+            id = answer.id,
+            status = answer.status.name(),
+            reason = answer.reason,
+            "control: flex request answered"
+        );
+        let payload = answer.payload(self.site);
+        effects.push(Effect::FlexAnswer { status: answer.status, topic: self.topic.to_string(), payload });
+    }
 }
 
 #[cfg(test)]
@@ -351,7 +480,7 @@ mod tests {
             .map(|e| match e {
                 Effect::Send { topic, payload } => format!("send {topic} {}", String::from_utf8_lossy(payload)),
                 Effect::Record(r) => format!("record {}", r.kind.name()),
-                Effect::FlexRefused => "count a refusal".into(),
+                Effect::FlexAnswer { status, topic, .. } => format!("answer {} on {topic}", status.name()),
                 Effect::Settled(s) => format!("report {}", s.event_id),
                 Effect::Stepped { at_ms } => format!("through {}", (at_ms - NOW) / Q),
             })
@@ -414,14 +543,14 @@ mod tests {
                 vec!["through 0"],
             ),
             (
-                "day-ahead prices with an evening spike",
+                "day-ahead prices with an evening spike, before the advisor handed anything over",
                 vec![read(OUTDOOR, NOW, 5.0), asked(Ask::Prices(prices.into()))],
-                vec!["record flex_accepted"],
+                vec!["record flex_refused", "answer refused on sobre/s/flex/status"],
             ),
             (
                 "a flex request refused",
                 vec![asked(Ask::Flex("{}".into()))],
-                vec!["count a refusal", "record flex_refused"],
+                vec!["record flex_refused", "answer refused on sobre/s/flex/status"],
             ),
             ("a new basis without anything to build on", vec![Input::Basis { basis: None, now_ms: NOW }], vec![]),
         ];
@@ -454,6 +583,238 @@ mod tests {
             let effects = core.handle(Input::Step { at_ms: NOW });
             // Then the override is carried out, unless the switch says advise
             assert_eq!(said(&effects), then, "{restored_mode:?}");
+        }
+    }
+
+    /// The answers published in `effects`, as their JSON.
+    fn answers(effects: &[Effect]) -> Vec<serde_json::Value> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::FlexAnswer { payload, .. } => serde_json::from_slice(payload).ok(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const SHED: &str =
+        r#"{"id":"e1","kind":"shed","start":"2019-01-07T17:00:00Z","end":"2019-01-07T19:00:00Z","level":1}"#;
+
+    #[test]
+    fn every_flex_request_is_answered_accepted_only_with_a_forecast_behind_it() {
+        use crate::control::fixture::basis;
+        let flex = |p: &str| asked(Ask::Flex(p.to_string().into()));
+        let readings = || vec![read(OUTDOOR, NOW, 5.0), read(TEMPERATURE, NOW, 20.5)];
+        let cancel = r#"{"id":"e1","cancel":true}"#;
+        // (case, mode, what the advisor handed over, inputs, then: each answer's id, status and
+        // a piece of its reason)
+        type Case<'a> = (&'a str, &'a str, Option<Basis>, Vec<Input>, Vec<(Option<&'a str>, &'a str, &'a str)>);
+        let cases: Vec<Case> = vec![
+            (
+                "before the advisor has handed anything over",
+                "auto",
+                None,
+                [readings(), vec![flex(SHED)]].concat(),
+                vec![(Some("e1"), "refused", "has not handed over")],
+            ),
+            (
+                "models that fail their gate",
+                "auto",
+                Some(basis(false, true)),
+                [readings(), vec![flex(SHED)]].concat(),
+                vec![(Some("e1"), "refused", "quality gate")],
+            ),
+            (
+                "no zone models (the office: no heating-demand point)",
+                "auto",
+                Some(basis(true, false)),
+                [readings(), vec![flex(SHED)]].concat(),
+                vec![(Some("e1"), "refused", "no zone models")],
+            ),
+            (
+                "no outdoor reading yet",
+                "auto",
+                Some(basis(true, true)),
+                vec![read(TEMPERATURE, NOW, 20.5), flex(SHED)],
+                vec![(Some("e1"), "refused", "no outdoor temperature")],
+            ),
+            (
+                "no zone temperature yet",
+                "auto",
+                Some(basis(true, true)),
+                vec![read(OUTDOOR, NOW, 5.0), flex(SHED)],
+                vec![(Some("e1"), "refused", "reported its temperature")],
+            ),
+            (
+                "the stop switch on advise",
+                "advise",
+                Some(basis(true, true)),
+                [readings(), vec![flex(SHED)]].concat(),
+                vec![(Some("e1"), "refused", "advise mode")],
+            ),
+            (
+                "a refused event is out of the book: cancelling it is refused too",
+                "auto",
+                Some(basis(true, false)),
+                [readings(), vec![flex(SHED), flex(cancel)]].concat(),
+                vec![(Some("e1"), "refused", "no zone models"), (Some("e1"), "refused", "no event e1 to cancel")],
+            ),
+            (
+                "an unreadable request",
+                "auto",
+                Some(basis(true, true)),
+                vec![flex("shed now")],
+                vec![(None, "refused", "not a flex request")],
+            ),
+            (
+                "everything a forecast needs",
+                "auto",
+                Some(basis(true, true)),
+                [readings(), vec![flex(SHED)]].concat(),
+                vec![(Some("e1"), "accepted", "flex request taken: expects")],
+            ),
+            (
+                "everything a forecast needs, in shadow mode",
+                "shadow",
+                Some(basis(true, true)),
+                [readings(), vec![flex(SHED)]].concat(),
+                vec![(Some("e1"), "accepted", "flex request taken (shadow mode: nothing will be sent): expects")],
+            ),
+            (
+                "the same id again, then cancelled",
+                "auto",
+                Some(basis(true, true)),
+                [readings(), vec![flex(SHED), flex(SHED), flex(cancel)]].concat(),
+                vec![
+                    (Some("e1"), "accepted", "flex request taken"),
+                    (Some("e1"), "updated", "flex request updated: expects"),
+                    (Some("e1"), "cancelled", "cancelled as asked"),
+                ],
+            ),
+        ];
+        for (case, mode, basis, inputs, then) in cases {
+            // Given the classroom's core in `mode`, built on what the advisor handed over
+            let mut core = core(mode);
+            if let Some(b) = basis {
+                core.adopt(b);
+            }
+            // When the readings and requests arrive
+            let effects: Vec<Effect> = inputs.into_iter().flat_map(|i| core.handle(i)).collect();
+            // Then each request is answered on the site's status topic, with why
+            let got = answers(&effects);
+            assert_eq!(got.len(), then.len(), "{case}: {got:?}");
+            for (answer, (id, status, why)) in got.iter().zip(then) {
+                assert_eq!((answer["id"].as_str(), answer["status"].as_str()), (id, Some(status)), "{case}: {answer}");
+                assert!(answer["reason"].as_str().is_some_and(|r| r.contains(why)), "{case}: {answer}");
+                // And an acceptance carries its forecast, every other answer none
+                let shed = answer["forecast"]["shed_kw"].as_f64();
+                assert_eq!(shed.is_some(), matches!(status, "accepted" | "updated"), "{case}: {answer}");
+                assert!(shed.is_none_or(|kw| kw > 0.0), "{case}: {answer}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_accepted_event_the_agent_can_no_longer_stand_behind_is_cancelled_and_the_requester_told() {
+        use crate::control::fixture::basis;
+        let cases: Vec<(&str, Input, Option<&str>)> = vec![
+            (
+                "the stop switch turned to advise",
+                asked(Ask::Mode(r#"{"mode": "advise"}"#.into())),
+                Some("cancelled by the agent: the agent is in advise mode"),
+            ),
+            (
+                "models that now fail their gate",
+                Input::Basis { basis: Some(basis(false, true)), now_ms: NOW },
+                Some("quality gate"),
+            ),
+            ("models gone", Input::Basis { basis: Some(basis(true, false)), now_ms: NOW }, Some("no zone models")),
+            ("models refitted, still passing", Input::Basis { basis: Some(basis(true, true)), now_ms: NOW }, None),
+            ("shadow mode", asked(Ask::Mode(r#"{"mode": "shadow"}"#.into())), None),
+        ];
+        for (case, input, then) in cases {
+            // Given a shed accepted with its forecast
+            let mut core = core("auto");
+            core.adopt(basis(true, true));
+            core.handle(read(OUTDOOR, NOW, 5.0));
+            core.handle(read(TEMPERATURE, NOW, 20.5));
+            let taken = answers(&core.handle(asked(Ask::Flex(SHED.into()))));
+            assert_eq!(taken[0]["status"], "accepted", "{case}");
+            // When what it stood on changes
+            let effects = core.handle(input);
+            // Then, if the agent can no longer stand behind it, it is cancelled with why, in
+            // the ledger and to the requester; otherwise it stands, unanswered again
+            let got = answers(&effects);
+            match then {
+                Some(why) => {
+                    assert_eq!(got.len(), 1, "{case}: {got:?}");
+                    assert_eq!(
+                        (got[0]["id"].as_str(), got[0]["status"].as_str()),
+                        (Some("e1"), Some("cancelled")),
+                        "{case}"
+                    );
+                    assert!(got[0]["reason"].as_str().is_some_and(|r| r.contains(why)), "{case}: {}", got[0]);
+                    assert!(said(&effects).contains(&"record flex_cancelled".to_string()), "{case}");
+                }
+                None => assert!(got.is_empty(), "{case}: {got:?}"),
+            }
+            // And a cancellation by the requester afterwards finds it only if it stands
+            let cancel = answers(&core.handle(asked(Ask::Flex(r#"{"id":"e1","cancel":true}"#.into()))));
+            let status = if then.is_some() { "refused" } else { "cancelled" };
+            assert_eq!(cancel[0]["status"].as_str(), Some(status), "{case}: {cancel:?}");
+        }
+    }
+
+    #[test]
+    fn an_accepted_event_is_recorded_with_its_forecast_before_it_is_answered() {
+        // Given the classroom's core with its model, its temperature and the outdoor's
+        let mut core = core("auto");
+        core.adopt(crate::control::fixture::basis(true, true));
+        core.handle(read(OUTDOOR, NOW, 5.0));
+        core.handle(read(TEMPERATURE, NOW, 20.5));
+        // When a shed is asked
+        let effects = core.handle(asked(Ask::Flex(SHED.into())));
+        // Then it is in the ledger, with its forecast, then answered
+        assert_eq!(
+            said(&effects),
+            ["record flex_accepted", "record flex_forecast", "answer accepted on sobre/s/flex/status"]
+        );
+    }
+
+    #[test]
+    fn a_settled_event_is_answered_ended_with_what_it_achieved() {
+        let settlement = crate::control::settle::Settlement {
+            event_id: "e1".into(),
+            event_kind: crate::control::event::FlexKind::Shed,
+            start_ms: NOW,
+            end_ms: NOW + 8 * Q,
+            planned_shed_kw: 6.0,
+            adjustment: 1.0,
+            baseline_kw: 9.0,
+            measured_kw: 4.0,
+            achieved_shed_kw: 5.0,
+            shifted_kwh: 1.0,
+            rebound_peak_kw: 10.0,
+            baseline_peak_kw: 9.0,
+            discomfort_kh: 0.1,
+            overrides: 0,
+        };
+        for (mode, commanded, then) in [
+            ("auto", true, vec!["record flex_settled", "answer ended on sobre/s/flex/status", "report e1"]),
+            ("shadow", false, vec!["record flex_settled", "answer ended on sobre/s/flex/status"]),
+        ] {
+            // Given the core in `mode`
+            let core = core(mode);
+            // When an event settles
+            let mut effects = Vec::new();
+            core.settled(settlement.clone(), NOW + 20 * Q, &mut effects);
+            // Then the requester is told it ended, with what it achieved; the city only if
+            // the agent commanded it
+            assert_eq!(said(&effects), then, "{mode}");
+            let answer = &answers(&effects)[0];
+            assert_eq!((answer["status"].as_str(), answer["id"].as_str()), (Some("ended"), Some("e1")), "{answer}");
+            assert_eq!(answer["achieved"]["shed_kw"].as_f64(), Some(5.0), "{answer}");
+            assert_eq!(answer["achieved"]["commanded"].as_bool(), Some(commanded), "{answer}");
         }
     }
 }

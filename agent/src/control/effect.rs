@@ -5,6 +5,7 @@
 
 use super::actuate::{payload, release};
 use super::controller::{Command, Notice, StepResult};
+use super::flex_status::Status;
 use super::log::Kind;
 use super::safety::Limit;
 use super::settle::Settlement;
@@ -18,8 +19,9 @@ pub(crate) enum Effect {
     Send { topic: String, payload: Bytes },
     /// A record to append to the control log, then publish on `<prefix>/decisions`.
     Record(Record),
-    /// A flex request or price series refused (what /metrics counts; the record says why).
-    FlexRefused,
+    /// The answer to a flex request, on `<prefix>/flex/status` (see `flex_status`): counted by
+    /// its status, and a refusal also as `flex_refused`.
+    FlexAnswer { status: Status, topic: String, payload: Bytes },
     /// An event the agent commanded, settled: the report layer tells the city.
     Settled(Settlement),
     /// Every zone decided on the step at `at_ms`, and what that decided carried out before.

@@ -136,6 +136,11 @@ impl FlexBook {
         self.events.insert(event.id.clone(), event);
     }
 
+    /// Takes event `id` out, as if cancelled.
+    pub fn withdraw(&mut self, id: &str) -> Option<FlexEvent> {
+        self.events.remove(id)
+    }
+
     /// Drops the events that ended by `now_ms`.
     pub fn expire(&mut self, now_ms: i64) -> Vec<FlexEvent> {
         let over: Vec<String> = self.events.values().filter(|e| e.end_ms <= now_ms).map(|e| e.id.clone()).collect();

@@ -61,3 +61,34 @@ topic = "t/outdoor"
     );
     Settings::parse(&text, "test").expect("settings")
 }
+
+/// What the advisor hands over for the classroom: the poorly tuned school's programme, and,
+/// when `models`, an air-and-mass model of the classroom (heavy walls, 0.1 kW per percent of
+/// demand) whose gate says `models_pass_gate`.
+pub(crate) fn basis(models_pass_gate: bool, models: bool) -> crate::advisor::Basis {
+    use crate::advisor::estimate::ZoneDynamics;
+    use crate::advisor::history::HeatingInput;
+    let model = sobre_models::thermal::TwoNodeModel {
+        step_hours: 0.25,
+        k_im: 2.0,
+        k_ia: 0.2,
+        k_mi: 0.2,
+        k_ma: 0.02,
+        g_solar: 0.0,
+        g_heating: 0.2,
+        g_occupancy: 0.0,
+        k_ventilation: 0.0,
+        g_day: [0.0; 4],
+        m_solar: 0.0,
+        m_occupancy: 0.0,
+        rmse_k: 0.0,
+    };
+    let class = ZoneDynamics { model, max_heating: 100.0, input: HeatingInput::ZoneDemand };
+    crate::advisor::Basis {
+        programme: crate::control::schedule::tests::poor_school(),
+        accepted: Vec::new(),
+        models_pass_gate,
+        zone_models: if models { vec![("class".into(), class)] } else { Vec::new() },
+        kw_per_demand: models.then_some(0.1),
+    }
+}

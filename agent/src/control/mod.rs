@@ -21,6 +21,7 @@ pub(crate) mod effect;
 pub mod event;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub(crate) mod flex_status;
 pub mod forecast;
 pub mod kpi;
 pub mod log;

@@ -4,6 +4,7 @@
 //! message the link drops costs that message.
 
 use super::effect::{Effect, Record};
+use super::flex_status::Status;
 use super::log::{ControlLog, Kind};
 use super::settle::Settlement;
 use crate::mqtt::publisher::Publish;
@@ -36,7 +37,13 @@ impl<P: Publish> Outlet<P> {
                     }
                 }
                 Effect::Record(record) => self.record(record).await,
-                Effect::FlexRefused => Stats::add(&self.stats.flex_refused, 1),
+                Effect::FlexAnswer { status, topic, payload } => {
+                    Stats::add(&self.stats.flex_answers[status.index()], 1);
+                    if status == Status::Refused {
+                        Stats::add(&self.stats.flex_refused, 1);
+                    }
+                    self.publisher.publish(&topic, payload);
+                }
                 Effect::Settled(s) => self.report(s).await,
                 Effect::Stepped { at_ms } => {
                     self.stats.control_through_ms.fetch_max(at_ms.max(0) as u64, Ordering::Relaxed);

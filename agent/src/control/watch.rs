@@ -39,6 +39,11 @@ impl Watches {
         self.events.push(Watch { event, forecast, discomfort_kh: 0.0, overrides });
     }
 
+    /// The events watched: taken with a forecast, not yet settled.
+    pub fn events(&self) -> impl Iterator<Item = &FlexEvent> {
+        self.events.iter().map(|w| &w.event)
+    }
+
     pub fn forget(&mut self, id: &str) {
         self.events.retain(|w| w.event.id != id);
     }

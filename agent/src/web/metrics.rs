@@ -78,6 +78,15 @@ impl Collector for Scrape {
             gauge.encode(encoder.encode_descriptor(&format!("sobre_{name}"), help, None, gauge.metric_type())?)?;
         }
         let mut family = encoder.encode_descriptor(
+            "sobre_flex_answers",
+            "answers published on <prefix>/flex/status to flexibility requests, by status",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (status, n) in crate::stats::FLEX_ANSWERS.iter().zip(s.flex_answers) {
+            ConstCounter::new(n).encode(family.encode_family(&[("status", *status)])?)?;
+        }
+        let mut family = encoder.encode_descriptor(
             "sobre_recommendations",
             "recommendations by their ledger status",
             None,
@@ -142,12 +151,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn what_the_agent_dropped_or_could_not_read_and_whether_its_disk_refuses_commits_are_scraped() {
+    fn what_the_agent_dropped_or_could_not_read_how_it_answered_flex_and_whether_its_disk_refuses_commits_are_scraped()
+    {
         // Given an agent that dropped requests and whose disk refuses commits
         let stats = Snapshot {
             requests_dropped: 7,
             publish_refused: 2,
             records_unreadable: 3,
+            flex_answers: [4, 1, 0, 0, 2],
             store_failing: true,
             ..Snapshot::default()
         };
@@ -163,6 +174,10 @@ mod tests {
             "sobre_publish_refused_total 2",
             "sobre_records_unreadable_total 3",
             "sobre_store_failing 1",
+            "sobre_flex_answers_total{status=\"accepted\"} 4",
+            "sobre_flex_answers_total{status=\"refused\"} 1",
+            "sobre_flex_answers_total{status=\"cancelled\"} 0",
+            "sobre_flex_answers_total{status=\"ended\"} 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

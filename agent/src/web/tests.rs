@@ -536,7 +536,8 @@ async fn a_persons_override_from_the_page_reaches_control_as_the_override_topic_
         };
         r.body(Body::from(body)).expect("request")
     };
-    let cases: [(&str, &str, Option<&str>, StatusCode, Option<&str>); 6] = [
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, StatusCode, Option<&'a str>);
+    let cases: [Case; 6] = [
         // (zone, form, token, then the answer, and what control receives)
         (
             "class",

@@ -68,7 +68,18 @@ impl Given {
 
     /// What went to the thermostats: (topic, payload).
     fn commands(&self) -> Vec<(String, String)> {
-        self.publisher.sent().into_iter().filter(|(t, _)| t != "sobre/s/decisions").collect()
+        let ours = ["sobre/s/decisions", "sobre/s/flex/status"];
+        self.publisher.sent().into_iter().filter(|(t, _)| !ours.contains(&t.as_str())).collect()
+    }
+
+    /// The statuses of the answers published on `<prefix>/flex/status`, in order.
+    fn answers(&self) -> Vec<String> {
+        let answered = self.publisher.sent().into_iter().filter(|(t, _)| t == "sobre/s/flex/status");
+        answered
+            .map(|(_, p)| {
+                serde_json::from_str::<Value>(&p).expect("an answer")["status"].as_str().unwrap_or_default().into()
+            })
+            .collect()
     }
 
     /// The records published on `<prefix>/decisions`, in order.
@@ -152,7 +163,7 @@ async fn each_request_is_answered_with_a_record_and_only_a_commanding_override_r
         case("an override out of range", "auto", "override/class", r#"{"setpoint_c": 45}"#,
             None, &["override_refused"], "setpoint 45 °C is outside 5–30 °C"),
         case("a flex request without zone models to forecast it", "auto", "flex/event", shed,
-            None, &["flex_accepted"], "flex request taken"),
+            None, &["flex_refused"], "no forecast; refused, nothing will be commanded for it"),
         case("a flex request cut short", "auto", "flex/event", r#"{"id": "e4", "kind": "#,
             None, &["flex_refused"], "not a flex request"),
         case("a price series without prices", "auto", "flex/price", r#"{"id":"d2","prices":[]}"#,
@@ -181,9 +192,11 @@ async fn each_request_is_answered_with_a_record_and_only_a_commanding_override_r
             let reason = last["reason"].as_str().unwrap_or_default();
             assert!(reason.contains(why), "{case}: {reason}");
         }
-        // And refusals of flex requests are counted
-        let refused = records.iter().filter(|k| **k == "flex_refused").count() as u64;
-        assert_eq!(given.stats.flex_refused.load(Ordering::Relaxed), refused, "{case}");
+        // And each refusal of a flex request is answered where the requester reads, and counted
+        let refused = records.iter().filter(|k| **k == "flex_refused").count();
+        assert_eq!(given.answers(), vec!["refused"; refused], "{case}");
+        assert_eq!(given.stats.flex_refused.load(Ordering::Relaxed), refused as u64, "{case}");
+        assert_eq!(given.stats.flex_answers[1].load(Ordering::Relaxed), refused as u64, "{case}");
     }
 }
 
@@ -340,6 +353,18 @@ async fn a_commanded_event_once_settled_goes_to_the_report_layer_and_a_shadowed_
         assert_eq!(settled["detail"]["event_id"], "peak", "{mode}");
         let to_city: Vec<String> = given.settled().into_iter().map(|s| s.event_id).collect();
         assert_eq!(to_city.len(), reported, "{mode}: {to_city:?}");
+        // And the requester is told it ended, and whether the agent commanded it
+        let ended: Vec<Value> = given
+            .publisher
+            .sent()
+            .into_iter()
+            .filter(|(t, _)| t == "sobre/s/flex/status")
+            .map(|(_, p)| serde_json::from_str(&p).expect("an answer"))
+            .collect();
+        assert_eq!(ended.len(), 1, "{mode}: {ended:?}");
+        assert_eq!((ended[0]["status"].as_str(), ended[0]["id"].as_str()), (Some("ended"), Some("peak")), "{mode}");
+        assert_eq!(ended[0]["achieved"]["commanded"].as_bool(), Some(reported == 1), "{mode}: {}", ended[0]);
+        assert_eq!(given.stats.flex_answers[4].load(Ordering::Relaxed), 1, "{mode}");
         // And a later start does not settle it again
         let mut shell = given.shell(NOW + 6 * H).await;
         step(&mut shell, NOW + 6 * H).await;
