@@ -370,12 +370,17 @@ pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitEr
             let mut local: Option<Candidate> = None;
             // The refusal check refits, so it runs only for fits that would improve on the best.
             let consider = |heat, cool, local: &mut Option<Candidate>| {
-                if let Ok(solution) = gram.equations(shape, heat, cool).solve(0.0) {
-                    // Balance points with no day between them fit alike: the first one stays,
-                    // whatever the last bits of the sums say.
-                    let better = local.as_ref().is_none_or(|l| solution.sse < l.sse * (1.0 - 1e-12));
-                    let c = || candidate(solution, shape, heat, cool, n, sst);
-                    if let Some(c) = better.then(c).filter(|c| refusal(days, c, t_critical).is_none()) {
+                // Balance points with no day between them fit alike: the first one stays,
+                // whatever the last bits of the sums say. Only a better fit is solved in full.
+                let better = |sse: f64| local.as_ref().is_none_or(|l| sse < l.sse * (1.0 - 1e-12));
+                if let Some(solution) = gram
+                    .sse(shape, heat, cool)
+                    .ok()
+                    .filter(|sse| better(*sse))
+                    .and_then(|_| gram.equations(shape, heat, cool).solve(0.0).ok())
+                {
+                    let c = candidate(solution, shape, heat, cool, n, sst);
+                    if refusal(days, &c, t_critical).is_none() {
                         *local = Some(c);
                     }
                 }

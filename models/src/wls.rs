@@ -135,51 +135,86 @@ impl NormalEquations {
         if self.rows < p {
             return Err(SolveError::TooFewRows { rows: self.rows, parameters: p });
         }
-        // Cholesky of the symmetric matrix from its upper triangle: A = L Lᵀ, L stored row-major.
+        let penalty = |i: usize| if i >= first_penalised { ridge } else { 0.0 };
         let mut l = vec![0.0; p * p];
-        let scale = (0..p).map(|i| self.xtwx[i * p + i]).fold(0.0f64, f64::max).max(1.0);
-        for i in 0..p {
-            for j in 0..=i {
-                let a = self.xtwx[j * p + i] + if i == j && i >= first_penalised { ridge } else { 0.0 };
-                let sum: f64 = (0..j).map(|k| l[i * p + k] * l[j * p + k]).sum();
-                if i == j {
-                    let d = a - sum;
-                    if d <= 1e-12 * scale {
-                        return Err(SolveError::Singular { column: i });
-                    }
-                    l[i * p + i] = d.sqrt();
-                } else {
-                    l[i * p + j] = (a - sum) / l[j * p + j];
-                }
-            }
-        }
-        let beta = cholesky_solve(&l, p, &self.xtwy);
-        // SSE = yᵀWy − 2βᵀXᵀWy + βᵀXᵀWXβ, with the unpenalised XᵀWX.
-        let mut quad = 0.0;
-        for i in 0..p {
-            for j in 0..p {
-                let a = if i <= j { self.xtwx[i * p + j] } else { self.xtwx[j * p + i] };
-                quad += beta[i] * a * beta[j];
-            }
-        }
-        let cross: f64 = beta.iter().zip(&self.xtwy).map(|(b, v)| b * v).sum();
-        let sse = (self.ytwy - 2.0 * cross + quad).max(0.0);
+        factor(p, &self.xtwx, penalty, &mut l)?;
+        let mut z = vec![0.0; p];
+        let mut beta = vec![0.0; p];
+        cholesky_solve_into(&l, p, &self.xtwy, &mut z, &mut beta);
+        let sse = residual_sum(p, &self.xtwx, &self.xtwy, self.ytwy, &beta);
         Ok(Solution { beta, sse, chol: l })
     }
 }
 
+/// The most parameters [`sse_small`] takes.
+pub const SMALL_P: usize = 8;
+
+/// The residual sum of squares of the unweighted least-squares problem given by its sums (as
+/// [`NormalEquations::from_sums`]), with no allocation: for a search that compares thousands of
+/// small fits and solves only the best in full. The same arithmetic as `solve(0.0)`.
+pub fn sse_small(p: usize, xtx: &[f64], xty: &[f64], yty: f64, rows: usize) -> Result<f64, SolveError> {
+    debug_assert!(p <= SMALL_P && xtx.len() >= p * p && xty.len() >= p);
+    if rows < p {
+        return Err(SolveError::TooFewRows { rows, parameters: p });
+    }
+    let mut l = [0.0; SMALL_P * SMALL_P];
+    factor(p, xtx, |_| 0.0, &mut l[..p * p])?;
+    let (mut z, mut beta) = ([0.0; SMALL_P], [0.0; SMALL_P]);
+    cholesky_solve_into(&l[..p * p], p, &xty[..p], &mut z[..p], &mut beta[..p]);
+    Ok(residual_sum(p, xtx, xty, yty, &beta[..p]))
+}
+
+/// Cholesky of the symmetric p × p matrix `a` from its upper triangle, plus `penalty(i)` on the
+/// diagonal: A = L Lᵀ into `l`, row-major.
+fn factor(p: usize, a: &[f64], penalty: impl Fn(usize) -> f64, l: &mut [f64]) -> Result<(), SolveError> {
+    let scale = (0..p).map(|i| a[i * p + i]).fold(0.0f64, f64::max).max(1.0);
+    for i in 0..p {
+        for j in 0..=i {
+            let aij = a[j * p + i] + if i == j { penalty(i) } else { 0.0 };
+            let sum: f64 = (0..j).map(|k| l[i * p + k] * l[j * p + k]).sum();
+            if i == j {
+                let d = aij - sum;
+                if d <= 1e-12 * scale {
+                    return Err(SolveError::Singular { column: i });
+                }
+                l[i * p + i] = d.sqrt();
+            } else {
+                l[i * p + j] = (aij - sum) / l[j * p + j];
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SSE = yᵀy − 2βᵀXᵀy + βᵀXᵀXβ, with the unpenalised XᵀX.
+fn residual_sum(p: usize, xtx: &[f64], xty: &[f64], yty: f64, beta: &[f64]) -> f64 {
+    let mut quad = 0.0;
+    for i in 0..p {
+        for j in 0..p {
+            let a = if i <= j { xtx[i * p + j] } else { xtx[j * p + i] };
+            quad += beta[i] * a * beta[j];
+        }
+    }
+    let cross: f64 = beta.iter().zip(xty).map(|(b, v)| b * v).sum();
+    (yty - 2.0 * cross + quad).max(0.0)
+}
+
 fn cholesky_solve(l: &[f64], p: usize, b: &[f64]) -> Vec<f64> {
-    let mut z = vec![0.0; p];
+    let (mut z, mut x) = (vec![0.0; p], vec![0.0; p]);
+    cholesky_solve_into(l, p, b, &mut z, &mut x);
+    x
+}
+
+/// Solves L Lᵀ x = b, with `z` for the forward pass.
+fn cholesky_solve_into(l: &[f64], p: usize, b: &[f64], z: &mut [f64], x: &mut [f64]) {
     for i in 0..p {
         let sum: f64 = (0..i).map(|k| l[i * p + k] * z[k]).sum();
         z[i] = (b[i] - sum) / l[i * p + i];
     }
-    let mut x = vec![0.0; p];
     for i in (0..p).rev() {
         let sum: f64 = (i + 1..p).map(|k| l[k * p + i] * x[k]).sum();
         x[i] = (z[i] - sum) / l[i * p + i];
     }
-    x
 }
 
 impl Solution {

@@ -8,7 +8,7 @@
 //! after closed ones and is summed over them directly.
 
 use super::{regressors, Day, DayTypes, Shape, MAX_P};
-use crate::wls::NormalEquations;
+use crate::wls::{sse_small, NormalEquations, SolveError};
 
 /// The days of one type sorted by temperature, with prefix sums.
 #[derive(Debug, Clone, Default)]
@@ -112,16 +112,32 @@ impl<'a> Gram<'a> {
 
     /// The normal equations of `shape` at these balance points, as if every day were added.
     pub(super) fn equations(&self, shape: Shape, heat: Option<f64>, cool: Option<f64>) -> NormalEquations {
+        let s = self.sums(shape, heat, cool);
+        NormalEquations::from_sums(s.p, s.xtx[..s.p * s.p].to_vec(), s.xty[..s.p].to_vec(), s.yy, self.rows)
+    }
+
+    /// The residual sum of squares of `shape` at these balance points, with no allocation.
+    pub(super) fn sse(&self, shape: Shape, heat: Option<f64>, cool: Option<f64>) -> Result<f64, SolveError> {
+        let s = self.sums(shape, heat, cool);
+        sse_small(s.p, &s.xtx[..s.p * s.p], &s.xty[..s.p], s.yy, self.rows)
+    }
+
+    fn sums(&self, shape: Shape, heat: Option<f64>, cool: Option<f64>) -> System {
         // Each column: its feature, and whether it is on closed days only (a weekend column).
-        let mut columns: Vec<(Feature, bool)> = vec![(Feature::One, false)];
+        let mut columns = [(Feature::One, false); MAX_P];
+        let mut p = 1;
         let split = shape.types != DayTypes::Same;
+        let mut push = |column: (Feature, bool)| {
+            columns[p] = column;
+            p += 1;
+        };
         if split {
-            columns.push((Feature::One, true));
+            push((Feature::One, true));
         }
         let mut term = |f: Feature| {
-            columns.push((f, false));
+            push((f, false));
             if shape.types == DayTypes::Split {
-                columns.push((f, true));
+                push((f, true));
             }
         };
         if heat.is_some() {
@@ -131,10 +147,9 @@ impl<'a> Gram<'a> {
             term(Feature::Cdd);
         }
         if shape.recovery {
-            columns.push((Feature::Recovery, false));
+            push((Feature::Recovery, false));
         }
-        let p = columns.len();
-        debug_assert!(p <= MAX_P);
+        let columns = &columns[..p];
         // Closed-only columns sum over closed days; the others over every day, which for the
         // products of two plain columns is the sums of all days.
         let (open, closed) = (self.open.sums(heat, cool), self.closed.sums(heat, cool));
@@ -170,8 +185,8 @@ impl<'a> Gram<'a> {
                 recovery_y += r * d.energy;
             }
         }
-        let mut xtx = vec![0.0; p * p];
-        let mut xty = vec![0.0; p];
+        let mut xtx = [0.0; MAX_P * MAX_P];
+        let mut xty = [0.0; MAX_P];
         for (i, &(fi, ci)) in columns.iter().enumerate() {
             xty[i] = match (fi, ci) {
                 (Feature::Recovery, _) => recovery_y,
@@ -188,8 +203,17 @@ impl<'a> Gram<'a> {
                 };
             }
         }
-        NormalEquations::from_sums(p, xtx, xty, all.yy, self.rows)
+        System { p, xtx, xty, yy: all.yy }
     }
+}
+
+/// The sums of one candidate's normal equations, on the stack: p parameters, XᵀX row-major
+/// p × p (upper triangle), Xᵀy, yᵀy.
+struct System {
+    p: usize,
+    xtx: [f64; MAX_P * MAX_P],
+    xty: [f64; MAX_P],
+    yy: f64,
 }
 
 fn add(a: Sums, b: Sums) -> Sums {
