@@ -6,14 +6,22 @@ use tokio_postgres::{Client, NoTls};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot connect to PostgreSQL ({target}): {source}")]
+    #[error("cannot connect to PostgreSQL ({target}): {}", explain(source))]
     Connect { target: String, source: tokio_postgres::Error },
-    #[error("migration {version} ({name}) failed: {source}")]
+    #[error("migration {version} ({name}) failed: {}", explain(source))]
     Migrate { version: i32, name: &'static str, source: tokio_postgres::Error },
     #[error("the database is at schema version {found}, newer than this sink's {known}: upgrade the sink")]
     Newer { found: i32, known: i32 },
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", explain(.0))]
     Query(#[from] tokio_postgres::Error),
+}
+
+/// An error with what the server said: tokio-postgres's own text is only "db error".
+pub fn explain(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    }
 }
 
 /// Applied in order, each once; the database records the last one in `schema_version`.
