@@ -321,11 +321,27 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     assert_eq!(db.count("SELECT count(*) FROM reports"), all.len() as i64, "every report exactly once");
     assert_eq!(db.count("SELECT count(*) FROM refused"), refusals.len() as i64, "no new refusal");
 
+    // Given the database connection cut under the sink (as a PostgreSQL restart does), when
+    // more reports come, then they are stored all the same: the write is retried on a new
+    // connection, and acknowledged only once it commits
+    let cut = format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'sobre-city'",
+        db.name
+    );
+    assert_eq!(db.count(&cut), 1, "the sink's one connection");
+    let after_cut = as_site(&demo, "site-after-cut", false);
+    agent.publish_all(payloads(&after_cut));
+    let after_cut_stored = "SELECT count(*) FROM reports WHERE site = 'site-after-cut'";
+    wait_until("the reports after the cut stored", || db.count(after_cut_stored) == after_cut.len() as i64);
+    assert!(sink.log().contains("cannot commit; will retry"), "the cut was felt:\n{}", sink.log());
+    let all: Vec<(String, Value)> = all.into_iter().chain(after_cut).collect();
+    assert_eq!(db.count("SELECT count(*) FROM reports"), all.len() as i64, "every report exactly once");
+
     // And the views add up to what was sent: claims only; sites' intervals in quadrature
     let claimed = claimed_by_site(&all);
     let expected_kwh: f64 = claimed.values().map(|c| c.0).sum();
     let expected_interval = claimed.values().map(|c| c.1 * c.1).sum::<f64>().sqrt();
-    assert_eq!(claimed.len(), 16, "the unclaimed sites are not in the claimed totals");
+    assert_eq!(claimed.len(), 17, "the unclaimed sites are not in the claimed totals");
     assert_close(
         "claimed kWh by site and month",
         db.number("SELECT sum(avoided_kwh) FROM savings_by_site_month"),
@@ -353,8 +369,8 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     }
     assert_eq!(
         db.count("SELECT count(*) FROM fleet_health"),
-        22,
-        "the demo's site, the fleet's 20, the impostor topic's"
+        23,
+        "the demo's site, the fleet's 20, the one after the cut, the impostor topic's"
     );
     crate::support::readme::says(OCCUPANT);
     assert!(sink.log().contains("refused a report"), "refusals are logged:\n{}", sink.log());

@@ -209,9 +209,15 @@ fn database(
     url: Option<&str>,
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<(tokio_postgres::Config, &'static str), CityConfigError> {
+    // Named in pg_stat_activity, so an operator (and the tests) can find the sink's sessions.
     let parse = |text: &str, source_name| {
-        text.parse::<tokio_postgres::Config>()
-            .map_err(|e| CityConfigError::Database { source_name, message: e.to_string() })
+        let mut config = text
+            .parse::<tokio_postgres::Config>()
+            .map_err(|e| CityConfigError::Database { source_name, message: e.to_string() })?;
+        if config.get_application_name().is_none() {
+            config.application_name("sobre-city");
+        }
+        Ok(config)
     };
     if let Some(url) = url {
         return Ok((parse(url, "database.url")?, "database.url"));
@@ -271,6 +277,7 @@ mod tests {
         assert_eq!(from_env.database_source, "DATABASE_URL");
         assert_eq!(from_env.database.get_dbname(), Some("city"));
         assert_eq!(from_env.database.get_ports(), &[6543]);
+        assert_eq!(from_env.database.get_application_name(), Some("sobre-city"));
 
         let file = format!("{MINIMAL}[database]\nurl = \"host=127.0.0.1 user=bob dbname=reports\"\n");
         let from_file = CitySettings::parse(&file, "c", env).expect("valid");
