@@ -373,5 +373,41 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
         "the demo's site, the fleet's 20, the one after the cut, the impostor topic's"
     );
     crate::support::readme::says(OCCUPANT);
+    // And the fleet's other views: the register's current entry per site, the agents' own
+    // footprint (a run's latest figure) against their savings, flexibility events
+    assert_eq!(db.count("SELECT count(*) FROM register_current"), 22, "every site that reported has its entry");
+    let last_register =
+        demo.iter().filter(|(_, r)| r["kind"] == "register").map(|(_, r)| r["id"].as_str().expect("id")).max();
+    let current: String = db.rows("SELECT id FROM register_current WHERE site = 'ecole-demo'")[0].get(0);
+    assert_eq!(Some(current.as_str()), last_register, "the entry after the baselines' fit");
+    let mut runs = BTreeMap::<String, f64>::new();
+    let mut saved: Option<f64> = None;
+    for (_, r) in demo.iter().filter(|(_, r)| r["kind"] == "footprint") {
+        let wh = r["process"]["estimated_wh"].as_f64().unwrap_or(0.0);
+        let run = runs.entry(r["process"]["since"].as_str().expect("since").to_string()).or_insert(0.0);
+        *run = run.max(wh);
+        // null before the reporting period: SQL's sum skips it, and is null if all are.
+        if let Some(kwh) = r["saved_kwh"].as_f64() {
+            saved = Some(saved.unwrap_or(0.0) + kwh);
+        }
+    }
+    let footprint = &db.rows("SELECT agent_kwh, saved_kwh FROM footprint_vs_savings WHERE site = 'ecole-demo'")[0];
+    assert_close("the agent's kWh", footprint.get(0), runs.values().sum::<f64>() / 1000.0);
+    let saved_in_view: Option<f64> = footprint.get(1);
+    assert_eq!(saved_in_view.is_some(), saved.is_some(), "saved kWh: {saved_in_view:?} in the view, {saved:?} sent");
+    if let (Some(found), Some(sent)) = (saved_in_view, saved) {
+        assert_close("the kWh it saved", found, sent);
+    }
+    let flex = serde_json::json!({"schema":"sobre.flex/1","id":"ecole-demo/flex/peak-0311","site":"ecole-demo","kind":"flex",
+        "period":{"start":"2019-03-11T08:00:00Z","end":"2019-03-11T10:00:00Z"},"agent_version":"0.1.0",
+        "event_id":"peak-0311","event_kind":"shed","planned_shed_kw":6.381,"achieved_shed_kw":4.616,
+        "shifted_kwh":0.0,"rebound_peak_kw":4.216,"baseline_peak_kw":7.4,"discomfort_kh":0.0,"overrides":1});
+    agent.publish("city/ecole-demo/reports/flex", flex.to_string());
+    wait_until("the flex report stored", || db.count("SELECT count(*) FROM flex_events") == 1);
+    let event = &db.rows("SELECT event_id, planned_shed_kw, achieved_shed_kw, achieved_share FROM flex_events")[0];
+    assert_eq!(event.get::<_, String>(0), "peak-0311");
+    assert_eq!((event.get::<_, f64>(1), event.get::<_, f64>(2)), (6.381, 4.616));
+    assert_close("achieved against planned", event.get(3), 4.616 / 6.381);
+
     assert!(sink.log().contains("refused a report"), "refusals are logged:\n{}", sink.log());
 }

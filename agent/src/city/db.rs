@@ -28,6 +28,7 @@ pub fn explain(e: &tokio_postgres::Error) -> String {
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "reports", include_str!("migrations/001_reports.sql")),
     (2, "views", include_str!("migrations/002_views.sql")),
+    (3, "fleet views", include_str!("migrations/003_fleet_views.sql")),
 ];
 
 /// A message as it came off the broker, with its verdict.
