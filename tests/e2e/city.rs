@@ -373,6 +373,7 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
         "the demo's site, the fleet's 20, the one after the cut, the impostor topic's"
     );
     crate::support::readme::says(OCCUPANT);
+
     // And the fleet's other views: the register's current entry per site, the agents' own
     // footprint (a run's latest figure) against their savings, flexibility events
     assert_eq!(db.count("SELECT count(*) FROM register_current"), 22, "every site that reported has its entry");
@@ -410,4 +411,15 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     assert_close("achieved against planned", event.get(3), 4.616 / 6.381);
 
     assert!(sink.log().contains("refused a report"), "refusals are logged:\n{}", sink.log());
+
+    // And a database a newer sink migrated is refused, not written to
+    sink.kill();
+    db.rows("UPDATE schema_version SET version = 99");
+    let refused_start = crate::support::output(
+        Command::new(env!("CARGO_BIN_EXE_sobre")).args(["city", "--config"]).arg(sink.dir.path().join("city.toml")),
+        "sobre city on a newer database",
+    );
+    let stderr = String::from_utf8_lossy(&refused_start.stderr);
+    assert!(!refused_start.status.success(), "{stderr}");
+    assert!(stderr.contains("schema version 99, newer than this sink's 3"), "{stderr}");
 }
