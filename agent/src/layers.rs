@@ -4,7 +4,7 @@
 //! above. So there is no import cycle, and each layer can be read knowing only those below.
 //!
 //! ```text
-//!  daemon · replay · sim · fuzzing              wiring, tools, the emulator (cli/ is the binary's)
+//!  daemon · replay · sim · fuzzing · city       wiring, tools, the emulator, the city's sink (cli/ is the binary's)
 //!  web · homeassistant                          the local page, Home Assistant
 //!  glance · overview · inventory                views of the store, the ledger and the settings
 //!  status · uplink · report                     what leaves the building
@@ -29,7 +29,7 @@ const LAYERS: &[&[&str]] = &[
     &["status", "uplink", "report"],
     &["glance", "overview", "inventory"],
     &["web", "homeassistant"],
-    &["daemon", "replay", "sim", "fuzzing"],
+    &["daemon", "replay", "sim", "fuzzing", "city"],
 ];
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 
 pub mod advisor;
 pub mod baseline;
+#[cfg(feature = "city")]
+pub mod city;
 pub mod clock;
 pub mod config;
 pub mod control;

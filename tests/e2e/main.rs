@@ -3,6 +3,8 @@
 mod advisor;
 mod bad_input;
 mod broker_acl;
+#[cfg(feature = "city")]
+mod city;
 mod cli;
 mod control;
 mod demo;

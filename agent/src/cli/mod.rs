@@ -98,6 +98,14 @@ enum Command {
         #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
         serve: Option<std::net::SocketAddr>,
     },
+    /// The city's side: take every building's reports off the city's broker (a shared
+    /// subscription) into PostgreSQL, each acknowledged once committed.
+    #[cfg(feature = "city")]
+    City {
+        /// The sink's configuration file (see config/city.toml).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
 }
 
 impl Cli {
@@ -183,6 +191,18 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fit(args) => fit::run(args).map(|()| ExitCode::SUCCESS),
         Command::Demo { building, store, pace, uplink_port, serve } => {
             demo::run(building, store, pace, uplink_port, serve).await.map(|()| ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "city")]
+        Command::City { config } => {
+            let settings = sobre_agent::city::CitySettings::load(&config)?;
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let stop = cancel.clone();
+            tokio::spawn(async move {
+                terminate().await;
+                stop.cancel();
+            });
+            sobre_agent::city::run(settings, cancel).await?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

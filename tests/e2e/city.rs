@@ -1,0 +1,425 @@
+//! `sobre city`, the city's sink, against a real mosquitto and a real PostgreSQL: the reports a
+//! real agent sent (the demo's), as a fleet of sites, land exactly once whatever is delivered
+//! twice or the sink being killed mid-stream; what is broken is in `refused` with its reason;
+//! and the dashboard's views add up to what was sent.
+//!
+//! PostgreSQL on 127.0.0.1:5432 (trust authentication, user `postgres` or `PGUSER`): the test
+//! creates a database of its own and drops it at the end, even on failure. Without a reachable
+//! PostgreSQL it says so and skips.
+
+use crate::support::{wait_until, Mosquitto, Mqtt};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+const PG: &str = "127.0.0.1:5432";
+const MAX_REPORT_BYTES: usize = 64 * 1024;
+/// How the sink says a report carries a field its schema does not have; the README quotes it.
+const OCCUPANT: &str = "$: \"occupant\" is not in the schema";
+
+/// A database of the test's own, dropped on drop (the sink's connections with it).
+struct TestDatabase {
+    name: String,
+    user: String,
+    admin: String,
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl TestDatabase {
+    /// None (with the reason printed) when no PostgreSQL answers on 127.0.0.1:5432.
+    fn create() -> Option<Self> {
+        let user = std::env::var("PGUSER").unwrap_or_else(|_| "postgres".to_string());
+        let admin = format!("postgresql://{user}@{PG}/postgres");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let name = format!("sobre_city_test_{}_{}", std::process::id(), fastrand::u32(..));
+        let created = rt.block_on(async {
+            let admin_client = connect(&admin).await?;
+            admin_client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+            Ok::<_, tokio_postgres::Error>(())
+        });
+        if let Err(e) = created {
+            // A server that answers and refuses (a role, a permission) is a failure, not a skip.
+            if let Some(db) = e.as_db_error() {
+                panic!("PostgreSQL on {PG} refused the test as {user}: {}", db.message());
+            }
+            eprintln!("SKIPPED city test: no PostgreSQL to use on {PG} as {user} ({e}); the sink is untested here");
+            return None;
+        }
+        let url = format!("postgresql://{user}@{PG}/{name}");
+        let client = rt.block_on(connect(&url)).expect("connect to the test's database");
+        Some(TestDatabase { name, user, admin, rt, client })
+    }
+
+    fn url(&self) -> String {
+        format!("postgresql://{}@{PG}/{}", self.user, self.name)
+    }
+
+    fn rows(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        self.rt.block_on(self.client.query(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// A count, or 0 while the sink has not created the table yet.
+    fn count(&self, sql: &str) -> i64 {
+        self.rt.block_on(self.client.query_one(sql, &[])).map(|r| r.get::<_, i64>(0)).unwrap_or(0)
+    }
+
+    fn number(&self, sql: &str) -> f64 {
+        self.rows(sql)[0].get::<_, f64>(0)
+    }
+}
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let dropped = self.rt.block_on(async {
+            let admin = connect(&self.admin).await?;
+            admin.batch_execute(&drop).await
+        });
+        if let Err(e) = dropped {
+            eprintln!("could not drop the test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// The `sobre city` binary on a config of its own; killed on drop.
+struct Sink {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Sink {
+    fn start(broker_port: u16, database_url: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = format!(
+            "[broker]\nport = {broker_port}\nclient_id = \"city-test-sink\"\nprefix = \"city\"\n\n[database]\nurl = {database_url:?}\n\n[sink]\nmax_report_bytes = {MAX_REPORT_BYTES}\nbatch = 32\n"
+        );
+        std::fs::write(dir.path().join("city.toml"), config).expect("write city.toml");
+        let mut sink = Sink { dir, child: None };
+        sink.launch();
+        sink
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("sink.log")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Starts it and waits until it has subscribed (once more than before).
+    fn launch(&mut self) {
+        let before = self.log().matches("subscribed").count();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_sobre"))
+            .args(["city", "--config"])
+            .arg(self.dir.path().join("city.toml"))
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start sobre city");
+        self.child = Some(child);
+        let started = std::time::Instant::now();
+        while self.log().matches("subscribed").count() <= before {
+            assert!(started.elapsed() < crate::support::DEADLINE, "the sink did not subscribe:\n{}", self.log());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Without warning, as a crash or a power cut.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The reports the demo's agent sent the city's broker, as (topic, report).
+fn demo_reports() -> Vec<(String, Value)> {
+    crate::demo::demo()
+        .upstream
+        .iter()
+        .filter(|(topic, _)| topic.contains("/reports/"))
+        .map(|(topic, payload)| (topic.clone(), serde_json::from_slice(payload).expect("the agent sends JSON")))
+        .collect()
+}
+
+/// The demo's reports as another site's: its code in the topic, the site field and the id.
+/// Sites in `unclaimed` get baselines that fail Guideline 14: figures, but no claim.
+fn as_site(reports: &[(String, Value)], site: &str, unclaimed: bool) -> Vec<(String, Value)> {
+    reports
+        .iter()
+        .map(|(topic, report)| {
+            let from = report["site"].as_str().expect("a site").to_string();
+            let mut r = report.clone();
+            r["site"] = Value::from(site);
+            let id = r["id"].as_str().expect("an id").replacen(&from, site, 1);
+            r["id"] = Value::from(id);
+            if unclaimed && r["schema"] == "sobre.savings/1" {
+                r["claim"] = Value::from(false);
+                r["model"]["gl14_pass"] = Value::from(false);
+            }
+            (topic.replacen(&format!("/{from}/"), &format!("/{site}/"), 1), r)
+        })
+        .collect()
+}
+
+fn payloads(reports: &[(String, Value)]) -> Vec<(String, Vec<u8>)> {
+    reports.iter().map(|(t, r)| (t.clone(), r.to_string().into_bytes())).collect()
+}
+
+/// What the views should say of `sent`, by the rule their comments give: per site, the claimed
+/// monthly avoided kWh, and its 90 % interval: a month's points in quadrature (each its own
+/// meter and model), a site's months added (one baseline's error), for the portfolio to add
+/// the sites in quadrature.
+fn claimed_by_site(sent: &[(String, Value)]) -> BTreeMap<String, (f64, f64)> {
+    let instant = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a time")).expect("RFC 3339");
+    let mut months = BTreeMap::<(String, String), (f64, f64)>::new();
+    for (_, r) in sent {
+        if r["resolution"] == "1mo" && r["claim"] == true {
+            let (start, end) = (instant(&r["period"]["start"]), instant(&r["period"]["end"]));
+            let month = (start + (end - start) / 2).with_timezone(&chrono::Utc).format("%Y-%m").to_string();
+            let e = months.entry((r["site"].as_str().expect("site").to_string(), month)).or_default();
+            e.0 += r["avoided_kwh"].as_f64().expect("avoided");
+            e.1 += r["interval90_kwh"].as_f64().expect("interval").powi(2);
+        }
+    }
+    let mut by_site = BTreeMap::<String, (f64, f64)>::new();
+    for ((site, _), (kwh, squares)) in months {
+        let e = by_site.entry(site).or_default();
+        e.0 += kwh;
+        e.1 += squares.sqrt();
+    }
+    by_site
+}
+
+fn assert_close(what: &str, found: f64, expected: f64) {
+    assert!(
+        (found - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{what}: {found} in the views, {expected} sent"
+    );
+}
+
+#[test]
+fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_killed() {
+    let Some(db) = TestDatabase::create() else { return };
+    let demo = demo_reports();
+    assert!(demo.iter().any(|(_, r)| r["resolution"] == "1mo"), "the demo sent monthly savings");
+    let broker = Mosquitto::start();
+    let mut sink = Sink::start(broker.port, &db.url());
+    let agent = Mqtt::connect(broker.port, &[]);
+
+    // Given the demo's own reports, and one of them delivered twice
+    agent.publish_all(payloads(&demo));
+    let ids: BTreeSet<String> = demo.iter().map(|(_, r)| r["id"].as_str().expect("id").to_string()).collect();
+    wait_until("the demo's reports stored", || db.count("SELECT count(*) FROM reports") == ids.len() as i64);
+    let (dup_topic, dup) = demo.iter().find(|(_, r)| r["resolution"] == "1mo").expect("a monthly report").clone();
+    let dup_id = dup["id"].as_str().expect("id").to_string();
+    let first_seen = format!("SELECT received_at::text FROM reports WHERE id = '{dup_id}'");
+    let before: String = db.rows(&first_seen)[0].get(0);
+
+    // When it arrives again, followed by what the sink must refuse
+    let mut oversize = dup.clone();
+    oversize["point"] = Value::from("x".repeat(MAX_REPORT_BYTES));
+    let mut extra = dup.clone();
+    extra["occupant"] = Value::from("Jane Doe");
+    let refusals: Vec<(String, Vec<u8>, &str, &str)> = vec![
+        (
+            "city/ecole-demo/reports/health".into(),
+            b"{\"schema\": \"sobre.health/1\", ".to_vec(),
+            "not-json",
+            "not JSON",
+        ),
+        (dup_topic.clone(), extra.to_string().into_bytes(), "schema", OCCUPANT),
+        (dup_topic.clone(), oversize.to_string().into_bytes(), "oversize", "over sink.max_report_bytes"),
+        (
+            "city/ecole-demo/reports/status".into(),
+            br#"{"schema":"sobre.status/1","state":"online"}"#.to_vec(),
+            "unknown-schema",
+            "not a report schema",
+        ),
+        (
+            "city/other-site/reports/savings-monthly".into(),
+            dup.to_string().into_bytes(),
+            "topic",
+            "site \"ecole-demo\"",
+        ),
+    ];
+    agent.publish(&dup_topic, dup.to_string());
+    agent.publish_all(refusals.iter().map(|(t, p, _, _)| (t.clone(), p.clone())));
+    wait_until("the refusals recorded", || db.count("SELECT count(*) FROM refused") == refusals.len() as i64);
+
+    // Then each report is stored once, the duplicate changed nothing, the broken ones say why
+    assert_eq!(db.count("SELECT count(*) FROM reports"), ids.len() as i64, "one row per report id");
+    let stored: BTreeSet<String> = db.rows("SELECT id FROM reports").iter().map(|r| r.get(0)).collect();
+    assert_eq!(stored, ids);
+    let after: String = db.rows(&first_seen)[0].get(0);
+    assert_eq!(after, before, "the duplicate left the first delivery's row as it was");
+    let body: Value = db.rows(&format!("SELECT body FROM reports WHERE id = '{dup_id}'"))[0].get(0);
+    assert_eq!(body, dup, "the JSON is kept as sent");
+    let monthly = demo.iter().filter(|(_, r)| r["resolution"] == "1mo").count() as i64;
+    let daily = demo.iter().filter(|(_, r)| r["resolution"] == "1d").count() as i64;
+    assert_eq!(db.count("SELECT count(*) FROM savings WHERE resolution = '1mo'"), monthly);
+    assert_eq!(db.count("SELECT count(*) FROM savings WHERE resolution = '1d'"), daily);
+    for (topic, _, reason, says) in &refusals {
+        let rows = db.rows(&format!("SELECT detail FROM refused WHERE reason = '{reason}' AND topic = '{topic}'"));
+        assert_eq!(rows.len(), 1, "one {reason} refusal on {topic}");
+        let detail: String = rows[0].get(0);
+        assert!(detail.contains(says), "{reason}: {detail:?} should say {says:?}");
+    }
+    assert_eq!(
+        db.count("SELECT count(*) FROM refused WHERE reason = 'oversize' AND payload IS NULL"),
+        1,
+        "an oversize payload is not kept"
+    );
+
+    // Given a fleet: the demo's reports as 20 sites', a quarter of them without a claim, sent
+    // while the sink is killed half-way and started again
+    let fleet: Vec<(String, Value)> =
+        (1..=20).flat_map(|n| as_site(&demo, &format!("site-{n:03}"), n % 4 == 0)).collect();
+    let publisher = std::thread::spawn({
+        let messages = payloads(&fleet);
+        let port = broker.port;
+        move || Mqtt::connect(port, &[]).publish_all(messages)
+    });
+    let fleet_stored = "SELECT count(*) FROM reports WHERE site LIKE 'site-%'";
+    wait_until("some of the fleet's reports stored", || db.count(fleet_stored) > 0);
+    sink.kill();
+    let at_kill = db.count(fleet_stored);
+    publisher.join().expect("the fleet's reports published");
+    let restarted = std::time::Instant::now();
+    sink.launch();
+    wait_until("every fleet report stored", || db.count(fleet_stored) >= fleet.len() as i64);
+    let secs = restarted.elapsed().as_secs_f64();
+    println!(
+        "the sink was killed with {at_kill} of the fleet's {} reports stored; started again, it stored the other {} in {secs:.1} s ({:.0} reports/s, debug build, the sink's start included)",
+        fleet.len(),
+        fleet.len() as i64 - at_kill,
+        (fleet.len() as i64 - at_kill) as f64 / secs
+    );
+
+    // Then nothing was lost and nothing doubled
+    let all: Vec<(String, Value)> = demo.iter().chain(&fleet).cloned().collect();
+    assert_eq!(db.count("SELECT count(*) FROM reports"), all.len() as i64, "every report exactly once");
+    assert_eq!(db.count("SELECT count(*) FROM refused"), refusals.len() as i64, "no new refusal");
+
+    // Given the database connection cut under the sink (as a PostgreSQL restart does), when
+    // more reports come, then they are stored all the same: the write is retried on a new
+    // connection, and acknowledged only once it commits
+    let cut = format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'sobre-city'",
+        db.name
+    );
+    assert_eq!(db.count(&cut), 1, "the sink's one connection");
+    let after_cut = as_site(&demo, "site-after-cut", false);
+    agent.publish_all(payloads(&after_cut));
+    let after_cut_stored = "SELECT count(*) FROM reports WHERE site = 'site-after-cut'";
+    wait_until("the reports after the cut stored", || db.count(after_cut_stored) == after_cut.len() as i64);
+    assert!(sink.log().contains("cannot commit; will retry"), "the cut was felt:\n{}", sink.log());
+    let all: Vec<(String, Value)> = all.into_iter().chain(after_cut).collect();
+    assert_eq!(db.count("SELECT count(*) FROM reports"), all.len() as i64, "every report exactly once");
+
+    // And the views add up to what was sent: claims only; sites' intervals in quadrature
+    let claimed = claimed_by_site(&all);
+    let expected_kwh: f64 = claimed.values().map(|c| c.0).sum();
+    let expected_interval = claimed.values().map(|c| c.1 * c.1).sum::<f64>().sqrt();
+    assert_eq!(claimed.len(), 17, "the unclaimed sites are not in the claimed totals");
+    assert_close(
+        "claimed kWh by site and month",
+        db.number("SELECT sum(avoided_kwh) FROM savings_by_site_month"),
+        expected_kwh,
+    );
+    let totals = &db.rows("SELECT sites, avoided_kwh, interval90_kwh FROM portfolio_totals")[0];
+    assert_eq!(totals.get::<_, i64>(0), claimed.len() as i64);
+    assert_close("portfolio kWh", totals.get(1), expected_kwh);
+    assert_close("portfolio interval", totals.get(2), expected_interval);
+    let all_kwh: f64 = all
+        .iter()
+        .filter(|(_, r)| r["resolution"] == "1mo")
+        .map(|(_, r)| r["avoided_kwh"].as_f64().expect("kWh"))
+        .sum();
+    assert_close(
+        "every monthly kWh, claimed or not",
+        db.number("SELECT sum(avoided_kwh_all) FROM savings_by_site_month"),
+        all_kwh,
+    );
+    for (site, reports, refused) in
+        [("ecole-demo", demo.len() as i64, 4_i64), ("site-007", demo.len() as i64, 0), ("other-site", 0, 1)]
+    {
+        let row = &db.rows(&format!("SELECT reports, refused FROM fleet_health WHERE site = '{site}'"))[0];
+        assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (reports, refused), "{site} in fleet_health");
+    }
+    assert_eq!(
+        db.count("SELECT count(*) FROM fleet_health"),
+        23,
+        "the demo's site, the fleet's 20, the one after the cut, the impostor topic's"
+    );
+    crate::support::readme::says(OCCUPANT);
+
+    // And the fleet's other views: the register's current entry per site, the agents' own
+    // footprint (a run's latest figure) against their savings, flexibility events
+    assert_eq!(db.count("SELECT count(*) FROM register_current"), 22, "every site that reported has its entry");
+    let last_register =
+        demo.iter().filter(|(_, r)| r["kind"] == "register").map(|(_, r)| r["id"].as_str().expect("id")).max();
+    let current: String = db.rows("SELECT id FROM register_current WHERE site = 'ecole-demo'")[0].get(0);
+    assert_eq!(Some(current.as_str()), last_register, "the entry after the baselines' fit");
+    let mut runs = BTreeMap::<String, f64>::new();
+    let mut saved: Option<f64> = None;
+    for (_, r) in demo.iter().filter(|(_, r)| r["kind"] == "footprint") {
+        let wh = r["process"]["estimated_wh"].as_f64().unwrap_or(0.0);
+        let run = runs.entry(r["process"]["since"].as_str().expect("since").to_string()).or_insert(0.0);
+        *run = run.max(wh);
+        // null before the reporting period: SQL's sum skips it, and is null if all are.
+        if let Some(kwh) = r["saved_kwh"].as_f64() {
+            saved = Some(saved.unwrap_or(0.0) + kwh);
+        }
+    }
+    let footprint = &db.rows("SELECT agent_kwh, saved_kwh FROM footprint_vs_savings WHERE site = 'ecole-demo'")[0];
+    assert_close("the agent's kWh", footprint.get(0), runs.values().sum::<f64>() / 1000.0);
+    let saved_in_view: Option<f64> = footprint.get(1);
+    assert_eq!(saved_in_view.is_some(), saved.is_some(), "saved kWh: {saved_in_view:?} in the view, {saved:?} sent");
+    if let (Some(found), Some(sent)) = (saved_in_view, saved) {
+        assert_close("the kWh it saved", found, sent);
+    }
+    let flex = serde_json::json!({"schema":"sobre.flex/1","id":"ecole-demo/flex/peak-0311","site":"ecole-demo","kind":"flex",
+        "period":{"start":"2019-03-11T08:00:00Z","end":"2019-03-11T10:00:00Z"},"agent_version":"0.1.0",
+        "event_id":"peak-0311","event_kind":"shed","planned_shed_kw":6.381,"achieved_shed_kw":4.616,
+        "shifted_kwh":0.0,"rebound_peak_kw":4.216,"baseline_peak_kw":7.4,"discomfort_kh":0.0,"overrides":1});
+    agent.publish("city/ecole-demo/reports/flex", flex.to_string());
+    wait_until("the flex report stored", || db.count("SELECT count(*) FROM flex_events") == 1);
+    let event = &db.rows("SELECT event_id, planned_shed_kw, achieved_shed_kw, achieved_share FROM flex_events")[0];
+    assert_eq!(event.get::<_, String>(0), "peak-0311");
+    assert_eq!((event.get::<_, f64>(1), event.get::<_, f64>(2)), (6.381, 4.616));
+    assert_close("achieved against planned", event.get(3), 4.616 / 6.381);
+
+    assert!(sink.log().contains("refused a report"), "refusals are logged:\n{}", sink.log());
+
+    // And a database a newer sink migrated is refused, not written to
+    sink.kill();
+    db.rows("UPDATE schema_version SET version = 99");
+    let refused_start = crate::support::output(
+        Command::new(env!("CARGO_BIN_EXE_sobre")).args(["city", "--config"]).arg(sink.dir.path().join("city.toml")),
+        "sobre city on a newer database",
+    );
+    let stderr = String::from_utf8_lossy(&refused_start.stderr);
+    assert!(!refused_start.status.success(), "{stderr}");
+    assert!(stderr.contains("schema version 99, newer than this sink's 3"), "{stderr}");
+}
