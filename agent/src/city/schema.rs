@@ -1,8 +1,9 @@
 //! The reports' JSON Schemas, compiled in, and the subset of JSON Schema (draft 2020-12) they use:
 //! `type` (a name or a list), `required`, `properties`, `additionalProperties` (false or a
-//! schema), `items`, `enum`, `const`, `minimum`, `oneOf`, `format: date-time`. The same subset
-//! as the tests' checker (tests/e2e/support/schema.rs), so the sink holds a report to exactly
-//! the contract the agent's tests hold it to, without a heavy validator crate in the build.
+//! schema), `items`, `enum`, `const`, `minimum`, `oneOf`, `format: date-time`, and `$ref` to a
+//! sibling file where the caller resolves it. The agent's tests check real output with this same
+//! checker (tests/e2e/support/schema.rs resolves `$ref` from config/schemas), so the sink holds a
+//! report to exactly the contract the tests hold it to, without a heavy validator crate.
 
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -31,17 +32,33 @@ pub fn report_schema(id: &str) -> Option<&'static Value> {
     parsed.iter().find(|(known, _)| *known == id).map(|(_, v)| v)
 }
 
-/// Ok, or where and how `value` breaks `schema` (the first breach found).
+/// Ok, or where and how `value` breaks `schema` (the first breach found). The reports' schemas
+/// use no `$ref`: one is refused.
 pub fn check(schema: &Value, value: &Value) -> Result<(), String> {
-    check_at("$", schema, value)
+    check_resolving(schema, value, &|file| Err(format!("$ref {file} is not supported by the sink's checker")))
 }
 
-fn check_at(path: &str, schema: &Value, value: &Value) -> Result<(), String> {
-    if schema.get("$ref").is_some() {
-        return Err(format!("{path}: $ref is not supported by the sink's checker"));
+/// As [`check`], with `resolve` giving the schema a `$ref` names (a sibling file's name).
+pub fn check_resolving(
+    schema: &Value,
+    value: &Value,
+    resolve: &dyn Fn(&str) -> Result<Value, String>,
+) -> Result<(), String> {
+    check_at("$", schema, value, resolve)
+}
+
+fn check_at(
+    path: &str,
+    schema: &Value,
+    value: &Value,
+    resolve: &dyn Fn(&str) -> Result<Value, String>,
+) -> Result<(), String> {
+    if let Some(file) = schema.get("$ref").and_then(Value::as_str) {
+        let referenced = resolve(file).map_err(|e| format!("{path}: {e}"))?;
+        return check_at(path, &referenced, value, resolve);
     }
     if let Some(one_of) = schema.get("oneOf").and_then(Value::as_array) {
-        let passing = one_of.iter().filter(|s| check_at(path, s, value).is_ok()).count();
+        let passing = one_of.iter().filter(|s| check_at(path, s, value, resolve).is_ok()).count();
         if passing != 1 {
             return Err(format!("{path}: matches {passing} of the oneOf alternatives, not exactly one"));
         }
@@ -71,7 +88,7 @@ fn check_at(path: &str, schema: &Value, value: &Value) -> Result<(), String> {
     }
     if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
         for (i, item) in array.iter().enumerate() {
-            check_at(&format!("{path}[{i}]"), items, item)?;
+            check_at(&format!("{path}[{i}]"), items, item, resolve)?;
         }
     }
     if let Some(constant) = schema.get("const") {
@@ -104,11 +121,11 @@ fn check_at(path: &str, schema: &Value, value: &Value) -> Result<(), String> {
         let properties = schema.get("properties").and_then(Value::as_object);
         for (key, item) in object {
             match (properties.and_then(|p| p.get(key)), schema.get("additionalProperties")) {
-                (Some(sub), _) => check_at(&format!("{path}.{key}"), sub, item)?,
+                (Some(sub), _) => check_at(&format!("{path}.{key}"), sub, item, resolve)?,
                 (None, Some(Value::Bool(false))) => {
                     return Err(format!("{path}: {:?} is not in the schema", clip(key)))
                 }
-                (None, Some(sub @ Value::Object(_))) => check_at(&format!("{path}.{key}"), sub, item)?,
+                (None, Some(sub @ Value::Object(_))) => check_at(&format!("{path}.{key}"), sub, item, resolve)?,
                 (None, _) => {}
             }
         }
