@@ -219,6 +219,18 @@ fn everything_the_demo_sends_upstream_is_an_aggregate_within_its_schema() {
     for kind in ["health", "footprint", "register", "savings-daily", "savings-monthly"] {
         assert!(kinds.contains(kind), "no {kind} report among {} messages: {kinds:?}", demo.upstream.len());
     }
+    // And once the baseline is fitted, each day's footprint sets what the savings avoided beside
+    // the agent's own cost (it waits for the savings series to be stored past the day's end:
+    // at full pace the devices arrive days apart)
+    let footprints: Vec<Value> = demo
+        .upstream
+        .iter()
+        .filter_map(|(_, payload)| serde_json::from_slice::<Value>(payload).ok())
+        .filter(|r| r["kind"] == "footprint")
+        .collect();
+    let saved: Vec<f64> = footprints.iter().filter_map(|r| r["saved_kwh"].as_f64()).collect();
+    println!("footprints: {} ({} with savings: {saved:?})", footprints.len(), saved.len());
+    assert!(saved.len() >= 14, "{} of {} footprints give the savings", saved.len(), footprints.len());
     // And the monthly savings report the README shows is the demo's, to the README's decimals
     let shown = readme::json_example(r#"{"schema":"sobre.savings/1""#);
     let sent: Vec<Value> = demo

@@ -89,6 +89,10 @@ pub struct Reporter {
     pub started_ms: i64,
 }
 
+/// How long, on the wall clock, a health and footprint period waits for the savings series to
+/// be stored past its end before it goes without them.
+const FOOTPRINT_WAITS_MS: i64 = 2 * 86_400_000;
+
 impl Reporter {
     pub async fn run(self, cancel: CancellationToken) {
         self.queue_register().await;
@@ -106,8 +110,9 @@ impl Reporter {
                 .savings_due(&mut fitted)
                 .await
                 .inspect_err(|e| tracing::error!(error = %e, "cannot queue savings reports"));
+            let savings_through = savings.as_ref().ok().copied().flatten();
             let health = self
-                .health_due(&fitted)
+                .health_due(&fitted, savings_through)
                 .await
                 .inspect_err(|e| tracing::error!(error = %e, "cannot queue health reports"));
             if let (Ok(Some(health)), Ok(savings)) = (health, savings) {
@@ -130,8 +135,16 @@ impl Reporter {
     }
 
     /// Queues a health and a footprint report for every completed period of event time;
-    /// returns the time it looked up to (none before any data).
-    async fn health_due(&self, fitted: &savings::Fitted) -> Result<Option<i64>, OutboxError> {
+    /// returns the time it looked up to (none before any data). A period waits until the
+    /// savings series are stored past its end (`savings_through`), so that its footprint sets
+    /// what they avoided beside the agent's cost: in event time without limit (a replay's
+    /// devices arrive at their own pace, days apart), on the wall clock at most
+    /// [`FOOTPRINT_WAITS_MS`] (a silent meter must not silence the agent's health).
+    async fn health_due(
+        &self,
+        fitted: &savings::Fitted,
+        savings_through: Option<i64>,
+    ) -> Result<Option<i64>, OutboxError> {
         if self.clock.awaits_data() {
             return Ok(None);
         }
@@ -147,7 +160,11 @@ impl Reporter {
         };
         let (mut start, mut end) = (cadence.start_of_period(next_end), next_end);
         for _ in 0..PERIODS_PER_LOOK {
-            if end > now {
+            let waits = match self.clock.mode() {
+                crate::config::ClockMode::Event => true,
+                crate::config::ClockMode::Wall => now < end + FOOTPRINT_WAITS_MS,
+            };
+            if end > now || (waits && savings_through.is_some_and(|through| end > through)) {
                 break;
             }
             let period = (start, end);
