@@ -166,6 +166,13 @@ struct Shape {
     recovery: bool,
 }
 
+impl Shape {
+    /// As the fit's list of candidates names it: `Heating/Split+recovery`.
+    fn label(self) -> String {
+        format!("{:?}/{:?}{}", self.form, self.types, if self.recovery { "+recovery" } else { "" })
+    }
+}
+
 /// The fitted model and its baseline fit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DailyFit {
@@ -314,14 +321,6 @@ fn refusal(days: &[Day], c: &Candidate, t_critical: f64) -> Option<String> {
     None
 }
 
-fn name(recovery: bool) -> &'static str {
-    if recovery {
-        "+recovery"
-    } else {
-        ""
-    }
-}
-
 pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitError> {
     const NEEDED: usize = 30;
     if days.len() < NEEDED {
@@ -355,68 +354,62 @@ pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitEr
     let mut best: Option<Candidate> = None;
     let mut considered = Vec::new();
     for shape in shapes {
-        let Shape { form, types: day_types, recovery } = shape;
-        {
-            // Grid search on SSE, then refine around the best point at 0.1 °C.
-            let pairs: Vec<(Option<f64>, Option<f64>)> = match form {
-                Form::Intercept => vec![(None, None)],
-                Form::Heating => grid.iter().map(|&h| (Some(h), None)).collect(),
-                Form::Cooling => grid.iter().map(|&c| (None, Some(c))).collect(),
-                Form::HeatingCooling => grid
-                    .iter()
-                    .flat_map(|&h| grid.iter().filter(move |&&c| c >= h).map(move |&c| (Some(h), Some(c))))
-                    .collect(),
-            };
-            let mut local: Option<Candidate> = None;
-            // The refusal check refits, so it runs only for fits that would improve on the best.
-            let consider = |heat, cool, local: &mut Option<Candidate>| {
-                // Balance points with no day between them fit alike: the first one stays,
-                // whatever the last bits of the sums say. Only a better fit is solved in full.
-                let better = |sse: f64| local.as_ref().is_none_or(|l| sse < l.sse * (1.0 - 1e-12));
-                if let Some(solution) = gram
-                    .sse(shape, heat, cool)
-                    .ok()
-                    .filter(|sse| better(*sse))
-                    .and_then(|_| gram.equations(shape, heat, cool).solve(0.0).ok())
-                {
-                    let c = candidate(solution, shape, heat, cool, n, sst);
-                    if refusal(days, &c, t_critical).is_none() {
-                        *local = Some(c);
-                    }
+        let form = shape.form;
+        // Grid search on SSE, then refine around the best point at 0.1 °C.
+        let pairs: Vec<(Option<f64>, Option<f64>)> = match form {
+            Form::Intercept => vec![(None, None)],
+            Form::Heating => grid.iter().map(|&h| (Some(h), None)).collect(),
+            Form::Cooling => grid.iter().map(|&c| (None, Some(c))).collect(),
+            Form::HeatingCooling => grid
+                .iter()
+                .flat_map(|&h| grid.iter().filter(move |&&c| c >= h).map(move |&c| (Some(h), Some(c))))
+                .collect(),
+        };
+        let mut local: Option<Candidate> = None;
+        // The refusal check reads every day, so it runs only for fits that would improve on the
+        // best.
+        let consider = |heat, cool, local: &mut Option<Candidate>| {
+            // Balance points with no day between them fit alike: the first one stays,
+            // whatever the last bits of the sums say. Only a better fit is solved in full.
+            let better = |sse: f64| local.as_ref().is_none_or(|l| sse < l.sse * (1.0 - 1e-12));
+            if let Some(solution) = gram
+                .sse(shape, heat, cool)
+                .ok()
+                .filter(|sse| better(*sse))
+                .and_then(|_| gram.equations(shape, heat, cool).solve(0.0).ok())
+            {
+                let c = candidate(solution, shape, heat, cool, n, sst);
+                if refusal(days, &c, t_critical).is_none() {
+                    *local = Some(c);
                 }
-            };
-            for (heat, cool) in pairs {
-                consider(heat, cool, &mut local);
             }
-            if let Some((h0, c0)) = local.as_ref().map(|l| (l.model.heating_balance_c, l.model.cooling_balance_c)) {
-                let around = |v: Option<f64>| -> Vec<Option<f64>> {
-                    v.map_or(vec![None], |v| (-5..=5).map(|k| Some(v + 0.1 * f64::from(k))).collect())
-                };
-                for heat in around(h0) {
-                    for cool in around(c0) {
-                        if let (Some(h), Some(c)) = (heat, cool) {
-                            if c < h {
-                                continue;
-                            }
+        };
+        for (heat, cool) in pairs {
+            consider(heat, cool, &mut local);
+        }
+        if let Some((h0, c0)) = local.as_ref().map(|l| (l.model.heating_balance_c, l.model.cooling_balance_c)) {
+            let around = |v: Option<f64>| -> Vec<Option<f64>> {
+                v.map_or(vec![None], |v| (-5..=5).map(|k| Some(v + 0.1 * f64::from(k))).collect())
+            };
+            for heat in around(h0) {
+                for cool in around(c0) {
+                    if let (Some(h), Some(c)) = (heat, cool) {
+                        if c < h {
+                            continue;
                         }
-                        consider(heat, cool, &mut local);
                     }
+                    consider(heat, cool, &mut local);
                 }
             }
-            match local {
-                Some(c) => {
-                    considered.push(format!(
-                        "{form:?}/{day_types:?}{}: adjusted R² {:.4}",
-                        name(recovery),
-                        c.model.adj_r2
-                    ));
-                    if best.as_ref().is_none_or(|b| c.model.adj_r2 > b.model.adj_r2) {
-                        best = Some(c);
-                    }
+        }
+        match local {
+            Some(c) => {
+                considered.push(format!("{}: adjusted R² {:.4}", shape.label(), c.model.adj_r2));
+                if best.as_ref().is_none_or(|b| c.model.adj_r2 > b.model.adj_r2) {
+                    best = Some(c);
                 }
-                None => considered
-                    .push(format!("{form:?}/{day_types:?}{}: refused (no physical, supported fit)", name(recovery))),
             }
+            None => considered.push(format!("{}: refused (no physical, supported fit)", shape.label())),
         }
     }
     let best = best.ok_or_else(|| FitError::NoCandidate(considered.join("; ")))?;
