@@ -27,7 +27,13 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// How far before a period the daily model reads: the closed days whose heat loss the period's
 /// first open day recovers (a day more for the clocks changing).
-pub const LOOKBACK_MS: i64 = (CLOSED_DAYS_RECOVERED as i64 + 1) * 24 * HOUR_MS;
+const LOOKBACK_MS: i64 = (CLOSED_DAYS_RECOVERED as i64 + 1) * 24 * HOUR_MS;
+
+/// The hours to read for what a baseline predicts of `period` ([`Baseline::predict`]): the
+/// period and the look-back the daily model needs before it.
+pub fn read_for(period: (i64, i64)) -> (i64, i64) {
+    (period.0 - LOOKBACK_MS, period.1)
+}
 
 #[derive(Debug, Clone)]
 pub enum Model {
@@ -86,8 +92,8 @@ impl Baseline {
 
     /// What the baseline predicts of the hours of `hours` in `period`: each hour it has a model
     /// for (none of a month the hourly model did not see), or each complete local day. `hours`
-    /// should reach [`LOOKBACK_MS`] before the period: the daily model reads the closed days
-    /// before an open one.
+    /// should be those of [`read_for`] the period: the daily model reads the closed days before
+    /// an open one.
     pub fn predict(&self, hours: &[(i64, HourObs)], period: (i64, i64)) -> Vec<Predicted> {
         let mut predicted = self.predict_all(hours);
         predicted.retain(|p| (period.0..period.1).contains(&p.start_ms));

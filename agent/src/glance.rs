@@ -198,7 +198,7 @@ pub fn compute(
                 (None, None) => Err("no baseline period configured ([savings] baseline)".into()),
             };
             let from = (today - CHART_DAYS * DAY_MS).min(baseline_period.map_or(i64::MAX, |b| b.1));
-            let hours = baseline::hours(store, &settings.site, &p.id, outdoor, (from - baseline::LOOKBACK_MS, today))?;
+            let hours = baseline::hours(store, &settings.site, &p.id, outdoor, baseline::read_for((from, today)))?;
             energy.push(energy_glance(
                 (from, today),
                 &p.id,

@@ -93,10 +93,11 @@ impl Reporter {
                     let hours = self
                         .store
                         .with(move |s| {
-                            baseline::hours(s, &site, &point_id, &outdoor_id, (start - baseline::LOOKBACK_MS, end))
+                            baseline::hours(s, &site, &point_id, &outdoor_id, baseline::read_for((start, end)))
                         })
                         .await?;
-                    match hours.map(|hours| (hours.len(), b.predict(&hours, (start, end)))) {
+                    let in_period = |hours: &[(i64, _)]| hours.iter().filter(|(t, _)| *t >= start).count();
+                    match hours.map(|hours| (in_period(&hours), b.predict(&hours, (start, end)))) {
                         // A period none of whose hours the baseline predicts (a month the
                         // hourly model has no model for: CalTRACK fits one per calendar month it
                         // saw; no complete day for the daily model) has nothing to report, not
@@ -155,7 +156,7 @@ impl Reporter {
                 continue;
             }
             let (site, p, o) = (self.settings.site.clone(), point.clone(), outdoor.id.clone());
-            let read = (period.0 - baseline::LOOKBACK_MS, period.1);
+            let read = baseline::read_for(period);
             let hours = self.store.with(move |s| baseline::hours(s, &site, &p, &o, read)).await?.unwrap_or_default();
             let predicted = b.predict(&hours, period);
             // As for the reports: hours the baseline cannot predict say nothing, not 0 kWh.
