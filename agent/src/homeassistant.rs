@@ -30,11 +30,13 @@ pub fn summary_topic(settings: &Settings) -> String {
     format!("{}/summary", settings.agent.topic_prefix)
 }
 
-/// Letters, digits, `_` and `-` only: what discovery topics and unique ids allow.
 fn node_id(settings: &Settings) -> String {
-    let id: String =
-        settings.site.id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    format!("sobre_{id}")
+    format!("sobre_{}", slug(&settings.site.id))
+}
+
+/// Letters, digits, `_` and `-` only: what discovery topics and unique ids allow.
+fn slug(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
 }
 
 /// `(object id, component)` for each entity; the component names its `platform`.
@@ -42,6 +44,7 @@ fn entities(settings: &Settings) -> Vec<(String, Map<String, Value>)> {
     let node = node_id(settings);
     let status = crate::status::topic(settings);
     let summary = summary_topic(settings);
+    // A sensor unless `fields` name another platform.
     let entity = |object: &str, fields: Value| -> Map<String, Value> {
         let mut c = Map::new();
         c.insert("platform".into(), json!("sensor"));
@@ -115,17 +118,17 @@ fn entities(settings: &Settings) -> Vec<(String, Map<String, Value>)> {
     let mut all: Vec<(String, Map<String, Value>)> = fixed.into_iter().map(|(o, c)| (o.to_string(), c)).collect();
     for zone in &settings.control.zones {
         let name = &zone.zone;
-        let object: String =
-            name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let object = slug(name);
         let command_topic = format!("{}/override/{name}", settings.agent.topic_prefix);
         // The zone's entry of the summary's control states, as Jinja.
         let state = format!(
             "(value_json.control | selectattr('zone', 'equalto', {}) | list | first)",
             Value::String(name.clone())
         );
-        let mut number = entity(
+        let number = entity(
             &format!("override_{object}"),
             json!({
+                "platform": "number",
                 "name": format!("Override {name}"),
                 "command_topic": command_topic,
                 "command_template": "{\"setpoint_c\": {{ value }}, \"by\": \"home_assistant\"}",
@@ -140,17 +143,16 @@ fn entities(settings: &Settings) -> Vec<(String, Map<String, Value>)> {
                 "icon": "mdi:thermostat",
             }),
         );
-        number.insert("platform".into(), json!("number"));
-        let mut button = entity(
+        let button = entity(
             &format!("hand_back_{object}"),
             json!({
+                "platform": "button",
                 "name": format!("Hand {name} back"),
                 "command_topic": command_topic,
                 "payload_press": r#"{"cancel": true, "by": "home_assistant"}"#,
                 "icon": "mdi:hand-back-left-outline",
             }),
         );
-        button.insert("platform".into(), json!("button"));
         all.push((format!("override_{object}"), number));
         all.push((format!("hand_back_{object}"), button));
     }

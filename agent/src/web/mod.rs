@@ -154,8 +154,7 @@ async fn decide(
     headers: HeaderMap,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    let guarded = guard::same_origin(&headers, &page).and_then(|()| guard::same_token(&headers, form.token.as_deref()));
-    if let Err(refused) = guarded {
+    if let Err(refused) = guard::from_this_page(&headers, &page, form.token.as_deref()) {
         return refused.into_response();
     }
     let Some(decisions) = &web.decisions else {
@@ -206,8 +205,7 @@ async fn hold(
     headers: HeaderMap,
     Form(form): Form<OverrideForm>,
 ) -> Response {
-    let guarded = guard::same_origin(&headers, &page).and_then(|()| guard::same_token(&headers, form.token.as_deref()));
-    if let Err(refused) = guarded {
+    if let Err(refused) = guard::from_this_page(&headers, &page, form.token.as_deref()) {
         return refused.into_response();
     }
     let Some(Overrides(control)) = &web.overrides else {
