@@ -227,12 +227,11 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     // The days of a period, each open one with the closed days just before it (read from before
     // the period), and the period's sufficiency report.
     let days_of = |p: Period| {
-        let (days, report) = daily_from_hours(&hours_of(within(p)), zeros);
+        let (_, report) = daily_from_hours(&hours_of(within(p)), zeros);
         let lookback = Period { start: p.start - chrono::Days::new(CLOSED_DAYS_RECOVERED as u64), ..p };
-        let (mut marked, _) = daily_from_hours(&hours_of(within(lookback)), zeros);
-        mark_recoveries(&mut marked);
-        let days: Vec<Day> =
-            days.iter().map(|d| marked.iter().find(|m| m.index == d.index).copied().unwrap_or(*d)).collect();
+        let (mut days, _) = daily_from_hours(&hours_of(within(lookback)), zeros);
+        mark_recoveries(&mut days);
+        days.retain(|d| d.index >= index_of(p.start));
         (days, report)
     };
     let (baseline_days, baseline_report) = days_of(args.baseline);
