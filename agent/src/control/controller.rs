@@ -743,8 +743,13 @@ impl Controller {
                 // recorded once.
                 z.sent = Some((Sent { setpoint_c, at_ms }, expires_ms));
                 z.sent_at_ms = now_ms;
-                if !shadow && z.sent_lately.last().is_none_or(|(v, _)| (v - setpoint_c).abs() >= 0.01) {
-                    z.sent_lately.push((setpoint_c, now_ms));
+                if !shadow {
+                    // One entry per value, at its latest: the same setpoints sent again and again
+                    // (a flood of one override) do not grow it.
+                    match z.sent_lately.iter_mut().find(|(v, _)| (v - setpoint_c).abs() < 0.01) {
+                        Some(entry) => entry.1 = now_ms,
+                        None => z.sent_lately.push((setpoint_c, now_ms)),
+                    }
                 }
             }
             Decision::Release { because } => self.release(i, now_ms, because, out),
