@@ -54,8 +54,9 @@ fn on_the_office_the_agent_in_auto_runs_its_programme_exactly_without_a_model_an
         k(acting.baseline_kwh),
         k(acting.controlled_kwh)
     ));
-    // When the grid asks a two-hour shed on a Tuesday morning, with the zone models the
-    // advisor fitted on the building's gas shared by the zones
+    // When the grid asks a two-hour shed on every working day of a week, mornings (09:00) and
+    // afternoons (14:00), each in a run of its own, with the zone models the advisor fitted on
+    // the building's gas shared by the zones
     let at = |day: u32, h: u32| {
         let local = NaiveDate::from_ymd_opt(2021, 11, day).expect("date").and_hms_opt(h, 0, 0).expect("time");
         chrono::TimeZone::from_local_datetime(&settings.site.timezone, &local)
@@ -64,24 +65,58 @@ fn on_the_office_the_agent_in_auto_runs_its_programme_exactly_without_a_model_an
             .timestamp_millis()
     };
     let learned = trial::Learned { zone_models: &advice.zone_models, kw_per_demand: advice.kw_per_demand };
-    let shed =
-        trial::shed(&office, &settings.control, &schedule(Vec::new()), learned, first_day, (at(23, 9), at(23, 11)))
-            .expect("runs");
-    println!("office shed: {shed:#?}");
-    // Then the agent forecast it from those models and shed a real part of the boiler's power,
-    // within half a kelvin-hour of discomfort (issue 19 asks at least half the power and a
-    // rebound within 1.2×: not met yet on this boiler, the README gives the figures)
-    let forecast = shed.forecast.as_ref().expect("a forecast from the shared-power zone models");
-    assert!(forecast.shed_kw > 0.0, "{forecast:?}");
-    assert!(shed.shed_percent > 25.0 && shed.worst_zone_kh <= 0.5, "{shed:?}");
+    let mut sheds = Vec::new();
+    for day in 22..=26 {
+        for hour in [9, 14] {
+            let day_before = NaiveDate::from_ymd_opt(2021, 11, day - 1).expect("date");
+            let window = (at(day, hour), at(day, hour + 2));
+            let shed = trial::shed(&office, &settings.control, &schedule(Vec::new()), learned, day_before, window)
+                .expect("runs");
+            println!(
+                "office shed 2021-11-{day} {hour}:00: {:.0} % ({:.1} → {:.1} kW), rebound {:.2}×, {:.2} K·h",
+                shed.shed_percent,
+                shed.baseline_kw,
+                shed.event_kw,
+                shed.rebound_peak_kw / shed.baseline_peak_kw,
+                shed.worst_zone_kh
+            );
+            sheds.push(((day, hour), shed));
+        }
+    }
+    // Then each is taken with a forecast from those models, and none costs more than half a
+    // kelvin-hour in any zone nor rebounds above 1.2 times the same hours without it: the
+    // zones pre-heat towards the day's level, and climb back in turns over two hours, so the
+    // one boiler does not see them all call for heat at once
+    for ((day, hour), shed) in &sheds {
+        let forecast = shed.forecast.as_ref().expect("a forecast from the shared-power zone models");
+        assert!(forecast.shed_kw > 0.0, "{day} {hour}:00: {forecast:?}");
+        assert!(shed.worst_zone_kh <= 0.5, "{day} {hour}:00: {shed:?}");
+        assert!(shed.rebound_peak_kw <= 1.2 * shed.baseline_peak_kw, "{day} {hour}:00: {shed:?}");
+    }
+    // And Tuesday morning's sheds at least half the boiler's power, and so does the week's
+    // typical event; the coldest morning, whose comfort floor alone draws more, sheds least
+    let tuesday = &sheds.iter().find(|(when, _)| *when == (23, 9)).expect("Tuesday morning").1;
+    let forecast = tuesday.forecast.as_ref().expect("forecast");
+    let mut percents: Vec<f64> = sheds.iter().map(|(_, s)| s.shed_percent).collect();
+    percents.sort_by(f64::total_cmp);
+    let median = (percents[4] + percents[5]) / 2.0;
+    assert!(tuesday.shed_percent >= 50.0 && median >= 50.0, "{tuesday:?}, {percents:?}");
     crate::support::readme::says(&format!(
         "sheds {:.0} % of the gas boiler's power ({:.1} → {:.1} kW; forecast {:.1} kW of shed), {:.2} K·h in the worst zone, rebound {:.2}× the peak without the event",
-        shed.shed_percent,
-        shed.baseline_kw,
-        shed.event_kw,
+        tuesday.shed_percent,
+        tuesday.baseline_kw,
+        tuesday.event_kw,
         forecast.shed_kw,
-        shed.worst_zone_kh,
-        shed.rebound_peak_kw / shed.baseline_peak_kw
+        tuesday.worst_zone_kh,
+        tuesday.rebound_peak_kw / tuesday.baseline_peak_kw
+    ));
+    let most = |f: fn(&trial::ShedTrial) -> f64| sheds.iter().map(|(_, s)| f(s)).fold(0.0, f64::max);
+    crate::support::readme::says(&format!(
+        "the ten two-hour events of that week, mornings and afternoons, shed {:.0}–{:.0} % (median {median:.0} %), rebound at most {:.2}×, at most {:.2} K·h in the worst zone",
+        percents[0],
+        percents[9],
+        most(|s| s.rebound_peak_kw / s.baseline_peak_kw),
+        most(|s| s.worst_zone_kh),
     ));
     // And it saves gas at no more than 0.5 K·h a zone and week above the building alone
     assert!(acting.controlled_kwh < acting.baseline_kwh, "{acting:?}");

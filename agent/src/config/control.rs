@@ -58,6 +58,7 @@ pub struct FlexFile {
     pub preheat_k: f64,
     pub shed_k: f64,
     pub recovery_spread: Span,
+    pub recovery: Span,
     pub recovery_k_per_step: f64,
     pub price_spike_ratio: f64,
     /// The most the loads the agent controls draw, kW (the heating plant's rated power).
@@ -72,6 +73,7 @@ impl Default for FlexFile {
             preheat_k: d.preheat_k,
             shed_k: d.shed_k,
             recovery_spread: Span(d.recovery_spread),
+            recovery: Span(d.recovery),
             recovery_k_per_step: d.recovery_k_per_step,
             price_spike_ratio: d.price_spike_ratio,
             capacity_kw: d.capacity_kw,
@@ -193,8 +195,11 @@ pub struct FlexSettings {
     /// people are in.
     pub shed_k: f64,
     /// After the event: zones start recovering one after another over `recovery_spread`, each
-    /// rising by at most `recovery_k_per_step` a step.
+    /// climbing back to its schedule in equal steps over `recovery`, by at most
+    /// `recovery_k_per_step` a step. A boiler shared by the zones recharges their walls too:
+    /// climbing back fast makes the zones call for heat together (the rebound peak).
     pub recovery_spread: Duration,
+    pub recovery: Duration,
     pub recovery_k_per_step: f64,
     /// In a day-ahead price series, a slot this many times the day's median is a price event.
     pub price_spike_ratio: f64,
@@ -210,6 +215,7 @@ impl Default for FlexSettings {
             preheat_k: 1.0,
             shed_k: 4.0,
             recovery_spread: Duration::from_secs(3600),
+            recovery: Duration::from_secs(2 * 3600),
             recovery_k_per_step: 0.5,
             price_spike_ratio: 1.25,
             capacity_kw: 1000.0,
@@ -305,6 +311,18 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
             check.fail(key, value, hint);
         }
     }
+    // An event's phases are hours long; a day or more is a typo that would hold a zone away
+    // from its schedule for that long.
+    let day = std::time::Duration::from_secs(86_400);
+    for (key, span) in [
+        ("control.flex.preheat", &file.flex.preheat),
+        ("control.flex.recovery_spread", &file.flex.recovery_spread),
+        ("control.flex.recovery", &file.flex.recovery),
+    ] {
+        if span.0 >= day {
+            check.fail(key, span.to_string(), "less than a day, e.g. \"2h\"");
+        }
+    }
     let mut zones = Vec::new();
     for (i, z) in file.zones.into_iter().enumerate() {
         let key = format!("control.zones[{i}]");
@@ -370,6 +388,7 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
             preheat_k: f.preheat_k,
             shed_k: f.shed_k,
             recovery_spread: f.recovery_spread.0,
+            recovery: f.recovery.0,
             recovery_k_per_step: f.recovery_k_per_step,
             price_spike_ratio: f.price_spike_ratio,
             capacity_kw: f.capacity_kw,

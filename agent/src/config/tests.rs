@@ -231,6 +231,13 @@ fn validation_names_key_value_and_fix() {
             "give release_topic",
         ),
         (
+            "a flexibility recovery of a week",
+            format!("{MINIMAL}\n[control.flex]\nrecovery = \"7d\"\n"),
+            "control.flex.recovery",
+            "7d",
+            "less than a day",
+        ),
+        (
             "uplink CA file missing",
             format!("{MINIMAL}\n[uplink.broker]\nhost = \"city.example\"\ntls = {{ ca_file = \"/nonexistent/ca.pem\" }}\n"),
             "uplink.broker.tls.ca_file",

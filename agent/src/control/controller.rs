@@ -648,6 +648,7 @@ impl Controller {
                 turn: i,
                 zones,
                 comfort_floor_c: self.settings.comfort_min_c,
+                start_target_c: self.slot(event.start_ms).map_or(slot.target_c, |s| s.target_c),
                 step_ms: self.settings.step_ms,
             };
             ze.shape(&self.settings.flex, now_ms, slot).map(|(c, p)| (c, p, event.id.clone()))

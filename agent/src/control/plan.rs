@@ -11,7 +11,15 @@ impl FlexSettings {
     /// How long after an event its recovery may last: the spread and the longest ramp.
     pub fn recovery_ms(&self, step_ms: i64) -> i64 {
         let steps = (self.shed_k + self.preheat_k) / self.recovery_k_per_step.max(0.01);
-        self.recovery_spread.as_millis() as i64 + (steps.ceil() as i64 + 1) * step_ms
+        let ramp_ms = (steps.ceil() as i64 * step_ms).max(self.recovery.as_millis() as i64);
+        self.recovery_spread.as_millis() as i64 + ramp_ms + step_ms
+    }
+
+    /// How much a zone `depth_k` below its schedule climbs a step: back in `recovery`, and never
+    /// faster than `recovery_k_per_step`.
+    fn recovery_step_k(&self, depth_k: f64, step_ms: i64) -> f64 {
+        let steps = (self.recovery.as_millis() as i64 / step_ms.max(1)).max(1) as f64;
+        self.recovery_k_per_step.min(depth_k.max(0.0) / steps)
     }
 }
 
@@ -42,6 +50,10 @@ pub struct ZoneEvent<'a> {
     pub zones: usize,
     /// The lowest setpoint a shed may ask while people are in.
     pub comfort_floor_c: f64,
+    /// What the schedule asks of the zone when the event starts: a pre-heat warms towards
+    /// it even while the programme still holds the night's setback (an event at the start of
+    /// the day), so the walls store heat at the level the event will draw on.
+    pub start_target_c: f64,
     pub step_ms: i64,
 }
 
@@ -69,7 +81,7 @@ impl ZoneEvent<'_> {
         let shed_c = (slot.target_c - s.shed_k * depth).max(floor);
         let preheat_ms = s.preheat.as_millis() as i64;
         if ts_ms >= e.start_ms - preheat_ms && ts_ms < e.start_ms {
-            return Some((slot.target_c + preheat_k, Phase::PreHeat));
+            return Some((slot.target_c.max(self.start_target_c) + preheat_k, Phase::PreHeat));
         }
         if ts_ms >= e.start_ms && ts_ms < e.end_ms {
             return Some((shed_c, Phase::Shed));
@@ -80,7 +92,7 @@ impl ZoneEvent<'_> {
             return None;
         }
         let steps = ((ts_ms - own_start).max(-self.step_ms) / self.step_ms.max(1) + 1).max(0) as f64;
-        let setpoint = shed_c + s.recovery_k_per_step * steps;
+        let setpoint = shed_c + s.recovery_step_k(slot.target_c - shed_c, self.step_ms) * steps;
         (setpoint < slot.target_c).then_some((setpoint, Phase::Recover))
     }
 }
@@ -103,11 +115,18 @@ mod tests {
     #[test]
     fn an_event_preheats_sheds_down_to_the_comfort_floor_and_recovers_in_turns() {
         // Given a full-depth shed from 10:00 to 12:00, zones scheduled at 21 °C, 19 °C the floor
-        // while people are in, and the defaults (2 h and 1 K of pre-heat, 4 K of shed, recovery
-        // over an hour at 0.5 K a step)
+        // while people are in, and the defaults (2 h and 1 K of pre-heat, 4 K of shed, zones
+        // starting their recovery over an hour, each back in 2 h and by at most 0.5 K a step)
         let s = FlexSettings::default();
         let shed = event(FlexKind::Shed, 1.0);
-        let zone = |turn| ZoneEvent { event: &shed, turn, zones: 4, comfort_floor_c: 19.0, step_ms: STEP };
+        let zone = |turn| ZoneEvent {
+            event: &shed,
+            turn,
+            zones: 4,
+            comfort_floor_c: 19.0,
+            start_target_c: 21.0,
+            step_ms: STEP,
+        };
         let table = [
             ("07:45, before the pre-heat", zone(0), 7 * H + 45 * 60_000, slot(21.0, true), None),
             ("08:00, pre-heat", zone(0), 8 * H, slot(21.0, true), Some((22.0, Phase::PreHeat))),
@@ -119,17 +138,31 @@ mod tests {
                 slot(21.0, false),
                 Some((17.0, Phase::Shed)),
             ),
-            ("12:00, first zone's first step", zone(0), 12 * H, slot(21.0, true), Some((19.5, Phase::Recover))),
-            ("12:15, first zone's second step", zone(0), 12 * H + STEP, slot(21.0, true), Some((20.0, Phase::Recover))),
+            ("12:00, first zone's first step", zone(0), 12 * H, slot(21.0, true), Some((19.25, Phase::Recover))),
+            ("12:15, first zone's second step", zone(0), 12 * H + STEP, slot(21.0, true), Some((19.5, Phase::Recover))),
             ("12:00, third zone waits its turn", zone(2), 12 * H, slot(21.0, true), Some((19.0, Phase::Recover))),
             (
                 "12:45, third zone's second step",
                 zone(2),
                 12 * H + 3 * STEP,
                 slot(21.0, true),
-                Some((20.0, Phase::Recover)),
+                Some((19.5, Phase::Recover)),
             ),
-            ("13:00, first zone back on schedule", zone(0), 13 * H, slot(21.0, true), None),
+            (
+                "12:00, unoccupied 4 K down: 0.5 K a step, the most",
+                zone(0),
+                12 * H,
+                slot(21.0, false),
+                Some((17.5, Phase::Recover)),
+            ),
+            (
+                "13:30, first zone's last step",
+                zone(0),
+                13 * H + 30 * 60_000,
+                slot(21.0, true),
+                Some((20.75, Phase::Recover)),
+            ),
+            ("13:45, first zone back on schedule", zone(0), 13 * H + 45 * 60_000, slot(21.0, true), None),
         ];
         for (when, z, ts, slot, then) in table {
             assert_eq!(z.shape(&s, ts, slot), then, "{when}");
@@ -140,7 +173,8 @@ mod tests {
     fn a_half_level_sheds_half_as_deep_and_a_shift_preheats_more() {
         let s = FlexSettings::default();
         let (half, shift) = (event(FlexKind::Shed, 0.5), event(FlexKind::Shift, 1.0));
-        let zone = |e| ZoneEvent { event: e, turn: 0, zones: 1, comfort_floor_c: 19.0, step_ms: STEP };
+        let zone =
+            |e| ZoneEvent { event: e, turn: 0, zones: 1, comfort_floor_c: 19.0, start_target_c: 20.0, step_ms: STEP };
         assert_eq!(zone(&half).shape(&s, 11 * H, slot(21.0, false)), Some((19.0, Phase::Shed)));
         assert_eq!(zone(&shift).shape(&s, 9 * H, slot(20.0, false)), Some((21.5, Phase::PreHeat)));
     }

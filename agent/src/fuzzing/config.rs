@@ -94,6 +94,7 @@ fn holds(s: &Settings) {
         Span(s.advisor.expiry),
         Span(s.control.flex.preheat),
         Span(s.control.flex.recovery_spread),
+        Span(s.control.flex.recovery),
     ];
     let intervals = s.points.iter().filter_map(|p| match p.energy {
         Some(EnergyMode::Interval { length, .. }) => Some(length),
