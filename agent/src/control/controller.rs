@@ -18,13 +18,6 @@ const SAME_C: f64 = 0.25;
 /// How long what the agent sent still explains a readback: a device that held it, a reading
 /// that lags a release.
 const REMEMBERED_MS: i64 = 3 * 86_400_000;
-/// The comfort watchdog trips this far below the comfort floor once the zone's week of comfort
-/// budget is spent (a sensor's noise and a thermostat's swing are not a cold zone)…
-const WATCHDOG_SLACK_K: f64 = 0.25;
-/// …and this far below it while budget is left: a flex shed or a setback may spend the budget
-/// (the safety chain bounds it), never take a zone this cold.
-const WATCHDOG_BUDGETED_K: f64 = 1.0;
-
 /// What the controller needs from config.
 #[derive(Debug, Clone)]
 pub struct ControlSettings {
@@ -192,12 +185,14 @@ pub enum Notice {
         programme_c: Option<f64>,
         until_ms: i64,
     },
-    /// The zone was below the comfort floor while occupied under the agent's command: released,
-    /// and left alone until `until_ms`.
+    /// The zone was below the comfort floor while occupied under the agent's command, or its
+    /// model expected it to be at `expected_at_ms` under the agent's plan: released, and left
+    /// alone until `until_ms`.
     WatchdogTripped {
         zone: String,
         temperature_c: f64,
         floor_c: f64,
+        expected_at_ms: Option<i64>,
         until_ms: i64,
     },
 }
@@ -244,6 +239,8 @@ pub struct Controller {
     /// Per zone, its air-and-mass model, and the meter's kW per percent of demand: forecasts.
     models: Vec<Option<ZoneDynamics>>,
     kw_per_demand: Option<f64>,
+    /// The latest outdoor temperature: what the comfort watchdog's look-ahead holds.
+    outdoor_c: Option<f64>,
 }
 
 impl Controller {
@@ -275,6 +272,7 @@ impl Controller {
             model_passes_gate: false,
             models,
             kw_per_demand: None,
+            outdoor_c: None,
         }
     }
 
@@ -434,6 +432,12 @@ impl Controller {
     /// K·h below comfort spent this week, per zone.
     pub fn spent_kh(&self) -> Vec<(String, f64)> {
         self.zones.iter().map(|z| (z.name.clone(), z.spent_kh)).collect()
+    }
+
+    pub fn observe_outdoor(&mut self, outdoor_c: f64) {
+        if outdoor_c.is_finite() {
+            self.outdoor_c = Some(outdoor_c);
+        }
     }
 
     pub fn observe(&mut self, zone: usize, reading: ZoneReading) {
@@ -613,27 +617,6 @@ impl Controller {
         });
     }
 
-    /// The comfort watchdog: a zone the agent holds at or below its programme that is below the
-    /// comfort floor while occupied (past what its comfort budget allows) is released at once
-    /// and left to its programme until the next change. A command above the programme (a
-    /// person's, a preheat) is warming it: left.
-    fn watch_comfort(&mut self, i: usize, now_ms: i64, programme_c: Option<f64>, out: &mut StepResult) {
-        let floor_c = self.settings.comfort_min_c;
-        let z = &self.zones[i];
-        let Some((sent, _)) = z.sent else { return };
-        let holding_down = programme_c.is_none_or(|p| sent.setpoint_c <= p + SAME_C);
-        let budget_left = z.spent_kh < self.settings.budget_kh_per_week;
-        let slack = if budget_left { WATCHDOG_BUDGETED_K } else { WATCHDOG_SLACK_K };
-        let Some(t) = z.reading.temperature_c.filter(|t| *t < floor_c - slack) else { return };
-        if !holding_down || !z.reading.occupied {
-            return;
-        }
-        let until_ms = self.default_until(now_ms);
-        let z = &mut self.zones[i];
-        z.stood_down = Some((StandDown::Watchdog, until_ms));
-        out.notices.push(Notice::WatchdogTripped { zone: z.name.clone(), temperature_c: t, floor_c, until_ms });
-    }
-
     fn week(&self, ts_ms: i64) -> i64 {
         let local = self.settings.timezone.timestamp_millis_opt(ts_ms).single().map(|t| t.date_naive());
         local.map_or(0, |d| i64::from(d.num_days_from_ce() - 1).div_euclid(7))
@@ -783,6 +766,8 @@ impl Controller {
         z.sent_at_ms = now_ms;
     }
 }
+
+mod watchdog;
 
 #[cfg(test)]
 mod tests;

@@ -203,7 +203,10 @@ impl ControlCore {
     fn observe(&mut self, r: &Reading) {
         let (zone, field) = match self.points.get(r.point) {
             Some(Tapped::Zone(zone, field)) => (zone, field),
-            Some(Tapped::Outdoor) => return self.outdoor.observe(r.ts_ms, r.value),
+            Some(Tapped::Outdoor) => {
+                self.controller.observe_outdoor(r.value);
+                return self.outdoor.observe(r.ts_ms, r.value);
+            }
             Some(Tapped::Heating) => {
                 if let Some(e) = r.energy {
                     self.watches.meter(e.start_ms, e.end_ms, e.kwh);

@@ -144,11 +144,18 @@ fn notice(n: &Notice) -> (Kind, &str, String) {
                 crate::clock::iso(*until_ms)
             ),
         ),
-        Notice::WatchdogTripped { zone, temperature_c, floor_c, until_ms } => (
+        Notice::WatchdogTripped { zone, temperature_c, floor_c, expected_at_ms, until_ms } => (
             Kind::WatchdogTripped,
             zone,
             format!(
-                "{temperature_c:.1} °C while occupied, below the comfort floor of {floor_c:.1} °C under the agent's command: released, left to the building until {}",
+                "{} below the comfort floor of {floor_c:.1} °C under the agent's command: released, left to the building until {}",
+                match expected_at_ms {
+                    None => format!("{temperature_c:.1} °C while occupied,"),
+                    Some(at) => format!(
+                        "{temperature_c:.1} °C expected by the zone's model at {} while occupied,",
+                        crate::clock::iso(*at)
+                    ),
+                },
                 crate::clock::iso(*until_ms)
             ),
         ),

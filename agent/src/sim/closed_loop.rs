@@ -83,6 +83,7 @@ pub fn run(
                     Err(e) => refused.push(e.to_string()),
                 }
             }
+            c.observe_outdoor(r.outdoor);
             for (i, z) in r.zones.iter().enumerate() {
                 let reading = ZoneReading {
                     temperature_c: Some(z.temperature),

@@ -242,3 +242,66 @@ fn turning_the_stop_switch_hands_every_commanded_zone_back() {
     assert_eq!(r.commands.iter().map(|c| (c.setpoint_c, c.release)).collect::<Vec<_>>(), [(19.0, true)]);
     assert!(c.step(monday(21, 30)).commands.is_empty());
 }
+
+/// The classroom's air-and-mass model (heavy walls), with heating that gives at most
+/// `max_heating` percent of demand.
+fn classroom_model(max_heating: f64) -> crate::advisor::estimate::ZoneDynamics {
+    let model = sobre_models::thermal::TwoNodeModel {
+        step_hours: 0.25,
+        k_im: 2.0,
+        k_ia: 0.2,
+        k_mi: 0.2,
+        k_ma: 0.02,
+        g_solar: 0.0,
+        g_heating: 0.2,
+        g_occupancy: 0.0,
+        k_ventilation: 0.0,
+        g_day: [0.0; 4],
+        m_solar: 0.0,
+        m_occupancy: 0.0,
+        rmse_k: 0.0,
+    };
+    let input = crate::advisor::history::HeatingInput::ZoneDemand;
+    crate::advisor::estimate::ZoneDynamics { model, max_heating, input }
+}
+
+#[test]
+fn the_comfort_watchdog_releases_a_zone_its_model_says_will_be_cold_when_people_arrive() {
+    // (case, the heating the model gives the zone, whether it knows the outdoor temperature,
+    // whether the watchdog trips before anyone is in)
+    let table = [
+        ("heating too weak to climb back from the shed by 08:00", 2.0, true, true),
+        ("heating that climbs back in time", 100.0, true, false),
+        ("no outdoor reading: no look-ahead", 2.0, false, false),
+    ];
+    for (case, max_heating, outdoor, trips) in table {
+        // Given a full shed from 06:00 to 08:00, people in from 08:00, the zone at the shed's
+        // 17 °C at 06:30 and the weather at 0 °C
+        let mut c = controller(Mode::Auto);
+        c.set_explicit_release(0, true);
+        c.set_models(&[("class-1".to_string(), classroom_model(max_heating))], Some(0.1));
+        if outdoor {
+            c.observe_outdoor(0.0);
+        }
+        let (start, end) = (crate::clock::iso(monday(6, 0)), crate::clock::iso(monday(8, 0)));
+        let request = format!(r#"{{"id":"e","kind":"shed","start":"{start}","end":"{end}","level":1.0}}"#);
+        c.flex(request.as_bytes(), monday(5, 0)).expect("taken");
+        c.observe(0, reading(21.0, 21.0, false));
+        let shed = c.step(monday(6, 0));
+        assert_eq!(sent(&shed), vec![17.0], "{case}: {shed:?}");
+        c.observe(0, reading(17.0, 17.0, false));
+        // When the controller steps at 06:30, nobody in yet
+        let r = c.step(monday(6, 30));
+        // Then, where the model says the zone cannot be warm by 08:00, the watchdog releases it
+        // now and says when it expected the zone cold; else the shed goes on
+        let expected = r.notices.iter().find_map(|n| match n {
+            Notice::WatchdogTripped { expected_at_ms, .. } => Some(*expected_at_ms),
+            _ => None,
+        });
+        assert_eq!(expected.is_some(), trips, "{case}: {r:?}");
+        if trips {
+            assert!(expected.flatten().is_some_and(|at| at >= monday(8, 0)), "{case}: {expected:?}");
+            assert!(matches!(r.commands.as_slice(), [cmd] if cmd.release && cmd.limits == [Limit::Watchdog]), "{r:?}");
+        }
+    }
+}
