@@ -225,6 +225,9 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     assert!(demo.iter().any(|(_, r)| r["resolution"] == "1mo"), "the demo sent monthly savings");
     let broker = Mosquitto::start();
     let mut sink = Sink::start(broker.port, &db.url());
+    // The sites the city enrolled: the demo's, the fleet's twenty, and one added later.
+    db.rows("INSERT INTO sites (site) SELECT 'site-' || lpad(n::text, 3, '0') FROM generate_series(1, 20) n");
+    db.rows("INSERT INTO sites (site, name) VALUES ('ecole-demo', 'École de démonstration'), ('site-after-cut', NULL)");
     let agent = Mqtt::connect(broker.port, &[]);
 
     // Given the demo's own reports, and one of them delivered twice
@@ -241,6 +244,7 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     oversize["point"] = Value::from("x".repeat(MAX_REPORT_BYTES));
     let mut extra = dup.clone();
     extra["occupant"] = Value::from("Jane Doe");
+    let (stranger_topic, stranger) = as_site(&[(dup_topic.clone(), dup.clone())], "site-unknown", false).remove(0);
     let refusals: Vec<(String, Vec<u8>, &str, &str)> = vec![
         (
             "city/ecole-demo/reports/health".into(),
@@ -261,6 +265,12 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
             dup.to_string().into_bytes(),
             "topic",
             "site \"ecole-demo\"",
+        ),
+        (
+            stranger_topic,
+            stranger.to_string().into_bytes(),
+            "unknown-site",
+            "\"site-unknown\" is not in the sites table",
         ),
     ];
     agent.publish(&dup_topic, dup.to_string());
@@ -369,9 +379,17 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     }
     assert_eq!(
         db.count("SELECT count(*) FROM fleet_health"),
-        23,
-        "the demo's site, the fleet's 20, the one after the cut, the impostor topic's"
+        24,
+        "the demo's site, the fleet's 20, the one after the cut, the impostor topic's, the unknown one"
     );
+    assert_eq!(
+        db.count("SELECT count(*) FROM fleet_health WHERE known AND NOT silent"),
+        22,
+        "the enrolled sites all reported just now"
+    );
+    db.rows("INSERT INTO sites (site) VALUES ('site-never-heard')");
+    let never = &db.rows("SELECT reports, known, silent FROM fleet_health WHERE site = 'site-never-heard'")[0];
+    assert_eq!((never.get::<_, i64>(0), never.get::<_, bool>(1), never.get::<_, bool>(2)), (0, true, true));
     crate::support::readme::says(OCCUPANT);
 
     // And the fleet's other views: the register's current entry per site, the agents' own
@@ -421,5 +439,5 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     );
     let stderr = String::from_utf8_lossy(&refused_start.stderr);
     assert!(!refused_start.status.success(), "{stderr}");
-    assert!(stderr.contains("schema version 99, newer than this sink's 3"), "{stderr}");
+    assert!(stderr.contains("schema version 99, newer than this sink's 4"), "{stderr}");
 }
