@@ -13,8 +13,8 @@ pub const MONTHS: u32 = 3;
 
 /// The reports of the `n`-th generated site `site`, as (topic, report), under `prefix`: its
 /// register entry; monthly savings of its heating for the first [`MONTHS`] months of 2019 (every
-/// fifth site's baseline failing Guideline 14: figures, no claim); a day's health and footprint;
-/// and for every tenth site a flexibility event.
+/// fifth site's baseline failing Guideline 14: figures, no claim); a day's savings, health and
+/// footprint; and for every tenth site a flexibility event.
 pub fn site_reports(prefix: &str, site: &str, n: u64) -> Vec<(String, Value)> {
     let topic = |kind: &str| format!("{prefix}/{site}/reports/{kind}");
     let mut out = Vec::new();
@@ -51,6 +51,29 @@ pub fn site_reports(prefix: &str, site: &str, n: u64) -> Vec<(String, Value)> {
     }
 
     let day = json!({ "start": "2019-03-31T22:00:00Z", "end": "2019-04-01T22:00:00Z" });
+    let mut daily = template;
+    let baseline = 40.0 + (n % 89) as f64 * 0.3;
+    let avoided = baseline * 0.07;
+    daily["site"] = Value::from(site);
+    daily["kind"] = Value::from("savings-daily");
+    daily["resolution"] = Value::from("1d");
+    daily["id"] = Value::from(format!("{site}/savings-daily/heating_energy/2019-03-31T22:00:00Z"));
+    daily["period"] = day.clone();
+    for (key, value) in [
+        ("baseline_kwh", baseline),
+        ("metered_kwh", baseline - avoided),
+        ("avoided_kwh", avoided),
+        ("avoided_pct", 7.0),
+        ("interval68_kwh", 1.2),
+        ("interval90_kwh", 2.0),
+        ("eur", avoided * 0.2),
+        ("kg_co2", avoided * 0.052),
+    ] {
+        daily[key] = Value::from(value);
+    }
+    daily["claim"] = Value::from(claim);
+    daily["model"]["gl14_pass"] = Value::from(claim);
+    out.push((topic("savings-daily"), daily));
     out.push((
         topic("health"),
         json!({"schema":"sobre.health/1","id":format!("{site}/health/2019-03-31T22:00:00Z"),"site":site,"kind":"health",

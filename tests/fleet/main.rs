@@ -191,6 +191,8 @@ fn a_fleet_of_agents_and_thousands_of_sites_land_exactly_once_through_a_sink_kil
         "INSERT INTO sites (site) SELECT unnest(ARRAY[{}]) UNION SELECT 'enrolled-silent'",
         agent_sites.iter().chain(&generated).map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",")
     ));
+    // And the operator's optional daily table (a TimescaleDB hypertable where it is installed)
+    db.batch(include_str!("../../deploy/city/timescaledb.sql"));
     let observer = Mqtt::connect(broker.port, &["city/+/reports/#", "sobre/+/status"]);
 
     // And 50 real agents listening
@@ -309,6 +311,9 @@ fn a_fleet_of_agents_and_thousands_of_sites_land_exactly_once_through_a_sink_kil
         db.number("SELECT sum(avoided_kwh_all) FROM savings_by_site_month"),
         sum_of("savings-monthly", "avoided_kwh"),
     );
+    let daily = &db.rows("SELECT count(*), sum(avoided_kwh) FROM savings_daily")[0];
+    assert_eq!(daily.get::<_, i64>(0) as usize, sent.iter().filter(|(_, r)| r["resolution"] == "1d").count());
+    assert_close("the daily table's kWh", daily.get(1), sum_of("savings-daily", "avoided_kwh"));
     assert_eq!(db.count("SELECT sum(reports)::bigint FROM fleet_health"), sent.len() as i64);
     for site in agent_sites.iter().take(3) {
         let row = &db.rows(&format!("SELECT reports, known, silent FROM fleet_health WHERE site = '{site}'"))[0];

@@ -47,6 +47,14 @@ impl TestDatabase {
         format!("postgresql://{}@{PG}/{}", self.user, self.name)
     }
 
+    /// Runs a file of statements (simple query protocol: `DO` blocks and all).
+    pub fn batch(&self, sql: &str) {
+        self.rt.block_on(self.client.batch_execute(sql)).unwrap_or_else(|e| match e.as_db_error() {
+            Some(db) => panic!("{}: {}", db.severity(), db.message()),
+            None => panic!("{e}"),
+        })
+    }
+
     /// The rows, or what the server said was wrong with `sql`.
     pub fn try_rows(&self, sql: &str) -> Result<Vec<tokio_postgres::Row>, String> {
         self.rt.block_on(self.client.query(sql, &[])).map_err(|e| match e.as_db_error() {
