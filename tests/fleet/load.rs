@@ -89,7 +89,7 @@ pub fn site_reports(prefix: &str, site: &str, n: u64) -> Vec<(String, Value)> {
                        "watts_per_core":1.5,"since":"2019-03-01T00:00:00Z"},
             "saved_kwh":4.5 + (n % 4) as f64}),
     ));
-    if n % 10 == 0 {
+    if n.is_multiple_of(10) {
         out.push((
             topic("flex"),
             json!({"schema":"sobre.flex/1","id":format!("{site}/flex/peak-0311"),"site":site,"kind":"flex",

@@ -295,6 +295,10 @@ fn a_fleet_of_agents_and_thousands_of_sites_land_exactly_once_through_a_sink_kil
         STRANGERS as i64
     );
     assert_eq!(db.count("SELECT count(*) FROM refused"), STRANGERS as i64, "nothing else refused");
+    support::readme::says(&format!(
+        "The {} reports are stored exactly once",
+        support::readme::thousands(expected as f64)
+    ));
 
     // And the views' totals equal the sums of what was sent
     let claimed = claimed_by_site(&sent);
