@@ -37,9 +37,13 @@ fn main() -> Result<(), Failure> {
     let admin = rt.block_on(connect(&format!("postgresql://{user}@127.0.0.1:5432/postgres")))?;
     rt.block_on(admin.batch_execute(&format!("CREATE DATABASE {name}")))?;
     let url = format!("postgresql://{user}@127.0.0.1:5432/{name}");
-    let outcome = run(&rt, &dir, &url, sites, sinks);
+    // The database is dropped whatever happens to the run, a failed wait included.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&rt, &dir, &url, sites, sinks)));
     rt.block_on(admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))?;
-    outcome
+    match outcome {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 fn run(
