@@ -306,6 +306,10 @@ fn a_fleet_of_agents_and_thousands_of_sites_land_exactly_once_through_a_sink_kil
         STRANGERS as i64
     );
     assert_eq!(db.count("SELECT count(*) FROM refused"), STRANGERS as i64, "nothing else refused");
+    assert!(
+        format!("{}{}", sink_a.log(), sink_b.log()).matches("reason=\"unknown-site\"").count() >= STRANGERS as usize,
+        "each refusal logged"
+    );
     support::readme::says(&format!(
         "The {} reports are stored exactly once",
         support::readme::thousands(expected as f64)

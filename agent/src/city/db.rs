@@ -161,7 +161,7 @@ impl Connection {
         let known: BTreeSet<String> = if named.is_empty() {
             BTreeSet::new()
         } else {
-            tx.query(&statements.known, &[&named]).await?.iter().map(|r| r.get(0)).collect()
+            tx.query(&statements.known, &[&named]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
         };
         let mut written = Written::default();
         for message in batch {
@@ -174,7 +174,17 @@ impl Connection {
                     }
                     continue;
                 }
-                Verdict::Store(row) => unknown_site(row),
+                Verdict::Store(row) => {
+                    let refusal = unknown_site(row);
+                    // As the sink logs the refusals it decides before writing.
+                    tracing::warn!(
+                        topic = message.topic,
+                        reason = refusal.reason.code(),
+                        detail = refusal.detail,
+                        "refused a report"
+                    );
+                    refusal
+                }
                 Verdict::Refuse(refusal) => refusal.clone(),
             };
             let Refusal { reason, detail, site, bytes, payload } = &refusal;
