@@ -14,6 +14,8 @@
 mod load;
 
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,22 +39,24 @@ fn main() -> Result<(), Failure> {
     let admin = rt.block_on(connect(&format!("postgresql://{user}@127.0.0.1:5432/postgres")))?;
     rt.block_on(admin.batch_execute(&format!("CREATE DATABASE {name}")))?;
     let url = format!("postgresql://{user}@127.0.0.1:5432/{name}");
-    // The database is dropped whatever happens to the run, a failed wait included.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&rt, &dir, &url, sites, sinks)));
+    // The release profile aborts on a panic: the run returns its failures instead, so that its
+    // processes are stopped (their guards) and the database dropped whatever happened.
+    let outcome = run(&rt, &dir, &url, sites, sinks);
     rt.block_on(admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))?;
-    match outcome {
-        Ok(result) => result,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+    // Printed once everything is cleaned up: a closed stdout cannot leave anything behind.
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(outcome?.as_bytes())?;
+    Ok(())
 }
 
+/// The measurements, as Markdown.
 fn run(
     rt: &tokio::runtime::Runtime,
     dir: &tempfile::TempDir,
     url: &str,
     sites: u64,
     sinks: usize,
-) -> Result<(), Failure> {
+) -> Result<String, Failure> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let conf = dir.path().join("mosquitto.conf");
     std::fs::write(
@@ -63,7 +67,7 @@ fn run(
         if std::path::Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" };
     let broker =
         Guard(Command::new(mosquitto).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?);
-    wait("mosquitto", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    wait("mosquitto", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())?;
 
     let sobre =
         std::env::current_exe()?.parent().and_then(|d| d.parent()).map(|d| d.join("sobre")).ok_or("no sobre binary")?;
@@ -88,7 +92,7 @@ fn run(
     wait("the sinks' sessions", || {
         count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sobre-city'") == sinks as i64
             && count("SELECT count(*) FROM sites") == 0
-    });
+    })?;
     // Every site of both phases enrolled.
     rt.block_on(db.execute(
         "INSERT INTO sites (site) SELECT 'load-' || n FROM generate_series(0, $1::bigint * 2) n",
@@ -98,7 +102,7 @@ fn run(
     let probe = Publisher::connect(port)?;
     let (topic, report) = load::site_reports("city", &format!("load-{}", 2 * sites), 0).remove(0);
     probe.client.publish(topic, QoS::AtLeastOnce, false, report.to_string().into_bytes())?;
-    wait("a sink subscribed", || count("SELECT count(*) FROM reports") == 1);
+    wait("a sink subscribed", || count("SELECT count(*) FROM reports") == 1)?;
     // The other sinks connected at the same time.
     std::thread::sleep(Duration::from_secs(1));
     let backends: Vec<u32> = rt
@@ -123,7 +127,7 @@ fn run(
         publisher.client.publish(topic, QoS::AtLeastOnce, false, payload)?;
     }
     let published = start.elapsed();
-    wait_long("the backlog stored", || stored() >= total);
+    wait_long("the backlog stored", || stored() >= total)?;
     let drained = start.elapsed();
     let (sink_cpu, pg_cpu, mq_cpu) =
         (cpu(&sink_pids) - sink_cpu, cpu(&backends) - pg_cpu, cpu_seconds(broker.0.id()) - mq_cpu);
@@ -175,25 +179,29 @@ fn run(
     let at = |q: f64| lags.get(((lags.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(0.0);
 
     let per_core = total as f64 / sink_cpu.max(1e-9);
-    println!("| sinks | reports | published in | stored in | reports/s | per sink CPU-second | PostgreSQL backends' CPU-s | mosquitto CPU-s |");
-    println!("|---|---|---|---|---|---|---|---|");
-    println!(
+    let mut out = String::new();
+    writeln!(out, "| sinks | reports | published in | stored in | reports/s | per sink CPU-second | PostgreSQL backends' CPU-s | mosquitto CPU-s |")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    writeln!(
+        out,
         "| {sinks} | {total} | {:.1} s | {:.1} s | {rate:.0} | {per_core:.0} | {pg_cpu:.1} | {mq_cpu:.1} |",
         published.as_secs_f64(),
         drained.as_secs_f64()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "\nlag publish → committed at {pace:.0} reports/s ({} reports): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         lags.len(),
         at(0.5),
         at(0.99),
         at(1.0)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "sites at {REPORTS_PER_SITE_DAY:.2} reports a day each, at {rate:.0} reports/s: {:.0} (one day's reports of 10 000 sites: {:.0} s)",
         rate * 86_400.0 / REPORTS_PER_SITE_DAY,
         10_000.0 * REPORTS_PER_SITE_DAY / rate
-    );
+    )?;
     // What a dashboard refresh costs: the views are computed on read, over every row.
     let mut timings = Vec::new();
     for view in [
@@ -208,15 +216,16 @@ fn run(
         let rows = count(&format!("SELECT count(*) FROM (SELECT * FROM {view}) v"));
         timings.push(format!("{view} {:.0} ms ({rows} rows)", start.elapsed().as_secs_f64() * 1000.0));
     }
-    println!("views read in full: {}", timings.join(", "));
+    writeln!(out, "views read in full: {}", timings.join(", "))?;
     let size = count("SELECT pg_database_size(current_database())");
-    println!(
+    writeln!(
+        out,
         "database: {:.1} MiB for {} reports ({:.0} bytes a report, indexes included)",
         size as f64 / 1048576.0,
         stored(),
         size as f64 / stored().max(1) as f64
-    );
-    Ok(())
+    )?;
+    Ok(out)
 }
 
 /// Killed on drop.
@@ -245,21 +254,24 @@ fn cpu_seconds(pid: u32) -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
-fn wait(what: &str, ready: impl FnMut() -> bool) {
+fn wait(what: &str, ready: impl FnMut() -> bool) -> Result<(), Failure> {
     wait_for(Duration::from_secs(30), what, ready)
 }
 
-fn wait_long(what: &str, ready: impl FnMut() -> bool) {
+fn wait_long(what: &str, ready: impl FnMut() -> bool) -> Result<(), Failure> {
     wait_for(Duration::from_secs(600), what, ready)
 }
 
-fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) -> Result<(), Failure> {
     let start = Instant::now();
     eprintln!("waiting for {what}");
     while !ready() {
-        assert!(start.elapsed() < limit, "{what} not ready within {limit:?}");
+        if start.elapsed() > limit {
+            return Err(format!("{what} not ready within {limit:?}").into());
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
+    Ok(())
 }
 
 /// A QoS 1 publisher whose event loop runs on a thread of its own.
