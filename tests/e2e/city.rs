@@ -7,150 +7,15 @@
 //! creates a database of its own and drops it at the end, even on failure. Without a reachable
 //! PostgreSQL it says so and skips.
 
+use crate::support::city::{assert_close, claimed_by_site, Sink, TestDatabase};
 use crate::support::{wait_until, Mosquitto, Mqtt};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-const PG: &str = "127.0.0.1:5432";
 const MAX_REPORT_BYTES: usize = 64 * 1024;
 /// How the sink says a report carries a field its schema does not have; the README quotes it.
 const OCCUPANT: &str = "$: \"occupant\" is not in the schema";
-
-/// A database of the test's own, dropped on drop (the sink's connections with it).
-struct TestDatabase {
-    name: String,
-    user: String,
-    admin: String,
-    rt: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
-}
-
-impl TestDatabase {
-    /// None (with the reason printed) when no PostgreSQL answers on 127.0.0.1:5432.
-    fn create() -> Option<Self> {
-        let user = std::env::var("PGUSER").unwrap_or_else(|_| "postgres".to_string());
-        let admin = format!("postgresql://{user}@{PG}/postgres");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let name = format!("sobre_city_test_{}_{}", std::process::id(), fastrand::u32(..));
-        let created = rt.block_on(async {
-            let admin_client = connect(&admin).await?;
-            admin_client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
-            Ok::<_, tokio_postgres::Error>(())
-        });
-        if let Err(e) = created {
-            // A server that answers and refuses (a role, a permission) is a failure, not a skip.
-            if let Some(db) = e.as_db_error() {
-                panic!("PostgreSQL on {PG} refused the test as {user}: {}", db.message());
-            }
-            eprintln!("SKIPPED city test: no PostgreSQL to use on {PG} as {user} ({e}); the sink is untested here");
-            return None;
-        }
-        let url = format!("postgresql://{user}@{PG}/{name}");
-        let client = rt.block_on(connect(&url)).expect("connect to the test's database");
-        Some(TestDatabase { name, user, admin, rt, client })
-    }
-
-    fn url(&self) -> String {
-        format!("postgresql://{}@{PG}/{}", self.user, self.name)
-    }
-
-    fn rows(&self, sql: &str) -> Vec<tokio_postgres::Row> {
-        self.rt.block_on(self.client.query(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"))
-    }
-
-    /// A count, or 0 while the sink has not created the table yet.
-    fn count(&self, sql: &str) -> i64 {
-        self.rt.block_on(self.client.query_one(sql, &[])).map(|r| r.get::<_, i64>(0)).unwrap_or(0)
-    }
-
-    fn number(&self, sql: &str) -> f64 {
-        self.rows(sql)[0].get::<_, f64>(0)
-    }
-}
-
-async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
-    Ok(client)
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let dropped = self.rt.block_on(async {
-            let admin = connect(&self.admin).await?;
-            admin.batch_execute(&drop).await
-        });
-        if let Err(e) = dropped {
-            eprintln!("could not drop the test database {}: {e}", self.name);
-        }
-    }
-}
-
-/// The `sobre city` binary on a config of its own; killed on drop.
-struct Sink {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Sink {
-    fn start(broker_port: u16, database_url: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = format!(
-            "[broker]\nport = {broker_port}\nclient_id = \"city-test-sink\"\nprefix = \"city\"\n\n[database]\nurl = {database_url:?}\n\n[sink]\nmax_report_bytes = {MAX_REPORT_BYTES}\nbatch = 32\n"
-        );
-        std::fs::write(dir.path().join("city.toml"), config).expect("write city.toml");
-        let mut sink = Sink { dir, child: None };
-        sink.launch();
-        sink
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("sink.log")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
-    }
-
-    /// Starts it and waits until it has subscribed (once more than before).
-    fn launch(&mut self) {
-        let before = self.log().matches("subscribed").count();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_sobre"))
-            .args(["city", "--config"])
-            .arg(self.dir.path().join("city.toml"))
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start sobre city");
-        self.child = Some(child);
-        let started = std::time::Instant::now();
-        while self.log().matches("subscribed").count() <= before {
-            assert!(started.elapsed() < crate::support::DEADLINE, "the sink did not subscribe:\n{}", self.log());
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-
-    /// Without warning, as a crash or a power cut.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// The reports the demo's agent sent the city's broker, as (topic, report).
 fn demo_reports() -> Vec<(String, Value)> {
@@ -186,45 +51,16 @@ fn payloads(reports: &[(String, Value)]) -> Vec<(String, Vec<u8>)> {
     reports.iter().map(|(t, r)| (t.clone(), r.to_string().into_bytes())).collect()
 }
 
-/// What the views should say of `sent`, by the rule their comments give: per site, the claimed
-/// monthly avoided kWh, and its 90 % interval: a month's points in quadrature (each its own
-/// meter and model), a site's months added (one baseline's error), for the portfolio to add
-/// the sites in quadrature.
-fn claimed_by_site(sent: &[(String, Value)]) -> BTreeMap<String, (f64, f64)> {
-    let instant = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a time")).expect("RFC 3339");
-    let mut months = BTreeMap::<(String, String), (f64, f64)>::new();
-    for (_, r) in sent {
-        if r["resolution"] == "1mo" && r["claim"] == true {
-            let (start, end) = (instant(&r["period"]["start"]), instant(&r["period"]["end"]));
-            let month = (start + (end - start) / 2).with_timezone(&chrono::Utc).format("%Y-%m").to_string();
-            let e = months.entry((r["site"].as_str().expect("site").to_string(), month)).or_default();
-            e.0 += r["avoided_kwh"].as_f64().expect("avoided");
-            e.1 += r["interval90_kwh"].as_f64().expect("interval").powi(2);
-        }
-    }
-    let mut by_site = BTreeMap::<String, (f64, f64)>::new();
-    for ((site, _), (kwh, squares)) in months {
-        let e = by_site.entry(site).or_default();
-        e.0 += kwh;
-        e.1 += squares.sqrt();
-    }
-    by_site
-}
-
-fn assert_close(what: &str, found: f64, expected: f64) {
-    assert!(
-        (found - expected).abs() <= 1e-9 * expected.abs().max(1.0),
-        "{what}: {found} in the views, {expected} sent"
-    );
-}
-
 #[test]
 fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_killed() {
     let Some(db) = TestDatabase::create() else { return };
     let demo = demo_reports();
     assert!(demo.iter().any(|(_, r)| r["resolution"] == "1mo"), "the demo sent monthly savings");
     let broker = Mosquitto::start();
-    let mut sink = Sink::start(broker.port, &db.url());
+    let mut sink = Sink::start(broker.port, &db.url(), "city-test-sink", MAX_REPORT_BYTES);
+    // The sites the city enrolled: the demo's, the fleet's twenty, and one added later.
+    db.rows("INSERT INTO sites (site) SELECT 'site-' || lpad(n::text, 3, '0') FROM generate_series(1, 20) n");
+    db.rows("INSERT INTO sites (site, name) VALUES ('ecole-demo', 'École de démonstration'), ('site-after-cut', NULL)");
     let agent = Mqtt::connect(broker.port, &[]);
 
     // Given the demo's own reports, and one of them delivered twice
@@ -241,6 +77,7 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     oversize["point"] = Value::from("x".repeat(MAX_REPORT_BYTES));
     let mut extra = dup.clone();
     extra["occupant"] = Value::from("Jane Doe");
+    let (stranger_topic, stranger) = as_site(&[(dup_topic.clone(), dup.clone())], "site-unknown", false).remove(0);
     let refusals: Vec<(String, Vec<u8>, &str, &str)> = vec![
         (
             "city/ecole-demo/reports/health".into(),
@@ -261,6 +98,12 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
             dup.to_string().into_bytes(),
             "topic",
             "site \"ecole-demo\"",
+        ),
+        (
+            stranger_topic,
+            stranger.to_string().into_bytes(),
+            "unknown-site",
+            "\"site-unknown\" is not in the sites table",
         ),
     ];
     agent.publish(&dup_topic, dup.to_string());
@@ -369,9 +212,17 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     }
     assert_eq!(
         db.count("SELECT count(*) FROM fleet_health"),
-        23,
-        "the demo's site, the fleet's 20, the one after the cut, the impostor topic's"
+        24,
+        "the demo's site, the fleet's 20, the one after the cut, the impostor topic's, the unknown one"
     );
+    assert_eq!(
+        db.count("SELECT count(*) FROM fleet_health WHERE known AND NOT silent"),
+        22,
+        "the enrolled sites all reported just now"
+    );
+    db.rows("INSERT INTO sites (site) VALUES ('site-never-heard')");
+    let never = &db.rows("SELECT reports, known, silent FROM fleet_health WHERE site = 'site-never-heard'")[0];
+    assert_eq!((never.get::<_, i64>(0), never.get::<_, bool>(1), never.get::<_, bool>(2)), (0, true, true));
     crate::support::readme::says(OCCUPANT);
 
     // And the fleet's other views: the register's current entry per site, the agents' own
@@ -421,5 +272,5 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     );
     let stderr = String::from_utf8_lossy(&refused_start.stderr);
     assert!(!refused_start.status.success(), "{stderr}");
-    assert!(stderr.contains("schema version 99, newer than this sink's 3"), "{stderr}");
+    assert!(stderr.contains("schema version 99, newer than this sink's 4"), "{stderr}");
 }

@@ -1,8 +1,10 @@
-//! The sink's PostgreSQL side: the migrations, and one transaction per batch of messages.
+//! The sink's PostgreSQL side: the migrations, and a connection with its statements prepared
+//! once, writing one transaction per batch of messages.
 
-use super::row::{Refusal, ReportRow, Verdict};
+use super::row::{Reason, Refusal, ReportRow, Verdict};
 use chrono::{DateTime, Utc};
-use tokio_postgres::{Client, NoTls};
+use std::collections::BTreeSet;
+use tokio_postgres::{Client, NoTls, Statement, Transaction};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -29,6 +31,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "reports", include_str!("migrations/001_reports.sql")),
     (2, "views", include_str!("migrations/002_views.sql")),
     (3, "fleet views", include_str!("migrations/003_fleet_views.sql")),
+    (4, "sites", include_str!("migrations/004_sites.sql")),
 ];
 
 /// A message as it came off the broker, with its verdict.
@@ -93,93 +96,165 @@ pub async fn migrate(client: &mut Client) -> Result<i32, DbError> {
     Ok(known)
 }
 
-/// Writes a batch in one transaction: reports idempotently by id (a duplicate changes nothing),
-/// refusals appended. Nothing of it is acknowledged to the broker before this returns Ok.
-pub async fn write(client: &mut Client, batch: &[Received]) -> Result<Written, DbError> {
-    let tx = client.transaction().await?;
-    let report = tx
-        .prepare(
-            "INSERT INTO reports (id, site, kind, schema, period_start, period_end, agent_version, topic, received_at, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
-        )
-        .await?;
-    let savings = tx
-        .prepare(
-            "INSERT INTO savings (id, site, point, fuel, resolution, period_start, period_end, metered_kwh, baseline_kwh, \
-             avoided_kwh, interval68_kwh, interval90_kwh, eur, kg_co2, claim, model_name, gl14_pass) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        )
-        .await?;
-    let refused = tx
-        .prepare(
-            "INSERT INTO refused (received_at, topic, site, reason, detail, bytes, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .await?;
-    let mut written = Written::default();
-    for message in batch {
-        match &message.verdict {
-            Verdict::Store(row) => {
-                let ReportRow { id, site, kind, schema, period, agent_version, body, savings: figures } = row.as_ref();
-                let (start, end) = (period.map(|p| p.0), period.map(|p| p.1));
-                let inserted = tx
-                    .execute(
-                        &report,
-                        &[
-                            id,
-                            site,
-                            kind,
-                            schema,
-                            &start,
-                            &end,
-                            agent_version,
-                            &message.topic,
-                            &message.received_at,
-                            body,
-                        ],
-                    )
-                    .await?;
-                if inserted == 0 {
-                    written.duplicates += 1;
+/// A connection with the sink's statements prepared on it, once: a batch then costs its rows'
+/// round trips only. A new connection (after a database restart) is prepared again.
+#[derive(Debug)]
+pub struct Connection {
+    client: Client,
+    statements: Statements,
+}
+
+#[derive(Debug)]
+struct Statements {
+    report: Statement,
+    savings: Statement,
+    refused: Statement,
+    known: Statement,
+}
+
+impl Connection {
+    /// Prepares the statements on `client`, whose database is migrated.
+    pub async fn prepare(client: Client) -> Result<Self, DbError> {
+        let report = client
+            .prepare(
+                "INSERT INTO reports (id, site, kind, schema, period_start, period_end, agent_version, topic, received_at, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+            )
+            .await?;
+        let savings = client
+            .prepare(
+                "INSERT INTO savings (id, site, point, fuel, resolution, period_start, period_end, metered_kwh, baseline_kwh, \
+                 avoided_kwh, interval68_kwh, interval90_kwh, eur, kg_co2, claim, model_name, gl14_pass) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            )
+            .await?;
+        let refused = client
+            .prepare(
+                "INSERT INTO refused (received_at, topic, site, reason, detail, bytes, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .await?;
+        let known = client.prepare("SELECT site FROM sites WHERE site = ANY($1)").await?;
+        Ok(Connection { client, statements: Statements { report, savings, refused, known } })
+    }
+
+    /// True once the server has closed it (a restart, `pg_terminate_backend`): connect again.
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Writes a batch in one transaction: reports of known sites idempotently by id (a duplicate
+    /// changes nothing), refusals appended (a report of a site the `sites` table does not list
+    /// among them). Nothing of it is acknowledged to the broker before this returns Ok.
+    pub async fn write(&mut self, batch: &[Received]) -> Result<Written, DbError> {
+        let statements = &self.statements;
+        let tx = self.client.transaction().await?;
+        // Read in the batch's transaction: a site the operator adds counts from the next batch.
+        let named: Vec<&str> = batch
+            .iter()
+            .filter_map(|m| match &m.verdict {
+                Verdict::Store(row) => Some(row.site.as_str()),
+                Verdict::Refuse(_) => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let known: BTreeSet<String> = if named.is_empty() {
+            BTreeSet::new()
+        } else {
+            tx.query(&statements.known, &[&named]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?
+        };
+        let mut written = Written::default();
+        for message in batch {
+            let refusal = match &message.verdict {
+                Verdict::Store(row) if known.contains(&row.site) => {
+                    if statements.store(&tx, message, row).await? {
+                        written.stored += 1;
+                    } else {
+                        written.duplicates += 1;
+                    }
                     continue;
                 }
-                written.stored += 1;
-                if let (Some(s), Some((start, end))) = (figures, period) {
-                    tx.execute(
-                        &savings,
-                        &[
-                            id,
-                            site,
-                            &s.point,
-                            &s.fuel,
-                            &s.resolution,
-                            start,
-                            end,
-                            &s.metered_kwh,
-                            &s.baseline_kwh,
-                            &s.avoided_kwh,
-                            &s.interval68_kwh,
-                            &s.interval90_kwh,
-                            &s.eur,
-                            &s.kg_co2,
-                            &s.claim,
-                            &s.model_name,
-                            &s.gl14_pass,
-                        ],
-                    )
-                    .await?;
+                Verdict::Store(row) => {
+                    let refusal = unknown_site(row);
+                    // As the sink logs the refusals it decides before writing.
+                    tracing::warn!(
+                        topic = message.topic,
+                        reason = refusal.reason.code(),
+                        detail = refusal.detail,
+                        "refused a report"
+                    );
+                    refusal
                 }
-            }
-            Verdict::Refuse(Refusal { reason, detail, site, bytes, payload }) => {
-                let bytes = i32::try_from(*bytes).unwrap_or(i32::MAX);
-                tx.execute(
-                    &refused,
-                    &[&message.received_at, &message.topic, site, &reason.code(), detail, &bytes, payload],
-                )
-                .await?;
-                written.refused += 1;
-            }
+                Verdict::Refuse(refusal) => refusal.clone(),
+            };
+            let Refusal { reason, detail, site, bytes, payload } = &refusal;
+            let bytes = i32::try_from(*bytes).unwrap_or(i32::MAX);
+            tx.execute(
+                &statements.refused,
+                &[&message.received_at, &message.topic, site, &reason.code(), detail, &bytes, payload],
+            )
+            .await?;
+            written.refused += 1;
         }
+        tx.commit().await?;
+        Ok(written)
     }
-    tx.commit().await?;
-    Ok(written)
+}
+
+impl Statements {
+    /// Inserts a report (and its savings row); false when its id was already there.
+    async fn store(&self, tx: &Transaction<'_>, message: &Received, row: &ReportRow) -> Result<bool, DbError> {
+        let ReportRow { id, site, kind, schema, period, agent_version, body, savings: figures } = row;
+        let (start, end) = (period.map(|p| p.0), period.map(|p| p.1));
+        let inserted = tx
+            .execute(
+                &self.report,
+                &[id, site, kind, schema, &start, &end, agent_version, &message.topic, &message.received_at, body],
+            )
+            .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        if let (Some(s), Some((start, end))) = (figures, period) {
+            tx.execute(
+                &self.savings,
+                &[
+                    id,
+                    site,
+                    &s.point,
+                    &s.fuel,
+                    &s.resolution,
+                    start,
+                    end,
+                    &s.metered_kwh,
+                    &s.baseline_kwh,
+                    &s.avoided_kwh,
+                    &s.interval68_kwh,
+                    &s.interval90_kwh,
+                    &s.eur,
+                    &s.kg_co2,
+                    &s.claim,
+                    &s.model_name,
+                    &s.gl14_pass,
+                ],
+            )
+            .await?;
+        }
+        Ok(true)
+    }
+}
+
+/// A valid report whose site the city has not enrolled: kept (as JSON) for a person to look at.
+fn unknown_site(row: &ReportRow) -> Refusal {
+    let payload = row.body.to_string().into_bytes();
+    Refusal {
+        reason: Reason::UnknownSite,
+        detail: format!(
+            "site {:?} is not in the sites table (its operator enrols it: INSERT INTO sites (site) VALUES ('…'))",
+            row.site
+        ),
+        site: Some(row.site.clone()),
+        bytes: payload.len(),
+        payload: Some(payload),
+    }
 }

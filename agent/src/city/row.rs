@@ -48,6 +48,9 @@ pub enum Reason {
     /// The topic is not `<prefix>/<site>/reports/<kind>`, or names another site or kind than
     /// the report does (one site publishing as another).
     Topic,
+    /// A valid report from a site the city's `sites` table does not list (decided at write
+    /// time, against the database).
+    UnknownSite,
 }
 
 impl Reason {
@@ -59,6 +62,7 @@ impl Reason {
             Reason::UnknownSchema => "unknown-schema",
             Reason::Schema => "schema",
             Reason::Topic => "topic",
+            Reason::UnknownSite => "unknown-site",
         }
     }
 }

@@ -45,12 +45,13 @@ struct Message {
 pub async fn run(settings: CitySettings, cancel: CancellationToken) -> Result<(), SinkError> {
     let Some(mut client) = connect_database(&settings, &cancel).await? else { return Ok(()) };
     let version = db::migrate(&mut client).await?;
+    let connection = db::Connection::prepare(client).await?;
     tracing::info!(database = %db::describe(&settings.database), from = settings.database_source, version, "city database ready");
 
     let (client_mqtt, eventloop) = AsyncClient::new(options(&settings), REQUEST_CAPACITY);
     let (to_writer, from_link) = mpsc::channel::<Message>(settings.batch * 2);
     let (acks_tx, acks_rx) = mpsc::unbounded_channel::<Vec<Ack>>();
-    let writer = tokio::spawn(write_loop(settings.clone(), client, from_link, acks_tx, cancel.clone()));
+    let writer = tokio::spawn(write_loop(settings.clone(), connection, from_link, acks_tx, cancel.clone()));
     link(&settings, client_mqtt, eventloop, to_writer, acks_rx, &cancel).await;
     // The link has stopped: the writer ends with its input; what it had not committed the
     // broker sends again.
@@ -207,10 +208,15 @@ fn message_of(p: Publish, connection: u64) -> Message {
     Message { topic: String::from_utf8_lossy(&p.topic).into_owned(), payload: p.payload, ack }
 }
 
+/// A new connection, its statements prepared (the database was migrated at start).
+async fn reconnect(settings: &CitySettings) -> Result<db::Connection, DbError> {
+    db::Connection::prepare(db::connect(&settings.database).await?).await
+}
+
 /// Takes what the link queued, a batch at a time: maps, commits, then acknowledges.
 async fn write_loop(
     settings: CitySettings,
-    mut client: tokio_postgres::Client,
+    mut connection: db::Connection,
     mut input: mpsc::Receiver<Message>,
     acks: mpsc::UnboundedSender<Vec<Ack>>,
     cancel: CancellationToken,
@@ -250,7 +256,7 @@ async fn write_loop(
         }
         // Until it commits: a database that restarts costs a wait, never a message.
         let written = loop {
-            match db::write(&mut client, &batch).await {
+            match connection.write(&batch).await {
                 Ok(w) => break w,
                 Err(e) => {
                     let delay = backoff.next_delay(fastrand::f64());
@@ -259,9 +265,9 @@ async fn write_loop(
                         _ = cancel.cancelled() => return,
                         _ = tokio::time::sleep(delay) => {}
                     }
-                    if client.is_closed() {
-                        match db::connect(&settings.database).await {
-                            Ok(c) => client = c,
+                    if connection.is_closed() {
+                        match reconnect(&settings).await {
+                            Ok(c) => connection = c,
                             Err(e) => tracing::warn!(error = %e, "cannot reconnect to the database"),
                         }
                     }

@@ -487,6 +487,7 @@ pub fn json_point(id: &str, kind: &str, unit: &str, extra: &str) -> String {
         "[[points]]\nid = \"{id}\"\nkind = \"{kind}\"\nunit = \"{unit}\"\ntopic = \"test/{id}\"\ndecode = {{ format = \"json\", pointer = \"/value\", timestamp = \"/ts\" }}\n{extra}\n"
     )
 }
+pub mod city;
 pub mod readme;
 pub mod schema;
 
