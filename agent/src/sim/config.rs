@@ -682,6 +682,29 @@ mod tests {
     }
 
     #[test]
+    fn a_randomised_school_says_which_devices_hold_and_its_agent_releases_them_there() {
+        // Given the school randomised with every device holding, and without [random]
+        let held = format!("{SCHOOL}\n[random]\nseed = 3\nholding_share = 1.0\n");
+        let table = [(held.as_str(), true), (SCHOOL, false)];
+        for (text, holds) in table {
+            let s = SimSettings::parse(text, "school").expect("valid");
+            // Then each zone's device holds or drops as drawn, and the agent's points say so
+            assert_eq!(s.holds, vec![holds; s.zones.len()]);
+            let topics = super::super::devices::Topics::new(&s);
+            let points = super::super::devices::agent_points(&s, &topics);
+            let agent = format!("[site]\nid = \"s\"\ntimezone = \"Europe/Paris\"\n{points}");
+            let settings = crate::config::Settings::parse(&agent, "generated").expect("valid agent configuration");
+            assert!(settings.control.zones.iter().all(|z| z.holds == holds && z.release.explicit() == holds));
+        }
+        // And a knob out of its range is refused with its key, as an unknown one is
+        let broken = format!("{SCHOOL}\n[random]\nholding_share = 2.0\n");
+        let e = SimSettings::parse(&broken, "x").expect_err("a share above 1");
+        assert!(e.to_string().contains("random.holding_share"), "{e}");
+        let unknown = format!("{SCHOOL}\n[random]\nchaos = 1.0\n");
+        assert!(SimSettings::parse(&unknown, "x").expect_err("unknown key").to_string().contains("chaos"));
+    }
+
+    #[test]
     fn a_start_outside_the_weather_year_is_refused() {
         let late = SCHOOL.replace("start = \"2019-01-07\"", "start = \"2023-01-09\"");
         let e = SimSettings::parse(&late, "x").expect_err("no weather in 2023");
