@@ -229,6 +229,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_day_level_lowered_to_the_nights_is_not_lowered_again_as_a_night() {
+        // Given the poor school's day level lowered to its night level and its night set back,
+        // with a floor below both
+        let accepted = vec![
+            Setting::OccupiedSetpoint { from_c: 21.0, to_c: 19.0 },
+            Setting::NightSetpoint { from_c: 19.0, to_c: 16.0 },
+        ];
+        let s = Schedule::new(poor_school(), accepted, chrono_tz::Europe::Paris, 18.0, None);
+        // Then the day holds 19 °C before and while the pupils are in, and the night 16 °C
+        let tuesday = (2019, 1, 22);
+        let table = [("07:00", 7, 19.0), ("10:00", 10, 19.0), ("03:00", 3, 16.0), ("21:00", 21, 16.0)];
+        for (when, h, target_c) in table {
+            assert_eq!(s.at(at(tuesday, h, 0)).target_c, target_c, "Tuesday {when}");
+        }
+    }
+
+    #[test]
     fn a_floor_above_the_buildings_own_programme_never_raises_it() {
         // Given an office held at 21 °C while occupied whose comfort floor was raised to 21 °C,
         // so min + margin is 21.5 °C, and a lower day level accepted
