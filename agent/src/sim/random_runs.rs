@@ -219,3 +219,24 @@ fn on_hundreds_of_random_buildings_in_closed_loop_the_agent_does_no_harm() {
     assert!(seen.asked_agent > 50 && seen.refused_by_agent > 10, "{seen:?}");
     assert!(seen.commands > 1000 && seen.releases > 100 && seen.stand_downs > 10, "{seen:?}");
 }
+
+#[test]
+fn on_a_broker_people_of_a_randomised_building_ask_the_agent_on_its_override_topic() {
+    // Given the school randomised with people asking the agent often, whose agent's status is
+    // `sobre/ecole-demo/status`
+    let text = format!("{}\n[random]\nseed = 5\nagent_overrides_per_week = 300\n", super::SCHOOL);
+    let mut e = Emulator::new(SimSettings::parse(&text, "school").expect("valid")).expect("valid physics");
+    // When it runs a day and publishes what its devices say
+    let mut asked = Vec::new();
+    for _ in 0..96 {
+        e.step().expect("steps");
+        let mut out = Vec::new();
+        e.messages(&mut out);
+        asked.extend(out.into_iter().filter(|(t, _)| t.starts_with("sobre/ecole-demo/override/")));
+    }
+    // Then the asks go to the agent's override topic, one zone each, and some are nonsense
+    assert!(asked.len() > 50, "{asked:?}");
+    let zones: Vec<&str> = e.settings().zones.iter().map(|z| z.name.as_str()).collect();
+    assert!(asked.iter().all(|(t, _)| zones.contains(&t.trim_start_matches("sobre/ecole-demo/override/"))));
+    assert!(asked.iter().any(|(_, p)| serde_json::from_str::<serde_json::Value>(p).is_err()), "{asked:?}");
+}
