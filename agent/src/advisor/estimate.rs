@@ -215,6 +215,19 @@ pub fn estimate(
     setting: &Setting,
     comfort_min_c: f64,
 ) -> Estimate {
+    estimate_together(h, p, models, replay, &[setting], comfort_min_c)
+}
+
+/// As [`estimate`], with `settings` applied together in their order (see [`Setting::order`]):
+/// where they overlap (a later start and a lower day level) each kelvin-hour is saved once.
+pub fn estimate_together(
+    h: &History,
+    p: &Programme,
+    models: &Models,
+    replay: &Replay,
+    settings: &[&Setting],
+    comfort_min_c: f64,
+) -> Estimate {
     let outdoor = &replay.outdoor;
     let mut lowered = vec![0.0; h.len()];
     let mut zones = 0usize;
@@ -226,7 +239,10 @@ pub fn estimate(
             .iter()
             .zip(&replay.local)
             .map(|(&s, &local)| match p.days.get(&local.date()) {
-                Some(day) => setting.apply(p, *day, local, s),
+                Some(day) => {
+                    let previous = local.date().pred_opt().and_then(|d| p.days.get(&d)).map(|d| d.kind);
+                    Setting::apply_together(settings.iter().copied(), p, *day, previous, local, s)
+                }
                 None => s,
             })
             .collect();

@@ -154,12 +154,24 @@ pub struct Recommendation {
     pub model: ModelCard,
 }
 
+/// Every recommendation that reshapes the programme, accepted together as control applies
+/// them: what the advisor expects of them all at once (less than their sum where they
+/// overlap), with its 90 % interval and comfort, over the analysed period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Together {
+    pub settings: Vec<Setting>,
+    pub savings: Savings,
+    pub comfort: Comfort,
+}
+
 /// One run of the advisor.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Advice {
     pub from_ms: i64,
     pub to_ms: i64,
     pub recommendations: Vec<Recommendation>,
+    /// The recommendations that reshape the programme, all accepted at once.
+    pub together: Option<Together>,
     /// Findings whose saving is smaller than its own uncertainty: not worth acting on.
     pub dismissed: Vec<String>,
     /// What stops the advisor from advising (or leaves a zone out), each with its code and fix.
@@ -413,5 +425,35 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
         });
     }
     advice.recommendations.sort_by(|a, b| b.savings.period_kwh.total_cmp(&a.savings.period_kwh));
+    let mut together: Vec<&Setting> =
+        advice.recommendations.iter().map(|r| &r.setting).filter(|s| s.order().is_some()).collect();
+    together.sort_by_key(|s| s.order());
+    if !together.is_empty() {
+        let e = estimate::estimate_together(h, &p, &models, &replay, &together, settings.comfort.min_c);
+        let half = z90() * e.se_kwh.hypot(MODEL_FORM_SIGMA * e.kwh);
+        let days = h.days().max(1.0);
+        let per_year = e.kwh / days * cfg.heating_season_days;
+        advice.together = Some(Together {
+            settings: together.into_iter().cloned().collect(),
+            savings: Savings {
+                period_days: days,
+                period_kwh: e.kwh,
+                period_kwh_uncertainty: half,
+                kwh_per_year: per_year,
+                kwh_per_year_uncertainty: half / days * cfg.heating_season_days,
+                eur_per_year: per_year * tariff.eur_per_kwh,
+                kg_co2_per_year: per_year * tariff.kg_co2_per_kwh,
+                percent: 100.0 * e.kwh / metered.max(1e-9),
+            },
+            comfort: Comfort {
+                discomfort_kh_per_zone_week: e.discomfort_kh_per_week,
+                worst_zone_kh_per_week: e.worst_discomfort_kh_per_week,
+                text: format!(
+                    "about {:.1} K·h a week below {:.0} °C while occupied in the worst zone",
+                    e.worst_discomfort_kh_per_week, settings.comfort.min_c
+                ),
+            },
+        });
+    }
     advice
 }

@@ -50,6 +50,67 @@ impl Setting {
         }
     }
 
+    /// Whether it holds days of this kind at a setback instead of the day level.
+    pub fn sets_back(&self, kind: DayKind) -> bool {
+        matches!(
+            (self, kind),
+            (Setting::WeekendSetpoint { .. }, DayKind::Weekend) | (Setting::ClosureSetpoint { .. }, DayKind::Closure)
+        )
+    }
+
+    /// Whether it holds on a day after `previous`, among changes of which `set_back` tells
+    /// whether any holds days of a kind at a setback. A later start does not hold the morning
+    /// after a day a change set back (a Monday after weekends newly left cold): the start was
+    /// judged on mornings after heated days, and from a colder building only the programme's
+    /// own start warms it by the arrival.
+    pub fn holds_after(&self, previous: DayKind, set_back: impl Fn(DayKind) -> bool) -> bool {
+        !(matches!(self, Setting::HeatingStart { .. }) && set_back(previous))
+    }
+
+    /// What a slot that the programme held at `held` holds under `settings` accepted together,
+    /// on a day after one of kind `previous` (unknown: none). The programme's hours are
+    /// reshaped first (a later start, weekends at a setback), each change on what the one before
+    /// left; then its levels, each judged on the reshaped hours alone, so that a day level
+    /// lowered to the night's is never taken for a night and lowered again. What is no setpoint
+    /// schedule (a cut-off) comes last.
+    pub fn apply_together<'a, I>(
+        settings: I,
+        p: &Programme,
+        day: Day,
+        previous: Option<DayKind>,
+        local: NaiveDateTime,
+        held: f64,
+    ) -> f64
+    where
+        I: IntoIterator<Item = &'a Setting> + Clone,
+    {
+        let set_back = |kind| settings.clone().into_iter().any(|s| s.sets_back(kind));
+        let stage = |s: &Setting| match s.order() {
+            Some(0 | 1) => 0,
+            Some(_) => 1,
+            None => 2,
+        };
+        let holds = |s: &&Setting| previous.is_none_or(|k| s.holds_after(k, set_back));
+        let in_stage = |n| settings.clone().into_iter().filter(move |s| stage(s) == n).filter(holds);
+        let reshaped = in_stage(0).fold(held, |h, s| s.apply(p, day, local, h));
+        let levelled =
+            in_stage(1).map(|s| s.apply(p, day, local, reshaped)).find(|v| *v != reshaped).unwrap_or(reshaped);
+        in_stage(2).fold(levelled, |h, s| s.apply(p, day, local, h))
+    }
+
+    /// Where it comes among changes that reshape one programme together: its hours before its
+    /// levels, since a later start turns early day hours into night hours, which a night
+    /// setback then lowers. `None` for what is no setpoint schedule (a cut-off needs the day's
+    /// outdoor temperature ahead of it, a forecast control does not have).
+    pub fn order(&self) -> Option<u8> {
+        match self {
+            Setting::HeatingStart { .. } | Setting::HeatingStop { .. } => Some(0),
+            Setting::WeekendSetpoint { .. } | Setting::ClosureSetpoint { .. } => Some(1),
+            Setting::NightSetpoint { .. } | Setting::OccupiedSetpoint { .. } => Some(2),
+            Setting::HeatingCutOff { .. } | Setting::HeatingCoolingGap { .. } | Setting::Baseload { .. } => None,
+        }
+    }
+
     /// What a facility manager types into the programme, in one line.
     pub fn describe(&self) -> String {
         let hm = |t: NaiveTime| t.format("%H:%M").to_string();

@@ -8,17 +8,10 @@ use crate::config::control::ControlConfig;
 use chrono::{Datelike, NaiveDateTime, TimeZone, Weekday};
 use chrono_tz::Tz;
 
-/// Settings that reshape the programme's hours come before those that move its levels: a later
-/// start turns early day hours into night hours, which a night setback then lowers.
+/// Settings that reshape the programme's hours come before those that move its levels (the
+/// advisor's estimate of several at once applies them in the same order).
 fn order(s: &Setting) -> Option<u8> {
-    match s {
-        Setting::HeatingStart { .. } | Setting::HeatingStop { .. } => Some(0),
-        Setting::WeekendSetpoint { .. } | Setting::ClosureSetpoint { .. } => Some(1),
-        Setting::NightSetpoint { .. } | Setting::OccupiedSetpoint { .. } => Some(2),
-        // A cut-off needs the day's outdoor temperature ahead of it (a forecast the agent does
-        // not have); the others are not setpoints.
-        Setting::HeatingCutOff { .. } | Setting::HeatingCoolingGap { .. } | Setting::Baseload { .. } => None,
-    }
+    s.order()
 }
 
 impl ControlConfig {
@@ -134,7 +127,8 @@ impl Schedule {
         let t = local.time();
         let programme_c = if day.heated && t >= p.start && t < p.stop { p.occupied_c } else { p.night_c };
         let occupied = day.kind == DayKind::Occupied && t >= p.arrive && t < p.leave;
-        let mut target_c = self.settings.iter().fold(programme_c, |held, s| s.apply(p, day, local, held));
+        let previous = self.day(local - chrono::Duration::days(1)).kind;
+        let mut target_c = Setting::apply_together(&self.settings, p, day, Some(previous), local, programme_c);
         if occupied && target_c < programme_c {
             target_c = target_c.max(self.occupied_floor_c.min(programme_c));
         }
@@ -214,11 +208,13 @@ pub(crate) mod tests {
         // Given the poor school's programme and every change the advisor proposed accepted,
         // with 19.5 °C as the floor while pupils are in
         let s = Schedule::new(poor_school(), accepted(), chrono_tz::Europe::Paris, 19.5, None);
-        let monday = (2019, 1, 21);
+        let (monday, tuesday) = ((2019, 1, 21), (2019, 1, 22));
         let saturday = (2019, 1, 26);
         let table = [
             ("Monday 03:00: night setback", at(monday, 3, 0), 19.0, 16.0),
-            ("Monday 05:00: before the later start", at(monday, 5, 0), 21.0, 16.0),
+            // (after a weekend newly left at the setback, the programme's own start holds)
+            ("Monday 05:00: warming after the cold weekend", at(monday, 5, 0), 21.0, 19.5),
+            ("Tuesday 05:00: before the later start", at(tuesday, 5, 0), 21.0, 16.0),
             ("Monday 07:00: heated ahead of the pupils", at(monday, 7, 0), 21.0, 19.5),
             ("Monday 10:00: the lower day level, held above the floor", at(monday, 10, 0), 21.0, 19.5),
             ("Monday 18:00: after the earlier stop", at(monday, 18, 0), 21.0, 16.0),
@@ -230,6 +226,23 @@ pub(crate) mod tests {
         }
         // And the baseload is not a setpoint: the schedule leaves it to a person
         assert_eq!(s.applied().len(), 5);
+    }
+
+    #[test]
+    fn a_day_level_lowered_to_the_nights_is_not_lowered_again_as_a_night() {
+        // Given the poor school's day level lowered to its night level and its night set back,
+        // with a floor below both
+        let accepted = vec![
+            Setting::OccupiedSetpoint { from_c: 21.0, to_c: 19.0 },
+            Setting::NightSetpoint { from_c: 19.0, to_c: 16.0 },
+        ];
+        let s = Schedule::new(poor_school(), accepted, chrono_tz::Europe::Paris, 18.0, None);
+        // Then the day holds 19 °C before and while the pupils are in, and the night 16 °C
+        let tuesday = (2019, 1, 22);
+        let table = [("07:00", 7, 19.0), ("10:00", 10, 19.0), ("03:00", 3, 16.0), ("21:00", 21, 16.0)];
+        for (when, h, target_c) in table {
+            assert_eq!(s.at(at(tuesday, h, 0)).target_c, target_c, "Tuesday {when}");
+        }
     }
 
     #[test]

@@ -6,10 +6,11 @@
 use super::emulator::{Emulator, Truth};
 use crate::config::control::CommandFormat;
 use crate::control::actuate::payload;
-use crate::control::controller::{Controller, Notice, ZoneReading};
+use crate::control::controller::{Controller, Notice, Override, Source, StepResult, ZoneReading};
 use crate::control::event::Change;
 use crate::control::forecast::Forecast;
 use crate::control::kpi::{Kpis, ZoneStep};
+use crate::control::request::{parse_override, OverrideAsk};
 use crate::control::safety::Limit;
 use sobre_models::emulator::EmulatorError;
 use std::time::Instant;
@@ -19,6 +20,26 @@ use std::time::Instant;
 pub struct Request {
     pub at_ms: i64,
     pub payload: String,
+}
+
+/// A command the agent sent a zone's device (not a release), as the randomised runs judge it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sent {
+    pub at_ms: i64,
+    pub zone: usize,
+    pub setpoint_c: f64,
+    /// A person's explicit override asked it.
+    pub person: bool,
+}
+
+/// What people asked the agent on its override topic (a randomised building's), and what it
+/// made of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Asked {
+    pub taken: u64,
+    pub refused: u64,
+    /// Overrides the controller began whose source is a readback: it must never infer one.
+    pub inferred: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -37,10 +58,47 @@ pub struct LoopOutcome {
     pub unexplained: Vec<Notice>,
     pub watchdog_trips: u64,
     pub refused_requests: Vec<String>,
+    /// Every command sent, and when the agent stood down from a zone: (at, zone, until).
+    pub sent: Vec<Sent>,
+    pub stand_downs: Vec<(i64, usize, i64)>,
+    pub asked: Asked,
     /// What the controller expected of each request when it took it.
     pub forecasts: Vec<Forecast>,
     /// What it expected of each day at its midnight (on the programme, on the schedule).
     pub days: Vec<(i64, Forecast)>,
+}
+
+/// Where a controller's commands reach the emulated devices.
+struct Device<'a> {
+    topics: &'a [String],
+    release_topics: &'a [Option<String>],
+    at_ms: i64,
+}
+
+impl Device<'_> {
+    /// Sends what `result` commands (through the same payloads and parser as on the broker);
+    /// returns the commands and releases sent, and records each command in `sent`.
+    fn send(&self, c: &Controller, result: &StepResult, emulator: &mut Emulator, sent: &mut Vec<Sent>) -> (u64, u64) {
+        let (mut commands, mut releases) = (0, 0);
+        for command in result.commands.iter().filter(|c| !c.shadow) {
+            let Some(i) = c.zone_index(&command.zone) else { continue };
+            if let (true, Some(release)) = (command.release, &self.release_topics[i]) {
+                emulator.handle(release, b"");
+                releases += 1;
+                continue;
+            }
+            emulator.handle(
+                &self.topics[i],
+                payload(CommandFormat::Zigbee2mqtt, command.setpoint_c, command.expires_ms).as_bytes(),
+            );
+            commands += 1;
+            if !command.release {
+                let person = command.limits.contains(&Limit::Override);
+                sent.push(Sent { at_ms: self.at_ms, zone: i, setpoint_c: command.setpoint_c, person });
+            }
+        }
+        (commands, releases)
+    }
 }
 
 /// Runs `emulator` for `steps` steps under `controller` (none: the building's own programme).
@@ -59,6 +117,7 @@ pub fn run(
         }
     }
     let (mut releases, mut unexplained, mut watchdog_trips) = (0u64, Vec::new(), 0u64);
+    let (mut sent, mut stand_downs, mut asked) = (Vec::new(), Vec::new(), Asked::default());
     let zones = emulator.settings().zones.len();
     let step_h = emulator.settings().step_s / 3600.0;
     let comfort = emulator.settings().comfort;
@@ -105,28 +164,42 @@ pub fn run(
                 let mean = outdoor_day.iter().sum::<f64>() / outdoor_day.len().max(1) as f64;
                 days.extend(c.day_ahead(r.ts_ms, 24, mean).map(|f| (r.ts_ms, f)));
             }
-            let decided = c.step(r.ts_ms);
-            for n in &decided.notices {
-                match n {
-                    Notice::Unexplained { .. } => unexplained.push(n.clone()),
-                    Notice::WatchdogTripped { .. } => watchdog_trips += 1,
-                    _ => {}
-                }
-            }
-            for command in decided.commands.iter().filter(|c| !c.shadow) {
-                if let Some(i) = c.zone_index(&command.zone) {
-                    if let (true, Some(release)) = (command.release, &release_topics[i]) {
-                        emulator.handle(release, b"");
-                        releases += 1;
-                        continue;
+            let mut decided = vec![c.step(r.ts_ms)];
+            // What people asked on the agent's override topic, read as the agent reads it.
+            for (zone, text) in emulator.take_agent_overrides() {
+                match parse_override(text.as_bytes(), r.ts_ms, |now| c.default_until(now)) {
+                    Ok(OverrideAsk::Hold { hold, until_ms }) => {
+                        asked.taken += 1;
+                        let over = Override { hold, since_ms: r.ts_ms, until_ms, source: Source::Topic };
+                        decided.push(c.override_zone(zone, over, r.ts_ms));
                     }
-                    emulator.handle(
-                        &topics[i],
-                        payload(CommandFormat::Zigbee2mqtt, command.setpoint_c, command.expires_ms).as_bytes(),
-                    );
-                    commands += 1;
+                    Ok(OverrideAsk::Cancel { .. }) => {
+                        asked.taken += 1;
+                        decided.push(c.end_override(zone, r.ts_ms));
+                    }
+                    Err(_) => asked.refused += 1,
                 }
             }
+            for result in &decided {
+                for n in &result.notices {
+                    match n {
+                        Notice::Unexplained { zone, until_ms, .. } => {
+                            stand_downs.extend(c.zone_index(zone).map(|i| (r.ts_ms, i, *until_ms)));
+                            unexplained.push(n.clone());
+                        }
+                        Notice::WatchdogTripped { .. } => watchdog_trips += 1,
+                        Notice::OverrideBegan { over, .. } if over.source != Source::Topic => asked.inferred += 1,
+                        _ => {}
+                    }
+                }
+                let to_device = Device { topics: &topics, release_topics: &release_topics, at_ms: r.ts_ms };
+                let (n, released) = to_device.send(c, result, &mut emulator, &mut sent);
+                commands += n;
+                releases += released;
+            }
+        } else {
+            // Nobody reads the agent's topic.
+            emulator.take_agent_overrides();
         }
         let compute = started.elapsed();
         let zone_steps: Vec<ZoneStep> =
@@ -155,6 +228,9 @@ pub fn run(
         unexplained,
         watchdog_trips,
         refused_requests: refused,
+        sent,
+        stand_downs,
+        asked,
         forecasts,
         days,
     })

@@ -4,6 +4,7 @@
 
 use super::occupancy::{Occupancy, Pattern};
 use super::programme::{Calendar, ControlProgramme};
+pub use super::random::RandomFile;
 use super::weather::{Climate, Weather, WeatherError};
 use crate::config::duration::Span;
 /// The comfort band while occupied, for the emulator's own discomfort count (K·h): the same
@@ -33,6 +34,9 @@ pub struct SimFile {
     pub devices: DevicesFile,
     #[serde(default)]
     pub sensors: SensorsFile,
+    /// A building that does not keep to its description (see `random.rs`); absent: it does.
+    #[serde(default)]
+    pub random: Option<RandomFile>,
     pub zones: Vec<ZoneFile>,
 }
 
@@ -362,6 +366,11 @@ pub struct SimSettings {
     pub occupants: Option<OccupantsFile>,
     pub comfort: ComfortFile,
     pub zone_style: ZoneStyle,
+    /// Per zone, whether its device holds a command until released (a BMS's, or drawn by
+    /// `[random]`) rather than dropping it at its programme's next period.
+    pub holds: Vec<bool>,
+    /// The randomised building's knobs, when `[random]` is given.
+    pub random: Option<RandomFile>,
     pub meter_style: MeterStyle,
     pub prefix: String,
     pub agent_status: Option<String>,
@@ -556,6 +565,9 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
     if !(s.co2_sigma >= 0.0 && s.co2_sigma <= 100.0) {
         problems.push(format!("sensors.co2_sigma {}: NDIR sensors are within 0–100 ppm", s.co2_sigma));
     }
+    if let Some(r) = &file.random {
+        problems.extend(r.problems());
+    }
     if file.devices.zones == ZoneStyle::Bms && file.control.system != ControlSystem::Bms {
         problems.push("devices.zones = \"bms\" needs [control] system = \"bms\"".into());
     }
@@ -601,6 +613,11 @@ fn validate(file: SimFile, origin: &str) -> Result<SimSettings, SimConfigError> 
         occupants: file.occupants.enabled.then_some(file.occupants),
         comfort: file.comfort,
         zone_style: file.devices.zones,
+        holds: match &file.random {
+            Some(r) => r.holds(file.zones.len()),
+            None => vec![file.devices.zones == ZoneStyle::Bms; file.zones.len()],
+        },
+        random: file.random,
         meter_style: file.devices.meters,
         prefix,
         agent_status: file.devices.agent_status,
@@ -662,6 +679,29 @@ mod tests {
         }
         let unknown = SCHOOL.replace("[building]", "[building]\ncolour = \"red\"");
         assert!(SimSettings::parse(&unknown, "x").expect_err("unknown key").to_string().contains("colour"));
+    }
+
+    #[test]
+    fn a_randomised_school_says_which_devices_hold_and_its_agent_releases_them_there() {
+        // Given the school randomised with every device holding, and without [random]
+        let held = format!("{SCHOOL}\n[random]\nseed = 3\nholding_share = 1.0\n");
+        let table = [(held.as_str(), true), (SCHOOL, false)];
+        for (text, holds) in table {
+            let s = SimSettings::parse(text, "school").expect("valid");
+            // Then each zone's device holds or drops as drawn, and the agent's points say so
+            assert_eq!(s.holds, vec![holds; s.zones.len()]);
+            let topics = super::super::devices::Topics::new(&s);
+            let points = super::super::devices::agent_points(&s, &topics);
+            let agent = format!("[site]\nid = \"s\"\ntimezone = \"Europe/Paris\"\n{points}");
+            let settings = crate::config::Settings::parse(&agent, "generated").expect("valid agent configuration");
+            assert!(settings.control.zones.iter().all(|z| z.holds == holds && z.release.explicit() == holds));
+        }
+        // And a knob out of its range is refused with its key, as an unknown one is
+        let broken = format!("{SCHOOL}\n[random]\nholding_share = 2.0\n");
+        let e = SimSettings::parse(&broken, "x").expect_err("a share above 1");
+        assert!(e.to_string().contains("random.holding_share"), "{e}");
+        let unknown = format!("{SCHOOL}\n[random]\nchaos = 1.0\n");
+        assert!(SimSettings::parse(&unknown, "x").expect_err("unknown key").to_string().contains("chaos"));
     }
 
     #[test]

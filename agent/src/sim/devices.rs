@@ -46,8 +46,15 @@ impl Topics {
         let zones = s
             .zones
             .iter()
-            .map(|z| {
+            .zip(&s.holds)
+            .map(|(z, holds)| {
                 let occupant = format!("{p}/occupant/{}", z.name);
+                // A device that holds a command takes its release here (a BMS: next to its
+                // setpoint's write).
+                let release = holds.then(|| match s.zone_style {
+                    ZoneStyle::Bms => format!("bms/{}/{}/setpoint/release", s.id, z.name),
+                    ZoneStyle::Zigbee2mqtt | ZoneStyle::Generic => format!("{p}/release/{}", z.name),
+                });
                 match s.zone_style {
                     ZoneStyle::Zigbee2mqtt => ZoneTopics {
                         thermostat: format!("zigbee2mqtt/trv-{}", z.name),
@@ -55,7 +62,7 @@ impl Topics {
                         co2: s.co2_sensors.then(|| format!("zigbee2mqtt/co2-{}", z.name)),
                         setpoint: None,
                         command: format!("zigbee2mqtt/trv-{}/set", z.name),
-                        release: None,
+                        release,
                         occupant,
                     },
                     ZoneStyle::Generic => ZoneTopics {
@@ -64,7 +71,7 @@ impl Topics {
                         co2: None,
                         setpoint: None,
                         command: format!("{p}/zones/{}/setpoint/set", z.name),
-                        release: None,
+                        release,
                         occupant,
                     },
                     ZoneStyle::Bms => {
@@ -75,7 +82,7 @@ impl Topics {
                             co2: Some(format!("{point}/co2")),
                             setpoint: Some(format!("{point}/setpoint")),
                             command: format!("{point}/setpoint/write"),
-                            release: Some(format!("{point}/setpoint/release")),
+                            release,
                             occupant,
                         }
                     }

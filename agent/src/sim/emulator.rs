@@ -5,6 +5,7 @@
 use super::config::{ControlSystem, SimSettings, ZoneStyle};
 use super::devices::{self, parse_setpoint, parse_write, CommandError, Report, Topics, ZoneReport};
 use super::programme::Period;
+use super::random::Randomiser;
 use crate::advisor::setting::FROST_PROTECTION_C;
 use chrono::{NaiveDate, TimeZone};
 use serde::Serialize;
@@ -42,6 +43,8 @@ pub struct Truth {
     pub commands_applied: u64,
     pub commands_refused: u64,
     pub occupant_overrides: u64,
+    /// Times a randomised building (`[random]`) changed its own programme.
+    pub programme_changes: u64,
     pub zones: Vec<ZoneTruth>,
 }
 
@@ -126,6 +129,10 @@ pub struct Emulator {
     heated_period: bool,
     co2_ppm: Vec<f64>,
     co2_noise: Noise,
+    /// A randomised building's events (`[random]`).
+    random: Option<Randomiser>,
+    /// What people asked the agent on its override topic, not yet taken: (zone, payload).
+    agent_overrides: Vec<(usize, String)>,
 }
 
 impl Emulator {
@@ -162,6 +169,8 @@ impl Emulator {
             heated_period: false,
             co2_ppm: vec![OUTDOOR_PPM; n],
             co2_noise: Noise::new(settings.seed ^ CO2_NOISE_STREAM),
+            random: settings.random.map(|r| Randomiser::new(r, settings.control)),
+            agent_overrides: Vec::new(),
             building,
             settings,
         })
@@ -232,8 +241,10 @@ impl Emulator {
         }) else {
             return Inbound::Ignored;
         };
-        let holds = self.settings.zone_style == ZoneStyle::Bms;
-        let written = if is_command && holds { parse_write(payload) } else { parse_setpoint(payload).map(Some) };
+        let holds = self.settings.holds.get(zone).copied().unwrap_or(false);
+        // A BMS's write, or a device that holds, takes `null` as a release.
+        let writes = holds || self.settings.zone_style == ZoneStyle::Bms;
+        let written = if is_command && writes { parse_write(payload) } else { parse_setpoint(payload).map(Some) };
         let setpoint = match written {
             Ok(Some(v)) => v,
             Ok(None) => {
@@ -283,6 +294,35 @@ impl Emulator {
             let setpoint = state.occupant.map(|o| o.0).or(state.command.map(|c| c.0)).unwrap_or(programmed);
             *drive = ZoneDrive { setpoint, occupancy: s.occupancy.at(&s.calendar, i, local) };
         }
+    }
+
+    /// A randomised building's events at the start of a step: at a local midnight its programme
+    /// may change; in any step a person may turn a zone's device, or ask the agent.
+    fn play_random(&mut self, ts_ms: i64) {
+        let Some(random) = self.random.as_mut() else { return };
+        let step_h = self.settings.step_s / 3600.0;
+        if self.settings.calendar.local(ts_ms).time() == chrono::NaiveTime::MIN {
+            if let Some(programme) = random.programme() {
+                self.settings.control = programme;
+                self.truth.programme_changes += 1;
+            }
+        }
+        let (mut at_device, mut to_agent) = (Vec::new(), Vec::new());
+        for zone in 0..self.zones.len() {
+            at_device.extend(random.at_device(step_h).map(|p| (zone, p)));
+            to_agent.extend(random.asked_of_agent(step_h).map(|p| (zone, p)));
+        }
+        // At the device as any occupant's hand: nonsense and values outside 5–30 °C refused.
+        for (zone, payload) in at_device {
+            let topic = self.topics.zones[zone].occupant.clone();
+            self.handle(&topic, payload.as_bytes());
+        }
+        self.agent_overrides.extend(to_agent);
+    }
+
+    /// What people asked the agent on its override topic since the last call: (zone, payload).
+    pub fn take_agent_overrides(&mut self) -> Vec<(usize, String)> {
+        std::mem::take(&mut self.agent_overrides)
     }
 
     /// Optimum start: in the hours before the occupants arrive on a heated day, the BMS starts
@@ -350,6 +390,7 @@ impl Emulator {
         }
         let start = self.now_ms;
         let step_ms = (self.settings.step_s * 1000.0) as i64;
+        self.play_random(start);
         self.optimum_start(start)?;
         self.refresh_setpoints(start);
         let plant_enabled = self.heated_period;
@@ -470,6 +511,13 @@ impl Emulator {
             hvac_w: r.hvac_w,
         };
         devices::render(&self.settings, &self.topics, &report, out);
+        // People's asks to the agent, on its override topic (next to its status topic).
+        let prefix = self.settings.agent_status.as_deref().and_then(|s| s.strip_suffix("/status")).map(str::to_owned);
+        for (zone, payload) in self.take_agent_overrides() {
+            if let Some(prefix) = &prefix {
+                out.push((format!("{prefix}/override/{}", self.settings.zones[zone].name), payload));
+            }
+        }
     }
 }
 

@@ -18,6 +18,9 @@ pub(crate) mod occupancy;
 #[cfg(test)]
 mod office_tests;
 pub(crate) mod programme;
+pub(crate) mod random;
+#[cfg(test)]
+mod random_runs;
 /// The README's figures, read as the e2e tests read them: one reader for both.
 #[cfg(test)]
 #[allow(dead_code)]
