@@ -1,13 +1,16 @@
 //! The site's time zone by its IANA name. A gateway build may carry only some of the IANA zones
-//! (chrono-tz's `CHRONO_TZ_TIMEZONE_FILTER`, which `scripts/build-gateway` sets: the full table
-//! is about 1.4 MB of a 7.9 MB binary), so a zone it lacks is refused saying which zones it has
-//! and how to build one with more, rather than as a mere unknown name.
+//! (feature `zone-filter` and chrono-tz's `CHRONO_TZ_TIMEZONE_FILTER`, both set by
+//! `scripts/build-gateway`: the full table is about 1.4 MB of a 7.9 MB binary), so a zone it
+//! lacks is refused saying which zones it has and how to build one with more, rather than as a
+//! mere unknown name.
 
 use chrono_tz::Tz;
 
 /// The regular expression this build's zones were filtered with; `None` when it has them all.
 pub fn filter() -> Option<&'static str> {
-    option_env!("CHRONO_TZ_TIMEZONE_FILTER").map(str::trim).filter(|f| !f.is_empty())
+    // chrono-tz reads the variable only with the feature; without it every zone is compiled in.
+    let filter = if cfg!(feature = "zone-filter") { option_env!("CHRONO_TZ_TIMEZONE_FILTER") } else { None };
+    filter.map(str::trim).filter(|f| !f.is_empty())
 }
 
 /// The zone named `name`, or what to write instead.
