@@ -25,6 +25,7 @@ pub mod reading;
 pub mod replay;
 pub(crate) mod report;
 pub mod shared;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod stats;
 pub(crate) mod status;

@@ -40,7 +40,7 @@ fn analyze(root: &Path, args: &[&str]) -> Output {
 fn scratch_root() -> tempfile::TempDir {
     let root = tempfile::tempdir().expect("tempdir");
     let unit_dir = root.path().join("etc/systemd/system");
-    let bin_dir = root.path().join("usr/local/bin");
+    let bin_dir = root.path().join("usr/bin");
     std::fs::create_dir_all(&unit_dir).expect("unit folder");
     std::fs::create_dir_all(&bin_dir).expect("binary folder");
     std::fs::copy(UNIT, unit_dir.join("sobre.service")).expect("copy the unit as shipped");

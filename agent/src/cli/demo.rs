@@ -1,9 +1,10 @@
-//! `sobre demo`: the whole story with nothing installed. An embedded broker (rumqttd, compiled
-//! in only with the `demo` feature) stands in for the building's; the emulator plays a bundled
-//! building through it: by default a poorly tuned school (Zigbee2MQTT TRVs and presence sensors,
-//! Tasmota meters, eight weeks of real 2019 weather), or the office (a BMS over a gas boiler, CO₂
-//! sensors, ten weeks of Dutch autumn); the agent ingests it in event time into a temporary
-//! store; then the demo prints what the agent learned and what the building did.
+//! `sobre demo`: the whole story with nothing installed. An embedded broker (rumqttd; it and
+//! this file are compiled in only with the `demo` feature) stands in for the building's; the
+//! emulator plays a bundled building through it: by default a poorly tuned school (Zigbee2MQTT
+//! TRVs and presence sensors, Tasmota meters, eight weeks of real 2019 weather), or the office
+//! (a BMS over a gas boiler, CO₂ sensors, ten weeks of Dutch autumn); the agent ingests it in
+//! event time into a temporary store; then the demo prints what the agent learned and what the
+//! building did.
 
 use anyhow::Context;
 use sobre_agent::advisor;
@@ -364,7 +365,6 @@ pub struct Ports {
     pub agent: u16,
 }
 
-#[cfg(feature = "demo")]
 mod broker {
     pub use super::Ports;
     use anyhow::Context;
@@ -419,14 +419,5 @@ max_inflight_count = 500
             std::thread::sleep(Duration::from_millis(10));
         }
         anyhow::bail!("the embedded broker did not listen on 127.0.0.1:{port} and {v5}")
-    }
-}
-
-#[cfg(not(feature = "demo"))]
-mod broker {
-    pub use super::Ports;
-
-    pub fn start() -> anyhow::Result<Ports> {
-        anyhow::bail!("this build has no embedded broker (built without the `demo` feature); use `sobre run`")
     }
 }

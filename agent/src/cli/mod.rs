@@ -1,8 +1,10 @@
 //! Subcommands. Each returns `anyhow::Result`: this is the binary's edge.
 
 mod check;
+#[cfg(feature = "demo")]
 mod demo;
 mod fit;
+#[cfg(feature = "demo")]
 mod trials;
 
 use anyhow::Context;
@@ -10,6 +12,7 @@ use clap::{Parser, Subcommand};
 use sobre_agent::clock::Clock;
 use sobre_agent::config::Settings;
 use sobre_agent::replay::{self, ReplayOptions, Speed};
+#[cfg(feature = "sim")]
 use sobre_agent::sim::{self, SimSettings};
 use sobre_agent::stats::Stats;
 use std::path::PathBuf;
@@ -62,6 +65,7 @@ enum Command {
     /// Fit a weather-normalised baseline to a CSV and, for a reporting period, measure savings.
     Fit(fit::FitArgs),
     /// Run an emulated building on a broker: its devices publish, its thermostats obey commands.
+    #[cfg(feature = "sim")]
     Sim {
         /// The building (see config/sim-school.toml, config/sim-office.toml); a bundled one when absent.
         #[arg(short, long, conflicts_with = "building")]
@@ -81,6 +85,7 @@ enum Command {
         points: bool,
     },
     /// The whole story on bundled data: an embedded broker, an emulated building, the agent.
+    #[cfg(feature = "demo")]
     Demo {
         /// Which bundled building: the school (heat pump, TRVs, presence) or the office (gas boiler, BMS, CO₂).
         #[arg(long, value_enum, default_value = "school")]
@@ -112,6 +117,7 @@ impl Cli {
     /// Logs when `RUST_LOG` is not set: the demo's reader wants its summary, not the daemon's log.
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
+            #[cfg(feature = "demo")]
             Command::Demo { .. } => "warn,rumqttd=off",
             _ => "info,rumqttd=off",
         }
@@ -138,8 +144,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Replay { csv, host, port, prefix, time_column, columns, timezone, speed, qos } => {
             let file = std::fs::File::open(&csv).with_context(|| format!("cannot open {}", csv.display()))?;
-            let timezone =
-                timezone.parse().map_err(|_| anyhow::anyhow!("--timezone {timezone:?} is not an IANA zone"))?;
+            let timezone = sobre_agent::config::zone::parse(&timezone)
+                .map_err(|expected| anyhow::anyhow!("--timezone {timezone:?}: {expected}"))?;
             let qos = if qos == 0 { rumqttc::QoS::AtMostOnce } else { rumqttc::QoS::AtLeastOnce };
             let options = ReplayOptions {
                 host,
@@ -165,6 +171,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "sim")]
         Command::Sim { config, building, host, port, pace, points } => {
             let settings = match &config {
                 Some(path) => SimSettings::load(path)?,
@@ -189,6 +196,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fit(args) => fit::run(args).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "demo")]
         Command::Demo { building, store, pace, uplink_port, serve } => {
             demo::run(building, store, pace, uplink_port, serve).await.map(|()| ExitCode::SUCCESS)
         }

@@ -199,6 +199,7 @@ pub struct SiteComfortFile {
 }
 
 /// A comfort band with both ends (the emulator's, which has no building use).
+#[cfg(feature = "sim")]
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComfortFile {
@@ -206,6 +207,7 @@ pub struct ComfortFile {
     pub max_c: f64,
 }
 
+#[cfg(feature = "sim")]
 impl Default for ComfortFile {
     fn default() -> Self {
         let d = BuildingUse::Other.defaults();

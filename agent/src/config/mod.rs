@@ -15,6 +15,7 @@ pub(crate) mod occupancy;
 mod toml_key;
 mod validate;
 pub(crate) mod web;
+pub mod zone;
 
 pub use crate::clock::ClockMode;
 use crate::point::{Fuel, PointKind, Unit};

@@ -87,8 +87,8 @@ fn validate_site(site: file::SiteFile, check: &mut Check) -> Site {
     if site_id.is_empty() || !site_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         check.fail("site.id", &site_id, "use letters, digits, '-' and '_' only: it becomes part of MQTT topics");
     }
-    let timezone = site.timezone.parse::<Tz>().unwrap_or_else(|_| {
-        check.fail("site.timezone", &site.timezone, "use an IANA zone name such as \"Europe/Paris\"");
+    let timezone = super::zone::parse(&site.timezone).unwrap_or_else(|expected| {
+        check.fail("site.timezone", &site.timezone, expected);
         Tz::UTC
     });
     if let Some(area) = site.floor_area_m2 {

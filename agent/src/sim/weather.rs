@@ -7,9 +7,7 @@ use crate::clock::iso;
 use crate::ingest::decode::parse_timestamp;
 use std::path::Path;
 
-#[cfg(feature = "demo")]
 const CAMBRIDGE_2019: &[u8] = include_bytes!("../../../tests/data/cambridge_estates/ucam_b33_2019.csv");
-#[cfg(feature = "demo")]
 const NETHERLANDS_2021: &[u8] = include_bytes!("../../../tests/data/nl_homes_thermal/weather_2021.csv");
 
 /// A bundled weather record.
@@ -50,22 +48,14 @@ pub enum WeatherError {
     Empty,
     #[error("the weather covers {first} to {last}, not {from} to {to}")]
     Outside { first: String, last: String, from: String, to: String },
-    #[error("this build has no bundled weather (built without the `demo` feature); set building.weather")]
-    NotBundled,
 }
 
 impl Weather {
     pub fn bundled(climate: Climate) -> Result<Self, WeatherError> {
-        #[cfg(feature = "demo")]
-        return Self::read(match climate {
+        Self::read(match climate {
             Climate::Cambridge2019 => CAMBRIDGE_2019,
             Climate::Netherlands2021 => NETHERLANDS_2021,
-        });
-        #[cfg(not(feature = "demo"))]
-        {
-            let _ = climate;
-            Err(WeatherError::NotBundled)
-        }
+        })
     }
 
     pub fn load(path: &Path) -> Result<Self, WeatherError> {

@@ -200,8 +200,8 @@ impl std::fmt::Display for Period {
 }
 
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
-    let tz: Tz =
-        args.timezone.parse().map_err(|_| anyhow::anyhow!("--timezone {:?} is not an IANA zone", args.timezone))?;
+    let tz: Tz = sobre_agent::config::zone::parse(&args.timezone)
+        .map_err(|expected| anyhow::anyhow!("--timezone {:?}: {expected}", args.timezone))?;
     let fuel = match args.fuel {
         FuelArg::Electricity => Fuel::Electricity,
         FuelArg::Gas => Fuel::Gas,
