@@ -6,10 +6,12 @@
 //! equal the sums of what was sent, and every SQL query of the Grafana dashboard runs on the
 //! result. A test binary of its own: its 50 agents would starve the end-to-end tests' deadlines.
 //!
-//! PostgreSQL's restart is what `pg_terminate_backend` does to the sinks' sessions: a test cannot
-//! safely restart the machine's PostgreSQL service (other tests use it), and to a client a
-//! restart is exactly its connection terminated by the server and new ones refused for a moment,
-//! which the sink's retry with backoff covers. Skips, saying so, when no PostgreSQL answers.
+//! PostgreSQL's restart is played on the test's own database: it refuses new connections
+//! (`ALLOW_CONNECTIONS false`), the sinks' sessions are ended (`pg_terminate_backend`), and it
+//! takes connections again once a sink has been refused. A test cannot safely restart the
+//! machine's PostgreSQL service (other tests use it), and to a client a restart is exactly that:
+//! its connection ended by the server and new ones refused until it is back, which the sink's
+//! retry with backoff covers. Skips, saying so, when no PostgreSQL answers.
 
 // Shared with the end-to-end tests, this binary using part of it.
 #[path = "../e2e/support/mod.rs"]
@@ -254,12 +256,19 @@ fn a_fleet_of_agents_and_thousands_of_sites_land_exactly_once_through_a_sink_kil
         db.name
     );
     let at_cut = stored();
+    // As a restart does: the server ends their sessions and refuses new ones until it is back
+    // (this database alone refuses them, the test's own session stays).
+    db.allow_connections(false);
     // Both sinks' (and a killed sink's old session, should the server not have ended it yet).
     let terminated = db.count(&cut);
     assert!(terminated >= 2, "both sinks' connections cut: {terminated}");
-    publish(payloads(third).into_iter().chain(payloads(&strangers)).collect())
-        .join()
-        .expect("the third tranche published");
+    let third_tranche = publish(payloads(third).into_iter().chain(payloads(&strangers)).collect());
+    wait_until_within(FLEET_DEADLINE, "a sink refused while the database is down", || {
+        sink_a.log().contains("cannot reconnect to the database")
+            || sink_b.log().contains("cannot reconnect to the database")
+    });
+    db.allow_connections(true);
+    third_tranche.join().expect("the third tranche published");
     let published = publishing.elapsed();
     println!("sink A killed at {at_kill} reports stored, both sinks' connections cut at {at_cut} of {expected}");
 

@@ -43,6 +43,15 @@ impl TestDatabase {
         Some(TestDatabase { name, user, admin, rt, client })
     }
 
+    /// Whether the database takes new connections: what a restart takes away for a moment (its
+    /// sessions ended, new ones refused), on this database alone. From the server's own
+    /// database: a database cannot refuse connections from a session on itself.
+    pub fn allow_connections(&self, allow: bool) {
+        let sql = format!("ALTER DATABASE {} ALLOW_CONNECTIONS {allow}", self.name);
+        let done = self.rt.block_on(async { connect(&self.admin).await?.batch_execute(&sql).await });
+        done.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     pub fn url(&self) -> String {
         format!("postgresql://{}@{PG}/{}", self.user, self.name)
     }
