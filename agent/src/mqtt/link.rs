@@ -47,10 +47,11 @@ const RECHECK: Duration = Duration::from_millis(250);
 /// Acknowledgements in the request queue at once: the rest of it stays free for the other
 /// tasks' publishes (commands, ledger records), which are dropped when it is full.
 const ACKS_QUEUED: usize = super::options::REQUEST_CAPACITY / 4;
-/// While messages trickle in (fewer than `TRICKLE` ready at once), the link reads the broker
-/// at most once per `PACE`: a building's devices report one by one, and waking ingest and the
-/// writer once per message cost more than storing it. Readings wait for the writer's commit
-/// interval anyway (a second by default); a command or an acknowledgement waits at most `PACE`.
+/// While messages trickle in (a few per `PACE`, fewer than `TRICKLE`), the link reads the
+/// broker at most once per `PACE`: a building's devices report one by one, and waking ingest
+/// and the writer once per message cost more than storing it. Readings wait for the writer's
+/// commit interval anyway (a second by default); a command or an acknowledgement waits at most
+/// `PACE` more. Faster streams (a replay, a backlog after a restart) are read as they come.
 const PACE: Duration = Duration::from_millis(50);
 const TRICKLE: usize = 8;
 
@@ -119,9 +120,9 @@ impl Link {
         };
         let mut writer_running = true;
         let mut backlog = Backlog::new(self.window);
-        // Events handled since the event loop last had nothing ready, and when it is read next
-        // while messages trickle in.
-        let mut burst = 0usize;
+        // Events handled since `window` began, and when the broker is read next while messages
+        // trickle in.
+        let (mut window, mut events) = (Instant::now(), 0usize);
         let mut paced_until: Option<Instant> = None;
         loop {
             // One poll lives until it yields: acknowledgements go into the request queue that
@@ -133,13 +134,17 @@ impl Link {
                     let polling = !backlog.full() || self.stats.store_failing.load(Ordering::Relaxed);
                     let paced = paced_until.is_some_and(|until| Instant::now() < until);
                     if polling && !paced {
-                        // What is ready is handled at once; once nothing is, a short burst
-                        // means a trickle: the next read waits a little to find several.
+                        // What is ready is handled at once. Once nothing is, and a window of
+                        // `PACE` saw a trickle (one message alone gains nothing by waiting), the
+                        // next read waits for the window's end to find several.
                         match std::future::poll_fn(|cx| Poll::Ready(poll.as_mut().poll(cx))).await {
                             Poll::Ready(event) => break Some(event),
                             Poll::Pending => {
-                                paced_until = (1..TRICKLE).contains(&burst).then(|| Instant::now() + PACE);
-                                burst = 0;
+                                let now = Instant::now();
+                                if now >= window + PACE {
+                                    paced_until = (2..TRICKLE).contains(&events).then_some(now + PACE);
+                                    (window, events) = (now, 0);
+                                }
                             }
                         }
                     }
@@ -167,7 +172,7 @@ impl Link {
                 }
             };
             let Some(event) = event else { break };
-            burst += 1;
+            events += 1;
             let _busy = self.pulse.busy();
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
