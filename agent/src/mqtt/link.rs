@@ -31,10 +31,13 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, StateError};
 use rumqttc::Outgoing;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// How long a graceful disconnect may take to flush the final status.
@@ -44,6 +47,13 @@ const RECHECK: Duration = Duration::from_millis(250);
 /// Acknowledgements in the request queue at once: the rest of it stays free for the other
 /// tasks' publishes (commands, ledger records), which are dropped when it is full.
 const ACKS_QUEUED: usize = super::options::REQUEST_CAPACITY / 4;
+/// While messages trickle in (a few per `PACE`, fewer than `TRICKLE`), the link reads the
+/// broker at most once per `PACE`: a building's devices report one by one, and waking ingest
+/// and the writer once per message cost more than storing it. Readings wait for the writer's
+/// commit interval anyway (a second by default); a command or an acknowledgement waits at most
+/// `PACE` more. Faster streams (a replay, a backlog after a restart) are read as they come.
+const PACE: Duration = Duration::from_millis(50);
+const TRICKLE: usize = 8;
 
 pub struct Link {
     pub eventloop: EventLoop,
@@ -110,6 +120,10 @@ impl Link {
         };
         let mut writer_running = true;
         let mut backlog = Backlog::new(self.window);
+        // Events handled since `window` began, and when the broker is read next while messages
+        // trickle in.
+        let (mut window, mut events) = (Instant::now(), 0usize);
+        let mut paced_until: Option<Instant> = None;
         loop {
             // One poll lives until it yields: acknowledgements go into the request queue that
             // this same poll reads, and dropping a poll half-way could drop a packet with it.
@@ -118,6 +132,24 @@ impl Link {
                 tokio::pin!(poll);
                 loop {
                     let polling = !backlog.full() || self.stats.store_failing.load(Ordering::Relaxed);
+                    let paced = paced_until.is_some_and(|until| Instant::now() < until);
+                    if polling && !paced {
+                        // What is ready is handled at once. Once nothing is, and a window of
+                        // `PACE` saw a trickle (one message alone gains nothing by waiting), the
+                        // next read waits for the window's end to find several.
+                        match std::future::poll_fn(|cx| Poll::Ready(poll.as_mut().poll(cx))).await {
+                            Poll::Ready(event) => break Some(event),
+                            Poll::Pending => {
+                                let now = Instant::now();
+                                if now >= window + PACE {
+                                    paced_until = (2..TRICKLE).contains(&events).then_some(now + PACE);
+                                    (window, events) = (now, 0);
+                                }
+                            }
+                        }
+                    }
+                    let paced = paced_until.is_some_and(|until| Instant::now() < until);
+                    let resume = paced_until.unwrap_or_else(Instant::now);
                     tokio::select! {
                         _ = cancel.cancelled() => break None,
                         committed = acks.recv(), if writer_running => match committed {
@@ -134,11 +166,13 @@ impl Link {
                             _ => break None,
                         },
                         _ = tokio::time::sleep(RECHECK), if !polling => {}
-                        event = &mut poll, if polling => break Some(event),
+                        _ = tokio::time::sleep_until(resume), if polling && paced => paced_until = None,
+                        event = &mut poll, if polling && !paced => break Some(event),
                     }
                 }
             };
             let Some(event) = event else { break };
+            events += 1;
             let _busy = self.pulse.busy();
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -314,7 +348,10 @@ fn inbound_of(publish: Publish, connection: u64) -> Inbound {
         // MQTT topics are UTF-8 (the broker checks); a broken one matches no point and no route.
         topic: String::from_utf8_lossy(&publish.topic).into_owned(),
         payload: publish.payload,
-        received_ms: chrono::Utc::now().timestamp_millis(),
+        // The wall clock as milliseconds, without working out a calendar date for each message.
+        received_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         ack,
     }
 }

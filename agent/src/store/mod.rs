@@ -15,7 +15,7 @@ pub mod writer;
 use crate::config::Point;
 pub use crate::reading::Record;
 use crate::reading::{Reading, Reason};
-use rollup::{quarter_pieces, Calendar, Resolution};
+use rollup::{quarter_pieces, Calendar, Resolution, Spans};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -55,6 +55,7 @@ pub struct Store {
     keys: Vec<i64>,
     ids: Vec<String>,
     energy: Vec<bool>,
+    rollups: Rollups,
 }
 
 /// The newest stored reading of a point, to resume validation after a restart.
@@ -73,6 +74,52 @@ pub struct Activity {
     pub rejections_total: u64,
 }
 
+/// A batch's rollups, summed in memory: one accumulator per (point, resolution, bucket start).
+#[derive(Debug, Default)]
+struct Rollups {
+    buckets: HashMap<(usize, Resolution, i64), Acc>,
+    spans: Spans,
+}
+
+impl Rollups {
+    /// Adds a stored reading of a point (an energy point when `energy`).
+    fn add(&mut self, calendar: &Calendar, energy: bool, r: &Reading) {
+        match r.energy {
+            Some(span) if span.end_ms > span.start_ms => {
+                let total_ms = (span.end_ms - span.start_ms) as f64;
+                for (i, (from, to)) in quarter_pieces(span.start_ms, span.end_ms).enumerate() {
+                    let share = (to - from) as f64 / total_ms;
+                    // The reading counts once, in the bucket where its interval starts.
+                    let n = i64::from(i == 0);
+                    let covered_s = (to - from) as f64 / 1000.0;
+                    self.add_at(calendar, r.point, from, Acc { n, kwh: span.kwh * share, covered_s, ..Acc::EMPTY });
+                }
+            }
+            Some(_) => {}
+            None if energy => {}
+            None => self.add_at(
+                calendar,
+                r.point,
+                r.ts_ms,
+                Acc { n: 1, sum: r.value, min: r.value, max: r.value, ..Acc::EMPTY },
+            ),
+        }
+    }
+
+    fn add_at(&mut self, calendar: &Calendar, point: usize, ts_ms: i64, contribution: Acc) {
+        for resolution in Resolution::ALL {
+            let start_ms = calendar.start(resolution, ts_ms, &mut self.spans);
+            let acc = self.buckets.entry((point, resolution, start_ms)).or_insert(Acc::EMPTY);
+            acc.n += contribution.n;
+            acc.sum += contribution.sum;
+            acc.min = acc.min.min(contribution.min);
+            acc.max = acc.max.max(contribution.max);
+            acc.kwh += contribution.kwh;
+            acc.covered_s += contribution.covered_s;
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Acc {
     n: i64,
@@ -81,6 +128,11 @@ struct Acc {
     max: f64,
     kwh: f64,
     covered_s: f64,
+}
+
+impl Acc {
+    /// Nothing yet: the identity of every field's sum, min and max.
+    const EMPTY: Acc = Acc { n: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, kwh: 0.0, covered_s: 0.0 };
 }
 
 /// A connection to the store's SQLite file as every user of it needs one, with the schema
@@ -130,6 +182,7 @@ impl Store {
             keys: Vec::new(),
             ids: Vec::new(),
             energy: Vec::new(),
+            rollups: Rollups::default(),
         };
         store.register(points)?;
         Ok(store)
@@ -207,7 +260,8 @@ impl Store {
     /// A reading already stored is left as it is and counted.
     pub fn write(&mut self, batch: &[Record]) -> Result<Written, StoreError> {
         let mut written = Written::default();
-        let mut rollups: HashMap<(usize, Resolution, i64), (String, Acc)> = HashMap::new();
+        // The accumulators of the last batch, emptied: their room is reused, not allocated again.
+        let mut rollups = std::mem::take(&mut self.rollups);
         let mut rejections: BTreeMap<(usize, Reason), (u64, i64, i64, &str)> = BTreeMap::new();
         let mut late_duplicates = Vec::new();
 
@@ -246,7 +300,7 @@ impl Store {
                             continue;
                         }
                         written.readings += 1;
-                        self.add_to_rollups(&mut rollups, r);
+                        rollups.add(&self.calendar, self.energy[r.point], r);
                     }
                     Record::Rejection { point, reason, at_ms, detail } => {
                         let entry = rejections.entry((*point, *reason)).or_insert((0, *at_ms, *at_ms, detail));
@@ -276,13 +330,16 @@ impl Store {
                    energy_kwh = energy_kwh + excluded.energy_kwh,
                    covered_s = covered_s + excluded.covered_s",
             )?;
-            for ((point, resolution, bucket), (label, acc)) in &rollups {
-                let (key, energy) = (self.keys[*point], self.energy[*point]);
+            // One row written per bucket the batch touched, however many readings fell in it.
+            let mut label = String::new();
+            for (&(point, resolution, bucket), acc) in &rollups.buckets {
+                let (key, energy) = (self.keys[point], self.energy[point]);
                 let (sum, min, max, kwh, covered) = if energy {
                     (None, None, None, Some(acc.kwh), Some(acc.covered_s))
                 } else {
                     (Some(acc.sum), Some(acc.min), Some(acc.max), None, None)
                 };
+                self.calendar.write_label(resolution, bucket, &mut label);
                 upsert.execute(params![key, resolution.name(), bucket, label, acc.n, sum, min, max, kwh, covered])?;
             }
 
@@ -297,42 +354,9 @@ impl Store {
             }
         }
         tx.commit()?;
+        rollups.buckets.clear();
+        self.rollups = rollups;
         Ok(written)
-    }
-
-    /// Adds a reading (already stored, so `r.point` indexes `keys`) to the batch's rollups.
-    fn add_to_rollups(&self, rollups: &mut HashMap<(usize, Resolution, i64), (String, Acc)>, r: &Reading) {
-        let mut add = |ts_ms: i64, contribution: Acc| {
-            for resolution in Resolution::ALL {
-                let bucket = self.calendar.bucket(resolution, ts_ms);
-                let (_, acc) = rollups.entry((r.point, resolution, bucket.start_ms)).or_insert_with(|| {
-                    (bucket.label, Acc { min: f64::INFINITY, max: f64::NEG_INFINITY, ..Acc::default() })
-                });
-                acc.n += contribution.n;
-                acc.sum += contribution.sum;
-                acc.min = acc.min.min(contribution.min);
-                acc.max = acc.max.max(contribution.max);
-                acc.kwh += contribution.kwh;
-                acc.covered_s += contribution.covered_s;
-            }
-        };
-        match r.energy {
-            Some(span) if span.end_ms > span.start_ms => {
-                let total_ms = (span.end_ms - span.start_ms) as f64;
-                for (i, (from, to)) in quarter_pieces(span.start_ms, span.end_ms).enumerate() {
-                    let share = (to - from) as f64 / total_ms;
-                    // The reading counts once, in the bucket where its interval starts.
-                    let n = i64::from(i == 0);
-                    add(
-                        from,
-                        Acc { n, kwh: span.kwh * share, covered_s: (to - from) as f64 / 1000.0, ..Acc::default() },
-                    );
-                }
-            }
-            Some(_) => {}
-            None if self.energy[r.point] => {}
-            None => add(r.ts_ms, Acc { n: 1, sum: r.value, min: r.value, max: r.value, kwh: 0.0, covered_s: 0.0 }),
-        }
     }
 
     /// Read access for the CLI and the demo: `(label, value)` per bucket of one point, where

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use std::fmt::Write;
 
 pub const QUARTER_MS: i64 = 15 * 60_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -56,6 +57,41 @@ impl Calendar {
         }
     }
 
+    /// The start of the bucket `ts_ms` falls in, as [`Calendar::bucket`] gives it, without its
+    /// label. Days and months are looked up in `spans`, the last ones found: the readings of a
+    /// batch share a few, and working out a local day costs a time-zone conversion.
+    pub fn start(&self, resolution: Resolution, ts_ms: i64, spans: &mut Spans) -> i64 {
+        match resolution {
+            Resolution::QuarterHour => ts_ms.div_euclid(QUARTER_MS) * QUARTER_MS,
+            Resolution::Hour => ts_ms.div_euclid(HOUR_MS) * HOUR_MS,
+            Resolution::Day => spans.day.start_of(ts_ms, || {
+                let date = self.local_date(ts_ms);
+                (self.local_midnight(date), self.local_midnight(self.next_day(date)))
+            }),
+            Resolution::Month => spans.month.start_of(ts_ms, || {
+                let date = self.local_date(ts_ms);
+                let first = date.with_day(1).unwrap_or(date);
+                (self.local_midnight(first), self.local_midnight(self.next_month(first)))
+            }),
+        }
+    }
+
+    /// Writes the label of the bucket starting at `start_ms` (a start [`Calendar::start`]
+    /// gave) into `out`, replacing what it held: the same as [`Calendar::bucket`]'s.
+    pub fn write_label(&self, resolution: Resolution, start_ms: i64, out: &mut String) {
+        out.clear();
+        let written = match resolution {
+            Resolution::QuarterHour | Resolution::Hour => {
+                let utc = DateTime::<Utc>::from_timestamp_millis(start_ms).unwrap_or_default();
+                write!(out, "{}", utc.format("%Y-%m-%dT%H:%MZ"))
+            }
+            Resolution::Day => write!(out, "{}", self.local_date(start_ms).format("%Y-%m-%d")),
+            Resolution::Month => write!(out, "{}", self.local_date(start_ms).format("%Y-%m")),
+        };
+        // Writing into a String cannot fail; chrono's formats here are all valid.
+        debug_assert!(written.is_ok());
+    }
+
     pub fn local_date(&self, ts_ms: i64) -> NaiveDate {
         let utc = DateTime::<Utc>::from_timestamp_millis(ts_ms).unwrap_or_default();
         utc.with_timezone(&self.tz).date_naive()
@@ -80,6 +116,29 @@ impl Calendar {
 
     pub fn next_month(&self, date: NaiveDate) -> NaiveDate {
         date.checked_add_months(Months::new(1)).unwrap_or(date)
+    }
+}
+
+/// The local day and month last looked up, `[start, end)` in ms UTC.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Spans {
+    day: Span,
+    month: Span,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Span {
+    start_ms: i64,
+    end_ms: i64,
+}
+
+impl Span {
+    fn start_of(&mut self, ts_ms: i64, find: impl FnOnce() -> (i64, i64)) -> i64 {
+        if !(self.start_ms..self.end_ms).contains(&ts_ms) {
+            let (start_ms, end_ms) = find();
+            *self = Span { start_ms, end_ms };
+        }
+        self.start_ms
     }
 }
 
@@ -128,6 +187,31 @@ mod tests {
         for (resolution, at, start, label) in table {
             let bucket = paris.bucket(resolution, ms(at));
             assert_eq!(bucket, Bucket { start_ms: ms(start), label: label.to_string() }, "{resolution:?} {at}");
+        }
+    }
+
+    #[test]
+    fn a_start_and_its_label_are_the_bucket_whatever_was_looked_up_before() {
+        // Given instants around Paris's DST changes and month ends, in an order that jumps
+        // back and forth, and one Spans reused throughout (as a batch does)
+        let paris = Calendar { tz: chrono_tz::Europe::Paris };
+        let mut spans = Spans::default();
+        let mut label = String::new();
+        let hour = 3_600_000;
+        let instants: Vec<i64> = ["2024-03-30T22:59:00Z", "2024-10-27T00:30:00Z", "2024-03-31T01:30:00Z"]
+            .iter()
+            .flat_map(|at| (-30..30).map(move |h| ms(at) + h * hour + 7 * 60_000))
+            .chain([ms("2024-01-31T23:00:00Z"), ms("2024-01-31T22:59:59Z"), ms("1969-12-31T23:59:59Z")])
+            .collect();
+        for at in instants {
+            for resolution in Resolution::ALL {
+                // When the start and the label are worked out the cheap way
+                let start_ms = paris.start(resolution, at, &mut spans);
+                paris.write_label(resolution, start_ms, &mut label);
+                // Then they are the bucket's
+                let bucket = paris.bucket(resolution, at);
+                assert_eq!((start_ms, label.as_str()), (bucket.start_ms, bucket.label.as_str()), "{resolution:?} {at}");
+            }
         }
     }
 

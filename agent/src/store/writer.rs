@@ -69,20 +69,23 @@ impl Writer {
         let mut next_retention_ms = i64::MIN;
         let mut batch = Vec::with_capacity(settings.batch_max);
         let mut owed: Vec<Ack> = Vec::new();
+        // Items are taken all that wait at once (up to the batch's room), not one per wake-up.
+        let mut arrived = Vec::new();
         let mut closed = false;
         while !closed {
-            match items.recv().await {
-                Some(first) => take(first, &mut batch, &mut owed),
-                None => break,
+            if items.recv_many(&mut arrived, settings.batch_max).await == 0 {
+                break;
             }
+            take(&mut arrived, &mut batch, &mut owed);
             let deadline = Instant::now() + commit_interval;
             while batch.len() < settings.batch_max && owed.len() < ack_every {
-                match timeout_at(deadline, items.recv()).await {
-                    Ok(Some(item)) => take(item, &mut batch, &mut owed),
-                    Ok(None) => {
+                let room = settings.batch_max - batch.len();
+                match timeout_at(deadline, items.recv_many(&mut arrived, room)).await {
+                    Ok(0) => {
                         closed = true;
                         break;
                     }
+                    Ok(_) => take(&mut arrived, &mut batch, &mut owed),
                     Err(_) => break,
                 }
             }
@@ -109,10 +112,12 @@ impl Writer {
     }
 }
 
-fn take(item: Item, batch: &mut Vec<Record>, owed: &mut Vec<Ack>) {
-    match item {
-        Item::Record(r) => batch.push(r),
-        Item::Ack(a) => owed.push(a),
+fn take(arrived: &mut Vec<Item>, batch: &mut Vec<Record>, owed: &mut Vec<Ack>) {
+    for item in arrived.drain(..) {
+        match item {
+            Item::Record(r) => batch.push(r),
+            Item::Ack(a) => owed.push(a),
+        }
     }
 }
 

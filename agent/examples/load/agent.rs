@@ -1,0 +1,87 @@
+//! `sobre run` as a child process, with what `/proc` says about it: CPU time and memory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+pub struct Agent {
+    child: Child,
+    pub db: PathBuf,
+    /// When the process was spawned.
+    pub started: Instant,
+}
+
+/// A config of `points` JSON points on `load/p<i>`, each stamped by its payload.
+pub fn config(port: u16, db: &Path, points: u64) -> String {
+    let mut config =
+        format!("[site]\nid = \"load\"\ntimezone = \"UTC\"\n[broker]\nport = {port}\n[storage]\npath = {db:?}\n");
+    for p in 0..points {
+        config.push_str(&format!(
+            "[[points]]\nid = \"p{p}\"\nkind = \"zone_temperature\"\nunit = \"°C\"\ntopic = \"load/p{p}\"\ndecode = {{ format = \"json\", pointer = \"/value\", timestamp = \"/ts\" }}\n"
+        ));
+    }
+    config
+}
+
+impl Agent {
+    pub fn start(sobre: &Path, dir: &Path, port: u16, points: u64) -> Result<Self, Box<dyn std::error::Error>> {
+        let db = dir.join("load.db");
+        let config_path = dir.join("load.toml");
+        std::fs::write(&config_path, config(port, &db, points))?;
+        let started = Instant::now();
+        let child = Command::new(sobre)
+            .args(["run", "-c"])
+            .arg(&config_path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e} (cargo build --release first)", sobre.display()))?;
+        Ok(Agent { child, db, started })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Readings committed to the store.
+    pub fn stored(&self) -> u64 {
+        rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row("SELECT count(*) FROM readings", [], |r| r.get(0)))
+            .unwrap_or(0)
+    }
+
+    /// User and system CPU time of all its threads so far, in seconds (`/proc/<pid>/stat`).
+    pub fn cpu_s(&self) -> f64 {
+        let ticks_per_s = 100.0; // USER_HZ, 100 on every Linux this runs on
+        std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .ok()
+            .and_then(|stat| {
+                // The fields after the command's name (which may hold spaces), in brackets.
+                let rest = stat.rsplit_once(')')?.1;
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let utime: f64 = fields.get(11)?.parse().ok()?;
+                let stime: f64 = fields.get(12)?.parse().ok()?;
+                Some((utime + stime) / ticks_per_s)
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// A field of `/proc/<pid>/status` in KiB (VmRSS, VmHWM, RssAnon, RssFile).
+    pub fn kib(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
