@@ -66,8 +66,18 @@ topic = "t/outdoor"
 /// when `models`, an air-and-mass model of the classroom (heavy walls, 0.1 kW per percent of
 /// demand) whose gate says `models_pass_gate`.
 pub(crate) fn basis(models_pass_gate: bool, models: bool) -> crate::advisor::Basis {
-    use crate::advisor::estimate::ZoneDynamics;
-    use crate::advisor::history::HeatingInput;
+    crate::advisor::Basis {
+        programme: crate::control::schedule::tests::poor_school(),
+        accepted: Vec::new(),
+        models_pass_gate,
+        zone_models: if models { vec![("class".into(), classroom_model(100.0))] } else { Vec::new() },
+        kw_per_demand: models.then_some(0.1),
+    }
+}
+
+/// The classroom's air-and-mass model (heavy walls), its heating giving at most `max_heating`
+/// percent of demand.
+pub(crate) fn classroom_model(max_heating: f64) -> crate::advisor::estimate::ZoneDynamics {
     let model = sobre_models::thermal::TwoNodeModel {
         step_hours: 0.25,
         k_im: 2.0,
@@ -83,12 +93,6 @@ pub(crate) fn basis(models_pass_gate: bool, models: bool) -> crate::advisor::Bas
         m_occupancy: 0.0,
         rmse_k: 0.0,
     };
-    let class = ZoneDynamics { model, max_heating: 100.0, input: HeatingInput::ZoneDemand };
-    crate::advisor::Basis {
-        programme: crate::control::schedule::tests::poor_school(),
-        accepted: Vec::new(),
-        models_pass_gate,
-        zone_models: if models { vec![("class".into(), class)] } else { Vec::new() },
-        kw_per_demand: models.then_some(0.1),
-    }
+    let input = crate::advisor::history::HeatingInput::ZoneDemand;
+    crate::advisor::estimate::ZoneDynamics { model, max_heating, input }
 }

@@ -166,6 +166,21 @@ pub(crate) mod tests {
         NaiveTime::from_hms_opt(h, m, 0).expect("time")
     }
 
+    /// What a randomised test accepts of `programme`: a night setback of up to 4 K, a day level
+    /// up to 2 K lower, each or neither.
+    pub(crate) fn random_accepted(rng: &mut fastrand::Rng, programme: &Programme) -> Vec<Setting> {
+        let mut accepted = Vec::new();
+        if rng.bool() {
+            accepted
+                .push(Setting::NightSetpoint { from_c: programme.night_c, to_c: programme.night_c - rng.f64() * 4.0 });
+        }
+        if rng.bool() {
+            let from_c = programme.occupied_c;
+            accepted.push(Setting::OccupiedSetpoint { from_c, to_c: from_c - rng.f64() * 2.0 });
+        }
+        accepted
+    }
+
     /// The poorly tuned school as the advisor reads it: 21 °C from 04:30 to 20:00 every day,
     /// 19 °C at night, pupils 08:00–17:00 on weekdays.
     pub(crate) fn poor_school() -> Programme {

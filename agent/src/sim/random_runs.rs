@@ -8,7 +8,6 @@
 use super::closed_loop::{self, LoopOutcome};
 use super::{Emulator, SimSettings};
 use crate::advisor::programme::{Day, DayKind, Programme};
-use crate::advisor::Setting;
 use crate::config::control::{Bounds, Mode};
 use crate::config::Settings;
 use chrono::{Datelike, NaiveDate, Weekday};
@@ -94,14 +93,7 @@ fn run(seed: u64) -> Run {
     settings.control.budget_kh_per_week = rng.f64() * 3.0;
     settings.control.command_ttl_ms = (1 + rng.i64(0..8)) * 3_600_000;
     let programme = learned_programme(&sim);
-    let mut accepted = Vec::new();
-    if rng.bool() {
-        accepted.push(Setting::NightSetpoint { from_c: programme.night_c, to_c: programme.night_c - rng.f64() * 4.0 });
-    }
-    if rng.bool() {
-        let from_c = programme.occupied_c;
-        accepted.push(Setting::OccupiedSetpoint { from_c, to_c: from_c - rng.f64() * 2.0 });
-    }
+    let accepted = crate::control::schedule::tests::random_accepted(&mut rng, &programme);
     let (tz, comfort_c) = (sim.timezone, settings.comfort.min_c);
     let schedule = settings.control.schedule(programme, accepted, tz, comfort_c, 0);
     let mut controller = settings.control.controller(tz, comfort_c);

@@ -6,7 +6,6 @@
 //! agent inferred, and nothing the agent set left unreleased once it stops.
 
 use super::*;
-use crate::advisor::Setting;
 use crate::control::schedule::tests::{hm, poor_school};
 use chrono::NaiveDate;
 
@@ -44,14 +43,7 @@ fn building(rng: &mut fastrand::Rng) -> Building {
     programme.occupied_c = programme.night_c + 1.0 + rng.f64() * 5.0;
     programme.start = hm(4 + rng.u32(0..4), 15 * rng.u32(0..4));
     programme.stop = hm(17 + rng.u32(0..4), 0);
-    let mut accepted = Vec::new();
-    if rng.bool() {
-        accepted.push(Setting::NightSetpoint { from_c: programme.night_c, to_c: programme.night_c - rng.f64() * 4.0 });
-    }
-    if rng.bool() {
-        let from_c = programme.occupied_c;
-        accepted.push(Setting::OccupiedSetpoint { from_c, to_c: from_c - rng.f64() * 2.0 });
-    }
+    let accepted = crate::control::schedule::tests::random_accepted(rng, &programme);
     let tz = chrono_tz::Europe::Paris;
     let comfort_min_c = 18.0 + rng.f64() * 2.5;
     let settings = ControlSettings {

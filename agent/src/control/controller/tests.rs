@@ -243,28 +243,6 @@ fn turning_the_stop_switch_hands_every_commanded_zone_back() {
     assert!(c.step(monday(21, 30)).commands.is_empty());
 }
 
-/// The classroom's air-and-mass model (heavy walls), with heating that gives at most
-/// `max_heating` percent of demand.
-fn classroom_model(max_heating: f64) -> crate::advisor::estimate::ZoneDynamics {
-    let model = sobre_models::thermal::TwoNodeModel {
-        step_hours: 0.25,
-        k_im: 2.0,
-        k_ia: 0.2,
-        k_mi: 0.2,
-        k_ma: 0.02,
-        g_solar: 0.0,
-        g_heating: 0.2,
-        g_occupancy: 0.0,
-        k_ventilation: 0.0,
-        g_day: [0.0; 4],
-        m_solar: 0.0,
-        m_occupancy: 0.0,
-        rmse_k: 0.0,
-    };
-    let input = crate::advisor::history::HeatingInput::ZoneDemand;
-    crate::advisor::estimate::ZoneDynamics { model, max_heating, input }
-}
-
 #[test]
 fn the_comfort_watchdog_releases_a_zone_its_model_says_will_be_cold_when_people_arrive() {
     // (case, the heating the model gives the zone, whether it knows the outdoor temperature,
@@ -279,7 +257,7 @@ fn the_comfort_watchdog_releases_a_zone_its_model_says_will_be_cold_when_people_
         // 17 °C at 06:30 and the weather at 0 °C
         let mut c = controller(Mode::Auto);
         c.set_explicit_release(0, true);
-        c.set_models(&[("class-1".to_string(), classroom_model(max_heating))], Some(0.1));
+        c.set_models(&[("class-1".to_string(), crate::control::fixture::classroom_model(max_heating))], Some(0.1));
         if outdoor {
             c.observe_outdoor(0.0);
         }
