@@ -29,37 +29,15 @@ impl Resolution {
     }
 }
 
-/// A bucket: its start (ms UTC) and its human label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bucket {
-    pub start_ms: i64,
-    pub label: String,
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct Calendar {
     pub tz: Tz,
 }
 
 impl Calendar {
-    pub fn bucket(&self, resolution: Resolution, ts_ms: i64) -> Bucket {
-        match resolution {
-            Resolution::QuarterHour => utc_bucket(ts_ms, QUARTER_MS),
-            Resolution::Hour => utc_bucket(ts_ms, HOUR_MS),
-            Resolution::Day => {
-                let date = self.local_date(ts_ms);
-                Bucket { start_ms: self.local_midnight(date), label: date.format("%Y-%m-%d").to_string() }
-            }
-            Resolution::Month => {
-                let date = self.local_date(ts_ms).with_day(1).unwrap_or_else(|| self.local_date(ts_ms));
-                Bucket { start_ms: self.local_midnight(date), label: date.format("%Y-%m").to_string() }
-            }
-        }
-    }
-
-    /// The start of the bucket `ts_ms` falls in, as [`Calendar::bucket`] gives it, without its
-    /// label. Days and months are looked up in `spans`, the last ones found: the readings of a
-    /// batch share a few, and working out a local day costs a time-zone conversion.
+    /// The start of the bucket `ts_ms` falls in: 15 minutes and hours on UTC, days and months on
+    /// the local calendar. Days and months are looked up in `spans`, the last ones found: the
+    /// readings of a batch share a few, and working out a local day costs a time-zone conversion.
     pub fn start(&self, resolution: Resolution, ts_ms: i64, spans: &mut Spans) -> i64 {
         match resolution {
             Resolution::QuarterHour => ts_ms.div_euclid(QUARTER_MS) * QUARTER_MS,
@@ -77,7 +55,7 @@ impl Calendar {
     }
 
     /// Writes the label of the bucket starting at `start_ms` (a start [`Calendar::start`]
-    /// gave) into `out`, replacing what it held: the same as [`Calendar::bucket`]'s.
+    /// gave) into `out`, replacing what it held: `2024-01-15T10:30Z`, `2024-01-16`, `2024-04`.
     pub fn write_label(&self, resolution: Resolution, start_ms: i64, out: &mut String) {
         out.clear();
         let written = match resolution {
@@ -142,13 +120,6 @@ impl Span {
     }
 }
 
-fn utc_bucket(ts_ms: i64, size_ms: i64) -> Bucket {
-    let start_ms = ts_ms.div_euclid(size_ms) * size_ms;
-    let label =
-        DateTime::<Utc>::from_timestamp_millis(start_ms).unwrap_or_default().format("%Y-%m-%dT%H:%MZ").to_string();
-    Bucket { start_ms, label }
-}
-
 /// Splits `[start_ms, end_ms)` at 15-minute boundaries. Every zone's offset is a multiple of
 /// 15 minutes, so each piece lies inside one bucket of every resolution.
 pub fn quarter_pieces(start_ms: i64, end_ms: i64) -> impl Iterator<Item = (i64, i64)> {
@@ -172,6 +143,26 @@ mod tests {
         DateTime::parse_from_rfc3339(iso).map(|t| t.timestamp_millis()).expect("test timestamp")
     }
 
+    /// The bucket `ts_ms` falls in, worked out the plain way (a local date and its midnight for
+    /// every reading): what the cheap way must give.
+    fn bucket(calendar: &Calendar, resolution: Resolution, ts_ms: i64) -> (i64, String) {
+        let utc = |size_ms: i64| {
+            let start_ms = ts_ms.div_euclid(size_ms) * size_ms;
+            let at = DateTime::<Utc>::from_timestamp_millis(start_ms).expect("in range");
+            (start_ms, at.format("%Y-%m-%dT%H:%MZ").to_string())
+        };
+        let date = calendar.local_date(ts_ms);
+        match resolution {
+            Resolution::QuarterHour => utc(QUARTER_MS),
+            Resolution::Hour => utc(HOUR_MS),
+            Resolution::Day => (calendar.local_midnight(date), date.format("%Y-%m-%d").to_string()),
+            Resolution::Month => {
+                let first = date.with_day(1).expect("a month's first day");
+                (calendar.local_midnight(first), first.format("%Y-%m").to_string())
+            }
+        }
+    }
+
     #[test]
     fn buckets_follow_utc_for_hours_and_the_local_calendar_for_days() {
         let paris = Calendar { tz: chrono_tz::Europe::Paris };
@@ -184,9 +175,12 @@ mod tests {
             (Resolution::Month, "2024-03-31T22:30:00Z", "2024-03-31T22:00:00Z", "2024-04"),
             (Resolution::Month, "2024-03-31T21:30:00Z", "2024-02-29T23:00:00Z", "2024-03"),
         ];
+        let (mut spans, mut written) = (Spans::default(), String::new());
         for (resolution, at, start, label) in table {
-            let bucket = paris.bucket(resolution, ms(at));
-            assert_eq!(bucket, Bucket { start_ms: ms(start), label: label.to_string() }, "{resolution:?} {at}");
+            let start_ms = paris.start(resolution, ms(at), &mut spans);
+            paris.write_label(resolution, start_ms, &mut written);
+            assert_eq!((start_ms, written.as_str()), (ms(start), label), "{resolution:?} {at}");
+            assert_eq!(bucket(&paris, resolution, ms(at)), (ms(start), label.to_string()), "{resolution:?} {at}");
         }
     }
 
@@ -208,9 +202,9 @@ mod tests {
                 // When the start and the label are worked out the cheap way
                 let start_ms = paris.start(resolution, at, &mut spans);
                 paris.write_label(resolution, start_ms, &mut label);
-                // Then they are the bucket's
-                let bucket = paris.bucket(resolution, at);
-                assert_eq!((start_ms, label.as_str()), (bucket.start_ms, bucket.label.as_str()), "{resolution:?} {at}");
+                // Then they are the bucket's, worked out the plain way
+                let (plain_start_ms, plain_label) = bucket(&paris, resolution, at);
+                assert_eq!((start_ms, label.as_str()), (plain_start_ms, plain_label.as_str()), "{resolution:?} {at}");
             }
         }
     }
