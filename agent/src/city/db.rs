@@ -176,13 +176,7 @@ impl Connection {
                 }
                 Verdict::Store(row) => {
                     let refusal = unknown_site(row);
-                    // As the sink logs the refusals it decides before writing.
-                    tracing::warn!(
-                        topic = message.topic,
-                        reason = refusal.reason.code(),
-                        detail = refusal.detail,
-                        "refused a report"
-                    );
+                    refusal.log(&message.topic);
                     refusal
                 }
                 Verdict::Refuse(refusal) => refusal.clone(),

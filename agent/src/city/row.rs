@@ -79,6 +79,13 @@ pub struct Refusal {
     pub payload: Option<Vec<u8>>,
 }
 
+impl Refusal {
+    /// The WARN line every refusal gets, where it is decided (mapping, or the write).
+    pub fn log(&self, topic: &str) {
+        tracing::warn!(topic, reason = self.reason.code(), detail = self.detail, "refused a report");
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     Store(Box<ReportRow>),

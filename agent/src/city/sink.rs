@@ -246,12 +246,7 @@ async fn write_loop(
             .collect();
         for r in &batch {
             if let row::Verdict::Refuse(refusal) = &r.verdict {
-                tracing::warn!(
-                    topic = r.topic,
-                    reason = refusal.reason.code(),
-                    detail = refusal.detail,
-                    "refused a report"
-                );
+                refusal.log(&r.topic);
             }
         }
         // Until it commits: a database that restarts costs a wait, never a message.

@@ -55,6 +55,34 @@ const ACKS_QUEUED: usize = super::options::REQUEST_CAPACITY / 4;
 const PACE: Duration = Duration::from_millis(50);
 const TRICKLE: usize = 8;
 
+/// Events handled since `window` began, and until when the broker is not read while messages
+/// trickle in.
+#[derive(Debug)]
+struct Pace {
+    window: Instant,
+    events: usize,
+    until: Option<Instant>,
+}
+
+impl Pace {
+    fn new(now: Instant) -> Self {
+        Pace { window: now, events: 0, until: None }
+    }
+
+    fn holding(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
+    }
+
+    /// Nothing is ready at `now`. Once a window of `PACE` is over, the next window waits before
+    /// it reads if this one saw a trickle (one message alone gains nothing by waiting).
+    fn idle(&mut self, now: Instant) {
+        if now >= self.window + PACE {
+            self.until = (2..TRICKLE).contains(&self.events).then_some(now + PACE);
+            (self.window, self.events) = (now, 0);
+        }
+    }
+}
+
 pub struct Link {
     pub eventloop: EventLoop,
     pub client: AsyncClient,
@@ -120,10 +148,7 @@ impl Link {
         };
         let mut writer_running = true;
         let mut backlog = Backlog::new(self.window);
-        // Events handled since `window` began, and when the broker is read next while messages
-        // trickle in.
-        let (mut window, mut events) = (Instant::now(), 0usize);
-        let mut paced_until: Option<Instant> = None;
+        let mut pace = Pace::new(Instant::now());
         loop {
             // One poll lives until it yields: acknowledgements go into the request queue that
             // this same poll reads, and dropping a poll half-way could drop a packet with it.
@@ -132,24 +157,16 @@ impl Link {
                 tokio::pin!(poll);
                 loop {
                     let polling = !backlog.full() || self.stats.store_failing.load(Ordering::Relaxed);
-                    let paced = paced_until.is_some_and(|until| Instant::now() < until);
-                    if polling && !paced {
-                        // What is ready is handled at once. Once nothing is, and a window of
-                        // `PACE` saw a trickle (one message alone gains nothing by waiting), the
-                        // next read waits for the window's end to find several.
+                    if polling && !pace.holding(Instant::now()) {
+                        // What is ready is handled at once; once nothing is, the pace decides
+                        // whether the next read waits.
                         match std::future::poll_fn(|cx| Poll::Ready(poll.as_mut().poll(cx))).await {
                             Poll::Ready(event) => break Some(event),
-                            Poll::Pending => {
-                                let now = Instant::now();
-                                if now >= window + PACE {
-                                    paced_until = (2..TRICKLE).contains(&events).then_some(now + PACE);
-                                    (window, events) = (now, 0);
-                                }
-                            }
+                            Poll::Pending => pace.idle(Instant::now()),
                         }
                     }
-                    let paced = paced_until.is_some_and(|until| Instant::now() < until);
-                    let resume = paced_until.unwrap_or_else(Instant::now);
+                    let paced = pace.holding(Instant::now());
+                    let resume = pace.until.unwrap_or_else(Instant::now);
                     tokio::select! {
                         _ = cancel.cancelled() => break None,
                         committed = acks.recv(), if writer_running => match committed {
@@ -166,13 +183,13 @@ impl Link {
                             _ => break None,
                         },
                         _ = tokio::time::sleep(RECHECK), if !polling => {}
-                        _ = tokio::time::sleep_until(resume), if polling && paced => paced_until = None,
+                        _ = tokio::time::sleep_until(resume), if polling && paced => pace.until = None,
                         event = &mut poll, if polling && !paced => break Some(event),
                     }
                 }
             };
             let Some(event) = event else { break };
-            events += 1;
+            pace.events += 1;
             let _busy = self.pulse.busy();
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
