@@ -154,6 +154,42 @@ pub struct Recommendation {
     pub model: ModelCard,
 }
 
+impl Savings {
+    /// `kwh` ± `half` (90 %) over the `days` analysed, scaled to a year of `per_year_days`
+    /// such days, priced at `tariff`, and as a share of the `base` kWh metered.
+    fn over(kwh: f64, half: f64, days: f64, per_year_days: f64, tariff: &crate::config::Tariff, base: f64) -> Self {
+        let per_year = kwh / days * per_year_days;
+        Savings {
+            period_days: days,
+            period_kwh: kwh,
+            period_kwh_uncertainty: half,
+            kwh_per_year: per_year,
+            kwh_per_year_uncertainty: half / days * per_year_days,
+            eur_per_year: per_year * tariff.eur_per_kwh,
+            kg_co2_per_year: per_year * tariff.kg_co2_per_kwh,
+            percent: 100.0 * kwh / base.max(1e-9),
+        }
+    }
+}
+
+impl Comfort {
+    /// What the replay expects a change to cost in comfort below `comfort_min_c`.
+    fn estimated(e: &estimate::Estimate, comfort_min_c: f64) -> Self {
+        Comfort {
+            discomfort_kh_per_zone_week: e.discomfort_kh_per_week,
+            worst_zone_kh_per_week: e.worst_discomfort_kh_per_week,
+            text: if e.worst_discomfort_kh_per_week < 0.05 {
+                "no zone expected below the comfort band while occupied".into()
+            } else {
+                format!(
+                    "about {:.1} K·h a week below {comfort_min_c:.0} °C while occupied in the worst zone",
+                    e.worst_discomfort_kh_per_week
+                )
+            },
+        }
+    }
+}
+
 /// Every recommendation that reshapes the programme, accepted together as control applies
 /// them: what the advisor expects of them all at once (less than their sum where they
 /// overlap), with its 90 % interval and comfort, over the analysed period.
@@ -374,7 +410,6 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
             continue;
         }
         let days = h.days().max(1.0);
-        let per_year = kwh / days * per_year_days;
         let relative = half / kwh;
         let level = match (relative, coverage) {
             (r, c) if r < 0.2 && c >= 0.9 => Level::High,
@@ -382,18 +417,7 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
             _ => Level::Low,
         };
         let comfort = match comfort {
-            Some(e) => Comfort {
-                discomfort_kh_per_zone_week: e.discomfort_kh_per_week,
-                worst_zone_kh_per_week: e.worst_discomfort_kh_per_week,
-                text: if e.worst_discomfort_kh_per_week < 0.05 {
-                    "no zone expected below the comfort band while occupied".into()
-                } else {
-                    format!(
-                        "about {:.1} K·h a week below {:.0} °C while occupied in the worst zone",
-                        e.worst_discomfort_kh_per_week, settings.comfort.min_c
-                    )
-                },
-            },
+            Some(e) => Comfort::estimated(&e, settings.comfort.min_c),
             None => Comfort {
                 discomfort_kh_per_zone_week: 0.0,
                 worst_zone_kh_per_week: 0.0,
@@ -408,16 +432,7 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
             zones: zones.clone(),
             reasons: f.reasons,
             evidence: f.evidence,
-            savings: Savings {
-                period_days: days,
-                period_kwh: kwh,
-                period_kwh_uncertainty: half,
-                kwh_per_year: per_year,
-                kwh_per_year_uncertainty: half / days * per_year_days,
-                eur_per_year: per_year * tariff.eur_per_kwh,
-                kg_co2_per_year: per_year * tariff.kg_co2_per_kwh,
-                percent: 100.0 * kwh / base.max(1e-9),
-            },
+            savings: Savings::over(kwh, half, days, per_year_days, &tariff, base),
             confidence: Confidence { level, relative_uncertainty: relative, coverage },
             comfort,
             model: model.clone(),
@@ -432,27 +447,10 @@ pub fn advise_on(h: &History, settings: &Settings, cfg: &AdvisorSettings) -> Adv
         let e = estimate::estimate_together(h, &p, &models, &replay, &together, settings.comfort.min_c);
         let half = z90() * e.se_kwh.hypot(MODEL_FORM_SIGMA * e.kwh);
         let days = h.days().max(1.0);
-        let per_year = e.kwh / days * cfg.heating_season_days;
         advice.together = Some(Together {
             settings: together.into_iter().cloned().collect(),
-            savings: Savings {
-                period_days: days,
-                period_kwh: e.kwh,
-                period_kwh_uncertainty: half,
-                kwh_per_year: per_year,
-                kwh_per_year_uncertainty: half / days * cfg.heating_season_days,
-                eur_per_year: per_year * tariff.eur_per_kwh,
-                kg_co2_per_year: per_year * tariff.kg_co2_per_kwh,
-                percent: 100.0 * e.kwh / metered.max(1e-9),
-            },
-            comfort: Comfort {
-                discomfort_kh_per_zone_week: e.discomfort_kh_per_week,
-                worst_zone_kh_per_week: e.worst_discomfort_kh_per_week,
-                text: format!(
-                    "about {:.1} K·h a week below {:.0} °C while occupied in the worst zone",
-                    e.worst_discomfort_kh_per_week, settings.comfort.min_c
-                ),
-            },
+            savings: Savings::over(e.kwh, half, days, cfg.heating_season_days, &tariff, metered),
+            comfort: Comfort::estimated(&e, settings.comfort.min_c),
         });
     }
     advice

@@ -180,6 +180,7 @@ pub fn run(
                     Err(_) => asked.refused += 1,
                 }
             }
+            let to_device = Device { topics: &topics, release_topics: &release_topics, at_ms: r.ts_ms };
             for result in &decided {
                 for n in &result.notices {
                     match n {
@@ -192,7 +193,6 @@ pub fn run(
                         _ => {}
                     }
                 }
-                let to_device = Device { topics: &topics, release_topics: &release_topics, at_ms: r.ts_ms };
                 let (n, released) = to_device.send(c, result, &mut emulator, &mut sent);
                 commands += n;
                 releases += released;
