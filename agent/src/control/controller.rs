@@ -361,7 +361,7 @@ impl Controller {
         let first = now_ms - now_ms.rem_euclid(step) + step;
         let last = (event.end_ms + 3 * 3_600_000).min(first + 48 * 3_600_000);
         self.simulate((id, (event.start_ms, event.end_ms)), (first, last), outdoor_c, |i, t, slot| {
-            (slot.target_c, self.shaped(i, t, slot).map_or(slot.target_c, |(c, ..)| c))
+            (slot.target_c, self.planned_c(i, t, slot))
         })
     }
 
@@ -638,6 +638,17 @@ impl Controller {
         })
     }
 
+    /// Whether the agent's own `setpoint_c` in `slot` is below what it may send while people are
+    /// in: comfort, or the programme where that is lower.
+    fn below_floor(&self, slot: Slot, setpoint_c: f64) -> bool {
+        slot.occupied && setpoint_c < self.settings.comfort_min_c.min(slot.programme_c) - 0.01
+    }
+
+    /// What the agent plans for zone `i` at `t`: the schedule, shaped by any event in force.
+    fn planned_c(&self, i: usize, t: i64, slot: Slot) -> f64 {
+        self.shaped(i, t, slot).map_or(slot.target_c, |(c, ..)| c)
+    }
+
     fn decide_zone(&mut self, i: usize, now_ms: i64, out: &mut StepResult) {
         let slot = self.slot(now_ms);
         let shaped = slot.and_then(|s| self.shaped(i, now_ms, s));
@@ -676,10 +687,9 @@ impl Controller {
         // While people are in, the agent's own command never goes below comfort (nor below the
         // programme, where that is lower): the rate limits may hold a rise back, and then the
         // programme does better. A person's explicit word is theirs.
-        let floor_c = slot.filter(|s| s.occupied).map(|s| self.settings.comfort_min_c.min(s.programme_c));
         let decision = match decision {
             Decision::Command { setpoint_c, limits }
-                if !limits.contains(&Limit::Override) && floor_c.is_some_and(|f| setpoint_c < f - 0.01) =>
+                if !limits.contains(&Limit::Override) && slot.is_some_and(|s| self.below_floor(s, setpoint_c)) =>
             {
                 Decision::Release { because: Limit::ComfortFloor }
             }

@@ -3,6 +3,7 @@
 //! under what the agent plans, is released at once and left to its programme.
 
 use super::{Controller, Notice, StandDown, StepResult, SAME_C};
+use crate::control::schedule::Slot;
 use chrono::{TimeZone, Timelike};
 use sobre_models::thermal::Inputs;
 
@@ -56,19 +57,18 @@ impl Controller {
         let (model, outdoor_c, schedule) = (self.models[i].as_ref()?, self.outdoor_c?, self.schedule.as_ref()?);
         let start_c = self.zones[i].reading.temperature_c?;
         let step = self.settings.step_ms.max(1);
-        let times: Vec<i64> = (1..=LOOK_AHEAD_MS / step).map(|k| now_ms + k * step).collect();
+        let times: Vec<(i64, Slot)> =
+            (1..=LOOK_AHEAD_MS / step).map(|k| now_ms + k * step).map(|t| (t, schedule.at(t))).collect();
         let tz = self.settings.timezone;
-        let steps = times.iter().map(|&t| {
-            let slot = schedule.at(t);
-            let planned_c = self.shaped(i, t, slot).map_or(slot.target_c, |(c, ..)| c);
+        let steps = times.iter().map(|&(t, slot)| {
             // While people are in, a plan below comfort is not sent: the programme holds.
-            let floor_c = self.settings.comfort_min_c.min(slot.programme_c);
-            let planned_c = if slot.occupied && planned_c < floor_c - 0.01 { slot.programme_c } else { planned_c };
+            let planned_c = self.planned_c(i, t, slot);
+            let planned_c = if self.below_floor(slot, planned_c) { slot.programme_c } else { planned_c };
             let hour = tz.timestamp_millis_opt(t).single().map_or(0, |l| l.hour() as u8);
             let occupancy = f64::from(u8::from(slot.occupied));
             (planned_c, Inputs { outdoor: outdoor_c, solar: 0.0, heating: 0.0, hour, occupancy })
         });
         let air = model.model.follow(start_c, steps, model.max_heating);
-        times.iter().zip(air).find(|(t, air)| schedule.at(**t).occupied && *air < limit_c).map(|(t, air)| (air, *t))
+        times.iter().zip(air).find(|((_, slot), air)| slot.occupied && *air < limit_c).map(|((t, _), air)| (air, *t))
     }
 }
