@@ -83,24 +83,25 @@ fn on_the_office_the_agent_in_auto_runs_its_programme_exactly_without_a_model_an
             sheds.push(((day, hour), shed));
         }
     }
-    // Then each is taken with a forecast from those models, and none costs more than half a
-    // kelvin-hour in any zone nor rebounds above 1.2 times the same hours without it: the
-    // zones pre-heat towards the day's level, and climb back in turns over two hours, so the
-    // one boiler does not see them all call for heat at once
+    // Then each is taken with a forecast from those models, sheds at least half the boiler's
+    // power, and costs no more than half a kelvin-hour in any zone nor rebounds above 1.2
+    // times the same hours without it: the zones pre-heat towards the day's level (where the
+    // 20 °C floor would leave 1 K of the 4 asked and the forecast says under half the power,
+    // from six hours before and a kelvin warmer, so the walls hold what the floor would
+    // cost: Monday after the weekend and the coldest morning included), and climb back in
+    // turns over two hours, so the one boiler does not see them all call for heat at once
     for ((day, hour), shed) in &sheds {
         let forecast = shed.forecast.as_ref().expect("a forecast from the shared-power zone models");
         assert!(forecast.shed_kw > 0.0, "{day} {hour}:00: {forecast:?}");
+        assert!(shed.shed_percent >= 50.0, "{day} {hour}:00: {shed:?}");
         assert!(shed.worst_zone_kh <= 0.5, "{day} {hour}:00: {shed:?}");
         assert!(shed.rebound_peak_kw <= 1.2 * shed.baseline_peak_kw, "{day} {hour}:00: {shed:?}");
     }
-    // And Tuesday morning's sheds at least half the boiler's power, and so does the week's
-    // typical event; the coldest morning, whose comfort floor alone draws more, sheds least
     let tuesday = &sheds.iter().find(|(when, _)| *when == (23, 9)).expect("Tuesday morning").1;
     let forecast = tuesday.forecast.as_ref().expect("forecast");
     let mut percents: Vec<f64> = sheds.iter().map(|(_, s)| s.shed_percent).collect();
     percents.sort_by(f64::total_cmp);
     let median = (percents[4] + percents[5]) / 2.0;
-    assert!(tuesday.shed_percent >= 50.0 && median >= 50.0, "{tuesday:?}, {percents:?}");
     crate::support::readme::says(&format!(
         "sheds {:.0} % of the gas boiler's power ({:.1} → {:.1} kW; forecast {:.1} kW of shed), {:.2} K·h in the worst zone, rebound {:.2}× the peak without the event",
         tuesday.shed_percent,

@@ -56,6 +56,8 @@ impl Default for ControlFile {
 pub struct FlexFile {
     pub preheat: Span,
     pub preheat_k: f64,
+    pub floor_preheat: Span,
+    pub floor_preheat_k: f64,
     pub shed_k: f64,
     pub recovery_spread: Span,
     pub recovery: Span,
@@ -71,6 +73,8 @@ impl Default for FlexFile {
         Self {
             preheat: Span(d.preheat),
             preheat_k: d.preheat_k,
+            floor_preheat: Span(d.floor_preheat),
+            floor_preheat_k: d.floor_preheat_k,
             shed_k: d.shed_k,
             recovery_spread: Span(d.recovery_spread),
             recovery: Span(d.recovery),
@@ -191,6 +195,11 @@ pub struct FlexSettings {
     /// How long before an event the zones are warmed, and by how much above their schedule.
     pub preheat: Duration,
     pub preheat_k: f64,
+    /// Where the comfort floor takes part of an event's shed away (people are in when it
+    /// starts), the pre-heat lasts at least `floor_preheat` and warms by up to `floor_preheat_k`
+    /// more: as much as the floor takes, so the walls store what the floor would cost.
+    pub floor_preheat: Duration,
+    pub floor_preheat_k: f64,
     /// How far below the schedule a full-depth shed goes; never below the comfort floor while
     /// people are in.
     pub shed_k: f64,
@@ -213,6 +222,8 @@ impl Default for FlexSettings {
         Self {
             preheat: Duration::from_secs(2 * 3600),
             preheat_k: 1.0,
+            floor_preheat: Duration::from_secs(6 * 3600),
+            floor_preheat_k: 1.0,
             shed_k: 4.0,
             recovery_spread: Duration::from_secs(3600),
             recovery: Duration::from_secs(2 * 3600),
@@ -297,6 +308,7 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
         ("control.comfort_margin_k", file.comfort_margin_k, 0.0..=3.0, "a margin of 0–3 K, e.g. 0.5"),
         ("control.ramp_k_per_day", file.ramp_k_per_day, 0.0..=10.0, "0 (at once) or e.g. 0.5 K a day"),
         ("control.flex.preheat_k", file.flex.preheat_k, 0.0..=5.0, "0–5 K, e.g. 1.0"),
+        ("control.flex.floor_preheat_k", file.flex.floor_preheat_k, 0.0..=5.0, "0–5 K, e.g. 3.0"),
         ("control.flex.shed_k", file.flex.shed_k, 0.0..=10.0, "0–10 K, e.g. 4.0"),
         ("control.flex.recovery_k_per_step", file.flex.recovery_k_per_step, 0.05..=10.0, "e.g. 0.5 K a step"),
         ("control.flex.price_spike_ratio", file.flex.price_spike_ratio, 1.0..=10.0, "1–10 times the median, e.g. 1.25"),
@@ -316,6 +328,7 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
     let day = std::time::Duration::from_secs(86_400);
     for (key, span) in [
         ("control.flex.preheat", &file.flex.preheat),
+        ("control.flex.floor_preheat", &file.flex.floor_preheat),
         ("control.flex.recovery_spread", &file.flex.recovery_spread),
         ("control.flex.recovery", &file.flex.recovery),
     ] {
@@ -386,6 +399,8 @@ pub(super) fn validate(file: ControlFile, zones_of_points: &[&str], check: &mut 
         flex: FlexSettings {
             preheat: f.preheat.0,
             preheat_k: f.preheat_k,
+            floor_preheat: f.floor_preheat.0,
+            floor_preheat_k: f.floor_preheat_k,
             shed_k: f.shed_k,
             recovery_spread: f.recovery_spread.0,
             recovery: f.recovery.0,

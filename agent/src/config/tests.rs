@@ -238,6 +238,20 @@ fn validation_names_key_value_and_fix() {
             "less than a day",
         ),
         (
+            "a floor pre-heat of a day",
+            format!("{MINIMAL}\n[control.flex]\nfloor_preheat = \"1d\"\n"),
+            "control.flex.floor_preheat",
+            "1d",
+            "less than a day",
+        ),
+        (
+            "a floor pre-heat 8 K warmer",
+            format!("{MINIMAL}\n[control.flex]\nfloor_preheat_k = 8.0\n"),
+            "control.flex.floor_preheat_k",
+            "8",
+            "0–5 K",
+        ),
+        (
             "uplink CA file missing",
             format!("{MINIMAL}\n[uplink.broker]\nhost = \"city.example\"\ntls = {{ ca_file = \"/nonexistent/ca.pem\" }}\n"),
             "uplink.broker.tls.ca_file",

@@ -241,6 +241,8 @@ pub struct Controller {
     kw_per_demand: Option<f64>,
     /// The latest outdoor temperature: what the comfort watchdog's look-ahead holds.
     outdoor_c: Option<f64>,
+    /// Events whose pre-heat starts earlier and warms deeper (`preheat`), by id.
+    deep_preheat: Vec<String>,
 }
 
 impl Controller {
@@ -273,6 +275,7 @@ impl Controller {
             models,
             kw_per_demand: None,
             outdoor_c: None,
+            deep_preheat: Vec::new(),
         }
     }
 
@@ -452,7 +455,11 @@ impl Controller {
     }
 
     pub fn flex(&mut self, payload: &[u8], now_ms: i64) -> Result<Change, FlexError> {
-        self.book.apply(payload, now_ms)
+        let change = self.book.apply(payload, now_ms)?;
+        if let Change::Added(e) | Change::Updated { now: e, .. } = &change {
+            self.choose_preheat(&e.id, now_ms);
+        }
+        Ok(change)
     }
 
     /// Takes event `id` out of the book (a request refused after the book took it: nothing is
@@ -631,7 +638,9 @@ impl Controller {
                 turn: i,
                 zones,
                 comfort_floor_c: self.settings.comfort_min_c,
-                start_target_c: self.slot(event.start_ms).map_or(slot.target_c, |s| s.target_c),
+                at_start: self.slot(event.start_ms).unwrap_or(slot),
+                ceiling_c: self.zones[i].bounds.max_c(),
+                deep_preheat: self.preheats_deep(&event.id),
                 step_ms: self.settings.step_ms,
             };
             ze.shape(&self.settings.flex, now_ms, slot).map(|(c, p)| (c, p, event.id.clone()))
@@ -777,6 +786,7 @@ impl Controller {
     }
 }
 
+mod preheat;
 mod watchdog;
 
 #[cfg(test)]

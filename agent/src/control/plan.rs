@@ -51,15 +51,21 @@ pub struct ZoneEvent<'a> {
     /// The lowest setpoint a shed may ask while people are in.
     pub comfort_floor_c: f64,
     /// What the schedule asks of the zone when the event starts: a pre-heat warms towards
-    /// it even while the programme still holds the night's setback (an event at the start of
-    /// the day), so the walls store heat at the level the event will draw on.
-    pub start_target_c: f64,
+    /// its level even while the programme still holds the night's setback (an event at the
+    /// start of the day), so the walls store heat at the level the event will draw on.
+    pub at_start: Slot,
+    /// The zone's range top: the most a pre-heat asks (what the safety chain would clamp it
+    /// to anyway, said here so the forecast follows what is sent).
+    pub ceiling_c: f64,
+    /// The pre-heat starts earlier and warms deeper where the comfort floor takes part of the
+    /// shed (the controller chose it from the forecast).
+    pub deep_preheat: bool,
     pub step_ms: i64,
 }
 
 /// How deep the event asks: a level as given; a power target asks the most the zones can give
 /// (the agent reports what it expects against the target).
-fn level(depth: Depth) -> f64 {
+pub(super) fn level(depth: Depth) -> f64 {
     match depth {
         Depth::Level(l) => l,
         Depth::TargetKw(_) => 1.0,
@@ -79,9 +85,24 @@ impl ZoneEvent<'_> {
         };
         let floor = if slot.occupied { self.comfort_floor_c.min(slot.target_c) } else { f64::NEG_INFINITY };
         let shed_c = (slot.target_c - s.shed_k * depth).max(floor);
-        let preheat_ms = s.preheat.as_millis() as i64;
+        // Where people are in when the event starts, the comfort floor takes part of the shed
+        // away: the walls then store the heat the floor would have cost, warmed longer and
+        // deeper beforehand, so the zones coast down to the floor through the event.
+        let start = self.at_start;
+        let taken_k = if self.deep_preheat && start.occupied {
+            (s.shed_k * depth - (start.target_c - self.comfort_floor_c.min(start.target_c))).max(0.0)
+        } else {
+            0.0
+        };
+        let (preheat, makeup_k) = if taken_k > 0.0 {
+            (s.preheat.max(s.floor_preheat), taken_k.min(s.floor_preheat_k))
+        } else {
+            (s.preheat, 0.0)
+        };
+        let preheat_ms = preheat.as_millis() as i64;
         if ts_ms >= e.start_ms - preheat_ms && ts_ms < e.start_ms {
-            return Some((slot.target_c.max(self.start_target_c) + preheat_k, Phase::PreHeat));
+            let warm_c = slot.target_c.max(start.target_c) + preheat_k + makeup_k;
+            return Some((warm_c.min(self.ceiling_c.max(slot.target_c)), Phase::PreHeat));
         }
         if ts_ms >= e.start_ms && ts_ms < e.end_ms {
             return Some((shed_c, Phase::Shed));
@@ -124,7 +145,9 @@ mod tests {
             turn,
             zones: 4,
             comfort_floor_c: 19.0,
-            start_target_c: 21.0,
+            at_start: slot(21.0, true),
+            ceiling_c: 24.0,
+            deep_preheat: false,
             step_ms: STEP,
         };
         let table = [
@@ -170,11 +193,72 @@ mod tests {
     }
 
     #[test]
+    fn where_the_floor_takes_the_shed_a_deep_preheat_starts_earlier_and_warms_more_up_to_the_range() {
+        // Given an office zone at 21 °C with a 20 °C floor (1 K of the 4 asked is left to shed),
+        // a full shed from 10:00 to 12:00, and a deep pre-heat of 6 h and up to 3 K more
+        let s = FlexSettings {
+            floor_preheat: std::time::Duration::from_secs(6 * 3600),
+            floor_preheat_k: 3.0,
+            ..FlexSettings::default()
+        };
+        let shed = event(FlexKind::Shed, 1.0);
+        let zone = |deep_preheat, at_start, ceiling_c| ZoneEvent {
+            event: &shed,
+            turn: 0,
+            zones: 1,
+            comfort_floor_c: 20.0,
+            at_start,
+            ceiling_c,
+            deep_preheat,
+            step_ms: STEP,
+        };
+        let (night, day) = (slot(12.0, false), slot(21.0, true));
+        let table = [
+            ("ordinary, 04:00: not yet", zone(false, day, 26.0), 4 * H, night, None),
+            ("ordinary, 08:00: 1 K above the day", zone(false, day, 26.0), 8 * H, day, Some((22.0, Phase::PreHeat))),
+            ("deep, 03:45: not yet", zone(true, day, 26.0), 3 * H + 45 * 60_000, night, None),
+            (
+                "deep, 04:00 in the night's setback: the day's level, 1 K, and the 3 K the floor takes",
+                zone(true, day, 26.0),
+                4 * H,
+                night,
+                Some((25.0, Phase::PreHeat)),
+            ),
+            (
+                "deep, 09:45, the range's top",
+                zone(true, day, 24.0),
+                9 * H + 45 * 60_000,
+                day,
+                Some((24.0, Phase::PreHeat)),
+            ),
+            ("deep, the shed is still the floor", zone(true, day, 24.0), 10 * H, day, Some((20.0, Phase::Shed))),
+            (
+                "deep, but nobody in at the start: the floor takes nothing",
+                zone(true, slot(21.0, false), 26.0),
+                4 * H,
+                night,
+                None,
+            ),
+        ];
+        for (when, z, ts, slot, then) in table {
+            assert_eq!(z.shape(&s, ts, slot), then, "{when}");
+        }
+    }
+
+    #[test]
     fn a_half_level_sheds_half_as_deep_and_a_shift_preheats_more() {
         let s = FlexSettings::default();
         let (half, shift) = (event(FlexKind::Shed, 0.5), event(FlexKind::Shift, 1.0));
-        let zone =
-            |e| ZoneEvent { event: e, turn: 0, zones: 1, comfort_floor_c: 19.0, start_target_c: 20.0, step_ms: STEP };
+        let zone = |e| ZoneEvent {
+            event: e,
+            turn: 0,
+            zones: 1,
+            comfort_floor_c: 19.0,
+            at_start: slot(20.0, false),
+            ceiling_c: 24.0,
+            deep_preheat: false,
+            step_ms: STEP,
+        };
         assert_eq!(zone(&half).shape(&s, 11 * H, slot(21.0, false)), Some((19.0, Phase::Shed)));
         assert_eq!(zone(&shift).shape(&s, 9 * H, slot(20.0, false)), Some((21.5, Phase::PreHeat)));
     }

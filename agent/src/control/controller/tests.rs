@@ -283,3 +283,39 @@ fn the_comfort_watchdog_releases_a_zone_its_model_says_will_be_cold_when_people_
         }
     }
 }
+
+#[test]
+fn an_event_the_floor_would_leave_under_half_its_shed_preheats_earlier_and_deeper_and_no_other_does() {
+    // (case, the event's local hours on Tuesday, the comfort floor, whether the zone has a
+    // model, and whether its pre-heat goes deep)
+    let table = [
+        ("while people are in, a 20 °C floor leaves 1 K of the 4: under half", (10, 12), 20.0, true, true),
+        ("a 19 °C floor leaves 2 K: the forecast says over half", (10, 12), 19.0, true, false),
+        ("a 20 °C floor without a model: nothing says it falls short", (10, 12), 20.0, false, false),
+        ("at night, nobody in: the floor takes nothing", (0, 2), 20.0, true, false),
+    ];
+    let tuesday = |h| monday(h, 0) + 86_400_000;
+    for (case, (from, to), floor_c, model, deep) in table {
+        // Given the classroom at 21 °C, its comfort floor, the weather at 0 °C, and its model
+        // or none
+        let mut c = controller(Mode::Auto);
+        c.settings.comfort_min_c = floor_c;
+        if model {
+            c.set_models(&[("class-1".to_string(), crate::control::fixture::classroom_model(100.0))], Some(0.1));
+        }
+        c.observe_outdoor(0.0);
+        c.observe(0, reading(21.0, 21.0, false));
+        // When a full shed is asked on Monday evening
+        let (start, end) = (crate::clock::iso(tuesday(from)), crate::clock::iso(tuesday(to)));
+        let request = format!(r#"{{"id":"e","kind":"shed","start":"{start}","end":"{end}","level":1.0}}"#);
+        c.flex(request.as_bytes(), monday(21, 0)).expect("taken");
+        // Then only the event the forecast says falls short pre-heats deep: six hours ahead, a
+        // kelvin warmer than the ordinary pre-heat
+        let forecast = c.forecast("e", monday(21, 0), 0.0);
+        assert_eq!(c.preheats_deep("e"), deep, "{case}: {forecast:?}");
+        if deep {
+            let early = c.step(tuesday(from) - 6 * 3_600_000);
+            assert_eq!(sent(&early), vec![23.0], "{case}: {early:?}");
+        }
+    }
+}
