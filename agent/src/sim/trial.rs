@@ -59,6 +59,9 @@ pub struct ShedTrial {
     /// The highest 15-minute power in the three hours after the event, with it and without it.
     pub rebound_peak_kw: f64,
     pub baseline_peak_kw: f64,
+    /// Heating energy over the trial's three days with the event less without it, kWh: what
+    /// the pre-heat adds beyond what the event saves.
+    pub added_kwh: f64,
     /// The worst zone's K·h outside the band over the trial, and the budget a week allows.
     pub worst_zone_kh: f64,
     pub budget_kh: f64,
@@ -271,6 +274,7 @@ pub fn shed(
         shed_percent: 100.0 * (1.0 - event_kw / baseline_kw.max(1e-9)),
         rebound_peak_kw: peak(window(&event, end_ms, after)),
         baseline_peak_kw: peak(window(&baseline, end_ms, after)),
+        added_kwh: event.truth.plant_kwh - baseline.truth.plant_kwh,
         worst_zone_kh: event.truth.zones.iter().map(|z| z.discomfort_kh).fold(0.0, f64::max),
         budget_kh: control.budget_kh_per_week,
         compute_ratio: event.kpis.compute_ratio,
