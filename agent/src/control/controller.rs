@@ -363,9 +363,10 @@ impl Controller {
         let step = self.settings.step_ms;
         let first = now_ms - now_ms.rem_euclid(step) + step;
         let last = (event.end_ms + 3 * 3_600_000).min(first + 48 * 3_600_000);
-        self.simulate((id, (event.start_ms, event.end_ms)), (first, last), outdoor_c, |i, t, slot| {
+        let f = self.simulate((id, (event.start_ms, event.end_ms)), (first, last), outdoor_c, |i, t, slot| {
             (slot.target_c, self.planned_c(i, t, slot))
-        })
+        });
+        f.map(|f| Forecast { deep_preheat: self.preheats_deep(id), ..f })
     }
 
     /// What the building is expected to use over the `hours` from `now_ms` on its own
@@ -449,8 +450,11 @@ impl Controller {
         }
     }
 
-    /// Puts back an event taken before a restart.
-    pub fn restore_event(&mut self, event: FlexEvent) {
+    /// Puts back an event taken before a restart, with the pre-heat its forecast recorded.
+    pub fn restore_event(&mut self, event: FlexEvent, deep_preheat: bool) {
+        if deep_preheat {
+            self.deep_preheat.push(event.id.clone());
+        }
         self.book.restore(event);
     }
 

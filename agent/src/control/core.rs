@@ -128,10 +128,11 @@ impl ControlCore {
     pub(crate) fn restore(&mut self, restored: Restored) {
         for (event, forecast, overrides) in restored.events {
             tracing::info!(id = event.id, "control: flex event restored");
+            let deep_preheat = forecast.as_ref().is_some_and(|f| f.deep_preheat);
             if let Some(f) = forecast {
                 self.watches.watch(event.clone(), f, overrides);
             }
-            self.controller.restore_event(event);
+            self.controller.restore_event(event, deep_preheat);
         }
         if let Some(mode) = restored.mode {
             self.controller.set_mode(mode);

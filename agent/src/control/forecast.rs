@@ -37,6 +37,10 @@ pub struct Forecast {
     pub zones: usize,
     /// Per step (its end, epoch ms): the power on schedule and under the plan, kW.
     pub series: Vec<(i64, f64, f64)>,
+    /// The plan pre-heats deep (the comfort floor would leave the event under half its shed):
+    /// in the ledger, so that after a restart the event is planned as it was accepted.
+    #[serde(default)]
+    pub deep_preheat: bool,
 }
 
 /// The steps: where the pre-heat, the event and the recovery fall, in the forecast's steps.
@@ -106,5 +110,6 @@ pub fn forecast(
         preheat_kwh,
         zones: zones.len(),
         series: (0..n).map(|k| (w.first_end_ms + k as i64 * w.step_ms, baseline[k], planned[k])).collect(),
+        deep_preheat: false,
     }
 }

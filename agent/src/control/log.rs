@@ -236,6 +236,7 @@ mod tests {
             preheat_kwh: 5.0,
             zones: 8,
             series: vec![(8 * H, 8.0, 2.0)],
+            deep_preheat: false,
         };
         log.append(Kind::FlexForecast, None, H, "expects", &forecast).expect("append");
         log.append(Kind::FlexAccepted, None, H, "taken", event("e2")).expect("append");

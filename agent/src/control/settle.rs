@@ -118,6 +118,7 @@ mod tests {
             preheat_kwh: 0.0,
             zones: 1,
             series,
+            deep_preheat: false,
         };
         let metered: Vec<(i64, f64)> = ends
             .iter()

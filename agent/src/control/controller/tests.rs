@@ -317,5 +317,11 @@ fn an_event_the_floor_would_leave_under_half_its_shed_preheats_earlier_and_deepe
             let early = c.step(tuesday(from) - 6 * 3_600_000);
             assert_eq!(sent(&early), vec![23.0], "{case}: {early:?}");
         }
+        // And the forecast says so, so that an agent restarted before the event plans it alike
+        assert_eq!(forecast.as_ref().map(|f| f.deep_preheat), model.then_some(deep), "{case}");
+        let mut restarted = controller(Mode::Auto);
+        let event = c.book.events().find(|e| e.id == "e").cloned().expect("the event");
+        restarted.restore_event(event, forecast.is_some_and(|f| f.deep_preheat));
+        assert_eq!(restarted.preheats_deep("e"), deep, "{case}");
     }
 }

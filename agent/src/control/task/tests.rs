@@ -338,6 +338,7 @@ async fn a_commanded_event_once_settled_goes_to_the_report_layer_and_a_shadowed_
             preheat_kwh: 5.0,
             zones: 1,
             series: vec![(NOW + H, 8.0, 2.0)],
+            deep_preheat: false,
         };
         let mut given = Given::site(mode).logged(Kind::FlexAccepted, None, NOW - 12 * H, &event).logged(
             Kind::FlexForecast,
