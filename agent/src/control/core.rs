@@ -776,6 +776,23 @@ mod tests {
                     );
                     assert!(got[0]["reason"].as_str().is_some_and(|r| r.contains(why)), "{case}: {}", got[0]);
                     assert!(said(&effects).contains(&"record flex_cancelled".to_string()), "{case}");
+                    // And the city is told, with the event's window and the same reason
+                    let reported: Vec<&Declined> = effects
+                        .iter()
+                        .filter_map(|e| match e {
+                            Effect::Report(Outcome::Declined(d)) => Some(d),
+                            _ => None,
+                        })
+                        .collect();
+                    assert_eq!(reported.len(), 1, "{case}: {effects:?}");
+                    let d = reported[0];
+                    assert_eq!(
+                        (d.event_id.as_str(), d.cancelled, d.event_kind),
+                        ("e1", true, Some(crate::control::event::FlexKind::Shed)),
+                        "{case}"
+                    );
+                    assert!(d.window.is_some_and(|(start, end)| start < end), "{case}: {d:?}");
+                    assert_eq!(Some(d.reason.as_str()), got[0]["reason"].as_str(), "{case}");
                 }
                 None => assert!(got.is_empty(), "{case}: {got:?}"),
             }
