@@ -687,8 +687,12 @@ impl Controller {
         };
         // While people are in, the agent's own command never goes below comfort (nor below the
         // programme, where that is lower): the rate limits may hold a rise back, and then the
-        // programme does better. A person's explicit word is theirs.
-        let people_seen = self.zones[i].reading.occupied;
+        // programme does better. A person's explicit word is theirs. People the zone sees when
+        // the schedule expects none count too, outside a flex event: an event's pre-heat, shed
+        // and staggered recovery are planned on the schedule, their comfort cost bounded by the
+        // plan and the watchdog, and handing zones back mid-recovery would make the rebound the
+        // stagger exists to avoid.
+        let people_seen = shaped.is_none() && self.zones[i].reading.occupied;
         let decision = match decision {
             Decision::Command { setpoint_c, limits }
                 if !limits.contains(&Limit::Override)
