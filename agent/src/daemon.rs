@@ -194,9 +194,9 @@ pub async fn run(
 
     let control = match control {
         Some((requests, tap, _)) => {
-            // Control hands the events it settled to the flex reports, where the site reports
-            // to a city; a few a day at most.
-            let (settlements, flex_reports) = match reporting.as_ref() {
+            // Control hands what became of each flex request to the flex reports, where the
+            // site reports to a city.
+            let (outcomes, flex_reports) = match reporting.as_ref() {
                 Some((r, _)) => {
                     let (tx, rx) = mpsc::channel(16);
                     let reports = FlexReports {
@@ -217,7 +217,7 @@ pub async fn run(
                 log: Shared::new(ControlLog::open(&settings.storage.path, &settings.site.id)?.counting(stats.clone())),
                 clock: clock.clone(),
                 stats: stats.clone(),
-                settlements,
+                outcomes,
                 pulse: watchdog.pulse("control"),
                 states: states_tx,
             };
@@ -246,8 +246,8 @@ pub async fn run(
     if let Some((task, requests, tap, flex_reports)) = control {
         control_stopped = Some(tracker.spawn(task.run(requests, tap, basis_rx, stop_control.clone())));
         // It stops once control has stopped and what it handed over is queued.
-        if let Some((reports, settlements)) = flex_reports {
-            tracker.spawn(reports.run(settlements));
+        if let Some((reports, outcomes)) = flex_reports {
+            tracker.spawn(reports.run(outcomes));
         }
     }
     tracker.spawn(ingest.run(inbound_rx, records_tx));

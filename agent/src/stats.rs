@@ -43,6 +43,9 @@ pub struct Stats {
     /// Setpoint commands sent to thermostats, and flex requests refused.
     pub commands_sent: AtomicU64,
     pub flex_refused: AtomicU64,
+    /// Flex reports not queued for the city: refusals and cancellations over the day's
+    /// allowance or while the report layer was behind.
+    pub flex_reports_withheld: AtomicU64,
     /// Answers published on `<prefix>/flex/status`, by status (see `FLEX_ANSWERS`).
     pub flex_answers: [AtomicU64; 5],
     /// The last control step decided and carried out (event time, ms).
@@ -95,6 +98,7 @@ pub struct Snapshot {
     pub resyncs: u64,
     pub records_unreadable: u64,
     pub flex_answers: [u64; 5],
+    pub flex_reports_withheld: u64,
     pub store_failing: bool,
 }
 
@@ -142,6 +146,7 @@ impl Stats {
             resyncs: get(&self.resyncs),
             records_unreadable: get(&self.records_unreadable),
             flex_answers: self.flex_answers.each_ref().map(get),
+            flex_reports_withheld: get(&self.flex_reports_withheld),
             store_failing: self.store_failing.load(Ordering::Relaxed),
         }
     }

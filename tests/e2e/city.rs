@@ -255,11 +255,27 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
         "event_id":"peak-0311","event_kind":"shed","planned_shed_kw":6.381,"achieved_shed_kw":4.616,
         "shifted_kwh":0.0,"rebound_peak_kw":4.216,"baseline_peak_kw":7.4,"discomfort_kh":0.0,"overrides":1});
     agent.publish("city/ecole-demo/reports/flex", flex.to_string());
-    wait_until("the flex report stored", || db.count("SELECT count(*) FROM flex_events") == 1);
-    let event = &db.rows("SELECT event_id, planned_shed_kw, achieved_shed_kw, achieved_share FROM flex_events")[0];
-    assert_eq!(event.get::<_, String>(0), "peak-0311");
+    // (and, from an upgraded agent, sobre.flex/2: a request it refused, with why and no figures)
+    let refused = serde_json::json!({"schema":"sobre.flex/2","id":"ecole-demo/flex/peak-0312/refused","site":"ecole-demo",
+        "kind":"flex","period":{"start":"2019-03-12T08:00:00Z","end":"2019-03-12T10:00:00Z"},"agent_version":"0.1.0",
+        "event_id":"peak-0312","event_kind":"shed","status":"refused",
+        "reason":"event peak-0312: the agent is in advise mode and commands nothing; refused, nothing will be commanded for it",
+        "planned_shed_kw":null,"achieved_shed_kw":null,"shifted_kwh":null,"rebound_peak_kw":null,
+        "baseline_peak_kw":null,"discomfort_kh":null,"overrides":null});
+    agent.publish("city/ecole-demo/reports/flex", refused.to_string());
+    wait_until("the flex reports stored", || db.count("SELECT count(*) FROM flex_events") == 2);
+    let events = db.rows(
+        "SELECT event_id, planned_shed_kw, achieved_shed_kw, achieved_share, status, reason FROM flex_events ORDER BY event_id",
+    );
+    let event = &events[0];
+    assert_eq!((event.get::<_, String>(0), event.get::<_, String>(4)), ("peak-0311".into(), "settled".into()));
     assert_eq!((event.get::<_, f64>(1), event.get::<_, f64>(2)), (6.381, 4.616));
     assert_close("achieved against planned", event.get(3), 4.616 / 6.381);
+    // And the refusal is an event with its status and reason, and no figures to sum
+    let refusal = &events[1];
+    assert_eq!((refusal.get::<_, String>(0), refusal.get::<_, String>(4)), ("peak-0312".into(), "refused".into()));
+    assert_eq!(refusal.get::<_, Option<String>>(5).as_deref(), refused["reason"].as_str());
+    assert_eq!((refusal.get::<_, Option<f64>>(1), refusal.get::<_, Option<f64>>(3)), (None, None));
 
     assert!(sink.log().contains("refused a report"), "refusals are logged:\n{}", sink.log());
 
@@ -272,5 +288,5 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     );
     let stderr = String::from_utf8_lossy(&refused_start.stderr);
     assert!(!refused_start.status.success(), "{stderr}");
-    assert!(stderr.contains("schema version 99, newer than this sink's 4"), "{stderr}");
+    assert!(stderr.contains("schema version 99, newer than this sink's 5"), "{stderr}");
 }

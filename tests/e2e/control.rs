@@ -448,7 +448,8 @@ fn flex_requests_and_day_ahead_prices_are_answered_and_refused_without_a_forecas
 #[test]
 fn a_flex_event_on_the_office_it_cannot_forecast_is_refused_out_loud_not_taken_in_silence() {
     // Given the agent in auto mode on the office, whose BMS gives no heating demand per zone
-    // (so no zone models), at 01:00 on Monday 25 October 2021
+    // (so no zone models), at 01:00 on Monday 25 October 2021, reporting to a city (here the
+    // same broker, under `city/`)
     let office = sim::OFFICE.replace("days = 70", "days = 2");
     let broker = Mosquitto::start();
     let _sim = crate::sim::Sim::start(broker.port, &office, "stepped");
@@ -461,10 +462,16 @@ fn a_flex_event_on_the_office_it_cannot_forecast_is_refused_out_loud_not_taken_i
             "sobre/test-site/flex/status",
         ],
     );
+    // (the city's reports come on another connection: in their own order)
+    let city = Mqtt::connect(broker.port, &["city/test-site/reports/flex"]);
     let agent = Agent::start(
         broker.port,
         &crate::sim::Sim::points(&office),
-        "[agent]\nclock = \"event\"\n\n[control]\nmode = \"auto\"\n",
+        &format!(
+            "[agent]\nclock = \"event\"\n\n[control]\nmode = \"auto\"\n\n[uplink]\nprefix = \"city\"\n\n\
+             [uplink.broker]\nport = {}\nreconnect_min = \"50ms\"\nreconnect_max = \"300ms\"\n",
+            broker.port
+        ),
     );
     mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
     step(&mqtt, "mairie-demo", 4, 4);
@@ -484,6 +491,15 @@ fn a_flex_event_on_the_office_it_cannot_forecast_is_refused_out_loud_not_taken_i
         "{a}"
     );
     assert!(a["reason"].as_str().is_some_and(|r| r.contains("nothing will be commanded for it")), "{a}");
+    // And the city is told too, in its flex report: refused, with the same reason and no figures
+    let report = city.expect("city/test-site/reports/flex", |r| r["event_id"] == "office-peak");
+    schema::check(&schema::load("flex"), &report).unwrap_or_else(|e| panic!("{e}\n{report}"));
+    assert_eq!(
+        (report["status"].as_str(), &report["reason"], &report["achieved_shed_kw"]),
+        (Some("refused"), &refused["reason"], &Value::Null),
+        "{report}"
+    );
+    assert_eq!(report["period"]["start"], "2021-10-25T14:00:00Z", "{report}");
     // And cancelling it is refused too: it never stood in the book
     mqtt.publish("sobre/test-site/flex/event", r#"{"id":"office-peak","cancel":true}"#);
     let a = answer(&mqtt, "sobre/test-site", |a| a["id"] == "office-peak");

@@ -98,5 +98,17 @@ pub fn site_reports(prefix: &str, site: &str, n: u64) -> Vec<(String, Value)> {
                 "shifted_kwh":0.0,"rebound_peak_kw":4.216,"baseline_peak_kw":7.4,"discomfort_kh":0.0,"overrides":1}),
         ));
     }
+    // (upgraded agents say what became of every request: some of them refused one)
+    if n % 10 == 5 {
+        out.push((
+            topic("flex"),
+            json!({"schema":"sobre.flex/2","id":format!("{site}/flex/peak-0312/refused"),"site":site,"kind":"flex",
+                "period":{"start":"2019-03-12T08:00:00Z","end":"2019-03-12T10:00:00Z"},"agent_version":"0.2.0",
+                "event_id":"peak-0312","event_kind":"shed","status":"refused",
+                "reason":"the advisor's models fail their quality gate, so the building runs its own programme",
+                "planned_shed_kw":null,"achieved_shed_kw":null,"shifted_kwh":null,"rebound_peak_kw":null,
+                "baseline_peak_kw":null,"discomfort_kh":null,"overrides":null}),
+        ));
+    }
     out
 }

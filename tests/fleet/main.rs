@@ -372,6 +372,12 @@ fn a_fleet_of_agents_and_thousands_of_sites_land_exactly_once_through_a_sink_kil
         db.number("SELECT sum(achieved_shed_kw) FROM flex_events"),
         sum_of("flex", "achieved_shed_kw"),
     );
+    let refusals = sent.iter().filter(|(_, r)| r["kind"] == "flex" && r["status"] == "refused").count();
+    assert!(refusals > 0);
+    assert_eq!(
+        db.count("SELECT count(*) FROM flex_events WHERE status = 'refused' AND achieved_shed_kw IS NULL"),
+        refusals as i64
+    );
 
     // And every query of the Grafana dashboard runs on the result, with rows
     let queries = dashboard_queries();

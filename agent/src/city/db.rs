@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (2, "views", include_str!("migrations/002_views.sql")),
     (3, "fleet views", include_str!("migrations/003_fleet_views.sql")),
     (4, "sites", include_str!("migrations/004_sites.sql")),
+    (5, "flex outcomes", include_str!("migrations/005_flex_outcomes.sql")),
 ];
 
 /// A message as it came off the broker, with its verdict.

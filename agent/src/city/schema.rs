@@ -12,7 +12,9 @@ use std::sync::OnceLock;
 /// `<prefix>/<site>/reports/<kind>`. A `$ref` is not used by any of them.
 const REPORT_SCHEMAS: &[(&str, &str)] = &[
     ("sobre.savings/1", include_str!("../../../config/schemas/savings.json")),
-    ("sobre.flex/1", include_str!("../../../config/schemas/flex.json")),
+    // Earlier agents report settled events only, as sobre.flex/1: a fleet upgrades site by site.
+    ("sobre.flex/1", include_str!("../../../config/schemas/flex-1.json")),
+    ("sobre.flex/2", include_str!("../../../config/schemas/flex.json")),
     ("sobre.health/1", include_str!("../../../config/schemas/health.json")),
     ("sobre.footprint/1", include_str!("../../../config/schemas/footprint.json")),
     ("sobre.register/1", include_str!("../../../config/schemas/register.json")),

@@ -652,9 +652,10 @@ impl Controller {
     }
 
     /// Whether the agent's own `setpoint_c` in `slot` is below what it may send while people are
-    /// in: comfort, or the programme where that is lower.
-    fn below_floor(&self, slot: Slot, setpoint_c: f64) -> bool {
-        slot.occupied && setpoint_c < self.settings.comfort_min_c.min(slot.programme_c) - 0.01
+    /// in (as the schedule expects them, or as the zone's sensor sees them: people come in
+    /// unannounced): comfort, or the programme where that is lower.
+    fn below_floor(&self, slot: Slot, people_seen: bool, setpoint_c: f64) -> bool {
+        (slot.occupied || people_seen) && setpoint_c < self.settings.comfort_min_c.min(slot.programme_c) - 0.01
     }
 
     /// What the agent plans for zone `i` at `t`: the schedule, shaped by any event in force.
@@ -699,10 +700,16 @@ impl Controller {
         };
         // While people are in, the agent's own command never goes below comfort (nor below the
         // programme, where that is lower): the rate limits may hold a rise back, and then the
-        // programme does better. A person's explicit word is theirs.
+        // programme does better. A person's explicit word is theirs. People the zone sees when
+        // the schedule expects none count too, outside a flex event: an event's pre-heat, shed
+        // and staggered recovery are planned on the schedule, their comfort cost bounded by the
+        // plan and the watchdog, and handing zones back mid-recovery would make the rebound the
+        // stagger exists to avoid.
+        let people_seen = shaped.is_none() && self.zones[i].reading.occupied;
         let decision = match decision {
             Decision::Command { setpoint_c, limits }
-                if !limits.contains(&Limit::Override) && slot.is_some_and(|s| self.below_floor(s, setpoint_c)) =>
+                if !limits.contains(&Limit::Override)
+                    && slot.is_some_and(|s| self.below_floor(s, people_seen, setpoint_c)) =>
             {
                 Decision::Release { because: Limit::ComfortFloor }
             }

@@ -14,7 +14,7 @@ use super::outdoor::OutdoorDay;
 use super::points::{Field, PointMap, Tapped};
 use super::request::{parse_mode, parse_override, Ask, OverrideAsk, Request};
 use super::safety::Limit;
-use super::settle::Settlement;
+use super::settle::{Declined, Outcome, Settlement};
 use super::shadow::DayComparison;
 use super::watch::Watches;
 use crate::advisor::Basis;
@@ -305,7 +305,7 @@ impl ControlCore {
                     "cancelled as asked: nothing is commanded for it",
                     now_ms,
                 );
-                return self.answers().push(answer, effects);
+                return self.answers().decline(answer, Some(&e), effects);
             }
         };
         let f = match self.forecast(&event, now_ms) {
@@ -317,7 +317,8 @@ impl ControlCore {
                 tracing::warn!(id = event.id, why, "control: flex request refused");
                 // The event as detail: its id takes it out of the book restored after a restart.
                 record(effects, Kind::FlexRefused, None, now_ms, &why, &event);
-                return self.answers().push(Answer::new(Some(&event.id), Status::Refused, why, now_ms), effects);
+                let answer = Answer::new(Some(&event.id), Status::Refused, why, now_ms);
+                return self.answers().decline(answer, Some(&event), effects);
             }
         };
         tracing::info!(id = event.id, ?status, "control: {why}");
@@ -379,7 +380,7 @@ impl ControlCore {
             let why = format!("event {id} cancelled by the agent: {cause}; nothing more will be commanded for it");
             tracing::warn!(id, why, "control: flex event withdrawn");
             record(effects, Kind::FlexCancelled, None, now_ms, &why, &event);
-            self.answers().push(Answer::new(Some(&id), Status::Cancelled, why, now_ms), effects);
+            self.answers().decline(Answer::new(Some(&id), Status::Cancelled, why, now_ms), Some(&event), effects);
         }
     }
 
@@ -433,7 +434,7 @@ impl ControlCore {
         answer.achieved = Some(Achieved::of(&s, commanded));
         self.answers().push(answer, effects);
         if commanded {
-            effects.push(Effect::Settled(s));
+            effects.push(Effect::Report(Outcome::Settled(s)));
         }
     }
 }
@@ -444,7 +445,7 @@ fn refuse_flex(why: &str, payload: &[u8], now_ms: i64, answers: Answers, effects
     tracing::warn!(why, "control: flex request refused");
     record(effects, Kind::FlexRefused, None, now_ms, why, quoted(payload));
     let id = flex_status::id_of(payload);
-    answers.push(Answer::new(id.as_deref(), Status::Refused, why, now_ms), effects);
+    answers.decline(Answer::new(id.as_deref(), Status::Refused, why, now_ms), None, effects);
 }
 
 /// The site and topic answers to flex requests are published on.
@@ -466,6 +467,22 @@ impl Answers<'_> {
         let payload = answer.payload(self.site);
         effects.push(Effect::FlexAnswer { status: answer.status, topic: self.topic.to_string(), payload });
     }
+
+    /// Answers a refusal or a cancellation, and has the city told of it when the request
+    /// named an id (an unreadable request is answered and counted, not reported: nothing
+    /// would tie it to an event). `event` is the request as read, if it could be read.
+    fn decline(self, answer: Answer, event: Option<&FlexEvent>, effects: &mut Vec<Effect>) {
+        let declined = answer.id.clone().map(|event_id| Declined {
+            event_id,
+            event_kind: event.map(|e| e.kind),
+            window: event.map(|e| (e.start_ms, e.end_ms)),
+            cancelled: answer.status == Status::Cancelled,
+            reason: answer.reason.clone(),
+            at_ms: answer.at_ms,
+        });
+        self.push(answer, effects);
+        effects.extend(declined.map(|d| Effect::Report(Outcome::Declined(d))));
+    }
 }
 
 #[cfg(test)]
@@ -485,7 +502,8 @@ mod tests {
                 Effect::Send { topic, payload } => format!("send {topic} {}", String::from_utf8_lossy(payload)),
                 Effect::Record(r) => format!("record {}", r.kind.name()),
                 Effect::FlexAnswer { status, topic, .. } => format!("answer {} on {topic}", status.name()),
-                Effect::Settled(s) => format!("report {}", s.event_id),
+                Effect::Report(Outcome::Settled(s)) => format!("report {}", s.event_id),
+                Effect::Report(Outcome::Declined(d)) => format!("report {} declined", d.event_id),
                 Effect::Stepped { at_ms } => format!("through {}", (at_ms - NOW) / Q),
             })
             .collect()
@@ -549,10 +567,10 @@ mod tests {
             (
                 "day-ahead prices with an evening spike, before the advisor handed anything over",
                 vec![read(OUTDOOR, NOW, 5.0), asked(Ask::Prices(prices.into()))],
-                vec!["record flex_refused", "answer refused on sobre/s/flex/status"],
+                vec!["record flex_refused", "answer refused on sobre/s/flex/status", "report price-tue-1 declined"],
             ),
             (
-                "a flex request refused",
+                "a flex request refused before an id could be read from it (answered, not reported)",
                 vec![asked(Ask::Flex("{}".into()))],
                 vec!["record flex_refused", "answer refused on sobre/s/flex/status"],
             ),
@@ -759,6 +777,23 @@ mod tests {
                     );
                     assert!(got[0]["reason"].as_str().is_some_and(|r| r.contains(why)), "{case}: {}", got[0]);
                     assert!(said(&effects).contains(&"record flex_cancelled".to_string()), "{case}");
+                    // And the city is told, with the event's window and the same reason
+                    let reported: Vec<&Declined> = effects
+                        .iter()
+                        .filter_map(|e| match e {
+                            Effect::Report(Outcome::Declined(d)) => Some(d),
+                            _ => None,
+                        })
+                        .collect();
+                    assert_eq!(reported.len(), 1, "{case}: {effects:?}");
+                    let d = reported[0];
+                    assert_eq!(
+                        (d.event_id.as_str(), d.cancelled, d.event_kind),
+                        ("e1", true, Some(crate::control::event::FlexKind::Shed)),
+                        "{case}"
+                    );
+                    assert!(d.window.is_some_and(|(start, end)| start < end), "{case}: {d:?}");
+                    assert_eq!(Some(d.reason.as_str()), got[0]["reason"].as_str(), "{case}");
                 }
                 None => assert!(got.is_empty(), "{case}: {got:?}"),
             }

@@ -1,6 +1,6 @@
 //! What control's decisions do outside it, as data: a setpoint on a thermostat's topic, a record
-//! for the control log (and so for `<prefix>/decisions`), a settled event for the city's
-//! report, a refusal to count. The core returns them; the shell's outlet carries them out. Here
+//! for the control log (and so for `<prefix>/decisions`), what became of a flex request for
+//! the city's report, a refusal to count. The core returns them; the shell's outlet carries them out. Here
 //! too the sentences each record gives as its reason.
 
 use super::actuate::{payload, release};
@@ -8,7 +8,7 @@ use super::controller::{Command, Notice, StepResult};
 use super::flex_status::Status;
 use super::log::Kind;
 use super::safety::Limit;
-use super::settle::Settlement;
+use super::settle::Outcome;
 use crate::config::control::ControlZone;
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -22,8 +22,9 @@ pub(crate) enum Effect {
     /// The answer to a flex request, on `<prefix>/flex/status` (see `flex_status`): counted by
     /// its status, and a refusal also as `flex_refused`.
     FlexAnswer { status: Status, topic: String, payload: Bytes },
-    /// An event the agent commanded, settled: the report layer tells the city.
-    Settled(Settlement),
+    /// An event the agent commanded, settled, or a request it refused or cancelled under an
+    /// id: the report layer tells the city.
+    Report(Outcome),
     /// Every zone decided on the step at `at_ms`, and what that decided carried out before.
     Stepped { at_ms: i64 },
 }

@@ -1,12 +1,12 @@
 //! Where control's effects go: commands and decisions to the building's broker through a
-//! `Publish`, records into the control log, settled events to the report layer over a channel,
+//! `Publish`, records into the control log, what became of flex requests to the report layer over a channel,
 //! counts to the stats. A log that cannot be written costs the record, never the control; a
 //! message the link drops costs that message.
 
 use super::effect::{Effect, Record};
 use super::flex_status::Status;
 use super::log::{ControlLog, Kind};
-use super::settle::Settlement;
+use super::settle::Outcome;
 use crate::mqtt::publisher::Publish;
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -22,7 +22,7 @@ pub(crate) struct Outlet<P> {
     pub(crate) decisions: String,
     pub(crate) stats: Arc<Stats>,
     /// The report layer's end, when the site reports to a city.
-    pub(crate) settlements: Option<mpsc::Sender<Settlement>>,
+    pub(crate) outcomes: Option<mpsc::Sender<Outcome>>,
 }
 
 impl<P: Publish> Outlet<P> {
@@ -44,7 +44,7 @@ impl<P: Publish> Outlet<P> {
                     }
                     self.publisher.publish(&topic, payload);
                 }
-                Effect::Settled(s) => self.report(s).await,
+                Effect::Report(outcome) => self.report(outcome).await,
                 Effect::Stepped { at_ms } => {
                     self.stats.control_through_ms.fetch_max(at_ms.max(0) as u64, Ordering::Relaxed);
                 }
@@ -71,13 +71,23 @@ impl<P: Publish> Outlet<P> {
         }
     }
 
-    /// Hands a settled event to the report layer. A full channel (a few events a day never fill
-    /// it) makes control wait for room: the report layer never waits on control, and a dropped
-    /// settlement would be a report the city never gets.
-    async fn report(&self, s: Settlement) {
-        let Some(settlements) = &self.settlements else { return };
-        if let Err(e) = settlements.send(s).await {
-            tracing::error!(id = e.0.event_id, "control: flex report not queued: the report layer has stopped");
+    /// Hands what became of a flex request to the report layer. A settlement (a few a day)
+    /// waits for room: a dropped one would be a report the city never gets. A refusal or a
+    /// cancellation comes as often as requests do, and the requester has had its answer on
+    /// the status topic: when the report layer is behind it is dropped and counted, so that a
+    /// flood of requests never holds up control.
+    async fn report(&self, outcome: Outcome) {
+        let Some(outcomes) = &self.outcomes else { return };
+        let sent = match outcome {
+            Outcome::Settled(_) => outcomes.send(outcome).await.map_err(|_| "the report layer has stopped"),
+            Outcome::Declined(_) => outcomes.try_send(outcome).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => "the report layer is behind",
+                mpsc::error::TrySendError::Closed(_) => "the report layer has stopped",
+            }),
+        };
+        if let Err(why) = sent {
+            Stats::add(&self.stats.flex_reports_withheld, 1);
+            tracing::warn!(why, "control: flex report not queued");
         }
     }
 }

@@ -31,6 +31,29 @@ pub struct Settlement {
     pub overrides: u64,
 }
 
+/// What the city is told of a flex request the agent answered for good (`sobre.flex/2`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// An event the agent commanded, measured once over.
+    Settled(Settlement),
+    /// A request refused, or an accepted event cancelled: no figures, only why.
+    Declined(Declined),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Declined {
+    pub event_id: String,
+    /// None when the request was refused before its kind could be read.
+    pub event_kind: Option<FlexKind>,
+    /// The event's window; None when the request was refused before it could be read.
+    pub window: Option<(i64, i64)>,
+    /// Cancelled after it was accepted, rather than refused.
+    pub cancelled: bool,
+    /// The same sentence as the answer on `<prefix>/flex/status`.
+    pub reason: String,
+    pub at_ms: i64,
+}
+
 /// Settles `event` from its forecast and the metered power, `(end of step, kW)` in time order.
 pub fn settle(
     event: &FlexEvent,

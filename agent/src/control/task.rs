@@ -8,7 +8,7 @@ use super::core::{ControlCore, Input, Restored};
 use super::log::{ControlLog, LogError};
 use super::outlet::Outlet;
 use super::request::Request;
-use super::settle::Settlement;
+use super::settle::Outcome;
 use super::steps::StepClock;
 use crate::advisor::Basis;
 use crate::clock::Clock;
@@ -32,8 +32,9 @@ pub struct ControlTask<P = Publisher> {
     pub log: Shared<ControlLog>,
     pub clock: Clock,
     pub stats: Arc<Stats>,
-    /// Where settled events go for the city's flex reports, when the site has an uplink.
-    pub settlements: Option<mpsc::Sender<Settlement>>,
+    /// Where what became of flex requests goes for the city's flex reports, when the site has
+    /// an uplink.
+    pub outcomes: Option<mpsc::Sender<Outcome>>,
     pub pulse: Pulse,
     /// Where each zone's control state goes after each decision (the page, Home Assistant).
     pub states: Option<watch::Sender<Vec<ZoneState>>>,
@@ -136,7 +137,7 @@ impl<P: Publish> Shell<P> {
             log: task.log,
             decisions: format!("{}/decisions", s.agent.topic_prefix),
             stats: task.stats,
-            settlements: task.settlements,
+            outcomes: task.outcomes,
         };
         Self { core, steps, outlet, clock: task.clock, states: task.states }
     }

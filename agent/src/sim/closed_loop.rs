@@ -30,6 +30,8 @@ pub struct Sent {
     pub setpoint_c: f64,
     /// A person's explicit override asked it.
     pub person: bool,
+    /// People were in the zone (the emulator's truth, whatever the agent's schedule said).
+    pub occupied: bool,
 }
 
 /// What people asked the agent on its override topic (a randomised building's), and what it
@@ -73,6 +75,8 @@ struct Device<'a> {
     topics: &'a [String],
     release_topics: &'a [Option<String>],
     at_ms: i64,
+    /// Whether people are in each zone at this step (the emulator's truth).
+    occupied: &'a [bool],
 }
 
 impl Device<'_> {
@@ -94,7 +98,8 @@ impl Device<'_> {
             commands += 1;
             if !command.release {
                 let person = command.limits.contains(&Limit::Override);
-                sent.push(Sent { at_ms: self.at_ms, zone: i, setpoint_c: command.setpoint_c, person });
+                let occupied = self.occupied.get(i).copied().unwrap_or(false);
+                sent.push(Sent { at_ms: self.at_ms, zone: i, setpoint_c: command.setpoint_c, person, occupied });
             }
         }
         (commands, releases)
@@ -180,7 +185,9 @@ pub fn run(
                     Err(_) => asked.refused += 1,
                 }
             }
-            let to_device = Device { topics: &topics, release_topics: &release_topics, at_ms: r.ts_ms };
+            let occupied: Vec<bool> = r.zones.iter().map(|z| z.occupied).collect();
+            let to_device =
+                Device { topics: &topics, release_topics: &release_topics, at_ms: r.ts_ms, occupied: &occupied };
             for result in &decided {
                 for n in &result.notices {
                     match n {

@@ -14,6 +14,8 @@ use sobre_models::emulator::{Building, EmulatorError, Noise, Sensor, StepOutcome
 /// Seeds the CO₂ sensors' noise apart from the thermometers', so adding CO₂ sensors to a
 /// building changes none of its temperature readings.
 const CO2_NOISE_STREAM: u64 = 0xC02;
+/// The share of a zone's usual crowd that comes in unannounced (`[random]`): a meeting, not a class.
+const UNANNOUNCED_OCCUPANCY: f64 = 0.25;
 
 /// What the building's thermostats are told to hold, besides their own programme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,6 +47,8 @@ pub struct Truth {
     pub occupant_overrides: u64,
     /// Times a randomised building (`[random]`) changed its own programme.
     pub programme_changes: u64,
+    /// Times people came into a zone its calendar had empty (`[random]`).
+    pub unannounced_visits: u64,
     pub zones: Vec<ZoneTruth>,
 }
 
@@ -133,6 +137,8 @@ pub struct Emulator {
     random: Option<Randomiser>,
     /// What people asked the agent on its override topic, not yet taken: (zone, payload).
     agent_overrides: Vec<(usize, String)>,
+    /// Until when people who came unannounced stay in each zone (ms; 0: nobody).
+    visits: Vec<i64>,
 }
 
 impl Emulator {
@@ -171,6 +177,7 @@ impl Emulator {
             co2_noise: Noise::new(settings.seed ^ CO2_NOISE_STREAM),
             random: settings.random.map(|r| Randomiser::new(r, settings.control)),
             agent_overrides: Vec::new(),
+            visits: vec![0; settings.zones.len()],
             building,
             settings,
         })
@@ -292,7 +299,9 @@ impl Emulator {
                 state.occupant = None;
             }
             let setpoint = state.occupant.map(|o| o.0).or(state.command.map(|c| c.0)).unwrap_or(programmed);
-            *drive = ZoneDrive { setpoint, occupancy: s.occupancy.at(&s.calendar, i, local) };
+            // A few people who came unannounced: a quarter of the room's usual crowd at least.
+            let visited = if ts_ms < self.visits[i] { UNANNOUNCED_OCCUPANCY } else { 0.0 };
+            *drive = ZoneDrive { setpoint, occupancy: s.occupancy.at(&s.calendar, i, local).max(visited) };
         }
     }
 
@@ -308,9 +317,15 @@ impl Emulator {
             }
         }
         let (mut at_device, mut to_agent) = (Vec::new(), Vec::new());
+        let local = self.settings.calendar.local(ts_ms);
         for zone in 0..self.zones.len() {
             at_device.extend(random.at_device(step_h).map(|p| (zone, p)));
             to_agent.extend(random.asked_of_agent(step_h).map(|p| (zone, p)));
+            let expected = self.settings.occupancy.at(&self.settings.calendar, zone, local) > 0.0;
+            if let (false, true, Some(stay_ms)) = (expected, ts_ms >= self.visits[zone], random.visit(step_h)) {
+                self.visits[zone] = ts_ms + stay_ms;
+                self.truth.unannounced_visits += 1;
+            }
         }
         // At the device as any occupant's hand: nonsense and values outside 5–30 °C refused.
         for (zone, payload) in at_device {

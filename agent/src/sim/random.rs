@@ -2,7 +2,8 @@
 //! programme changes now and then (start, stop, levels), each zone's device either drops a
 //! command at its programme's next period or holds it until released (drawn per zone), and
 //! people override at random: at the device, and through the agent's override topic, some of
-//! them with values no device or agent should take. Seeded: a seed replays a run exactly.
+//! them with values no device or agent should take; and people come in when nobody is expected
+//! (an evening meeting, a Saturday's work), for one to three hours. Seeded: a seed replays a run exactly.
 //! Absent, the building is exactly as described.
 
 use super::programme::ControlProgramme;
@@ -28,6 +29,8 @@ pub struct RandomFile {
     pub agent_overrides_per_week: f64,
     /// The share of those overrides with a value nobody should take (refused or clamped).
     pub absurd_share: f64,
+    /// People come into a zone the calendar has empty, per zone and week of empty hours.
+    pub unannounced_visits_per_week: f64,
 }
 
 impl Default for RandomFile {
@@ -39,6 +42,7 @@ impl Default for RandomFile {
             device_overrides_per_week: 2.0,
             agent_overrides_per_week: 2.0,
             absurd_share: 0.2,
+            unannounced_visits_per_week: 1.0,
         }
     }
 }
@@ -51,6 +55,7 @@ impl RandomFile {
             ("programme_changes_per_week", self.programme_changes_per_week, 7.0),
             ("device_overrides_per_week", self.device_overrides_per_week, 500.0),
             ("agent_overrides_per_week", self.agent_overrides_per_week, 500.0),
+            ("unannounced_visits_per_week", self.unannounced_visits_per_week, 50.0),
         ];
         for (key, v, most) in rates {
             if !(v.is_finite() && (0.0..=most).contains(&v)) {
@@ -136,6 +141,11 @@ impl Randomiser {
         Some(format!(r#"{{"setpoint": {:.1}}}"#, 14.0 + 0.5 * f64::from(self.rng.u32(0..=24))))
     }
 
+    /// How long people who come into an empty zone this step stay (ms), if anyone comes.
+    pub fn visit(&mut self, step_h: f64) -> Option<i64> {
+        self.happens(self.file.unannounced_visits_per_week, step_h).then(|| self.rng.i64(4..=12) * 900_000)
+    }
+
     /// What a person asks the agent for a zone this step, if anyone does: a setpoint (some
     /// outside the zone's range, for the agent to clamp), hands off, a cancel, or nonsense.
     pub fn asked_of_agent(&mut self, step_h: f64) -> Option<String> {
@@ -165,6 +175,7 @@ mod tests {
             (RandomFile { device_overrides_per_week: f64::NAN, ..RandomFile::default() }, "device_overrides_per_week"),
             (RandomFile { agent_overrides_per_week: -1.0, ..RandomFile::default() }, "agent_overrides_per_week"),
             (RandomFile { absurd_share: -0.1, ..RandomFile::default() }, "absurd_share"),
+            (RandomFile { unannounced_visits_per_week: 51.0, ..RandomFile::default() }, "unannounced_visits_per_week"),
         ];
         assert!(RandomFile::default().problems().is_empty());
         for (file, key) in table {
@@ -184,6 +195,7 @@ mod tests {
             for _ in 0..2000 {
                 events.extend(r.at_device(0.25));
                 events.extend(r.asked_of_agent(0.25));
+                events.extend(r.visit(0.25).map(|ms| ms.to_string()));
             }
             events.extend((0..20).filter_map(|_| r.programme().map(|p| format!("{p:?}"))));
             (file.holds(16), events)

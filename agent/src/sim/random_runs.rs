@@ -36,10 +36,11 @@ fn random_building(seed: u64) -> String {
         "[building]\nid = \"random-{seed}\"\ntimezone = \"Europe/Paris\"\nstart = \"{first}\"\ndays = {days}\nseed = {seed}\n\n\
          [plant]\n{plant}\n\n[control]\n{system}\ntuning = \"{tuning}\"\n\n[devices]\n{zones}\n\n\
          [occupants]\nenabled = {occupants}\n\n[random]\nseed = {seed}\nprogramme_changes_per_week = {:.1}\n\
-         device_overrides_per_week = {:.1}\nagent_overrides_per_week = {:.1}\n",
+         device_overrides_per_week = {:.1}\nagent_overrides_per_week = {:.1}\nunannounced_visits_per_week = {:.1}\n",
         rng.f64() * 4.0,
         rng.f64() * 6.0,
         rng.f64() * 8.0,
+        rng.f64() * 6.0,
     );
     for z in 0..1 + rng.usize(0..2) {
         let room = ["office", "classroom", "meeting"][rng.usize(0..3)];
@@ -112,12 +113,13 @@ fn breaches(seed: u64, r: &Run) -> Vec<String> {
         if s.setpoint_c < bounds.min_c() - 1e-9 || s.setpoint_c > bounds.max_c() + 1e-9 {
             out.push(format!("seed {seed}, {at}: zone {} sent {} °C outside {bounds:?}", s.zone, s.setpoint_c));
         }
+        // Occupied as the schedule has it, or as people really are (who come in unannounced).
         let slot = r.schedule.at(s.at_ms);
         let floor = comfort_c.min(slot.programme_c);
-        if slot.occupied && !s.person && s.setpoint_c < floor - 1e-9 {
+        if (slot.occupied || s.occupied) && !s.person && s.setpoint_c < floor - 1e-9 {
             out.push(format!(
-                "seed {seed}, {at}: zone {} sent {} °C below comfort {floor} occupied",
-                s.zone, s.setpoint_c
+                "seed {seed}, {at}: zone {} sent {} °C below comfort {floor} occupied (scheduled {}, in fact {})",
+                s.zone, s.setpoint_c, slot.occupied, s.occupied
             ));
         }
         let stood_down =
@@ -154,6 +156,8 @@ struct Seen {
     releases: u64,
     stand_downs: usize,
     watchdog: u64,
+    /// Commands sent while people were in a zone the schedule had empty.
+    unannounced: u64,
 }
 
 #[test]
@@ -177,6 +181,8 @@ fn on_hundreds_of_random_buildings_in_closed_loop_the_agent_does_no_harm() {
                 seen.releases += r.outcome.releases;
                 seen.stand_downs += r.outcome.stand_downs.len();
                 seen.watchdog += r.outcome.watchdog_trips;
+                seen.unannounced +=
+                    r.outcome.sent.iter().filter(|s| s.occupied && !r.schedule.at(s.at_ms).occupied).count() as u64;
             }
             (found, seen)
         }
@@ -204,12 +210,14 @@ fn on_hundreds_of_random_buildings_in_closed_loop_the_agent_does_no_harm() {
         releases: a.releases + b.releases,
         stand_downs: a.stand_downs + b.stand_downs,
         watchdog: a.watchdog + b.watchdog,
+        unannounced: a.unannounced + b.unannounced,
     };
     println!("{seen:#?}");
     assert!(seen.holding_zones > 50 && seen.dropping_zones > 50 && seen.programme_changes > 50, "{seen:?}");
     assert!(seen.device_overrides > 50 && seen.refused_at_device > 10, "{seen:?}");
     assert!(seen.asked_agent > 50 && seen.refused_by_agent > 10, "{seen:?}");
     assert!(seen.commands > 1000 && seen.releases > 100 && seen.stand_downs > 10, "{seen:?}");
+    assert!(seen.unannounced > 10, "{seen:?}");
 }
 
 #[test]

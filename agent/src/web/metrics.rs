@@ -28,7 +28,7 @@ struct Scrape {
 impl Collector for Scrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = &self.stats;
-        let counters: [(&str, &str, u64); 17] = [
+        let counters: [(&str, &str, u64); 18] = [
             ("messages", "MQTT messages that reached ingest", s.messages),
             ("readings_accepted", "readings that passed validation", s.accepted),
             ("readings_rejected", "readings refused by ingest", s.rejected),
@@ -53,6 +53,11 @@ impl Collector for Scrape {
             ),
             ("publish_dropped", "messages not published: the link to the broker was behind", s.publish_dropped),
             ("publish_refused", "messages the building's broker refused (its ACL)", s.publish_refused),
+            (
+                "flex_reports_withheld",
+                "refused or cancelled flex requests not reported to the city: over the day's allowance, or the report layer behind",
+                s.flex_reports_withheld,
+            ),
             (
                 "records_unreadable",
                 "stored ledger and control records this version cannot read, skipped when restoring",

@@ -325,3 +325,29 @@ fn an_event_the_floor_would_leave_under_half_its_shed_preheats_earlier_and_deepe
         assert_eq!(restarted.preheats_deep("e"), deep, "{case}");
     }
 }
+
+#[test]
+fn people_the_zone_sees_when_none_were_expected_keep_it_out_of_the_agents_setback() {
+    // Given the zone at night under the agent's accepted 16 °C setback, its thermostat holding it
+    let mut c = controller(Mode::Auto);
+    c.observe(0, reading(19.0, 19.0, false));
+    assert_eq!(sent(&c.step(monday(21, 0))), [16.0]);
+    c.observe(0, reading(18.5, 16.0, false));
+    assert_eq!(sent(&c.step(monday(21, 15))), Vec::<f64>::new());
+    // When its sensor sees people come in at 21:30, whom the schedule does not expect
+    c.observe(0, reading(18.0, 16.0, true));
+    let r = c.step(monday(21, 30));
+    // Then the agent hands the zone back to its programme's 19 °C at once (not a step at a
+    // time), because the comfort floor holds while people are in
+    assert!(
+        r.commands.iter().all(|c| c.release && c.setpoint_c == 19.0 && c.limits.contains(&Limit::ComfortFloor))
+            && !r.commands.is_empty(),
+        "{r:?}"
+    );
+    // And while they stay, it sends nothing below it
+    c.observe(0, reading(18.2, 19.0, true));
+    assert!(sent(&c.step(monday(21, 45))).iter().all(|&v| v >= 19.0));
+    // And once they have gone, the setback is sent again
+    c.observe(0, reading(18.6, 19.0, false));
+    assert_eq!(sent(&c.step(monday(22, 0))), [16.0]);
+}

@@ -61,9 +61,10 @@ impl Controller {
             (1..=LOOK_AHEAD_MS / step).map(|k| now_ms + k * step).map(|t| (t, schedule.at(t))).collect();
         let tz = self.settings.timezone;
         let steps = times.iter().map(|&(t, slot)| {
-            // While people are in, a plan below comfort is not sent: the programme holds.
+            // While people are in, a plan below comfort is not sent: the programme holds. (Ahead,
+            // only the schedule says who will be in.)
             let planned_c = self.planned_c(i, t, slot);
-            let planned_c = if self.below_floor(slot, planned_c) { slot.programme_c } else { planned_c };
+            let planned_c = if self.below_floor(slot, false, planned_c) { slot.programme_c } else { planned_c };
             let hour = tz.timestamp_millis_opt(t).single().map_or(0, |l| l.hour() as u8);
             let occupancy = f64::from(u8::from(slot.occupied));
             (planned_c, Inputs { outdoor: outdoor_c, solar: 0.0, heating: 0.0, hour, occupancy })

@@ -7,6 +7,7 @@ use crate::control::controller::{Hold, Override, Source};
 use crate::control::event::{Depth, FlexEvent, FlexKind};
 use crate::control::forecast::Forecast;
 use crate::control::log::Kind;
+use crate::control::settle::Outcome;
 use crate::mqtt::mailbox::{self, Mailbox};
 use crate::mqtt::publisher::Recorder;
 use crate::mqtt::Inbound;
@@ -26,7 +27,7 @@ struct Given {
     path: std::path::PathBuf,
     publisher: Arc<Recorder>,
     stats: Arc<Stats>,
-    settlements: Option<mpsc::Receiver<Settlement>>,
+    outcomes: Option<mpsc::Receiver<Outcome>>,
 }
 
 impl Given {
@@ -35,7 +36,7 @@ impl Given {
         let path = dir.path().join("sobre.db");
         let settings = Arc::new(crate::control::fixture::site(&path, mode));
         let (publisher, stats) = (Arc::new(Recorder::default()), Arc::new(Stats::default()));
-        Self { _dir: dir, settings, path, publisher, stats, settlements: None }
+        Self { _dir: dir, settings, path, publisher, stats, outcomes: None }
     }
 
     /// A record a previous run left.
@@ -47,14 +48,14 @@ impl Given {
 
     fn task(&mut self, now_ms: i64) -> ControlTask<Arc<Recorder>> {
         let (tx, rx) = mpsc::channel(4);
-        self.settlements = Some(rx);
+        self.outcomes = Some(rx);
         ControlTask {
             settings: self.settings.clone(),
             publisher: self.publisher.clone(),
             log: Shared::new(ControlLog::open(&self.path, "s").expect("log")),
             clock: Clock::with_wall(ClockMode::Event, move || now_ms),
             stats: self.stats.clone(),
-            settlements: Some(tx),
+            outcomes: Some(tx),
             pulse: Pulse::unwatched("control"),
             states: None,
         }
@@ -74,12 +75,7 @@ impl Given {
 
     /// The statuses of the answers published on `<prefix>/flex/status`, in order.
     fn answers(&self) -> Vec<String> {
-        let answered = self.publisher.sent().into_iter().filter(|(t, _)| t == "sobre/s/flex/status");
-        answered
-            .map(|(_, p)| {
-                serde_json::from_str::<Value>(&p).expect("an answer")["status"].as_str().unwrap_or_default().into()
-            })
-            .collect()
+        answered(self).map(|a| a["status"].as_str().unwrap_or_default().to_string()).collect()
     }
 
     /// The records published on `<prefix>/decisions`, in order.
@@ -97,16 +93,22 @@ impl Given {
         ControlLog::open(&self.path, "s").expect("log").records(100).expect("records")
     }
 
-    /// The settlements handed to the report layer so far.
-    fn settled(&mut self) -> Vec<Settlement> {
+    /// What became of flex requests, as handed to the report layer so far.
+    fn reported(&mut self) -> Vec<Outcome> {
         let mut out = Vec::new();
-        if let Some(rx) = self.settlements.as_mut() {
+        if let Some(rx) = self.outcomes.as_mut() {
             while let Ok(s) = rx.try_recv() {
                 out.push(s);
             }
         }
         out
     }
+}
+
+/// The answers published on `<prefix>/flex/status`, in order.
+fn answered(given: &Given) -> impl Iterator<Item = Value> {
+    let sent = given.publisher.sent().into_iter().filter(|(t, _)| t == "sobre/s/flex/status");
+    sent.map(|(_, p)| serde_json::from_str(&p).expect("an answer"))
 }
 
 /// What the link routes a message on `<prefix>/<topic>` as.
@@ -197,6 +199,21 @@ async fn each_request_is_answered_with_a_record_and_only_a_commanding_override_r
         assert_eq!(given.answers(), vec!["refused"; refused], "{case}");
         assert_eq!(given.stats.flex_refused.load(Ordering::Relaxed), refused as u64, "{case}");
         assert_eq!(given.stats.flex_answers[1].load(Ordering::Relaxed), refused as u64, "{case}");
+        // And the city is told of each refusal of a request that names an id, with the same
+        // reason; one it could not read is answered only
+        let named: Vec<(String, String)> = answered(&given)
+            .filter(|a| a["status"] == "refused")
+            .filter_map(|a| Some((a["id"].as_str()?.to_string(), a["reason"].as_str()?.to_string())))
+            .collect();
+        let declined: Vec<(String, String)> = given
+            .reported()
+            .into_iter()
+            .filter_map(|o| match o {
+                Outcome::Declined(d) if !d.cancelled => Some((d.event_id, d.reason)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(declined, named, "{case}");
     }
 }
 
@@ -352,7 +369,14 @@ async fn a_commanded_event_once_settled_goes_to_the_report_layer_and_a_shadowed_
         // Then the ledger settles it, and only a commanded one goes to the city
         let settled = given.decisions().into_iter().find(|r| r["kind"] == "flex_settled").expect("settled");
         assert_eq!(settled["detail"]["event_id"], "peak", "{mode}");
-        let to_city: Vec<String> = given.settled().into_iter().map(|s| s.event_id).collect();
+        let to_city: Vec<String> = given
+            .reported()
+            .into_iter()
+            .filter_map(|o| match o {
+                Outcome::Settled(s) => Some(s.event_id),
+                Outcome::Declined(_) => None,
+            })
+            .collect();
         assert_eq!(to_city.len(), reported, "{mode}: {to_city:?}");
         // And the requester is told it ended, and whether the agent commanded it
         let ended: Vec<Value> = given
