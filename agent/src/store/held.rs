@@ -35,11 +35,49 @@ pub(super) struct Held {
     undo: Vec<(usize, Option<Open>)>,
 }
 
+/// An open bucket of a non-energy point and the sums of what is not written of it: the room
+/// of 4 × points of these is held for good, so no energy fields.
 #[derive(Debug, Clone, Copy)]
 struct Open {
     start_ms: i64,
     end_ms: i64,
-    pending: Acc,
+    n: i64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Open {
+    fn new(start_ms: i64, end_ms: i64, acc: &Acc) -> Open {
+        Open { start_ms, end_ms, n: acc.n, sum: acc.sum, min: acc.min, max: acc.max }
+    }
+
+    fn merge(&mut self, acc: &Acc) {
+        self.n += acc.n;
+        self.sum += acc.sum;
+        self.min = self.min.min(acc.min);
+        self.max = self.max.max(acc.max);
+    }
+
+    fn pending(&self) -> Acc {
+        Acc { n: self.n, sum: self.sum, min: self.min, max: self.max, ..Acc::EMPTY }
+    }
+
+    fn written(&mut self) {
+        *self = Open::new(self.start_ms, self.end_ms, &Acc::EMPTY);
+    }
+
+    /// Whether what is held of it is written by a batch after which `due` holds.
+    fn is_due(&self, due: Due) -> bool {
+        self.n > 0 && (due.all || self.end_ms <= due.through_ms)
+    }
+}
+
+/// Which held rows a batch writes: every one, or those of buckets that end by `through_ms`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Due {
+    all: bool,
+    through_ms: i64,
 }
 
 impl Default for Held {
@@ -123,17 +161,17 @@ impl Held {
         match was {
             Some(open) if bucket < open.start_ms => return series.add_row(rows, point, resolution, bucket, acc),
             Some(mut open) if bucket == open.start_ms => {
-                open.pending.merge(acc);
+                open.merge(acc);
                 self.open[slot] = Some(open);
             }
             _ => {
                 // A later bucket opens: the one it replaces is complete.
-                if let Some(open) = was.filter(|o| o.pending.n > 0) {
-                    series.add_row(rows, point, resolution, open.start_ms, &open.pending)?;
+                if let Some(open) = was.filter(|o| o.n > 0) {
+                    series.add_row(rows, point, resolution, open.start_ms, &open.pending())?;
                 }
                 rows.mark.execute(params![series.keys[point], resolution.name(), bucket])?;
                 let end_ms = series.calendar.end(resolution, bucket);
-                self.open[slot] = Some(Open { start_ms: bucket, end_ms, pending: *acc });
+                self.open[slot] = Some(Open::new(bucket, end_ms, acc));
             }
         }
         self.undo.push((slot, was));
@@ -141,29 +179,30 @@ impl Held {
     }
 
     /// Writes what is held of buckets that are over (the newest stored reading, `through_ms`,
-    /// is past their end), or of every bucket once `every` has passed. Returns whether it
-    /// wrote every one.
-    pub fn write_due(&mut self, series: &Series<'_>, rows: &mut Rows<'_>, through_ms: i64) -> rusqlite::Result<bool> {
-        let Some(every) = self.every else { return Ok(true) };
-        let all = self.written_at.elapsed() >= every;
-        let through_ms = through_ms.max(self.through_ms);
-        for slot in 0..self.open.len() {
-            let Some(open) = self.open[slot].filter(|o| o.pending.n > 0 && (all || o.end_ms <= through_ms)) else {
-                continue;
-            };
+    /// is past their end), or of every bucket once `every` has passed. What it wrote is
+    /// forgotten once the batch commits ([`Held::committed`]).
+    pub fn write_due(&mut self, series: &Series<'_>, rows: &mut Rows<'_>, through_ms: i64) -> rusqlite::Result<Due> {
+        let Some(every) = self.every else { return Ok(Due { all: true, through_ms }) };
+        let due = Due { all: self.written_at.elapsed() >= every, through_ms: through_ms.max(self.through_ms) };
+        for (slot, open) in self.open.iter().enumerate() {
+            let Some(open) = open.filter(|o| o.is_due(due)) else { continue };
             let (point, resolution) = (slot / RESOLUTIONS, Resolution::ALL[slot % RESOLUTIONS]);
-            series.add_row(rows, point, resolution, open.start_ms, &open.pending)?;
-            self.undo.push((slot, Some(open)));
-            self.open[slot] = Some(Open { pending: Acc::EMPTY, ..open });
+            series.add_row(rows, point, resolution, open.start_ms, &open.pending())?;
         }
-        Ok(all)
+        Ok(due)
     }
 
-    /// After the batch's commit: what it held stays held.
-    pub fn committed(&mut self, through_ms: i64, wrote_all: bool) {
+    /// After the batch's commit: what it held stays held, what it wrote is forgotten.
+    pub fn committed(&mut self, due: Due) {
         self.undo.clear();
-        self.through_ms = self.through_ms.max(through_ms);
-        if wrote_all {
+        if self.every.is_none() {
+            return;
+        }
+        for open in self.open.iter_mut().flatten().filter(|o| o.is_due(due)) {
+            open.written();
+        }
+        self.through_ms = self.through_ms.max(due.through_ms);
+        if due.all {
             self.written_at = Instant::now();
         }
     }
@@ -197,9 +236,9 @@ impl Store {
             let mut rows = Rows::prepare(&tx)?;
             let series = Series { calendar: &self.calendar, keys: &self.keys, energy: &self.energy };
             for slot in 0..self.held.open.len() {
-                let Some(open) = self.held.open[slot].filter(|o| o.pending.n > 0) else { continue };
+                let Some(open) = self.held.open[slot].filter(|o| o.n > 0) else { continue };
                 let (point, resolution) = (slot / RESOLUTIONS, Resolution::ALL[slot % RESOLUTIONS]);
-                series.add_row(&mut rows, point, resolution, open.start_ms, &open.pending)?;
+                series.add_row(&mut rows, point, resolution, open.start_ms, &open.pending())?;
             }
             tx.execute("DELETE FROM rollups_held", [])?;
         }

@@ -268,17 +268,16 @@ impl Store {
     pub fn write(&mut self, batch: &[Record]) -> Result<Written, StoreError> {
         let result = self.write_batch(batch);
         match result {
-            Ok((_, through_ms, wrote_all)) => self.held.committed(through_ms, wrote_all),
+            Ok((_, due)) => self.held.committed(due),
             Err(_) => self.held.rolled_back(),
         }
         // The accumulators of this batch, emptied: their room is reused, not allocated again.
         self.rollups.buckets.clear();
-        result.map(|(written, _, _)| written)
+        result.map(|(written, _)| written)
     }
 
-    /// The batch's transaction; also the newest reading it stored and whether every held row
-    /// was written.
-    fn write_batch(&mut self, batch: &[Record]) -> Result<(Written, i64, bool), StoreError> {
+    /// The batch's transaction; also which held rows it wrote.
+    fn write_batch(&mut self, batch: &[Record]) -> Result<(Written, held::Due), StoreError> {
         let mut written = Written::default();
         let mut rejections: BTreeMap<(usize, Reason), (u64, i64, i64, &str)> = BTreeMap::new();
         let mut late_duplicates = Vec::new();
@@ -286,7 +285,7 @@ impl Store {
 
         // `&mut self` already guarantees no other transaction is open on this connection.
         let tx = self.conn.unchecked_transaction()?;
-        let wrote_all;
+        let due;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO readings (point, ts, value, energy_kwh, energy_start, energy_end)
@@ -347,7 +346,7 @@ impl Store {
             for (&bucket, acc) in &self.rollups.buckets {
                 self.held.roll(&series, &mut rows, bucket, acc)?;
             }
-            wrote_all = self.held.write_due(&series, &mut rows, through_ms)?;
+            due = self.held.write_due(&series, &mut rows, through_ms)?;
 
             let mut count = tx.prepare_cached(
                 "INSERT INTO rejections (point, reason, count, first_at, last_at, last_detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -360,7 +359,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        Ok((written, through_ms, wrote_all))
+        Ok((written, due))
     }
 
     /// Read access for the CLI and the demo: `(label, value)` per bucket of one point, where
