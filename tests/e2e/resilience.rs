@@ -37,9 +37,11 @@ fn the_agent_reconnects_resubscribes_and_keeps_storing() {
     assert_eq!(db.count("SELECT count(*) FROM rejections"), 0);
 }
 
+type Rows = Vec<Vec<String>>;
+
 /// Each rollup resolution of `temp` as the readings say it, and as the store has it: bucket,
 /// count, sum, min and max (London is on UTC in January, so days and months are UTC ones).
-fn rollups_and_readings(db: &Db) -> Vec<(Vec<Vec<String>>, Vec<Vec<String>>)> {
+fn rollups_and_readings(db: &Db) -> Vec<(Rows, Rows)> {
     [("15m", "ts - ts % 900000"), ("1h", "ts - ts % 3600000"), ("1d", "ts - ts % 86400000"), ("1mo", "1704067200000")]
         .into_iter()
         .map(|(resolution, bucket)| {
