@@ -1,5 +1,5 @@
 //! The broker goes away mid-stream and comes back: the agent reconnects, resubscribes and
-//! keeps storing.
+//! keeps storing. The agent is killed mid-stream: its rollups are what its readings say.
 
 use crate::support::*;
 
@@ -35,4 +35,51 @@ fn the_agent_reconnects_resubscribes_and_keeps_storing() {
     // Then it stored the new stream too: its subscription was renewed
     wait_until("all 200 readings", || db.readings("temp") == 200);
     assert_eq!(db.count("SELECT count(*) FROM rejections"), 0);
+}
+
+type Rows = Vec<Vec<String>>;
+
+/// Each rollup resolution of `temp` as the readings say it, and as the store has it: bucket,
+/// count, sum, min and max (London is on UTC in January, so days and months are UTC ones).
+fn rollups_and_readings(db: &Db) -> Vec<(Rows, Rows)> {
+    [("15m", "ts - ts % 900000"), ("1h", "ts - ts % 3600000"), ("1d", "ts - ts % 86400000"), ("1mo", "1704067200000")]
+        .into_iter()
+        .map(|(resolution, bucket)| {
+            let held = db.rows(&format!(
+                "SELECT bucket, n, round(sum, 6), min, max FROM rollups WHERE resolution = '{resolution}' ORDER BY bucket"
+            ));
+            let said = db.rows(&format!(
+                "SELECT {bucket} AS b, count(*), round(sum(value), 6), min(value), max(value) FROM readings GROUP BY b ORDER BY b"
+            ));
+            (held, said)
+        })
+        .collect()
+}
+
+#[test]
+fn rollups_after_a_power_cut_are_what_the_readings_say() {
+    let broker = Mosquitto::start();
+    let mut agent = Agent::start(broker.port, &json_point("temp", "zone_temperature", "°C", ""), "");
+    let db = agent.db();
+    let mqtt = Mqtt::connect(broker.port, &["sobre/test-site/status"]);
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+
+    // Given readings for 100 minutes, stored, with the rows of the buckets still open held
+    mqtt.publish_all(batch(0, 100));
+    wait_until("the readings", || db.readings("temp") == 100);
+    assert!(db.count("SELECT count(*) FROM rollups_held") > 0, "the open buckets are held");
+
+    // When the agent is killed without warning and started again
+    agent.kill();
+    agent.launch();
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    mqtt.publish_all(batch(100, 130));
+    wait_until("the next readings", || db.readings("temp") == 130);
+    agent.terminate();
+
+    // Then every rollup is what the readings say, and nothing is left held
+    for (held, said) in rollups_and_readings(&db) {
+        assert_eq!(held, said);
+    }
+    assert_eq!(db.count("SELECT count(*) FROM rollups_held"), 0);
 }

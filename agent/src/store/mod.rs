@@ -4,6 +4,7 @@
 //! batches of readings; the decision ledger and the control log append through one journal
 //! type ([`journal`]); anyone may open a second connection to read.
 
+mod held;
 pub mod journal;
 pub mod lock;
 mod migrate;
@@ -56,6 +57,7 @@ pub struct Store {
     ids: Vec<String>,
     energy: Vec<bool>,
     rollups: Rollups,
+    held: held::Held,
 }
 
 /// The newest stored reading of a point, to resume validation after a restart.
@@ -109,13 +111,7 @@ impl Rollups {
     fn add_at(&mut self, calendar: &Calendar, point: usize, ts_ms: i64, contribution: Acc) {
         for resolution in Resolution::ALL {
             let start_ms = calendar.start(resolution, ts_ms, &mut self.spans);
-            let acc = self.buckets.entry((point, resolution, start_ms)).or_insert(Acc::EMPTY);
-            acc.n += contribution.n;
-            acc.sum += contribution.sum;
-            acc.min = acc.min.min(contribution.min);
-            acc.max = acc.max.max(contribution.max);
-            acc.kwh += contribution.kwh;
-            acc.covered_s += contribution.covered_s;
+            self.buckets.entry((point, resolution, start_ms)).or_insert(Acc::EMPTY).merge(&contribution);
         }
     }
 }
@@ -133,6 +129,15 @@ struct Acc {
 impl Acc {
     /// Nothing yet: the identity of every field's sum, min and max.
     const EMPTY: Acc = Acc { n: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, kwh: 0.0, covered_s: 0.0 };
+
+    fn merge(&mut self, other: &Acc) {
+        self.n += other.n;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.kwh += other.kwh;
+        self.covered_s += other.covered_s;
+    }
 }
 
 /// A connection to the store's SQLite file as every user of it needs one, with the schema
@@ -150,6 +155,11 @@ pub fn connect(path: &Path) -> Result<Connection, StoreError> {
     migrate::refuse_newer(&conn, path)?;
     conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(open)?;
+    // 1 MiB of page cache per connection instead of SQLite's 2 (resident memory): the writer's
+    // cannot hold a building's hot pages anyway (each point's newest readings sit on a leaf
+    // page of their own, 4 MiB for 1,000 points), so a leaf is mostly read again from the OS's
+    // page cache whatever the size.
+    conn.pragma_update(None, "cache_size", -1024).map_err(open)?;
     migrate::migrate(&mut conn, path)?;
     Ok(conn)
 }
@@ -183,6 +193,7 @@ impl Store {
             ids: Vec::new(),
             energy: Vec::new(),
             rollups: Rollups::default(),
+            held: held::Held::default(),
         };
         store.register(points)?;
         Ok(store)
@@ -257,16 +268,29 @@ impl Store {
     }
 
     /// Writes a batch in one transaction: readings, their rollups, rejections, availability.
-    /// A reading already stored is left as it is and counted.
+    /// A reading already stored is left as it is and counted. Rollup rows of open buckets may
+    /// be held rather than written (see [`Store::hold_rollups`]).
     pub fn write(&mut self, batch: &[Record]) -> Result<Written, StoreError> {
+        let result = self.write_batch(batch);
+        match result {
+            Ok((_, due)) => self.held.committed(due),
+            Err(_) => self.held.rolled_back(),
+        }
+        // The accumulators of this batch, emptied: their room is reused, not allocated again.
+        self.rollups.buckets.clear();
+        result.map(|(written, _)| written)
+    }
+
+    /// The batch's transaction; also which held rows it wrote.
+    fn write_batch(&mut self, batch: &[Record]) -> Result<(Written, held::Due), StoreError> {
         let mut written = Written::default();
-        // The accumulators of the last batch, emptied: their room is reused, not allocated again.
-        let mut rollups = std::mem::take(&mut self.rollups);
         let mut rejections: BTreeMap<(usize, Reason), (u64, i64, i64, &str)> = BTreeMap::new();
         let mut late_duplicates = Vec::new();
+        let mut through_ms = i64::MIN;
 
         // `&mut self` already guarantees no other transaction is open on this connection.
         let tx = self.conn.unchecked_transaction()?;
+        let due;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO readings (point, ts, value, energy_kwh, energy_start, energy_end)
@@ -300,7 +324,8 @@ impl Store {
                             continue;
                         }
                         written.readings += 1;
-                        rollups.add(&self.calendar, self.energy[r.point], r);
+                        through_ms = through_ms.max(r.ts_ms);
+                        self.rollups.add(&self.calendar, self.energy[r.point], r);
                     }
                     Record::Rejection { point, reason, at_ms, detail } => {
                         let entry = rejections.entry((*point, *reason)).or_insert((0, *at_ms, *at_ms, detail));
@@ -319,29 +344,14 @@ impl Store {
                 entry.0 += 1;
             }
 
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO rollups (point, resolution, bucket, label, n, sum, min, max, energy_kwh, covered_s)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(point, resolution, bucket) DO UPDATE SET
-                   n = n + excluded.n,
-                   sum = sum + excluded.sum,
-                   min = min(min, excluded.min),
-                   max = max(max, excluded.max),
-                   energy_kwh = energy_kwh + excluded.energy_kwh,
-                   covered_s = covered_s + excluded.covered_s",
-            )?;
-            // One row written per bucket the batch touched, however many readings fell in it.
-            let mut label = String::new();
-            for (&(point, resolution, bucket), acc) in &rollups.buckets {
-                let (key, energy) = (self.keys[point], self.energy[point]);
-                let (sum, min, max, kwh, covered) = if energy {
-                    (None, None, None, Some(acc.kwh), Some(acc.covered_s))
-                } else {
-                    (Some(acc.sum), Some(acc.min), Some(acc.max), None, None)
-                };
-                self.calendar.write_label(resolution, bucket, &mut label);
-                upsert.execute(params![key, resolution.name(), bucket, label, acc.n, sum, min, max, kwh, covered])?;
+            // One row written per bucket the batch touched, however many readings fell in it,
+            // unless the bucket is open and its row held.
+            let mut rows = held::Rows::prepare(&tx)?;
+            let series = held::Series { calendar: &self.calendar, keys: &self.keys, energy: &self.energy };
+            for (&bucket, acc) in &self.rollups.buckets {
+                self.held.roll(&series, &mut rows, bucket, acc)?;
             }
+            due = self.held.write_due(&series, &mut rows, through_ms)?;
 
             let mut count = tx.prepare_cached(
                 "INSERT INTO rejections (point, reason, count, first_at, last_at, last_detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -354,9 +364,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        rollups.buckets.clear();
-        self.rollups = rollups;
-        Ok(written)
+        Ok((written, due))
     }
 
     /// Read access for the CLI and the demo: `(label, value)` per bucket of one point, where

@@ -27,6 +27,10 @@ impl Resolution {
             Resolution::Month => "1mo",
         }
     }
+
+    pub fn named(name: &str) -> Option<Resolution> {
+        Resolution::ALL.into_iter().find(|r| r.name() == name)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +55,16 @@ impl Calendar {
                 let first = date.with_day(1).unwrap_or(date);
                 (self.local_midnight(first), self.local_midnight(self.next_month(first)))
             }),
+        }
+    }
+
+    /// The end (exclusive) of the bucket starting at `start_ms` (a start [`Calendar::start`] gave).
+    pub fn end(&self, resolution: Resolution, start_ms: i64) -> i64 {
+        match resolution {
+            Resolution::QuarterHour => start_ms + QUARTER_MS,
+            Resolution::Hour => start_ms + HOUR_MS,
+            Resolution::Day => self.local_midnight(self.next_day(self.local_date(start_ms))),
+            Resolution::Month => self.local_midnight(self.next_month(self.local_date(start_ms))),
         }
     }
 
@@ -205,6 +219,10 @@ mod tests {
                 // Then they are the bucket's, worked out the plain way
                 let (plain_start_ms, plain_label) = bucket(&paris, resolution, at);
                 assert_eq!((start_ms, label.as_str()), (plain_start_ms, plain_label.as_str()), "{resolution:?} {at}");
+                // And the bucket ends where the next one starts, its last millisecond still in it
+                let end_ms = paris.end(resolution, start_ms);
+                assert_eq!(bucket(&paris, resolution, end_ms - 1).0, start_ms, "{resolution:?} {at}");
+                assert_eq!(bucket(&paris, resolution, end_ms).0, end_ms, "{resolution:?} {at}");
             }
         }
     }

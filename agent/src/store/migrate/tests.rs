@@ -1,6 +1,6 @@
 use super::*;
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "availability",
     "control_log",
     "decisions",
@@ -12,6 +12,7 @@ const TABLES: [&str; 11] = [
     "rejections",
     "reporter_state",
     "rollups",
+    "rollups_held",
 ];
 
 fn tables(conn: &Connection) -> Vec<String> {
