@@ -172,6 +172,13 @@ fn validation_names_key_value_and_fix() {
             "5y",
         ),
         (
+            "quarter-hours kept for less than the day a crash rebuilds from them",
+            format!("{MINIMAL}\n[storage.retention]\nraw = \"1d\"\nquarter_hour = \"1d\"\n"),
+            "storage.retention.quarter_hour",
+            "1d",
+            "rebuilt from them after a crash",
+        ),
+        (
             "a ledger kept for no time",
             format!("{MINIMAL}\n[storage.retention]\ncontrol_log = \"12h\"\n"),
             "storage.retention.control_log",

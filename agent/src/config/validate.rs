@@ -266,6 +266,20 @@ fn validate_storage(storage: file::StorageFile, check: &mut Check) -> StorageSet
             );
         }
     }
+    // After a crash the writer rebuilds the rollup rows it held (the open hour, day and month)
+    // from the finer ones: the open day from its quarter-hours, the open month from its days.
+    for (key, span, least, why) in [
+        ("storage.retention.quarter_hour", r.quarter_hour, Span::days(2), "the open day's"),
+        ("storage.retention.daily", r.daily, Span::days(32), "the open month's"),
+    ] {
+        if span < least {
+            check.fail(
+                key,
+                span.to_string(),
+                format!("keep at least {least}: {why} rollups are rebuilt from them after a crash"),
+            );
+        }
+    }
     for (key, span) in [
         ("storage.retention.decisions", r.decisions),
         ("storage.retention.control_log", r.control_log),
