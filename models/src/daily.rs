@@ -15,7 +15,7 @@
 
 use crate::metrics::{metrics, Metrics};
 use crate::stats::t_quantile;
-use crate::wls::Solution;
+use crate::wls::SmallSolution;
 use gram::Gram;
 use serde::Serialize;
 
@@ -252,73 +252,62 @@ fn coefficient_names(Shape { form, types, recovery }: Shape) -> Vec<String> {
     names
 }
 
-struct Candidate {
-    model: DailyModel,
-    sse: f64,
-    /// The solved system, kept for the slopes' standard errors.
-    solution: crate::wls::Solution,
-}
-
-/// Fits one form at given balance points; `None` when it cannot be solved.
-/// The candidate `solution` is at these balance points: named coefficients and adjusted R².
-/// Built only for a solution that beats the best so far: the grid solves thousands.
-fn candidate(solution: Solution, shape: Shape, heat: Option<f64>, cool: Option<f64>, n: f64, sst: f64) -> Candidate {
-    let p = solution.beta.len() + usize::from(heat.is_some()) + usize::from(cool.is_some());
+/// The model of `shape` fitted at these balance points.
+fn model(solution: &SmallSolution, shape: Shape, heat: Option<f64>, cool: Option<f64>, n: f64, sst: f64) -> DailyModel {
+    let beta = solution.beta().to_vec();
+    let p = beta.len() + usize::from(heat.is_some()) + usize::from(cool.is_some());
     let adj_r2 = 1.0 - (solution.sse / (n - p as f64)) / (sst / (n - 1.0));
-    let coefficients = coefficient_names(shape).into_iter().zip(solution.beta.iter().copied()).collect();
-    Candidate {
-        sse: solution.sse,
-        model: DailyModel {
-            form: shape.form,
-            day_types: shape.types,
-            heating_balance_c: heat,
-            cooling_balance_c: cool,
-            recovery: shape.recovery,
-            coefficients,
-            beta: solution.beta.clone(),
-            p,
-            adj_r2,
-        },
-        solution,
+    let coefficients = coefficient_names(shape).into_iter().zip(beta.iter().copied()).collect();
+    DailyModel {
+        form: shape.form,
+        day_types: shape.types,
+        heating_balance_c: heat,
+        cooling_balance_c: cool,
+        recovery: shape.recovery,
+        coefficients,
+        beta,
+        p,
+        adj_r2,
     }
 }
 
-/// Why a candidate is not physical or not supported, if it is not.
-fn refusal(days: &[Day], c: &Candidate, t_critical: f64) -> Option<String> {
-    let m = &c.model;
-    let n = days.len() as f64;
-    // Degree-day support.
-    for (balance, heating) in [(m.heating_balance_c, true), (m.cooling_balance_c, false)] {
-        let Some(bp) = balance else { continue };
-        let dd: Vec<f64> = days
-            .iter()
-            .map(|d| if heating { bp - d.temp } else { d.temp - bp }.max(0.0))
-            .filter(|v| *v > 0.0)
-            .collect();
-        if dd.len() < MIN_DEGREE_DAYS || dd.iter().sum::<f64>() < MIN_DEGREE_DAY_TOTAL {
-            return Some(format!("too few {} degree days at {bp:.1} °C", if heating { "heating" } else { "cooling" }));
-        }
-    }
-    // Slopes: positive, significant; for split models the weekend slope (sum) positive too.
-    let sigma2 = c.sse / (n - m.p as f64);
-    let inverse = c.solution.inverse_diagonal();
-    for (i, (name, value)) in m.coefficients.iter().enumerate() {
+/// Whether each balance point has CalTRACK's support: enough days with degree days, and
+/// enough degree days in all.
+fn supported(gram: &Gram, days: &[Day], heat: Option<f64>, cool: Option<f64>) -> bool {
+    [(heat, true), (cool, false)].into_iter().all(|(balance, heating)| {
+        let Some(bp) = balance else { return true };
+        let (count, total) = gram.degree_days(bp, heating);
+        // The total from prefix sums differs from the days' own sum in the last bits: where
+        // that could decide, the days are summed as they always were, in their order.
+        let total = if (total - MIN_DEGREE_DAY_TOTAL).abs() > 1e-9 * total.abs().max(1.0) {
+            total
+        } else {
+            days.iter().map(|d| if heating { bp - d.temp } else { d.temp - bp }.max(0.0)).filter(|v| *v > 0.0).sum()
+        };
+        let short = count < MIN_DEGREE_DAYS || total < MIN_DEGREE_DAY_TOTAL;
+        !short
+    })
+}
+
+/// Whether every slope is positive and significant; for split models the weekend slope (the sum
+/// of the two) positive too. `names` are the shape's coefficient names.
+fn physical(solution: &SmallSolution, names: &[String], p: usize, n: f64, t_critical: f64) -> bool {
+    let beta = solution.beta();
+    let sigma2 = solution.sse / (n - p as f64);
+    names.iter().zip(beta).enumerate().all(|(i, (name, value))| {
         if !name.ends_with("slope") {
-            continue;
+            true
+        } else if name.starts_with("weekend_") {
+            let base = i.checked_sub(1).map_or(0.0, |j| beta[j]);
+            let negative = base + value <= 0.0;
+            !negative
+        } else {
+            let se = (sigma2 * solution.inverse_diagonal_at(i)).sqrt();
+            // Stated as the refusal so that a NaN is refused as it always was.
+            let refused = *value <= 0.0 || value / se < t_critical;
+            !refused
         }
-        if name.starts_with("weekend_") {
-            let base = m.coefficients.get(i - 1).map_or(0.0, |(_, v)| *v);
-            if base + value <= 0.0 {
-                return Some(format!("{name} makes the weekend slope negative"));
-            }
-            continue;
-        }
-        let se = (sigma2 * inverse[i]).sqrt();
-        if *value <= 0.0 || value / se < t_critical {
-            return Some(format!("{name} {value:.3} not significantly positive (t = {:.2})", value / se));
-        }
-    }
-    None
+    })
 }
 
 pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitError> {
@@ -350,8 +339,8 @@ pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitEr
         }
     }
 
-    let gram = Gram::new(days);
-    let mut best: Option<Candidate> = None;
+    let gram = Gram::new(days, &grid);
+    let mut best: Option<DailyModel> = None;
     let mut considered = Vec::new();
     for shape in shapes {
         let form = shape.form;
@@ -365,29 +354,26 @@ pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitEr
                 .flat_map(|&h| grid.iter().filter(move |&&c| c >= h).map(move |&c| (Some(h), Some(c))))
                 .collect(),
         };
-        let mut local: Option<Candidate> = None;
-        // The refusal check reads every day, so it runs only for fits that would improve on the
-        // best.
-        let consider = |heat, cool, local: &mut Option<Candidate>| {
+        let names = coefficient_names(shape);
+        // The best supported, physical fit so far: its balance points and solution.
+        let mut local: Option<(Option<f64>, Option<f64>, SmallSolution)> = None;
+        let consider = |heat: Option<f64>, cool: Option<f64>, local: &mut Option<_>| {
+            let Ok(solution) = gram.solve(shape, heat, cool) else { return };
             // Balance points with no day between them fit alike: the first one stays,
-            // whatever the last bits of the sums say. Only a better fit is solved in full.
-            let better = |sse: f64| local.as_ref().is_none_or(|l| sse < l.sse * (1.0 - 1e-12));
-            if let Some(solution) = gram
-                .sse(shape, heat, cool)
-                .ok()
-                .filter(|sse| better(*sse))
-                .and_then(|_| gram.equations(shape, heat, cool).solve(0.0).ok())
-            {
-                let c = candidate(solution, shape, heat, cool, n, sst);
-                if refusal(days, &c, t_critical).is_none() {
-                    *local = Some(c);
-                }
+            // whatever the last bits of the sums say.
+            let better =
+                local.as_ref().is_none_or(|(_, _, l): &(_, _, SmallSolution)| solution.sse < l.sse * (1.0 - 1e-12));
+            // The support check reads every day, so it runs only for fits that would improve on
+            // the best.
+            let p = names.len() + usize::from(heat.is_some()) + usize::from(cool.is_some());
+            if better && supported(&gram, days, heat, cool) && physical(&solution, &names, p, n, t_critical) {
+                *local = Some((heat, cool, solution));
             }
         };
         for (heat, cool) in pairs {
             consider(heat, cool, &mut local);
         }
-        if let Some((h0, c0)) = local.as_ref().map(|l| (l.model.heating_balance_c, l.model.cooling_balance_c)) {
+        if let Some((h0, c0)) = local.as_ref().map(|&(h, c, _)| (h, c)) {
             let around = |v: Option<f64>| -> Vec<Option<f64>> {
                 v.map_or(vec![None], |v| (-5..=5).map(|k| Some(v + 0.1 * f64::from(k))).collect())
             };
@@ -402,21 +388,21 @@ pub fn fit_daily(days: &[Day], options: &DailyOptions) -> Result<DailyFit, FitEr
                 }
             }
         }
-        match local {
-            Some(c) => {
-                considered.push(format!("{}: adjusted R² {:.4}", shape.label(), c.model.adj_r2));
-                if best.as_ref().is_none_or(|b| c.model.adj_r2 > b.model.adj_r2) {
-                    best = Some(c);
+        match local.map(|(heat, cool, solution)| model(&solution, shape, heat, cool, n, sst)) {
+            Some(m) => {
+                considered.push(format!("{}: adjusted R² {:.4}", shape.label(), m.adj_r2));
+                if best.as_ref().is_none_or(|b: &DailyModel| m.adj_r2 > b.adj_r2) {
+                    best = Some(m);
                 }
             }
             None => considered.push(format!("{}: refused (no physical, supported fit)", shape.label())),
         }
     }
     let best = best.ok_or_else(|| FitError::NoCandidate(considered.join("; ")))?;
-    let predicted: Vec<f64> = days.iter().map(|d| best.model.predict_day(d)).collect();
+    let predicted: Vec<f64> = days.iter().map(|d| best.predict_day(d)).collect();
     let actual: Vec<f64> = days.iter().map(|d| d.energy).collect();
-    let metrics = metrics(&actual, &predicted, best.model.p);
-    Ok(DailyFit { model: best.model, metrics, candidates: considered })
+    let metrics = metrics(&actual, &predicted, best.p);
+    Ok(DailyFit { model: best, metrics, candidates: considered })
 }
 
 mod gram;

@@ -146,22 +146,49 @@ impl NormalEquations {
     }
 }
 
-/// The most parameters [`sse_small`] takes.
+/// The most parameters [`solve_small`] takes.
 pub const SMALL_P: usize = 8;
 
-/// The residual sum of squares of the unweighted least-squares problem given by its sums (as
-/// [`NormalEquations::from_sums`]), with no allocation: for a search that compares thousands of
-/// small fits and solves only the best in full. The same arithmetic as `solve(0.0)`.
-pub fn sse_small(p: usize, xtx: &[f64], xty: &[f64], yty: f64, rows: usize) -> Result<f64, SolveError> {
+/// A small unweighted least-squares problem solved on the stack: for a search that solves
+/// thousands of candidates and must not allocate for each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SmallSolution {
+    p: usize,
+    beta: [f64; SMALL_P],
+    /// Σ (y − xβ)².
+    pub sse: f64,
+    chol: [f64; SMALL_P * SMALL_P],
+}
+
+/// Solves the unweighted least-squares problem given by its sums (as
+/// [`NormalEquations::from_sums`]) with no allocation. The same arithmetic as `solve(0.0)`, so
+/// the same coefficients and SSE to the last bit.
+pub fn solve_small(p: usize, xtx: &[f64], xty: &[f64], yty: f64, rows: usize) -> Result<SmallSolution, SolveError> {
     debug_assert!(p <= SMALL_P && xtx.len() >= p * p && xty.len() >= p);
     if rows < p {
         return Err(SolveError::TooFewRows { rows, parameters: p });
     }
-    let mut l = [0.0; SMALL_P * SMALL_P];
-    factor(p, xtx, |_| 0.0, &mut l[..p * p])?;
+    let mut chol = [0.0; SMALL_P * SMALL_P];
+    factor(p, xtx, |_| 0.0, &mut chol[..p * p])?;
     let (mut z, mut beta) = ([0.0; SMALL_P], [0.0; SMALL_P]);
-    cholesky_solve_into(&l[..p * p], p, &xty[..p], &mut z[..p], &mut beta[..p]);
-    Ok(residual_sum(p, xtx, xty, yty, &beta[..p]))
+    cholesky_solve_into(&chol[..p * p], p, &xty[..p], &mut z[..p], &mut beta[..p]);
+    let sse = residual_sum(p, xtx, xty, yty, &beta[..p]);
+    Ok(SmallSolution { p, beta, sse, chol })
+}
+
+impl SmallSolution {
+    pub fn beta(&self) -> &[f64] {
+        &self.beta[..self.p]
+    }
+
+    /// Entry `i` of the diagonal of (XᵀX)⁻¹, as [`Solution::inverse_diagonal`] computes it.
+    pub fn inverse_diagonal_at(&self, i: usize) -> f64 {
+        let p = self.p;
+        let (mut e, mut z, mut x) = ([0.0; SMALL_P], [0.0; SMALL_P], [0.0; SMALL_P]);
+        e[i] = 1.0;
+        cholesky_solve_into(&self.chol[..p * p], p, &e[..p], &mut z[..p], &mut x[..p]);
+        x[i]
+    }
 }
 
 /// Cholesky of the symmetric p × p matrix `a` from its upper triangle, plus `penalty(i)` on the

@@ -38,3 +38,26 @@ fn check_against_schema(message: &serde_json::Value) {
         serde_json::from_str(include_str!("../../config/schemas/status.json")).expect("status schema is JSON");
     crate::support::schema::check(&schema, message).unwrap_or_else(|e| panic!("{e}: {message}"));
 }
+
+#[test]
+fn rust_log_lets_through_the_lines_its_targets_and_levels_name() {
+    // RUST_LOG is read as `target=level` directives (tracing's `Targets`): a target is a module
+    // path prefix, the most specific directive wins.
+    for (filter, daemon_info, link_info) in
+        [("warn,sobre_agent=info", true, true), ("error,sobre_agent::daemon=info", true, false), ("warn", false, false)]
+    {
+        // Given an agent started with this RUST_LOG
+        let broker = Mosquitto::start();
+        let mqtt = Mqtt::connect(broker.port, &["sobre/test-site/status"]);
+        let point = json_point("temp", "zone_temperature", "°C", "");
+        let mut agent = Agent::start_logged(broker.port, &point, "", &[("RUST_LOG", filter)]);
+        // When it has connected to the broker and stopped
+        mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+        assert!(agent.terminate().success(), "a clean stop exits 0");
+        // Then its log holds the daemon's and the MQTT link's INFO lines where a directive
+        // lets them through, and not elsewhere
+        let log = agent.log();
+        assert_eq!(log.contains("INFO sobre_agent::daemon"), daemon_info, "RUST_LOG={filter}:\n{log}");
+        assert_eq!(log.contains("INFO sobre_agent::mqtt::link"), link_info, "RUST_LOG={filter}:\n{log}");
+    }
+}

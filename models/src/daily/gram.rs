@@ -8,19 +8,28 @@
 //! after closed ones and is summed over them directly.
 
 use super::{regressors, Day, DayTypes, Shape, MAX_P};
-use crate::wls::{sse_small, NormalEquations, SolveError};
+#[cfg(test)]
+use crate::wls::NormalEquations;
+use crate::wls::{solve_small, SmallSolution, SolveError};
 
-/// The days of one type sorted by temperature, with prefix sums.
+/// The degree-day sums of one day type at one balance point: Σ dd, Σ dd², Σ dd·y.
+type Part = [f64; 3];
+
+/// The days of one type sorted by temperature, with prefix sums, and the degree-day sums at
+/// every point of the search's grid computed once.
 #[derive(Debug, Clone, Default)]
 struct Sorted {
     temps: Vec<f64>,
     /// Σ over the first i days of (1, t, t², y, t·y); index 0 is all zeros.
     prefix: Vec<[f64; 5]>,
     yy: f64,
+    /// At each grid point: the heating part, the cooling part.
+    heating: Vec<Part>,
+    cooling: Vec<Part>,
 }
 
 impl Sorted {
-    fn new(mut days: Vec<(f64, f64)>) -> Self {
+    fn new(mut days: Vec<(f64, f64)>, grid: &[f64]) -> Self {
         days.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut prefix = Vec::with_capacity(days.len() + 1);
         let mut running = [0.0; 5];
@@ -30,31 +39,45 @@ impl Sorted {
             prefix.push(running);
         }
         let yy = days.iter().map(|(_, y)| y * y).sum();
-        Self { temps: days.into_iter().map(|(t, _)| t).collect(), prefix, yy }
+        let mut sorted = Self {
+            temps: days.into_iter().map(|(t, _)| t).collect(),
+            prefix,
+            yy,
+            heating: Vec::new(),
+            cooling: Vec::new(),
+        };
+        sorted.heating = grid.iter().map(|&b| sorted.heating_at(b)).collect();
+        sorted.cooling = grid.iter().map(|&b| sorted.cooling_at(b)).collect();
+        sorted
     }
 
     fn total(&self) -> [f64; 5] {
         self.prefix.last().copied().unwrap_or_default()
     }
 
+    fn heating_at(&self, b: f64) -> Part {
+        // Days strictly colder than b: at b itself the degree days are 0 either way.
+        let p = self.prefix[self.temps.partition_point(|t| *t < b)];
+        [p[0] * b - p[1], p[0] * b * b - 2.0 * b * p[1] + p[2], b * p[3] - p[4]]
+    }
+
+    fn cooling_at(&self, b: f64) -> Part {
+        let (all, below) = (self.total(), self.prefix[self.temps.partition_point(|t| *t <= b)]);
+        let p: [f64; 5] = std::array::from_fn(|k| all[k] - below[k]);
+        [p[1] - p[0] * b, p[2] - 2.0 * b * p[1] + p[0] * b * b, p[4] - b * p[3]]
+    }
+
     /// The sums over this type's days of the products of (1, hdd, cdd) with each other and
-    /// with y.
-    fn sums(&self, heat: Option<f64>, cool: Option<f64>) -> Sums {
+    /// with y; from the grid's table when a balance point is on the grid (`grid` as at `new`).
+    fn sums(&self, heat: Option<f64>, cool: Option<f64>, grid: &[f64]) -> Sums {
+        let on_grid = |b: f64| grid.binary_search_by(|g| g.total_cmp(&b)).ok();
         let all = self.total();
         let mut s = Sums { one: all[0], y: all[3], yy: self.yy, ..Sums::default() };
         if let Some(b) = heat {
-            // Days strictly colder than b: at b itself the degree days are 0 either way.
-            let p = self.prefix[self.temps.partition_point(|t| *t < b)];
-            s.hdd = p[0] * b - p[1];
-            s.hdd2 = p[0] * b * b - 2.0 * b * p[1] + p[2];
-            s.hdd_y = b * p[3] - p[4];
+            [s.hdd, s.hdd2, s.hdd_y] = on_grid(b).map_or_else(|| self.heating_at(b), |i| self.heating[i]);
         }
         if let Some(b) = cool {
-            let below = self.prefix[self.temps.partition_point(|t| *t <= b)];
-            let p: [f64; 5] = std::array::from_fn(|k| all[k] - below[k]);
-            s.cdd = p[1] - p[0] * b;
-            s.cdd2 = p[2] - 2.0 * b * p[1] + p[0] * b * b;
-            s.cdd_y = p[4] - b * p[3];
+            [s.cdd, s.cdd2, s.cdd_y] = on_grid(b).map_or_else(|| self.cooling_at(b), |i| self.cooling[i]);
         }
         s
     }
@@ -92,13 +115,16 @@ pub(super) struct Gram<'a> {
     /// Open days after closed ones: the recovery column's only nonzero rows.
     recovering: Vec<&'a Day>,
     rows: usize,
+    /// The balance points whose degree-day sums are tabled (ascending).
+    grid: Vec<f64>,
 }
 
 impl<'a> Gram<'a> {
-    pub(super) fn new(days: &'a [Day]) -> Self {
+    pub(super) fn new(days: &'a [Day], grid: &[f64]) -> Self {
         let of = |closed: Option<bool>| {
             Sorted::new(
                 days.iter().filter(|d| closed.is_none_or(|c| d.weekend == c)).map(|d| (d.temp, d.energy)).collect(),
+                grid,
             )
         };
         Self {
@@ -107,19 +133,37 @@ impl<'a> Gram<'a> {
             all: of(None),
             recovering: days.iter().filter(|d| !d.weekend && d.closed_before.iter().any(Option::is_some)).collect(),
             rows: days.len(),
+            grid: grid.to_vec(),
+        }
+    }
+
+    /// The days with degree days at balance point `b` (heating or cooling), and their degree
+    /// days in all (from the prefix sums: to the last bits).
+    pub(super) fn degree_days(&self, b: f64, heating: bool) -> (usize, f64) {
+        let all = &self.all;
+        if heating {
+            (all.temps.partition_point(|t| *t < b), all.sums(Some(b), None, &self.grid).hdd)
+        } else {
+            (all.temps.len() - all.temps.partition_point(|t| *t <= b), all.sums(None, Some(b), &self.grid).cdd)
         }
     }
 
     /// The normal equations of `shape` at these balance points, as if every day were added.
-    pub(super) fn equations(&self, shape: Shape, heat: Option<f64>, cool: Option<f64>) -> NormalEquations {
+    #[cfg(test)]
+    fn equations(&self, shape: Shape, heat: Option<f64>, cool: Option<f64>) -> NormalEquations {
         let s = self.sums(shape, heat, cool);
         NormalEquations::from_sums(s.p, s.xtx[..s.p * s.p].to_vec(), s.xty[..s.p].to_vec(), s.yy, self.rows)
     }
 
-    /// The residual sum of squares of `shape` at these balance points, with no allocation.
-    pub(super) fn sse(&self, shape: Shape, heat: Option<f64>, cool: Option<f64>) -> Result<f64, SolveError> {
+    /// The least-squares fit of `shape` at these balance points, with no allocation.
+    pub(super) fn solve(
+        &self,
+        shape: Shape,
+        heat: Option<f64>,
+        cool: Option<f64>,
+    ) -> Result<SmallSolution, SolveError> {
         let s = self.sums(shape, heat, cool);
-        sse_small(s.p, &s.xtx[..s.p * s.p], &s.xty[..s.p], s.yy, self.rows)
+        solve_small(s.p, &s.xtx[..s.p * s.p], &s.xty[..s.p], s.yy, self.rows)
     }
 
     fn sums(&self, shape: Shape, heat: Option<f64>, cool: Option<f64>) -> System {
@@ -152,8 +196,14 @@ impl<'a> Gram<'a> {
         let columns = &columns[..p];
         // Closed-only columns sum over closed days; the others over every day, which for the
         // products of two plain columns is the sums of all days.
-        let (open, closed) = (self.open.sums(heat, cool), self.closed.sums(heat, cool));
-        let all = if split { add(open, closed) } else { self.all.sums(heat, cool) };
+        // One model for every day has no closed-only column: the closed days' sums go unread.
+        let grid = &self.grid;
+        let (all, closed) = if split {
+            let closed = self.closed.sums(heat, cool, grid);
+            (add(self.open.sums(heat, cool, grid), closed), closed)
+        } else {
+            (self.all.sums(heat, cool, grid), Sums::default())
+        };
         let plain = |a: Feature, b: Feature, s: &Sums| -> f64 {
             use Feature::{Cdd, Hdd, One};
             match (a, b) {
@@ -236,6 +286,26 @@ mod tests {
     use crate::daily::{mark_recoveries, Form};
 
     #[test]
+    fn degree_days_from_sorted_days_are_the_days_own() {
+        // Given days whose temperatures fall on, between and beyond the balance points tried
+        let days: Vec<Day> =
+            (0..60).map(|i: i64| Day::new(i, 1.0, (i * 17 % 31) as f64 * 0.5 - 2.0, i % 7 >= 5)).collect();
+        let gram = Gram::new(&days, &[0.0, 5.5, 12.0]);
+        for (b, heating) in [(0.0, true), (5.5, true), (5.55, true), (12.0, false), (3.0, false), (20.0, false)] {
+            // When the days with degree days are counted and summed from the sorted days
+            let (count, total) = gram.degree_days(b, heating);
+            // Then they are the days' own count and total (a day at the balance point has none)
+            let own: Vec<f64> = days
+                .iter()
+                .map(|d| if heating { b - d.temp } else { d.temp - b }.max(0.0))
+                .filter(|v| *v > 0.0)
+                .collect();
+            assert_eq!(count, own.len(), "{b} {heating}");
+            assert!((total - own.iter().sum::<f64>()).abs() < 1e-9, "{b} {heating}: {total}");
+        }
+    }
+
+    #[test]
     fn the_sums_from_sorted_days_are_the_sums_row_by_row() {
         // Given three months of days: weekends, a holiday week, temperatures on both sides of
         // every balance point tried, energy that follows none of the candidates exactly
@@ -247,7 +317,7 @@ mod tests {
             })
             .collect();
         mark_recoveries(&mut days);
-        let gram = Gram::new(&days);
+        let gram = Gram::new(&days, &[8.0, 12.0, 15.5]);
         for form in [Form::Intercept, Form::Heating, Form::Cooling, Form::HeatingCooling] {
             for types in [DayTypes::Same, DayTypes::Intercepts, DayTypes::Split] {
                 for recovery in [false, true] {
@@ -258,6 +328,17 @@ mod tests {
                         let (heat, cool) = (heats.then_some(h), cools.then_some(c));
                         // When the equations come from the sorted sums and row by row
                         let fast = gram.equations(shape, heat, cool).solve(0.0);
+                        // (and the search's stack-only solve is that solve to the last bit)
+                        let small = gram.solve(shape, heat, cool);
+                        match (&fast, &small) {
+                            (Ok(f), Ok(s)) => {
+                                assert_eq!((f.beta.as_slice(), f.sse), (s.beta(), s.sse), "{shape:?}");
+                                let inverse: Vec<f64> = (0..f.beta.len()).map(|i| s.inverse_diagonal_at(i)).collect();
+                                assert_eq!(f.inverse_diagonal(), inverse, "{shape:?}");
+                            }
+                            (Err(f), Err(s)) => assert_eq!(f, s),
+                            other => panic!("{shape:?}: {other:?}"),
+                        }
                         let probe = regressors(shape, heat, cool, &days[0]);
                         let mut slow = NormalEquations::new(probe.len);
                         for d in &days {

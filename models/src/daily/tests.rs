@@ -125,3 +125,29 @@ fn only_the_closed_days_just_before_an_open_day_count_and_a_gap_ends_them() {
         [[None, None], [None, None], [None, None], [Some(6.0), Some(5.0)], [None, None], [None, None], [None, None]]
     );
 }
+
+#[test]
+fn degree_day_support_is_decided_as_the_days_themselves_sum_it_at_the_threshold() {
+    // Given days whose heating degree days at some balance points total CalTRACK's minimum to
+    // the last bits, or just under or over it
+    let step = MIN_DEGREE_DAY_TOTAL / 10.0;
+    // (ten cold days a step below 20 °C, thirty at 25 °C)
+    let temp = |i: i64| if i % 4 == 0 { 20.0 - step } else { 25.0 };
+    let days: Vec<Day> = (0..40).map(|i: i64| Day::new(i, 1.0, temp(i), i % 7 >= 5)).collect();
+    let gram = Gram::new(&days, &[20.0, 25.0]);
+    for bp in [20.0, 20.0 + 1e-12, 20.0 - 1e-12, 20.0 - step, 25.0 - MIN_DEGREE_DAY_TOTAL / 30.0, 25.0, 21.0] {
+        for heating in [true, false] {
+            // When support is decided from the prefix sums
+            let (heat, cool) = if heating { (Some(bp), None) } else { (None, Some(bp)) };
+            let decided = supported(&gram, &days, heat, cool);
+            // Then it is what the days' own count and sum decide
+            let own: Vec<f64> = days
+                .iter()
+                .map(|d| if heating { bp - d.temp } else { d.temp - bp }.max(0.0))
+                .filter(|v| *v > 0.0)
+                .collect();
+            let expected = own.len() >= MIN_DEGREE_DAYS && own.iter().sum::<f64>() >= MIN_DEGREE_DAY_TOTAL;
+            assert_eq!(decided, expected, "{bp} heating {heating}: {} days, {}", own.len(), own.iter().sum::<f64>());
+        }
+    }
+}
