@@ -18,6 +18,8 @@ pub mod ingest;
 pub mod inventory;
 mod layers;
 pub(crate) mod mqtt;
+/// How the agent ends an MQTT connection: the e2e tests check that it loses nothing sent before.
+pub use mqtt::closing;
 pub mod overview;
 pub mod point;
 pub(crate) mod quiet;

@@ -61,3 +61,32 @@ fn rust_log_lets_through_the_lines_its_targets_and_levels_name() {
         assert_eq!(log.contains("INFO sobre_agent::mqtt::link"), link_info, "RUST_LOG={filter}:\n{log}");
     }
 }
+
+#[test]
+fn a_connection_closed_right_after_a_burst_loses_none_of_it() {
+    // The agent's way to end a connection (`mqtt::closing`), as its link, its city sink and its
+    // stop use it: what it published just before, and the broker acknowledged or not yet read,
+    // must all reach the subscribers (the control's releases, the offline status).
+    use rumqttc::v5::{mqttbytes::QoS, AsyncClient, MqttOptions};
+    const BURST: usize = 400;
+    // Given a subscriber and a client with a burst of QoS 1 messages queued, then a DISCONNECT
+    let broker = Mosquitto::start();
+    let mqtt = Mqtt::connect(broker.port, &["test/burst"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let closed = runtime.block_on(async {
+        let mut opts = MqttOptions::new("burst", "127.0.0.1", broker.port);
+        opts.set_outgoing_inflight_upper_limit(100);
+        let (client, mut eventloop) = AsyncClient::new(opts, BURST + 1);
+        for i in 0..BURST {
+            client.try_publish("test/burst", QoS::AtLeastOnce, false, i.to_string()).expect("room in the queue");
+        }
+        client.try_disconnect().expect("room in the queue");
+        // When the connection is ended that way
+        sobre_agent::closing::until_closed(&mut eventloop, DEADLINE).await
+    });
+    // Then the broker closed it after the DISCONNECT, and every message reached the subscriber
+    assert!(closed, "the broker closed the connection after the DISCONNECT");
+    for i in 0..BURST {
+        mqtt.expect("test/burst", |m| m.as_u64() == Some(i as u64));
+    }
+}

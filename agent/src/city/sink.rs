@@ -180,14 +180,7 @@ async fn link(
     }
     // A clean disconnect; what is unacknowledged stays in the session.
     if client.try_disconnect().is_ok() {
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Ok(event) = eventloop.poll().await {
-                if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
-                    break;
-                }
-            }
-        })
-        .await;
+        crate::mqtt::closing::until_closed(&mut eventloop, Duration::from_secs(2)).await;
     }
 }
 

@@ -319,26 +319,15 @@ impl Link {
         }
     }
 
-    /// Publishes the offline status and disconnects, polling until both are on the wire or
-    /// the grace period ends.
+    /// Publishes the offline status and disconnects, polling until the broker has closed the
+    /// connection (so it has read everything before) or the grace period ends.
     async fn say_goodbye(mut self) {
         let queued = self
             .client
             .try_publish(self.goodbye.topic.as_str(), QoS::AtLeastOnce, true, self.goodbye.payload.clone())
             .is_ok()
             && self.client.try_disconnect().is_ok();
-        if !queued {
-            return;
-        }
-        let flush = async {
-            loop {
-                match self.eventloop.poll().await {
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
-        };
-        if tokio::time::timeout(DISCONNECT_GRACE, flush).await.is_err() {
+        if queued && !super::closing::until_closed(&mut self.eventloop, DISCONNECT_GRACE).await {
             tracing::warn!("broker did not take the goodbye in time; the last will says offline instead");
         }
     }

@@ -10,6 +10,7 @@
 
 pub mod backlog;
 pub mod backoff;
+pub mod closing;
 pub mod link;
 pub mod mailbox;
 pub mod options;

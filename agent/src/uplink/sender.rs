@@ -253,13 +253,9 @@ impl Sender {
         }
         let goodbye = client.try_publish(&self.goodbye.topic, QoS::AtLeastOnce, true, self.goodbye.payload.clone());
         if goodbye.is_ok() && client.try_disconnect().is_ok() {
-            let flush = async {
-                while let Ok(event) = eventloop.poll().await {
-                    if matches!(event, Event::Outgoing(Outgoing::Disconnect)) {
-                        break;
-                    }
-                }
-            };
+            // Until the broker has closed the connection: `mqtt::closing` says why (MQTT 3.1.1
+            // here, so another event loop).
+            let flush = async { while eventloop.poll().await.is_ok() {} };
             let _ = tokio::time::timeout(Duration::from_secs(2), flush).await;
         }
         Ended::Cancelled
