@@ -272,7 +272,10 @@ pub struct BrokerFile {
     /// the readings that arrive meanwhile) while the agent is away.
     pub session_expiry: Span,
     /// The building's broker only: readings it may send before the agent acknowledges them.
-    /// The agent acknowledges once they are committed, and commits when half of them wait.
+    /// The agent acknowledges once they are committed, and commits when half of them wait (or
+    /// `storage.batch_max` are in the batch). Each commit waits for its fsync, so the window
+    /// must hold a few whole batches or the broker waits on the disk: 2,000 stored QoS 1
+    /// readings at 40,000/s here, 8,000 at 66,000–75,000/s (README, Performance).
     pub receive_maximum: u16,
     pub tls: Option<TlsFile>,
 }
@@ -291,7 +294,7 @@ impl Default for BrokerFile {
             reconnect_max: Span::secs(30),
             max_packet_bytes: 1 << 20,
             session_expiry: Span::days(7),
-            receive_maximum: 2000,
+            receive_maximum: 8000,
             tls: None,
         }
     }
