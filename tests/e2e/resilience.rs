@@ -83,3 +83,31 @@ fn rollups_after_a_power_cut_are_what_the_readings_say() {
     }
     assert_eq!(db.count("SELECT count(*) FROM rollups_held"), 0);
 }
+
+#[test]
+fn an_agent_stopped_while_it_catches_up_is_sent_again_only_what_it_had_not_stored() {
+    // Given 20,000 QoS 1 readings that the broker queued for the agent while it was down
+    let broker = Mosquitto::start();
+    let mut agent = Agent::start(broker.port, &json_point("temp", "zone_temperature", "°C", ""), "");
+    let db = agent.db();
+    let mqtt = Mqtt::connect(broker.port, &["sobre/test-site/status"]);
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
+    assert!(agent.terminate().success(), "a clean stop exits 0");
+    mqtt.publish_all(batch(0, 20_000));
+    // When it is started, and stopped as systemd stops it while it catches up
+    agent.launch();
+    wait_until("part of the backlog", || db.readings("temp") > 0);
+    assert!(agent.terminate().success(), "a clean stop exits 0");
+    let stored_at_stop = db.readings("temp");
+    // And started again
+    agent.launch();
+    // Then every reading is stored once, and the broker sent again none of what the store
+    // held already: whatever the agent stored, it acknowledged before it went
+    wait_until("the whole backlog", || db.readings("temp") == 20_000);
+    assert_eq!(
+        db.count("SELECT count(*) FROM rejections WHERE reason = 'duplicate'"),
+        0,
+        "{stored_at_stop} stored at the stop; {:?}",
+        db.rows("SELECT * FROM rejections")
+    );
+}

@@ -42,6 +42,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a graceful disconnect may take to flush the final status.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
+/// On a stop, how long the link waits for the writer's last acknowledgements.
+const DRAIN_ACKS: Duration = Duration::from_secs(10);
 /// While the link waits for room in ingest, how often it looks whether the disk has failed.
 const RECHECK: Duration = Duration::from_millis(250);
 /// Acknowledgements in the request queue at once: the rest of it stays free for the other
@@ -128,7 +130,10 @@ struct Session {
 
 impl Link {
     /// Polls until `cancel`, sending readings to `inbound` and requests to their mailboxes,
-    /// and acknowledging what `acks` says is committed.
+    /// and acknowledging what `acks` says is committed. On `cancel` it reads nothing more and
+    /// lets go of `inbound`, so that ingest and the writer drain, and stays until the writer
+    /// has stopped and its acknowledgements are on the wire: the broker does not send again,
+    /// at the next start, readings the store already holds.
     pub async fn run(
         mut self,
         inbound: mpsc::Sender<Inbound>,
@@ -149,6 +154,8 @@ impl Link {
         let mut writer_running = true;
         let mut backlog = Backlog::new(self.window);
         let mut pace = Pace::new(Instant::now());
+        let mut inbound = Some(inbound);
+        let mut draining = None;
         loop {
             // One poll lives until it yields: acknowledgements go into the request queue that
             // this same poll reads, and dropping a poll half-way could drop a packet with it.
@@ -156,6 +163,12 @@ impl Link {
                 let poll = self.eventloop.poll();
                 tokio::pin!(poll);
                 loop {
+                    if let Some(until) = draining {
+                        let acknowledged = !writer_running && session.pending.is_empty() && session.queued == 0;
+                        if acknowledged || Instant::now() >= until {
+                            break None;
+                        }
+                    }
                     let polling = !backlog.full() || self.stats.store_failing.load(Ordering::Relaxed);
                     if polling && !pace.holding(Instant::now()) {
                         // What is ready is handled at once; once nothing is, the pace decides
@@ -166,9 +179,11 @@ impl Link {
                         }
                     }
                     let paced = pace.holding(Instant::now());
+                    let mut stopping = false;
                     let resume = pace.until.unwrap_or_else(Instant::now);
                     tokio::select! {
-                        _ = cancel.cancelled() => break None,
+                        _ = cancel.cancelled(), if draining.is_none() => stopping = true,
+                        _ = tokio::time::sleep_until(draining.unwrap_or_else(Instant::now)), if draining.is_some() => {}
                         committed = acks.recv(), if writer_running => match committed {
                             // Only this connection's packet ids mean what they meant: the broker
                             // sends every earlier unacknowledged message again, to be acknowledged anew.
@@ -178,13 +193,18 @@ impl Link {
                             }
                             None => writer_running = false,
                         },
-                        room = inbound.reserve(), if !backlog.waiting.is_empty() => match (room, backlog.waiting.pop_front()) {
-                            (Ok(permit), Some(message)) => permit.send(message),
+                        room = reserve(&inbound), if !backlog.waiting.is_empty() => match (room, backlog.waiting.pop_front()) {
+                            (Some(permit), Some(message)) => permit.send(message),
                             _ => break None,
                         },
                         _ = tokio::time::sleep(RECHECK), if !polling => {}
                         _ = tokio::time::sleep_until(resume), if polling && paced => pace.until = None,
                         event = &mut poll, if polling && !paced => break Some(event),
+                    }
+                    if stopping {
+                        inbound = None;
+                        backlog.waiting.clear();
+                        draining = Some(Instant::now() + DRAIN_ACKS);
                     }
                 }
             };
@@ -196,11 +216,14 @@ impl Link {
                     backlog.skipping = false;
                     self.connected(&mut session, ack.session_present);
                 }
+                // Stopping: left unacknowledged, so the broker sends it again at the next start.
+                Ok(Event::Incoming(Packet::Publish(_))) if draining.is_some() => {}
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    let Some(inbound) = &inbound else { continue };
                     let message = inbound_of(publish, session.connection);
                     match self.routes.iter().find(|r| r.takes(&message.topic)) {
                         Some(route) => self.request(route, message, &mut session),
-                        None => match backlog.take(message, &inbound) {
+                        None => match backlog.take(message, inbound) {
                             Taken::Queued => {}
                             Taken::Closed => break,
                             Taken::Skipped => session.unacknowledged += 1,
@@ -235,11 +258,13 @@ impl Link {
                 }
                 Ok(Event::Outgoing(Outgoing::PubAck(_))) => session.queued = session.queued.saturating_sub(1),
                 Ok(_) => {}
+                // The acknowledgements still owed name packets of this connection only.
+                Err(_) if draining.is_some() => break,
                 Err(e) => self.lost(e, &mut session, &cancel).await,
             }
             session.flush(&self.client);
             let failing = self.stats.store_failing.load(Ordering::Relaxed);
-            if session.unacknowledged > 0 && backlog.waiting.is_empty() && !failing {
+            if session.unacknowledged > 0 && backlog.waiting.is_empty() && !failing && draining.is_none() {
                 self.resync(&mut session);
             }
         }
@@ -345,6 +370,14 @@ impl Session {
             self.pending.pop_front();
             self.queued += 1;
         }
+    }
+}
+
+/// Room in ingest's queue; never, once the link has let go of it.
+async fn reserve(inbound: &Option<mpsc::Sender<Inbound>>) -> Option<mpsc::Permit<'_, Inbound>> {
+    match inbound {
+        Some(inbound) => inbound.reserve().await.ok(),
+        None => std::future::pending().await,
     }
 }
 
