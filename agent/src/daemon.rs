@@ -2,8 +2,8 @@
 //! cancellation token stops the MQTT link, the status publisher and the tasks that serve
 //! requests; ingest and the writer stop when their input channel closes, after draining it, so
 //! nothing received is dropped on a clean stop, and the link stays until the writer's last
-//! acknowledgements are out, so the broker does not send again what the store holds. Everything stops within one deadline, inside
-//! systemd's stop timeout.
+//! acknowledgements are out, so the broker does not send again what the store holds.
+//! Everything stops within one deadline, inside systemd's stop timeout.
 
 use crate::advisor::ledger::{Ledger, LedgerError};
 use crate::advisor::task::{self, AdvisorTask};

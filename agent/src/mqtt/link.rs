@@ -216,30 +216,31 @@ impl Link {
                     backlog.skipping = false;
                     self.connected(&mut session, ack.session_present);
                 }
-                // Stopping: left unacknowledged, so the broker sends it again at the next start.
-                Ok(Event::Incoming(Packet::Publish(_))) if draining.is_some() => {}
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    let Some(inbound) = &inbound else { continue };
-                    let message = inbound_of(publish, session.connection);
-                    match self.routes.iter().find(|r| r.takes(&message.topic)) {
-                        Some(route) => self.request(route, message, &mut session),
-                        None => match backlog.take(message, inbound) {
-                            Taken::Queued => {}
-                            Taken::Closed => break,
-                            Taken::Skipped => session.unacknowledged += 1,
-                            Taken::Dropped(topic) => {
-                                Stats::add(&self.stats.readings_dropped, 1);
-                                if let Some(held) = session.quiet_readings.allow() {
-                                    tracing::warn!(
-                                        topic,
-                                        also_dropped_since_last_line = held,
-                                        "the disk refuses commits: a QoS 0 reading was dropped"
-                                    );
+                Ok(Event::Incoming(Packet::Publish(publish))) => match &inbound {
+                    // Stopping: left unacknowledged, so the broker sends it again at the next start.
+                    None => {}
+                    Some(inbound) => {
+                        let message = inbound_of(publish, session.connection);
+                        match self.routes.iter().find(|r| r.takes(&message.topic)) {
+                            Some(route) => self.request(route, message, &mut session),
+                            None => match backlog.take(message, inbound) {
+                                Taken::Queued => {}
+                                Taken::Closed => break,
+                                Taken::Skipped => session.unacknowledged += 1,
+                                Taken::Dropped(topic) => {
+                                    Stats::add(&self.stats.readings_dropped, 1);
+                                    if let Some(held) = session.quiet_readings.allow() {
+                                        tracing::warn!(
+                                            topic,
+                                            also_dropped_since_last_line = held,
+                                            "the disk refuses commits: a QoS 0 reading was dropped"
+                                        );
+                                    }
                                 }
-                            }
-                        },
+                            },
+                        }
                     }
-                }
+                },
                 Ok(Event::Incoming(Packet::SubAck(ack))) => {
                     let refused =
                         ack.return_codes.iter().filter(|c| !matches!(c, SubscribeReasonCode::Success(_))).count();
