@@ -184,12 +184,18 @@ impl Held {
     pub fn write_due(&mut self, series: &Series<'_>, rows: &mut Rows<'_>, through_ms: i64) -> rusqlite::Result<Due> {
         let Some(every) = self.every else { return Ok(Due { all: true, through_ms }) };
         let due = Due { all: self.written_at.elapsed() >= every, through_ms: through_ms.max(self.through_ms) };
+        self.write(series, rows, due)?;
+        Ok(due)
+    }
+
+    /// Adds to their rows what is held of the buckets `due` names.
+    fn write(&self, series: &Series<'_>, rows: &mut Rows<'_>, due: Due) -> rusqlite::Result<()> {
         for (slot, open) in self.open.iter().enumerate() {
             let Some(open) = open.filter(|o| o.is_due(due)) else { continue };
             let (point, resolution) = (slot / RESOLUTIONS, Resolution::ALL[slot % RESOLUTIONS]);
             series.add_row(rows, point, resolution, open.start_ms, &open.pending())?;
         }
-        Ok(due)
+        Ok(())
     }
 
     /// After the batch's commit: what it held stays held, what it wrote is forgotten.
@@ -235,11 +241,7 @@ impl Store {
         {
             let mut rows = Rows::prepare(&tx)?;
             let series = Series { calendar: &self.calendar, keys: &self.keys, energy: &self.energy };
-            for slot in 0..self.held.open.len() {
-                let Some(open) = self.held.open[slot].filter(|o| o.n > 0) else { continue };
-                let (point, resolution) = (slot / RESOLUTIONS, Resolution::ALL[slot % RESOLUTIONS]);
-                series.add_row(&mut rows, point, resolution, open.start_ms, &open.pending())?;
-            }
+            self.held.write(&series, &mut rows, Due { all: true, through_ms: i64::MIN })?;
             tx.execute("DELETE FROM rollups_held", [])?;
         }
         tx.commit()?;
