@@ -361,6 +361,11 @@ impl Link {
 
 impl Session {
     /// Queues what acknowledgements there is room for; the rest wait for the next event.
+    /// Through the client's channel, not rumqttc's public `pending` queue: it sleeps
+    /// `pending_throttle` before each request it takes from there, and even a zero sleep waits
+    /// for the timer's next tick and starts over whenever the socket is read first, so under a
+    /// stream of readings acknowledgements there starve (README, "PUBACKs straight into
+    /// rumqttc's own queue").
     fn flush(&mut self, client: &AsyncClient) {
         while self.queued < ACKS_QUEUED {
             let Some(ack) = self.pending.front() else { break };
