@@ -50,6 +50,42 @@ impl Agent {
             .unwrap_or(0)
     }
 
+    /// Gives the store a past before the run: `per_point` readings of every point, one every
+    /// `every_s` seconds, ending a day before now, written straight into SQLite (the agent is
+    /// running, so its points are registered). Each point's newest readings then sit on a page
+    /// of their own, as in a store that has run for a while; an empty store's points share pages.
+    pub fn fill_history(&self, per_point: u64, every_s: u64) -> Result<(), Box<dyn std::error::Error>> {
+        let mut conn = rusqlite::Connection::open(&self.db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let keys: Vec<i64> = conn
+            .prepare("SELECT key FROM points ORDER BY key")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let every_ms = i64::try_from(every_s * 1000)?;
+        let per_point = i64::try_from(per_point)?;
+        let end_ms = chrono::Utc::now().timestamp_millis() - 86_400_000;
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare("INSERT OR IGNORE INTO readings (point, ts, value) VALUES (?1, ?2, ?3)")?;
+            for key in keys {
+                for i in 0..per_point {
+                    insert.execute((key, end_ms - (per_point - i) * every_ms, 20.0 + (i % 7) as f64 / 10.0))?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Bytes the agent has had written to the disk so far (`write_bytes` of `/proc/<pid>/io`,
+    /// counted when it dirties the pages: its WAL and database writes).
+    pub fn disk_written(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/io", self.pid()))
+            .ok()
+            .and_then(|io| io.lines().find_map(|l| l.strip_prefix("write_bytes:")?.trim().parse().ok()))
+            .unwrap_or(0)
+    }
+
     /// User and system CPU time of all its threads so far, in seconds (`/proc/<pid>/stat`).
     pub fn cpu_s(&self) -> f64 {
         let ticks_per_s = 100.0; // USER_HZ, 100 on every Linux this runs on

@@ -9,8 +9,10 @@
 //! - `throughput --points N --messages M`: as fast as the broker takes them, QoS 0 then 1,
 //!   each on a mosquitto, store and agent of its own; rates, ratio, and the agent's CPU per
 //!   stored reading.
-//! - `paced --points N --every 10 --seconds S`: every point reports once per `every` seconds,
-//!   spread evenly, for `S` seconds; the agent's CPU (share of one core) and RSS.
+//! - `paced --points N --every 10 --seconds S [--history H]`: every point reports once per
+//!   `every` seconds, spread evenly, for `S` seconds; the agent's CPU (share of one core), RSS
+//!   and disk writes per stored reading; `--history` first gives the store H readings of each
+//!   point (a store that has run for a while, not an empty one).
 //! - `idle --points N`: start-up time (process start to the broker connection: the retained
 //!   `online` status) and RSS once idle.
 //!
@@ -54,6 +56,10 @@ enum Mode {
         /// How long the measure lasts, after one warm-up period of `every`.
         #[arg(long, default_value_t = 180)]
         seconds: u64,
+        /// Readings of each point already in the store when the run starts, one every
+        /// `every` seconds ending a day before.
+        #[arg(long, default_value_t = 0)]
+        history: u64,
     },
     Idle {
         #[arg(long, default_value_t = 20)]
@@ -77,8 +83,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     match args.mode {
         Mode::Throughput { points, messages } => throughput(&sobre, dir.path(), points, messages),
-        Mode::Paced { points, every, seconds } => {
-            paced(&sobre, dir.path(), &Broker::start(dir.path())?, points, every, seconds)
+        Mode::Paced { points, every, seconds, history } => {
+            let run = Paced { points, every, seconds, history };
+            paced(&sobre, dir.path(), &Broker::start(dir.path())?, &run)
         }
         Mode::Idle { points, seconds } => idle(&sobre, dir.path(), &Broker::start(dir.path())?, points, seconds),
     }
@@ -156,15 +163,24 @@ fn throughput(
     Ok(())
 }
 
+struct Paced {
+    points: u64,
+    every: u64,
+    seconds: u64,
+    history: u64,
+}
+
 fn paced(
     sobre: &std::path::Path,
     dir: &std::path::Path,
     broker: &Broker,
-    points: u64,
-    every: u64,
-    seconds: u64,
+    run: &Paced,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let Paced { points, every, seconds, history } = *run;
     let (agent, _bare) = start(sobre, dir, broker, points)?;
+    if history > 0 {
+        agent.fill_history(history, every)?;
+    }
     let publisher = Publisher::connect(broker.port);
     // One reading every `gap`, point after point: devices report on their own clocks, so
     // their readings come spread over the period, not in a burst.
@@ -180,7 +196,7 @@ fn paced(
             std::thread::sleep(wait);
         }
         if measured_from.is_none() && begin.elapsed() >= warm_up {
-            measured_from = Some((Instant::now(), agent.cpu_s(), agent.stored()));
+            measured_from = Some((Instant::now(), agent.cpu_s(), agent.stored(), agent.disk_written()));
         }
         publisher.reading(
             k % points,
@@ -190,16 +206,22 @@ fn paced(
         )?;
         k += 1;
     }
-    let (from, cpu_before, stored_before) = measured_from.ok_or("the run ended in its warm-up")?;
+    let (from, cpu_before, stored_before, written_before) = measured_from.ok_or("the run ended in its warm-up")?;
     // The last readings are committed within the commit interval.
     std::thread::sleep(Duration::from_millis(1500));
     let (wall, cpu) = (from.elapsed().as_secs_f64(), agent.cpu_s() - cpu_before);
+    let written = agent.disk_written() - written_before;
     let stored = agent.stored() - stored_before;
+    let past = match history {
+        0 => "empty store".to_string(),
+        h => format!("{h} readings of each point stored before"),
+    };
     println!(
-        "| {points} points, one reading each every {every} s ({:.0} readings/s), {seconds} s | {:.2} % of a core | {:.1} µs | {:.1} MiB (peak {:.1}; anonymous {:.1}) |",
+        "| {points} points, one reading each every {every} s ({:.0} readings/s), {seconds} s, {past} | {:.2} % of a core | {:.1} µs | {:.0} bytes | {:.1} MiB (peak {:.1}; anonymous {:.1}) |",
         stored as f64 / wall,
         cpu / wall * 100.0,
         cpu * 1e6 / stored.max(1) as f64,
+        written as f64 / stored.max(1) as f64,
         agent.kib("VmRSS") as f64 / 1024.0,
         agent.kib("VmHWM") as f64 / 1024.0,
         agent.kib("RssAnon") as f64 / 1024.0,
