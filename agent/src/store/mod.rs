@@ -389,15 +389,21 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The time of the oldest reading held, if any.
+    /// The time of the oldest reading held, if any: each point's first, by the key, not a
+    /// scan of every reading (see `apply_retention`).
     pub fn oldest_ms(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self.conn.query_row("SELECT min(ts) FROM readings", [], |r| r.get(0))?)
+        Ok(self.conn.query_row(
+            "SELECT min((SELECT min(ts) FROM readings WHERE point = p.key)) FROM points p",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// What arrived in `[from, to)`: points heard from, readings, and rejections ever counted.
     pub fn activity(&self, from_ms: i64, to_ms: i64) -> Result<Activity, StoreError> {
         let (points_seen, readings) = self.conn.query_row(
-            "SELECT count(DISTINCT point), count(*) FROM readings WHERE ts >= ?1 AND ts < ?2",
+            "SELECT count(DISTINCT point), count(*) FROM readings
+             WHERE point IN (SELECT key FROM points) AND ts >= ?1 AND ts < ?2",
             [from_ms, to_ms],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;

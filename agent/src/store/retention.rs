@@ -35,7 +35,13 @@ impl Store {
         let before = |at: i64, span: Span| at.saturating_sub(span.as_millis_i64());
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut pruned = Pruned::default();
-        pruned.series += tx.execute("DELETE FROM readings WHERE ts < ?1", [before(now_ms, retention.raw)])? as u64;
+        // Readings and rollups are keyed by point first: `point IN (points)` makes each delete a
+        // range of the key per point instead of a scan of the whole table, hourly, which on a
+        // big building's store (300 M readings) would read all of it from the SD card.
+        pruned.series += tx.execute(
+            "DELETE FROM readings WHERE point IN (SELECT key FROM points) AND ts < ?1",
+            [before(now_ms, retention.raw)],
+        )? as u64;
         pruned.series += tx.execute("DELETE FROM availability WHERE ts < ?1", [before(now_ms, retention.raw)])? as u64;
         for (resolution, span) in [
             (Resolution::QuarterHour, retention.quarter_hour),
@@ -44,7 +50,7 @@ impl Store {
             (Resolution::Month, retention.monthly),
         ] {
             pruned.series += tx.execute(
-                "DELETE FROM rollups WHERE resolution = ?1 AND bucket < ?2",
+                "DELETE FROM rollups WHERE point IN (SELECT key FROM points) AND resolution = ?1 AND bucket < ?2",
                 params![resolution.name(), before(now_ms, span)],
             )? as u64;
         }

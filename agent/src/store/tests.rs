@@ -180,3 +180,51 @@ fn reopening_resumes_and_refuses_a_newer_schema() {
     let err = Store::open(&dir.path().join("sobre.db"), &s.points, s.site.timezone).expect_err("newer schema");
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
+
+/// What a scan of every reading says: `sql` returns one integer (NULL as none).
+fn scanned(store: &Store, sql: &str, args: &[i64]) -> Option<i64> {
+    store.conn.query_row(sql, rusqlite::params_from_iter(args), |r| r.get(0)).expect("scan")
+}
+
+#[test]
+fn retention_and_the_reports_counts_go_point_by_point_by_the_key_and_agree_with_a_scan() {
+    // Given two points with readings over ten days, the temperature's starting later
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    let batch: Vec<Record> = (0..240)
+        .flat_map(|h| {
+            let temperature = (h >= 30).then(|| temp(DAY0 + h * H, 20.0));
+            [Some(elec(DAY0 + h * H, 1.0)), temperature].into_iter().flatten()
+        })
+        .collect();
+    store.write(&batch).expect("write");
+    // When the oldest reading and a period's activity are asked for
+    // Then they are what a scan of every reading says
+    assert_eq!(store.oldest_ms().expect("oldest"), scanned(&store, "SELECT min(ts) FROM readings", &[]));
+    assert_eq!(store.oldest_ms().expect("oldest"), Some(DAY0));
+    for (from, to) in [(DAY0, DAY0 + 24 * H), (DAY0 + 24 * H, DAY0 + 48 * H), (DAY0 + 300 * H, DAY0 + 400 * H)] {
+        let range = "FROM readings WHERE ts >= ?1 AND ts < ?2";
+        let points = scanned(&store, &format!("SELECT count(DISTINCT point) {range}"), &[from, to]);
+        let readings = scanned(&store, &format!("SELECT count(*) {range}"), &[from, to]);
+        let activity = store.activity(from, to).expect("activity");
+        assert_eq!(
+            (Some(activity.points_seen as i64), Some(activity.readings as i64)),
+            (points, readings),
+            "[{from}, {to})"
+        );
+    }
+    // When retention keeps 5 days of raw readings, 9 days after the first
+    let mut retention = settings().storage.retention;
+    retention.raw = crate::config::Span::days(5);
+    let now = DAY0 + 9 * 24 * H;
+    let kept_from = now - 5 * 24 * H;
+    let total = |store: &Store| scanned(store, "SELECT count(*) FROM readings", &[]).unwrap_or(0);
+    let (before, older) = (total(&store), scanned(&store, "SELECT count(*) FROM readings WHERE ts < ?1", &[kept_from]));
+    store.apply_retention(now, now, &retention).expect("retention");
+    // Then every reading older than that is gone, of both points, and nothing younger
+    assert_eq!(Some(before - total(&store)), older);
+    assert_eq!(older, Some(4 * 24 * 2 - 30));
+    assert_eq!(store.oldest_ms().expect("oldest"), Some(kept_from));
+    assert_eq!(store.reading_count("elec").expect("count"), 240 - 4 * 24);
+    assert_eq!(store.reading_count("temp").expect("count"), 240 - 4 * 24);
+}
