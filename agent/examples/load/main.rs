@@ -210,7 +210,7 @@ fn paced(
     // The last readings are committed within the commit interval.
     std::thread::sleep(Duration::from_millis(1500));
     let (wall, cpu) = (from.elapsed().as_secs_f64(), agent.cpu_s() - cpu_before);
-    let written = agent.disk_written() - written_before;
+    let written = agent.disk_written().saturating_sub(written_before);
     let stored = agent.stored() - stored_before;
     let past = match history {
         0 => "empty store".to_string(),
