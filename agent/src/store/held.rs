@@ -18,6 +18,7 @@
 use super::rollup::{Calendar, Resolution};
 use super::{Acc, Store, StoreError};
 use rusqlite::{params, CachedStatement, Transaction, TransactionBehavior};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const RESOLUTIONS: usize = Resolution::ALL.len();
@@ -266,9 +267,24 @@ impl Store {
             }
             marked
         };
-        marked.sort_by_key(|&(key, resolution, bucket)| (resolution, key, bucket));
+        marked.sort_by_key(|&(key, resolution, bucket)| (resolution, bucket, key));
+        // The readings are keyed by time: a quarter-hour's readings of every point are read
+        // once, not once per point.
+        let mut quarter: Option<(i64, HashMap<i64, Sums>)> = None;
         for &(key, resolution, bucket) in &marked {
-            rebuild(&tx, &self.calendar, key, resolution, bucket)?;
+            let end = self.calendar.end(resolution, bucket);
+            let sums = match resolution {
+                Resolution::QuarterHour => {
+                    if quarter.as_ref().is_none_or(|(start, _)| *start != bucket) {
+                        quarter = Some((bucket, quarter_sums(&tx, bucket, end)?));
+                    }
+                    quarter.as_ref().and_then(|(_, sums)| sums.get(&key).copied()).unwrap_or(NOTHING)
+                }
+                // A local day lies in one local month; days are kept far longer than quarter-hours.
+                Resolution::Month => rollup_sums(&tx, key, Resolution::Day, bucket, end)?,
+                Resolution::Hour | Resolution::Day => rollup_sums(&tx, key, Resolution::QuarterHour, bucket, end)?,
+            };
+            set_row(&tx, &self.calendar, key, resolution, bucket, sums)?;
         }
         tx.execute("DELETE FROM rollups_held", [])?;
         tx.commit()?;
@@ -282,34 +298,38 @@ impl Store {
     }
 }
 
-/// Sets the row of a non-energy point's bucket to what the rows below it say.
-fn rebuild(
+/// A bucket's count, sum, minimum and maximum of a non-energy point.
+type Sums = (i64, Option<f64>, Option<f64>, Option<f64>);
+const NOTHING: Sums = (0, None, None, None);
+
+/// The sums of every point's readings in `[from, to)`, by point key.
+fn quarter_sums(tx: &Transaction<'_>, from: i64, to: i64) -> rusqlite::Result<HashMap<i64, Sums>> {
+    let mut stmt = tx.prepare(
+        "SELECT point, count(*), sum(value), min(value), max(value) FROM readings WHERE ts >= ?1 AND ts < ?2 GROUP BY point",
+    )?;
+    let rows = stmt.query_map([from, to], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))))?;
+    rows.collect()
+}
+
+/// The sums of a point's rows of resolution `below` that start in `[from, to)`.
+fn rollup_sums(tx: &Transaction<'_>, key: i64, below: Resolution, from: i64, to: i64) -> rusqlite::Result<Sums> {
+    tx.query_row(
+        "SELECT COALESCE(sum(n), 0), sum(sum), min(min), max(max) FROM rollups
+         WHERE point = ?1 AND resolution = ?2 AND bucket >= ?3 AND bucket < ?4",
+        params![key, below.name(), from, to],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+}
+
+/// Sets the row of a non-energy point's bucket to `sums`; no row when they count nothing.
+fn set_row(
     tx: &Transaction<'_>,
     calendar: &Calendar,
     key: i64,
     resolution: Resolution,
     bucket: i64,
+    (n, sum, min, max): Sums,
 ) -> rusqlite::Result<()> {
-    let end = calendar.end(resolution, bucket);
-    let below = match resolution {
-        Resolution::QuarterHour => None,
-        Resolution::Hour | Resolution::Day => Some(Resolution::QuarterHour),
-        // A local day lies in one local month; days are kept far longer than quarter-hours.
-        Resolution::Month => Some(Resolution::Day),
-    };
-    let (n, sum, min, max): (i64, Option<f64>, Option<f64>, Option<f64>) = match below {
-        None => tx.query_row(
-            "SELECT count(*), sum(value), min(value), max(value) FROM readings WHERE point = ?1 AND ts >= ?2 AND ts < ?3",
-            params![key, bucket, end],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?,
-        Some(below) => tx.query_row(
-            "SELECT COALESCE(sum(n), 0), sum(sum), min(min), max(max) FROM rollups
-             WHERE point = ?1 AND resolution = ?2 AND bucket >= ?3 AND bucket < ?4",
-            params![key, below.name(), bucket, end],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?,
-    };
     if n == 0 {
         tx.execute(
             "DELETE FROM rollups WHERE point = ?1 AND resolution = ?2 AND bucket = ?3",

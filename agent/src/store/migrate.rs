@@ -10,11 +10,12 @@ use std::path::Path;
 
 /// Migration `i + 1` is `MIGRATIONS[i]`. Append only: a released migration is never edited,
 /// because stores out there have run it.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("migrations/0001_readings.sql"),
     include_str!("migrations/0002_ledgers_outbox.sql"),
     include_str!("migrations/0003_journals.sql"),
     include_str!("migrations/0004_rollups_held.sql"),
+    include_str!("migrations/0005_readings_by_time.sql"),
 ];
 
 /// The schema version this binary writes and reads.

@@ -58,6 +58,8 @@ pub struct Store {
     energy: Vec<bool>,
     rollups: Rollups,
     held: held::Held,
+    /// By point index: the newest `(ts, value)` the batch being written stores of each point.
+    batch_newest: Vec<Option<(i64, f64)>>,
 }
 
 /// The newest stored reading of a point, to resume validation after a restart.
@@ -202,6 +204,7 @@ impl Store {
             energy: Vec::new(),
             rollups: Rollups::default(),
             held: held::Held::default(),
+            batch_newest: Vec::new(),
         };
         store.register(points)?;
         Ok(store)
@@ -258,6 +261,7 @@ impl Store {
             self.keys.push(key);
             self.ids.push(p.id.clone());
             self.energy.push(p.kind.is_energy());
+            self.batch_newest.push(None);
         }
         tx.commit()?;
         Ok(())
@@ -265,7 +269,7 @@ impl Store {
 
     /// The newest reading of every point that has one.
     pub fn newest(&self) -> Result<Vec<Newest>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT ts, value FROM readings WHERE point = ?1 ORDER BY ts DESC LIMIT 1")?;
+        let mut stmt = self.conn.prepare_cached("SELECT ts, value FROM newest_readings WHERE point = ?1")?;
         let mut found = Vec::new();
         for (point, key) in self.keys.iter().enumerate() {
             if let Some((ts_ms, value)) = stmt.query_row([key], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
@@ -286,6 +290,7 @@ impl Store {
         }
         // The accumulators of this batch, emptied: their room is reused, not allocated again.
         self.rollups.buckets.clear();
+        self.batch_newest.iter_mut().for_each(|n| *n = None);
         result.map(|(written, _)| written)
     }
 
@@ -333,6 +338,10 @@ impl Store {
                         }
                         written.readings += 1;
                         through_ms = through_ms.max(r.ts_ms);
+                        let newest = &mut self.batch_newest[r.point];
+                        if newest.is_none_or(|(ts_ms, _)| r.ts_ms > ts_ms) {
+                            *newest = Some((r.ts_ms, r.value));
+                        }
                         self.rollups.add(&self.calendar, self.energy[r.point], r);
                     }
                     Record::Rejection { point, reason, at_ms, detail } => {
@@ -346,6 +355,15 @@ impl Store {
                         availability.execute(params![topic, at_ms, online])?;
                     }
                 }
+            }
+            // One row per point the batch stored readings of, not one per reading.
+            let mut newest = tx.prepare_cached(
+                "INSERT INTO newest_readings (point, ts, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(point) DO UPDATE SET ts = excluded.ts, value = excluded.value WHERE excluded.ts > ts",
+            )?;
+            for (key, (ts_ms, value)) in self.keys.iter().zip(&self.batch_newest).filter_map(|(k, n)| Some((k, (*n)?)))
+            {
+                newest.execute(params![key, ts_ms, value])?;
             }
             for (point, reason, at_ms) in &late_duplicates {
                 let entry = rejections.entry((*point, *reason)).or_insert((0, *at_ms, *at_ms, "already in the store"));
@@ -397,21 +415,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The time of the oldest reading held, if any: each point's first, by the key, not a
-    /// scan of every reading (see `apply_retention`).
+    /// The time of the oldest reading held, if any: the first of the key.
     pub fn oldest_ms(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT min((SELECT min(ts) FROM readings WHERE point = p.key)) FROM points p",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self.conn.query_row("SELECT min(ts) FROM readings", [], |r| r.get(0))?)
     }
 
     /// What arrived in `[from, to)`: points heard from, readings, and rejections ever counted.
     pub fn activity(&self, from_ms: i64, to_ms: i64) -> Result<Activity, StoreError> {
         let (points_seen, readings) = self.conn.query_row(
-            "SELECT count(DISTINCT point), count(*) FROM readings
-             WHERE point IN (SELECT key FROM points) AND ts >= ?1 AND ts < ?2",
+            "SELECT count(DISTINCT point), count(*) FROM readings WHERE ts >= ?1 AND ts < ?2",
             [from_ms, to_ms],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
@@ -420,6 +432,8 @@ impl Store {
         Ok(Activity { points_seen, readings, rejections_total })
     }
 
+    /// How many readings of a point are held. It reads every reading of every point (the key
+    /// is time first): for tests and small stores.
     pub fn reading_count(&self, point_id: &str) -> Result<u64, StoreError> {
         Ok(self.conn.query_row(
             "SELECT count(*) FROM readings r JOIN points p ON p.key = r.point WHERE p.id = ?1",

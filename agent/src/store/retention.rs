@@ -35,14 +35,15 @@ impl Store {
         let before = |at: i64, span: Span| at.saturating_sub(span.as_millis_i64());
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut pruned = Pruned::default();
-        // Readings and rollups are keyed by point first: `point IN (points)` makes each delete a
-        // range of the key per point instead of a scan of the whole table, hourly, which on a
-        // big building's store (300 M readings) would read all of it from the SD card.
-        pruned.series += tx.execute(
-            "DELETE FROM readings WHERE point IN (SELECT key FROM points) AND ts < ?1",
-            [before(now_ms, retention.raw)],
-        )? as u64;
-        pruned.series += tx.execute("DELETE FROM availability WHERE ts < ?1", [before(now_ms, retention.raw)])? as u64;
+        // Readings are keyed by time first: the delete is the start of the key. Rollups are keyed
+        // by point first: `point IN (points)` makes each delete a range of the key per point
+        // instead of a scan of the whole table, hourly, which on a big building's store would
+        // read all of it from the SD card.
+        let raw_before = before(now_ms, retention.raw);
+        pruned.series += tx.execute("DELETE FROM readings WHERE ts < ?1", [raw_before])? as u64;
+        // A point whose readings are all gone has no newest reading either, as before.
+        tx.execute("DELETE FROM newest_readings WHERE ts < ?1", [raw_before])?;
+        pruned.series += tx.execute("DELETE FROM availability WHERE ts < ?1", [raw_before])? as u64;
         for (resolution, span) in [
             (Resolution::QuarterHour, retention.quarter_hour),
             (Resolution::Hour, retention.hourly),

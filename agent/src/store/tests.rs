@@ -181,14 +181,9 @@ fn reopening_resumes_and_refuses_a_newer_schema() {
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
 
-/// What a scan of every reading says: `sql` returns one integer (NULL as none).
-fn scanned(store: &Store, sql: &str, args: &[i64]) -> Option<i64> {
-    store.conn.query_row(sql, rusqlite::params_from_iter(args), |r| r.get(0)).expect("scan")
-}
-
 #[test]
-fn retention_and_the_reports_counts_go_point_by_point_by_the_key_and_agree_with_a_scan() {
-    // Given two points with readings over ten days, the temperature's starting later
+fn retention_the_oldest_reading_and_a_periods_activity_go_by_time() {
+    // Given two points with readings every hour over ten days, the temperature's from hour 30
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(&dir);
     let batch: Vec<Record> = (0..240)
@@ -199,32 +194,51 @@ fn retention_and_the_reports_counts_go_point_by_point_by_the_key_and_agree_with_
         .collect();
     store.write(&batch).expect("write");
     // When the oldest reading and a period's activity are asked for
-    // Then they are what a scan of every reading says
-    assert_eq!(store.oldest_ms().expect("oldest"), scanned(&store, "SELECT min(ts) FROM readings", &[]));
+    // Then they count the points and readings of that period
     assert_eq!(store.oldest_ms().expect("oldest"), Some(DAY0));
-    for (from, to) in [(DAY0, DAY0 + 24 * H), (DAY0 + 24 * H, DAY0 + 48 * H), (DAY0 + 300 * H, DAY0 + 400 * H)] {
-        let range = "FROM readings WHERE ts >= ?1 AND ts < ?2";
-        let points = scanned(&store, &format!("SELECT count(DISTINCT point) {range}"), &[from, to]);
-        let readings = scanned(&store, &format!("SELECT count(*) {range}"), &[from, to]);
+    let table = [
+        // (period, points heard from, readings)
+        ((DAY0, DAY0 + 24 * H), 1, 24),
+        ((DAY0 + 24 * H, DAY0 + 48 * H), 2, 24 + 18),
+        ((DAY0 + 300 * H, DAY0 + 400 * H), 0, 0),
+    ];
+    for ((from, to), points, readings) in table {
         let activity = store.activity(from, to).expect("activity");
-        assert_eq!(
-            (Some(activity.points_seen as i64), Some(activity.readings as i64)),
-            (points, readings),
-            "[{from}, {to})"
-        );
+        assert_eq!((activity.points_seen, activity.readings), (points, readings), "[{from}, {to})");
     }
     // When retention keeps 5 days of raw readings, 9 days after the first
     let mut retention = settings().storage.retention;
     retention.raw = crate::config::Span::days(5);
     let now = DAY0 + 9 * 24 * H;
-    let kept_from = now - 5 * 24 * H;
-    let total = |store: &Store| scanned(store, "SELECT count(*) FROM readings", &[]).unwrap_or(0);
-    let (before, older) = (total(&store), scanned(&store, "SELECT count(*) FROM readings WHERE ts < ?1", &[kept_from]));
     store.apply_retention(now, now, &retention).expect("retention");
     // Then every reading older than that is gone, of both points, and nothing younger
-    assert_eq!(Some(before - total(&store)), older);
-    assert_eq!(older, Some(4 * 24 * 2 - 30));
-    assert_eq!(store.oldest_ms().expect("oldest"), Some(kept_from));
+    assert_eq!(store.oldest_ms().expect("oldest"), Some(now - 5 * 24 * H));
     assert_eq!(store.reading_count("elec").expect("count"), 240 - 4 * 24);
     assert_eq!(store.reading_count("temp").expect("count"), 240 - 4 * 24);
+    // And when retention later removes every reading, no point has a newest one left
+    store.apply_retention(now + 10 * 24 * H, now, &retention).expect("retention");
+    assert_eq!(store.newest().expect("newest"), []);
+}
+
+#[test]
+fn each_points_newest_reading_is_the_latest_stored_whatever_the_order_of_arrival() {
+    // Given readings of two points arriving out of order, a late one in a later batch, and a
+    // duplicate of the newest with another value
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    store
+        .write(&[temp(DAY0 + 2 * H, 22.0), elec(DAY0 + H, 5.0), temp(DAY0 + 3 * H, 23.0), temp(DAY0, 20.0)])
+        .expect("write");
+    store.write(&[temp(DAY0 + H, 21.0), elec(DAY0, 4.0), temp(DAY0 + 3 * H, 99.0)]).expect("write");
+    // When the newest readings are asked for, also after a restart
+    // Then each point's is its latest reading as first stored
+    let expected =
+        [Newest { point: 0, ts_ms: DAY0 + 3 * H, value: 23.0 }, Newest { point: 1, ts_ms: DAY0 + H, value: 5.0 }];
+    let mut newest = store.newest().expect("newest");
+    newest.sort_by_key(|n| n.point);
+    assert_eq!(newest, expected);
+    drop(store);
+    let mut newest = open(&dir).newest().expect("newest");
+    newest.sort_by_key(|n| n.point);
+    assert_eq!(newest, expected);
 }

@@ -1,9 +1,10 @@
 use super::*;
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "availability",
     "control_log",
     "decisions",
+    "newest_readings",
     "outbox",
     "outbox_delivered",
     "outbox_drops",
@@ -104,4 +105,47 @@ fn a_migration_that_fails_leaves_the_store_as_it_was() {
     let conn = Connection::open(&path).expect("open");
     assert_eq!(version(&conn).expect("version"), 1);
     assert!(!tables(&conn).contains(&"outbox".to_string()), "migration 2 rolled back with 3");
+}
+
+#[test]
+fn readings_keyed_by_point_are_keyed_by_time_with_every_reading_and_each_points_newest() {
+    // Given a store of version 4, its readings keyed by point, of two points that reported at
+    // different times (one energy reading among them)
+    let dir = tempfile::tempdir().expect("tempdir");
+    let readings = "INSERT INTO points (key, id, kind, unit, topic, brick, tags) VALUES
+            (1, 'elec', 'energy', 'kWh', 't/e', 'b', '[]'), (2, 'temp', 'zone_temperature', '°C', 't/t', 'b', '[]');
+        INSERT INTO readings (point, ts, value, energy_kwh, energy_start, energy_end) VALUES
+            (1, 3000, 10.5, 0.5, 2000, 3000), (1, 1000, 10.0, NULL, NULL, NULL), (2, 2000, 21.0, NULL, NULL, NULL),
+            (2, 500, 20.0, NULL, NULL, NULL);";
+    let four = format!("{}{}{}{}{readings}", MIGRATIONS[0], MIGRATIONS[1], MIGRATIONS[2], MIGRATIONS[3]);
+    let path = earlier(&dir, &four, 4);
+
+    // When this version opens it
+    let conn = super::super::connect(&path).expect("connect");
+
+    // Then every reading is there, in the order of time, whole
+    let mut stmt =
+        conn.prepare("SELECT point, ts, value, energy_kwh, energy_start, energy_end FROM readings").expect("prepare");
+    let rows: Vec<(i64, i64, f64, Option<f64>, Option<i64>, Option<i64>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let expected = vec![
+        (2, 500, 20.0, None, None, None),
+        (1, 1000, 10.0, None, None, None),
+        (2, 2000, 21.0, None, None, None),
+        (1, 3000, 10.5, Some(0.5), Some(2000), Some(3000)),
+    ];
+    assert_eq!(rows, expected);
+    // And each point's newest reading, and the view still reads
+    let mut stmt = conn.prepare("SELECT point, ts, value FROM newest_readings ORDER BY point").expect("prepare");
+    let newest: Vec<(i64, i64, f64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(newest, [(1, 3000, 10.5), (2, 2000, 21.0)]);
+    let viewed: i64 = conn.query_row("SELECT count(*) FROM readings_view", [], |r| r.get(0)).expect("view");
+    assert_eq!(viewed, 4);
 }
