@@ -11,10 +11,11 @@ pub struct Agent {
     pub started: Instant,
 }
 
-/// A config of `points` JSON points on `load/p<i>`, each stamped by its payload.
+/// A config of `points` JSON points on `load/p<i>`, each stamped by its payload; the local page
+/// on a free port, so that runs side by side do not collide.
 pub fn config(port: u16, db: &Path, points: u64) -> String {
     let mut config =
-        format!("[site]\nid = \"load\"\ntimezone = \"UTC\"\n[broker]\nport = {port}\n[storage]\npath = {db:?}\n");
+        format!("[site]\nid = \"load\"\ntimezone = \"UTC\"\n[broker]\nport = {port}\n[storage]\npath = {db:?}\n[web]\nlisten = \"127.0.0.1:0\"\n");
     for p in 0..points {
         config.push_str(&format!(
             "[[points]]\nid = \"p{p}\"\nkind = \"zone_temperature\"\nunit = \"°C\"\ntopic = \"load/p{p}\"\ndecode = {{ format = \"json\", pointer = \"/value\", timestamp = \"/ts\" }}\n"
@@ -51,9 +52,10 @@ impl Agent {
     }
 
     /// Gives the store a past before the run: `per_point` readings of every point, one every
-    /// `every_s` seconds, ending a day before now, written straight into SQLite (the agent is
-    /// running, so its points are registered). Each point's newest readings then sit on a page
-    /// of their own, as in a store that has run for a while; an empty store's points share pages.
+    /// `every_s` seconds, ending a day before now, and the rollup rows of the week before
+    /// them, written straight into SQLite (the agent is running, so its points are registered):
+    /// the tables then have the size and depth of a store that has run for a while, each
+    /// point's rollups spanning several pages.
     pub fn fill_history(&self, per_point: u64, every_s: u64) -> Result<(), Box<dyn std::error::Error>> {
         let mut conn = rusqlite::Connection::open(&self.db)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
@@ -67,9 +69,35 @@ impl Agent {
         let tx = conn.transaction()?;
         {
             let mut insert = tx.prepare("INSERT OR IGNORE INTO readings (point, ts, value) VALUES (?1, ?2, ?3)")?;
-            for key in keys {
-                for i in 0..per_point {
+            // In the order of time, as the agent writes them.
+            for i in 0..per_point {
+                for &key in &keys {
                     insert.execute((key, end_ms - (per_point - i) * every_ms, 20.0 + (i % 7) as f64 / 10.0))?;
+                }
+            }
+        }
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO rollups (point, resolution, bucket, label, n, sum, min, max)
+                 VALUES (?1, ?2, ?3, ?4, 90, 1800.0, 19.5, 20.5)",
+            )?;
+            let week_ends = end_ms - per_point * every_ms;
+            let week_ends = week_ends - week_ends.rem_euclid(86_400_000);
+            let week_starts = week_ends - 7 * 86_400_000;
+            // The resolutions, their spans and labels, as the agent's store has them (UTC site);
+            // the week lies in one month row.
+            let resolutions: [(&str, i64, &str); 4] = [
+                ("15m", 900_000, "%Y-%m-%dT%H:%MZ"),
+                ("1h", 3_600_000, "%Y-%m-%dT%H:%MZ"),
+                ("1d", 86_400_000, "%Y-%m-%d"),
+                ("1mo", 7 * 86_400_000, "%Y-%m"),
+            ];
+            for key in keys {
+                for (resolution, span_ms, label) in resolutions {
+                    for bucket in (week_starts..week_ends).step_by(usize::try_from(span_ms)?) {
+                        let at = chrono::DateTime::from_timestamp_millis(bucket).ok_or("a bucket out of range")?;
+                        insert.execute((key, resolution, bucket, at.format(label).to_string()))?;
+                    }
                 }
             }
         }

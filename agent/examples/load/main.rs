@@ -12,7 +12,7 @@
 //! - `paced --points N --every 10 --seconds S [--history H]`: every point reports once per
 //!   `every` seconds, spread evenly, for `S` seconds; the agent's CPU (share of one core), RSS
 //!   and disk writes per stored reading; `--history` first gives the store H readings of each
-//!   point (a store that has run for a while, not an empty one).
+//!   point and a week of its rollups (a store that has run for a while, not an empty one).
 //! - `idle --points N`: start-up time (process start to the broker connection: the retained
 //!   `online` status) and RSS once idle.
 //!
@@ -214,7 +214,7 @@ fn paced(
     let stored = agent.stored() - stored_before;
     let past = match history {
         0 => "empty store".to_string(),
-        h => format!("{h} readings of each point stored before"),
+        h => format!("{h} readings and a week of rollups of each point stored before"),
     };
     println!(
         "| {points} points, one reading each every {every} s ({:.0} readings/s), {seconds} s, {past} | {:.2} % of a core | {:.1} µs | {:.0} bytes | {:.1} MiB (peak {:.1}; anonymous {:.1}) |",

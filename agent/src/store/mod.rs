@@ -165,9 +165,9 @@ pub fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL").map_err(open)?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(open)?;
     // 1 MiB of page cache per connection instead of SQLite's 2 (resident memory): the writer's
-    // cannot hold a building's hot pages anyway (each point's newest readings sit on a leaf
-    // page of their own, 4 MiB for 1,000 points), so a leaf is mostly read again from the OS's
-    // page cache whatever the size.
+    // hot pages are the end of the readings table, a few; the rollup rows it writes, one page
+    // per point at 1,000 points, would not fit in 2 MiB either and are read again from the
+    // OS's page cache.
     conn.pragma_update(None, "cache_size", -1024).map_err(open)?;
     conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES_BEFORE_CHECKPOINT).map_err(open)?;
     migrate::migrate(&mut conn, path)?;

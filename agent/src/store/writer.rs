@@ -31,7 +31,7 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 /// How long the rollup rows of each point's open buckets may lag its committed readings (see
 /// `store::held`): at a building's real rate, writing them at every commit cost four row
 /// updates per reading. Buckets that are over are written at once whatever this says.
-const ROLLUPS_HELD_FOR: Duration = Duration::from_secs(60);
+const ROLLUPS_HELD_FOR: Duration = Duration::from_secs(15 * 60);
 
 /// What ingest hands the writer, in arrival order: records to store, and after a message's
 /// records the acknowledgement that is due once they are committed.

@@ -107,6 +107,9 @@ fn a_migration_that_fails_leaves_the_store_as_it_was() {
     assert!(!tables(&conn).contains(&"outbox".to_string()), "migration 2 rolled back with 3");
 }
 
+/// `(point, ts, value, energy_kwh, energy_start, energy_end)`, as a row of `readings`.
+type StoredReading = (i64, i64, f64, Option<f64>, Option<i64>, Option<i64>);
+
 #[test]
 fn readings_keyed_by_point_are_keyed_by_time_with_every_reading_and_each_points_newest() {
     // Given a store of version 4, its readings keyed by point, of two points that reported at
@@ -126,7 +129,7 @@ fn readings_keyed_by_point_are_keyed_by_time_with_every_reading_and_each_points_
     // Then every reading is there, in the order of time, whole
     let mut stmt =
         conn.prepare("SELECT point, ts, value, energy_kwh, energy_start, energy_end FROM readings").expect("prepare");
-    let rows: Vec<(i64, i64, f64, Option<f64>, Option<i64>, Option<i64>)> = stmt
+    let rows: Vec<StoredReading> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
         .expect("query")
         .collect::<Result<_, _>>()
