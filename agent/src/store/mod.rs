@@ -143,10 +143,9 @@ impl Acc {
 }
 
 /// WAL pages written before a commit copies them into the database file (SQLite's default is
-/// 1,000). A building's points each dirty a page of their own per commit, so a checkpoint every
-/// 1,000 pages copied each point's page again every few seconds; with 10,000 (a WAL of at most
-/// about 40 MB) each is copied once for ten changes: the disk writes per reading halve at 1,000
-/// points (README, "Disk writes").
+/// 1,000). A page changed several times between two checkpoints is copied once: with 10,000 (a
+/// WAL of at most about 40 MB) the rollup pages of a 1,000-point building, one or more per
+/// point, are copied once for several of the writer's rewrites of them (README, "Disk writes").
 const WAL_PAGES_BEFORE_CHECKPOINT: i64 = 10_000;
 
 /// A connection to the store's SQLite file as every user of it needs one, with the schema
