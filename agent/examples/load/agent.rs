@@ -11,6 +11,14 @@ pub struct Agent {
     pub started: Instant,
 }
 
+/// The environment the systemd unit gives the agent on the box (its `Environment=` lines, e.g.
+/// glibc's allocator settings), so that the figures are the box's.
+const UNIT: &str = include_str!("../../../deploy/sobre.service");
+
+fn unit_environment() -> impl Iterator<Item = (&'static str, &'static str)> {
+    UNIT.lines().filter_map(|line| line.strip_prefix("Environment=")?.split_once('='))
+}
+
 /// A config of `points` JSON points on `load/p<i>`, each stamped by its payload; the local page
 /// on a free port, so that runs side by side do not collide.
 pub fn config(port: u16, db: &Path, points: u64) -> String {
@@ -33,6 +41,7 @@ impl Agent {
         let child = Command::new(sobre)
             .args(["run", "-c"])
             .arg(&config_path)
+            .envs(unit_environment())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

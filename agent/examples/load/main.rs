@@ -1,7 +1,9 @@
 //! Load runs of the whole binary: a mosquitto of their own, `sobre run` as a child process,
 //! and in this process a publisher and a bare subscriber that only counts messages. Both
 //! subscribers receive the same stream in the same run, so their rates compare; "stored" is
-//! counted in SQLite, after commit; CPU and memory are the agent's, from `/proc`.
+//! counted in SQLite, after commit; CPU and memory are the agent's, from `/proc`. The agent
+//! runs with the environment `deploy/sobre.service` gives it on the box (its `Environment=`
+//! lines: glibc's malloc arenas), `RUST_LOG` aside.
 //!
 //!   cargo build --release && cargo run --release --example load -- <mode> [options]
 //!
