@@ -106,11 +106,16 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
             "\"site-unknown\" is not in the sites table",
         ),
     ];
+    // (each twice: a broker delivering again what a stopped sink had not acknowledged sends the
+    // same bytes, as does a publisher repeating itself)
     agent.publish(&dup_topic, dup.to_string());
-    agent.publish_all(refusals.iter().map(|(t, p, _, _)| (t.clone(), p.clone())));
-    wait_until("the refusals recorded", || db.count("SELECT count(*) FROM refused") == refusals.len() as i64);
+    agent.publish_all(refusals.iter().chain(&refusals).map(|(t, p, _, _)| (t.clone(), p.clone())));
+    wait_until("the refusals recorded", || {
+        db.count("SELECT coalesce(sum(times), 0)::bigint FROM refused") == 2 * refusals.len() as i64
+    });
 
-    // Then each report is stored once, the duplicate changed nothing, the broken ones say why
+    // Then each report is stored once, the duplicate changed nothing, the broken ones say why,
+    // each in one row that counts its two deliveries
     assert_eq!(db.count("SELECT count(*) FROM reports"), ids.len() as i64, "one row per report id");
     let stored: BTreeSet<String> = db.rows("SELECT id FROM reports").iter().map(|r| r.get(0)).collect();
     assert_eq!(stored, ids);
@@ -123,10 +128,14 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     assert_eq!(db.count("SELECT count(*) FROM savings WHERE resolution = '1mo'"), monthly);
     assert_eq!(db.count("SELECT count(*) FROM savings WHERE resolution = '1d'"), daily);
     for (topic, _, reason, says) in &refusals {
-        let rows = db.rows(&format!("SELECT detail FROM refused WHERE reason = '{reason}' AND topic = '{topic}'"));
+        let rows = db.rows(&format!(
+            "SELECT detail, times, last_received_at >= received_at FROM refused WHERE reason = '{reason}' AND topic = '{topic}'"
+        ));
         assert_eq!(rows.len(), 1, "one {reason} refusal on {topic}");
         let detail: String = rows[0].get(0);
         assert!(detail.contains(says), "{reason}: {detail:?} should say {says:?}");
+        assert_eq!(rows[0].get::<_, i64>(1), 2, "{reason}: both deliveries counted");
+        assert!(rows[0].get::<_, bool>(2), "{reason}: the last delivery's time kept");
     }
     assert_eq!(
         db.count("SELECT count(*) FROM refused WHERE reason = 'oversize' AND payload IS NULL"),
@@ -288,5 +297,57 @@ fn the_sink_keeps_every_report_once_refuses_the_broken_and_loses_nothing_when_ki
     );
     let stderr = String::from_utf8_lossy(&refused_start.stderr);
     assert!(!refused_start.status.success(), "{stderr}");
-    assert!(stderr.contains("schema version 99, newer than this sink's 5"), "{stderr}");
+    assert!(stderr.contains("schema version 99, newer than this sink's 6"), "{stderr}");
+}
+
+#[test]
+fn refusals_recorded_twice_before_the_upgrade_are_one_row_each_after_it() {
+    let Some(db) = TestDatabase::create() else { return };
+    // Given a database of the sink before refusals were recorded once (schema 5), where a
+    // redelivered broken message and a redelivered oversize one were each recorded twice
+    for sql in [
+        include_str!("../../agent/src/city/migrations/001_reports.sql"),
+        include_str!("../../agent/src/city/migrations/002_views.sql"),
+        include_str!("../../agent/src/city/migrations/003_fleet_views.sql"),
+        include_str!("../../agent/src/city/migrations/004_sites.sql"),
+        include_str!("../../agent/src/city/migrations/005_flex_outcomes.sql"),
+    ] {
+        db.batch(sql);
+    }
+    db.batch(
+        "CREATE TABLE schema_version (version integer NOT NULL); INSERT INTO schema_version VALUES (5);
+         INSERT INTO refused (received_at, topic, site, reason, detail, bytes, payload) VALUES
+         ('2026-12-01T10:00Z', 'city/a/reports/health', 'a', 'not-json', 'not JSON', 3, 'abc'),
+         ('2026-12-01T11:00Z', 'city/a/reports/health', 'a', 'not-json', 'not JSON', 3, 'abc'),
+         ('2026-12-01T12:00Z', 'city/a/reports/health', 'a', 'not-json', 'not JSON', 3, 'abd'),
+         ('2026-12-01T13:00Z', 'city/a/reports/health', 'a', 'oversize', 'too big', 900000, NULL),
+         ('2026-12-01T14:00Z', 'city/a/reports/health', 'a', 'oversize', 'too big', 900000, NULL),
+         ('2026-12-01T15:00Z', 'city/a/reports/health', 'a', 'oversize', 'too big', 900001, NULL);",
+    );
+
+    // When the sink starts on it
+    let broker = Mosquitto::start();
+    let _sink = Sink::start(broker.port, &db.url(), "city-upgrade-sink", MAX_REPORT_BYTES);
+    wait_until("the database migrated", || db.count("SELECT max(version)::bigint FROM schema_version") == 6);
+
+    // Then each message is one row, counting its deliveries from the first to the last (hours
+    // of 2026-12-01, UTC)
+    let rows: Vec<(String, i32, i64, i32, i32)> = db
+        .rows(
+            "SELECT reason, bytes, times, extract(hour FROM received_at AT TIME ZONE 'UTC')::int, \
+             extract(hour FROM last_received_at AT TIME ZONE 'UTC')::int FROM refused ORDER BY received_at",
+        )
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let expected = [
+        ("not-json", 3, 2, 10, 11),
+        ("not-json", 3, 1, 12, 12),
+        ("oversize", 900000, 2, 13, 14),
+        ("oversize", 900001, 1, 15, 15),
+    ];
+    assert_eq!(
+        rows,
+        expected.map(|(reason, bytes, times, first, last)| (reason.to_string(), bytes, times, first, last))
+    );
 }

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (3, "fleet views", include_str!("migrations/003_fleet_views.sql")),
     (4, "sites", include_str!("migrations/004_sites.sql")),
     (5, "flex outcomes", include_str!("migrations/005_flex_outcomes.sql")),
+    (6, "refused once", include_str!("migrations/006_refused_once.sql")),
 ];
 
 /// A message as it came off the broker, with its verdict.
@@ -131,7 +132,10 @@ impl Connection {
             .await?;
         let refused = client
             .prepare(
-                "INSERT INTO refused (received_at, topic, site, reason, detail, bytes, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO refused (received_at, last_received_at, topic, site, reason, detail, bytes, payload) \
+                 VALUES ($1, $1, $2, $3, $4, $5, $6, $7) ON CONFLICT (topic, reason, digest) \
+                 DO UPDATE SET times = refused.times + 1, \
+                 last_received_at = greatest(refused.last_received_at, excluded.last_received_at)",
             )
             .await?;
         let known = client.prepare("SELECT site FROM sites WHERE site = ANY($1)").await?;
@@ -144,8 +148,8 @@ impl Connection {
     }
 
     /// Writes a batch in one transaction: reports of known sites idempotently by id (a duplicate
-    /// changes nothing), refusals appended (a report of a site the `sites` table does not list
-    /// among them). Nothing of it is acknowledged to the broker before this returns Ok.
+    /// changes nothing), refusals once each (a report of a site the `sites` table does not list
+    /// among them; the same refused message again is counted in its row). Nothing of it is acknowledged to the broker before this returns Ok.
     pub async fn write(&mut self, batch: &[Received]) -> Result<Written, DbError> {
         let statements = &self.statements;
         let tx = self.client.transaction().await?;
