@@ -318,7 +318,7 @@ fn refusals_recorded_twice_before_the_upgrade_are_one_row_each_after_it() {
         "CREATE TABLE schema_version (version integer NOT NULL); INSERT INTO schema_version VALUES (5);
          INSERT INTO refused (received_at, topic, site, reason, detail, bytes, payload) VALUES
          ('2026-12-01T10:00Z', 'city/a/reports/health', 'a', 'not-json', 'not JSON', 3, 'abc'),
-         ('2026-12-01T11:00Z', 'city/a/reports/health', 'a', 'not-json', 'not JSON', 3, 'abc'),
+         ('2026-12-01T16:00Z', 'city/a/reports/health', 'a', 'not-json', 'not JSON', 3, 'abc'),
          ('2026-12-01T12:00Z', 'city/a/reports/health', 'a', 'not-json', 'not JSON', 3, 'abd'),
          ('2026-12-01T13:00Z', 'city/a/reports/health', 'a', 'oversize', 'too big', 900000, NULL),
          ('2026-12-01T14:00Z', 'city/a/reports/health', 'a', 'oversize', 'too big', 900000, NULL),
@@ -341,7 +341,7 @@ fn refusals_recorded_twice_before_the_upgrade_are_one_row_each_after_it() {
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
         .collect();
     let expected = [
-        ("not-json", 3, 2, 10, 11),
+        ("not-json", 3, 2, 10, 16),
         ("not-json", 3, 1, 12, 12),
         ("oversize", 900000, 2, 13, 14),
         ("oversize", 900001, 1, 15, 15),
@@ -350,4 +350,9 @@ fn refusals_recorded_twice_before_the_upgrade_are_one_row_each_after_it() {
         rows,
         expected.map(|(reason, bytes, times, first, last)| (reason.to_string(), bytes, times, first, last))
     );
+    // And the site's health counts four refused messages, the last one delivered at 16:00
+    let health = &db.rows(
+        "SELECT refused, extract(hour FROM last_refused_at AT TIME ZONE 'UTC')::int FROM fleet_health WHERE site = 'a'",
+    )[0];
+    assert_eq!((health.get::<_, i64>(0), health.get::<_, i32>(1)), (4, 16));
 }
