@@ -132,10 +132,9 @@ impl Connection {
             .await?;
         let refused = client
             .prepare(
-                "INSERT INTO refused (received_at, last_received_at, topic, site, reason, detail, bytes, payload) \
+                "INSERT INTO refused (received_at, first_received_at, topic, site, reason, detail, bytes, payload) \
                  VALUES ($1, $1, $2, $3, $4, $5, $6, $7) ON CONFLICT (topic, reason, digest) \
-                 DO UPDATE SET times = refused.times + 1, \
-                 last_received_at = greatest(refused.last_received_at, excluded.last_received_at)",
+                 DO UPDATE SET times = refused.times + 1, received_at = greatest(refused.received_at, excluded.received_at)",
             )
             .await?;
         let known = client.prepare("SELECT site FROM sites WHERE site = ANY($1)").await?;
