@@ -148,7 +148,8 @@ impl Connection {
 
     /// Writes a batch in one transaction: reports of known sites idempotently by id (a duplicate
     /// changes nothing), refusals once each (a report of a site the `sites` table does not list
-    /// among them; the same refused message again is counted in its row). Nothing of it is acknowledged to the broker before this returns Ok.
+    /// among them; the same refused message again is counted in its row). Nothing of it is
+    /// acknowledged to the broker before this returns Ok.
     pub async fn write(&mut self, batch: &[Received]) -> Result<Written, DbError> {
         let statements = &self.statements;
         let tx = self.client.transaction().await?;
