@@ -3,8 +3,7 @@
 //! time around each page a program first runs (fault-around); spread over the whole binary, the
 //! code run at start and at rest kept all of it resident (3.6 of 3.8 MiB), placed together about
 //! a third of it (README "Idle memory"). `scripts/order-code` writes the script. Debug builds
-//! (the tests') link without it: they are not what runs on a gateway, and matching its patterns
-//! against every section of an unoptimised build would only slow their links.
+//! (the tests') link without it: they are not what runs on a gateway.
 
 use std::env;
 use std::path::Path;
