@@ -8,6 +8,7 @@
 use super::input::Input;
 use crate::config::{EnergyMode, Settings};
 use crate::ingest::decode::availability;
+use crate::ingest::pick::pick;
 use crate::ingest::stage::stamped;
 use crate::ingest::validate::Validator;
 use crate::point::PointKind;
@@ -38,6 +39,7 @@ pub fn run(data: &[u8]) {
     let n = payloads.len() as i64;
     for (i, payload) in payloads.into_iter().enumerate() {
         let _ = availability(payload);
+        picks_what_the_document_holds(payload);
         let received_ms = WALL_MS - (n - i as i64) * 60_000;
         let decoded = match point.decoder.decode(payload, settings.site.timezone) {
             Ok(decoded) => decoded,
@@ -90,6 +92,24 @@ pub fn run(data: &[u8]) {
                 }
             }
         }
+    }
+}
+
+/// The one-pass reading of a payload finds, at every pointer a config may name, what the whole
+/// document holds there; a payload the whole document refuses may pass only where the fault
+/// lies outside what the pointers read (`ingest::pick`).
+fn picks_what_the_document_holds(payload: &[u8]) {
+    let Ok(text) = std::str::from_utf8(payload) else { return };
+    let pointers =
+        [Some(POINTERS[0]), Some(POINTERS[1]), Some(POINTERS[2]), Some(POINTERS[3]), Some("/Time"), Some("")];
+    let picked = pick(text, pointers);
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(doc) => {
+            let held = pointers.map(|p| p.and_then(|p| doc.pointer(p).cloned()));
+            assert_eq!(picked.ok(), Some(held), "{text}");
+        }
+        // The whole document ("") is one of the pointers: whatever refuses it refuses the pick.
+        Err(_) => assert!(picked.is_err(), "{text}"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Payload → number (and maybe a timestamp). One decoder per point; several points may share
 //! a topic (a Tasmota SENSOR message carries energy and power).
 
+use super::pick::pick;
 use crate::config::Decoder;
 use crate::point::Unit;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -45,32 +46,33 @@ impl Decoder {
                 Ok(Decoded { value, ts_ms: None, unit: None, boolean })
             }
             Decoder::Json { pointer, timestamp } => {
-                let doc = parse_json(text)?;
-                let (value, boolean) = number_at(&doc, pointer)?;
+                let [value, ts] = pick(text, [Some(pointer), timestamp.as_deref()]).map_err(not_json)?;
+                let (value, boolean) = number_at(value, pointer)?;
                 let ts_ms = match timestamp {
-                    Some(ts_pointer) => Some(timestamp_at(&doc, ts_pointer, tz)?),
+                    Some(ts_pointer) => Some(timestamp_at(ts, ts_pointer, tz)?),
                     None => None,
                 };
                 Ok(Decoded { value, ts_ms, unit: None, boolean })
             }
             Decoder::Zigbee2mqtt { pointer } => {
-                let doc = parse_json(text)?;
-                let (value, boolean) = number_at(&doc, pointer)?;
-                let ts_ms = match doc.get("last_seen") {
-                    Some(_) => Some(timestamp_at(&doc, "/last_seen", tz)?),
+                let [value, last_seen] = pick(text, [Some(pointer), Some(LAST_SEEN)]).map_err(not_json)?;
+                let (value, boolean) = number_at(value, pointer)?;
+                let ts_ms = match last_seen {
+                    Some(seen) => Some(timestamp_at(Some(seen), LAST_SEEN, tz)?),
                     None => None,
                 };
                 Ok(Decoded { value, ts_ms, unit: None, boolean })
             }
             Decoder::Tasmota { pointer } => {
-                let doc = parse_json(text)?;
-                let (value, boolean) = number_at(&doc, pointer)?;
+                let [value, time, temp_unit] =
+                    pick(text, [Some(pointer), Some(TIME), Some("/TempUnit")]).map_err(not_json)?;
+                let (value, boolean) = number_at(value, pointer)?;
                 // Tasmota stamps `Time` in the device's local time, without an offset.
-                let ts_ms = match doc.get("Time") {
-                    Some(_) => Some(timestamp_at(&doc, "/Time", tz)?),
+                let ts_ms = match time {
+                    Some(time) => Some(timestamp_at(Some(time), TIME, tz)?),
                     None => None,
                 };
-                let unit = match doc.get("TempUnit").and_then(Value::as_str) {
+                let unit = match temp_unit.as_ref().and_then(Value::as_str) {
                     Some("F") if pointer.contains("Temperature") => Some(Unit::Fahrenheit),
                     _ => None,
                 };
@@ -80,8 +82,12 @@ impl Decoder {
     }
 }
 
-fn parse_json(text: &str) -> Result<Value, DecodeError> {
-    serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))
+/// Where Zigbee2MQTT's `advanced.last_seen` and Tasmota's `Time` stamp a message.
+const LAST_SEEN: &str = "/last_seen";
+const TIME: &str = "/Time";
+
+fn not_json(e: serde_json::Error) -> DecodeError {
+    DecodeError::NotJson(e.to_string())
 }
 
 /// Numbers, numeric strings and the on/off words devices use for binary states; `true` when
@@ -96,24 +102,25 @@ fn plain_number(text: &str) -> Result<(f64, bool), DecodeError> {
     }
 }
 
-fn number_at(doc: &Value, pointer: &str) -> Result<(f64, bool), DecodeError> {
+/// The number at `pointer`, from what [`pick`] found there.
+fn number_at(found: Option<Value>, pointer: &str) -> Result<(f64, bool), DecodeError> {
     let missing = || DecodeError::Missing { pointer: pointer.to_string() };
-    match doc.pointer(pointer).ok_or_else(missing)? {
+    match found.ok_or_else(missing)? {
         Value::Number(n) => n.as_f64().map(|v| (v, false)).ok_or_else(missing),
-        Value::Bool(b) => Ok((if *b { 1.0 } else { 0.0 }, true)),
+        Value::Bool(b) => Ok((if b { 1.0 } else { 0.0 }, true)),
         // A device that has no reading yet says null: that is missing, never zero.
         Value::Null => Err(missing()),
         Value::String(s) => {
-            plain_number(s).map_err(|_| DecodeError::NotNumber { pointer: pointer.to_string(), found: shorten(s) })
+            plain_number(&s).map_err(|_| DecodeError::NotNumber { pointer: pointer.to_string(), found: shorten(&s) })
         }
         other => Err(DecodeError::NotNumber { pointer: pointer.to_string(), found: shorten(&other.to_string()) }),
     }
 }
 
-fn timestamp_at(doc: &Value, pointer: &str, tz: Tz) -> Result<i64, DecodeError> {
+fn timestamp_at(found: Option<Value>, pointer: &str, tz: Tz) -> Result<i64, DecodeError> {
     let bad = |found: String| DecodeError::BadTimestamp { pointer: pointer.to_string(), found: shorten(&found) };
-    match doc.pointer(pointer) {
-        Some(Value::String(s)) => parse_timestamp(s, tz).ok_or_else(|| bad(s.clone())),
+    match found {
+        Some(Value::String(s)) => parse_timestamp(&s, tz).ok_or_else(|| bad(s)),
         Some(Value::Number(n)) => n.as_f64().and_then(epoch_to_ms).ok_or_else(|| bad(n.to_string())),
         Some(other) => Err(bad(other.to_string())),
         None => Err(DecodeError::Missing { pointer: pointer.to_string() }),

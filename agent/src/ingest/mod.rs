@@ -4,6 +4,7 @@
 //! and the store's writer.
 
 pub mod decode;
+pub mod pick;
 pub(crate) mod rejections;
 pub(crate) mod stage;
 pub mod validate;

@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::Settings;
-use crate::reading::EnergySpan;
+use crate::reading::{EnergySpan, Reading};
 
 const H: i64 = 3_600_000;
 // 2024-01-15T00:00:00Z
@@ -241,4 +241,32 @@ fn each_points_newest_reading_is_the_latest_stored_whatever_the_order_of_arrival
     let mut newest = open(&dir).newest().expect("newest");
     newest.sort_by_key(|n| n.point);
     assert_eq!(newest, expected);
+}
+
+#[test]
+fn every_row_written_names_a_registered_point() {
+    // Given a store that held rollups, wrote readings of both kinds, a duplicate, a
+    // conflict, rejections and availability, then stopped and was rebuilt at a restart
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir);
+    store.hold_rollups(std::time::Duration::from_secs(900)).expect("holds");
+    let rejection = Record::Rejection { point: 0, reason: Reason::OutOfRange, at_ms: DAY0, detail: "99 °C".into() };
+    let online = Record::Availability { topic: "t/avail".into(), at_ms: DAY0, online: true };
+    store.write(&[temp(DAY0, 20.0), elec(DAY0, 4.0), rejection, online]).expect("write");
+    store.write(&[temp(DAY0, 20.0), temp(DAY0, 21.0), temp(DAY0 + H, 22.0), elec(DAY0 + H, 5.0)]).expect("write");
+    drop(store);
+    let mut store = open(&dir);
+    store.hold_rollups(std::time::Duration::from_secs(900)).expect("rebuilds what was held");
+    store.write(&[temp(DAY0 + 2 * H, 23.0)]).expect("write");
+    store.write_held().expect("writes what is held");
+    // When SQLite checks every foreign key of the file (the writer does not check as it writes)
+    let orphans: Vec<(String, i64)> = store
+        .conn
+        .prepare("PRAGMA foreign_key_check")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .expect("check runs");
+    // Then no row names a point that is not registered
+    assert_eq!(orphans, vec![]);
+    let readings: i64 = store.conn.query_row("SELECT count(*) FROM readings", [], |r| r.get(0)).expect("count");
+    assert_eq!(readings, 5);
 }
