@@ -176,8 +176,8 @@ mod tests {
     #[test]
     fn finds_what_the_whole_document_would() {
         // Given payloads of every shape, with the pointers a config may name
-        let pointers =
-            [Some("/value"), Some("/m/v"), Some("/a~1b"), Some("/0"), Some(""), Some("/"), Some("/t~0x"), None];
+        // (not the whole document, "", among them: a pointer to it reads all of it as one value)
+        let pointers = [Some("/value"), Some("/m/v"), Some("/a~1b"), Some("/0"), Some("/"), Some("/t~0x"), None];
         let table = [
             r#"{"value":21.5,"ts":"2024-01-15T09:00:00Z"}"#,
             r#"{"m":{"v":"7.25","w":[1,2]},"value":null}"#,
@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn a_pointer_and_one_below_it_are_both_found() {
         let text = r#"{"m":{"v":3,"t":"x"},"other":[1,2,3]}"#;
-        let pointers = [Some("/m"), Some("/m/v"), Some("/other/2"), Some("/other/02"), Some("/other/+1")];
+        let pointers = [Some("/m"), Some("/m/v"), Some("/other/2"), Some("/other/02"), Some("/other/+1"), Some("")];
         assert_eq!(Some(pick(text, pointers).expect("valid")), by_document(text, pointers));
         assert_eq!(pick(text, pointers).expect("valid")[2], Some(Value::from(3)));
     }
@@ -237,5 +237,59 @@ mod tests {
         // Then the reading is still found; where a pointer reads it, it is refused
         assert_eq!(pick(text, [Some("/value")]).expect("syntax is fine"), [Some(Value::from(3))]);
         assert!(pick(text, [Some("/junk")]).is_err());
+    }
+
+    /// A random JSON value built from the names and values the pointers below look for, with
+    /// duplicate keys, nesting and escapes.
+    fn random_value(rng: &mut fastrand::Rng, depth: u32) -> String {
+        const KEYS: [&str; 7] = ["value", "m", "v", "a/b", "t~x", "0", "\\u0076alue"];
+        const LEAVES: [&str; 9] =
+            ["1", "-0.5", "2e3", "true", "null", "\"7.25\"", "\"2024-01-15T09:00:00Z\"", "[]", "{}"];
+        match rng.u32(0..if depth == 0 { 1 } else { 4 }) {
+            0 => LEAVES[rng.usize(..LEAVES.len())].to_string(),
+            1 => {
+                let items: Vec<String> = (0..rng.usize(0..4)).map(|_| random_value(rng, depth - 1)).collect();
+                format!("[{}]", items.join(","))
+            }
+            _ => {
+                let fields: Vec<String> = (0..rng.usize(0..5))
+                    .map(|_| format!("\"{}\" : {}", KEYS[rng.usize(..KEYS.len())], random_value(rng, depth - 1)))
+                    .collect();
+                format!("{{{}}}", fields.join(", "))
+            }
+        }
+    }
+
+    #[test]
+    fn random_documents_and_their_corruptions_give_what_the_whole_document_gives() {
+        // Given thousands of random documents, each also cut short and with a byte replaced
+        let mut rng = fastrand::Rng::with_seed(20_261_206);
+        let pointers = [Some("/value"), Some("/m/v"), Some("/a~1b"), Some("/0/m"), Some("/t~0x"), Some("/m/0/v")];
+        let mut found = 0;
+        for _ in 0..5_000 {
+            let text = random_value(&mut rng, 4);
+            let cut = text[..rng.usize(..=text.len())].to_string();
+            let mut swapped = text.clone().into_bytes();
+            if !swapped.is_empty() {
+                let at = rng.usize(..swapped.len());
+                let junk = b"{}[],:\" 0a-";
+                swapped[at] = junk[rng.usize(..junk.len())];
+            }
+            let swapped = String::from_utf8(swapped).expect("ASCII");
+            for text in [text, cut, swapped] {
+                // When each is read in one pass
+                let picked = pick(&text, pointers);
+                // Then a document the whole parse takes gives the same values, and one it
+                // refuses is refused, or found the same wherever it was readable
+                match by_document(&text, pointers) {
+                    Some(whole) => {
+                        found += whole.iter().flatten().count();
+                        assert_eq!(picked.ok(), Some(whole), "{text}");
+                    }
+                    None => assert!(picked.is_err(), "{text}"),
+                }
+            }
+        }
+        assert!(found > 1_000, "the documents hold what the pointers look for: {found}");
     }
 }
