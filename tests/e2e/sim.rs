@@ -240,7 +240,10 @@ fn the_agent_stores_what_the_emulated_bms_publishes_and_the_bms_holds_a_write_un
     let config = include_str!("../../config/sim-office.toml").replace("days = 70", "days = 2");
     let broker = Mosquitto::start();
     let agent = Agent::start(broker.port, &Sim::points(&config), "[agent]\nclock = \"event\"\n");
-    let mqtt = Mqtt::connect(broker.port, &["sim/mairie-demo/clock"]);
+    let mqtt = Mqtt::connect(broker.port, &["sobre/test-site/status", "sim/mairie-demo/clock"]);
+    // Subscribed before the office publishes (its messages are not retained): on a loaded
+    // machine the agent may start after the emulator's first quarter-hours.
+    mqtt.expect("sobre/test-site/status", |s| s["state"] == "online");
     let _sim = Sim::start(broker.port, &config, "stepped");
 
     // When it runs to Tuesday 10:00, 18 °C is written to the open-plan office's setpoint, and
