@@ -292,4 +292,16 @@ mod tests {
         }
         assert!(found > 1_000, "the documents hold what the pointers look for: {found}");
     }
+
+    #[test]
+    fn a_payload_nested_past_serde_json_s_limit_is_refused_not_a_stack_overflow() {
+        // Given 200,000 levels of nesting down the path a pointer walks, and down one it skips
+        for open in ["[", "{\"value\":", "{\"x\":"] {
+            let text = open.repeat(200_000);
+            for pointer in [Some("/value"), Some("/0/0/0"), Some("")] {
+                // Then the message is refused (serde_json's depth limit of 128), and ingest lives
+                assert!(pick(&text, [pointer]).is_err(), "{open} with {pointer:?}");
+            }
+        }
+    }
 }
