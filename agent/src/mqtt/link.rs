@@ -18,7 +18,9 @@
 
 use super::backlog::{Backlog, Taken};
 use super::backoff::Backoff;
+use super::low_water::Socket;
 use super::mailbox::Offer;
+use super::pace::Pace;
 use super::route::Route;
 use super::{Ack, Inbound, Retained};
 use crate::quiet::Quiet;
@@ -49,42 +51,6 @@ const RECHECK: Duration = Duration::from_millis(250);
 /// Acknowledgements in the request queue at once: the rest of it stays free for the other
 /// tasks' publishes (commands, ledger records), which are dropped when it is full.
 const ACKS_QUEUED: usize = super::options::REQUEST_CAPACITY / 4;
-/// While messages trickle in (a few per `PACE`, fewer than `TRICKLE`), the link reads the
-/// broker at most once per `PACE`: a building's devices report one by one, and waking ingest
-/// and the writer once per message cost more than storing it. Readings wait for the writer's
-/// commit interval anyway (a second by default); a command or an acknowledgement waits at most
-/// `PACE` more. Faster streams (a replay, a backlog after a restart) are read as they come.
-const PACE: Duration = Duration::from_millis(50);
-const TRICKLE: usize = 8;
-
-/// Events handled since `window` began, and until when the broker is not read while messages
-/// trickle in.
-#[derive(Debug)]
-struct Pace {
-    window: Instant,
-    events: usize,
-    until: Option<Instant>,
-}
-
-impl Pace {
-    fn new(now: Instant) -> Self {
-        Pace { window: now, events: 0, until: None }
-    }
-
-    fn holding(&self, now: Instant) -> bool {
-        self.until.is_some_and(|until| now < until)
-    }
-
-    /// Nothing is ready at `now`. Once a window of `PACE` is over, the next window waits before
-    /// it reads if this one saw a trickle (one message alone gains nothing by waiting).
-    fn idle(&mut self, now: Instant) {
-        if now >= self.window + PACE {
-            self.until = (2..TRICKLE).contains(&self.events).then_some(now + PACE);
-            (self.window, self.events) = (now, 0);
-        }
-    }
-}
-
 pub struct Link {
     pub eventloop: EventLoop,
     pub client: AsyncClient,
@@ -156,6 +122,8 @@ impl Link {
         let mut pace = Pace::new(Instant::now());
         let mut inbound = Some(inbound);
         let mut draining = None;
+        // The broker's socket while connected, once found: where the pace sets its mark.
+        let mut socket: Option<Socket> = None;
         loop {
             // One poll lives until it yields: acknowledgements go into the request queue that
             // this same poll reads, and dropping a poll half-way could drop a packet with it.
@@ -170,17 +138,21 @@ impl Link {
                         }
                     }
                     let polling = !backlog.full() || self.stats.store_failing.load(Ordering::Relaxed);
-                    if polling && !pace.holding(Instant::now()) {
-                        // What is ready is handled at once; once nothing is, the pace decides
-                        // whether the next read waits.
+                    if polling {
+                        // What is ready is handled at once; once nothing is, the pace sets the
+                        // socket's low-water mark for the next read.
                         match std::future::poll_fn(|cx| Poll::Ready(poll.as_mut().poll(cx))).await {
                             Poll::Ready(event) => break Some(event),
-                            Poll::Pending => pace.idle(Instant::now()),
+                            Poll::Pending if socket.is_some() => {
+                                if let Some(mark) = pace.dry(Instant::now()) {
+                                    set_mark(&mut socket, mark);
+                                }
+                            }
+                            Poll::Pending => {}
                         }
                     }
-                    let paced = pace.holding(Instant::now());
                     let mut stopping = false;
-                    let resume = pace.until.unwrap_or_else(Instant::now);
+                    let held = pace.until();
                     tokio::select! {
                         _ = cancel.cancelled(), if draining.is_none() => stopping = true,
                         _ = tokio::time::sleep_until(draining.unwrap_or_else(Instant::now)), if draining.is_some() => {}
@@ -198,10 +170,15 @@ impl Link {
                             _ => break None,
                         },
                         _ = tokio::time::sleep(RECHECK), if !polling => {}
-                        _ = tokio::time::sleep_until(resume), if polling && paced => pace.until = None,
-                        event = &mut poll, if polling && !paced => break Some(event),
+                        _ = tokio::time::sleep_until(held.unwrap_or_else(Instant::now)), if held.is_some() => {
+                            pace.release();
+                            set_mark(&mut socket, 1);
+                        }
+                        event = &mut poll, if polling => break Some(event),
                     }
                     if stopping {
+                        pace.release();
+                        set_mark(&mut socket, 1);
                         inbound = None;
                         backlog.waiting.clear();
                         draining = Some(Instant::now() + DRAIN_ACKS);
@@ -209,17 +186,25 @@ impl Link {
                 }
             };
             let Some(event) = event else { break };
-            pace.events += 1;
             let _busy = self.pulse.busy();
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     backlog.skipping = false;
+                    let (host, port) = self.eventloop.options.broker_address();
+                    socket = match Socket::find(&host, port).await {
+                        Ok(socket) => Some(socket),
+                        Err(e) => {
+                            tracing::info!(error = %e, "reading the broker as messages come, without a pace");
+                            None
+                        }
+                    };
                     self.connected(&mut session, ack.session_present);
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => match &inbound {
                     // Stopping: left unacknowledged, so the broker sends it again at the next start.
                     None => {}
                     Some(inbound) => {
+                        pace.read(publish.size());
                         let message = inbound_of(publish, session.connection);
                         match self.routes.iter().find(|r| r.takes(&message.topic)) {
                             Some(route) => self.request(route, message, &mut session),
@@ -258,10 +243,19 @@ impl Link {
                     }
                 }
                 Ok(Event::Outgoing(Outgoing::PubAck(_))) => session.queued = session.queued.saturating_sub(1),
+                // The connection ends: its socket's number may soon name another file.
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                    socket = None;
+                    pace.release();
+                }
                 Ok(_) => {}
                 // The acknowledgements still owed name packets of this connection only.
                 Err(_) if draining.is_some() => break,
-                Err(e) => self.lost(e, &mut session, &cancel).await,
+                Err(e) => {
+                    socket = None;
+                    pace.release();
+                    self.lost(e, &mut session, &cancel).await
+                }
             }
             session.flush(&self.client);
             let failing = self.stats.store_failing.load(Ordering::Relaxed);
@@ -376,6 +370,15 @@ impl Session {
             self.pending.pop_front();
             self.queued += 1;
         }
+    }
+}
+
+/// Sets the broker's socket's low-water mark; a socket that refuses is forgotten, and the link
+/// reads as messages come.
+fn set_mark(socket: &mut Option<Socket>, mark: usize) {
+    if let Some(Err(e)) = socket.as_mut().map(|s| s.wait_for(mark)) {
+        tracing::warn!(error = %e, "reading the broker as messages come, without a pace");
+        *socket = None;
     }
 }
 

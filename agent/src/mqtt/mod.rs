@@ -12,8 +12,10 @@ pub mod backlog;
 pub mod backoff;
 pub mod closing;
 pub mod link;
+pub mod low_water;
 pub mod mailbox;
 pub mod options;
+pub mod pace;
 pub mod publisher;
 pub mod route;
 
