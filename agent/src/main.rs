@@ -18,8 +18,9 @@ fn main() -> ExitCode {
         .filter(|directives| !directives.trim().is_empty())
         .and_then(|directives| directives.parse().ok())
         .unwrap_or_else(|| args.default_log_filter().parse().unwrap_or_default());
-    // Colours only on a terminal: the journal and log files get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Colours only on a terminal: the journal and log files get plain text. The gateway build
+    // has none (feature `color`): 10 kB its journal never shows.
+    let ansi = cfg!(feature = "color") && std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::registry()
         .with(filter)
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi))

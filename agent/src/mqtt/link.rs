@@ -18,7 +18,7 @@
 
 use super::backlog::{Backlog, Taken};
 use super::backoff::Backoff;
-use super::low_water::Socket;
+use super::low_water::{LowWaterError, Socket};
 use super::mailbox::Offer;
 use super::pace::Pace;
 use super::route::Route;
@@ -191,13 +191,7 @@ impl Link {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     backlog.skipping = false;
                     let (host, port) = self.eventloop.options.broker_address();
-                    socket = match Socket::find(&host, port).await {
-                        Ok(socket) => Some(socket),
-                        Err(e) => {
-                            tracing::info!(error = %e, "reading the broker as messages come, without a pace");
-                            None
-                        }
-                    };
+                    socket = Socket::find(&host, port).map_err(|e| without_pace(&e)).ok();
                     self.connected(&mut session, ack.session_present);
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => match &inbound {
@@ -377,9 +371,13 @@ impl Session {
 /// reads as messages come.
 fn set_mark(socket: &mut Option<Socket>, mark: usize) {
     if let Some(Err(e)) = socket.as_mut().map(|s| s.wait_for(mark)) {
-        tracing::warn!(error = %e, "reading the broker as messages come, without a pace");
+        without_pace(&e);
         *socket = None;
     }
+}
+
+fn without_pace(e: &LowWaterError) {
+    tracing::info!(error = %e, "reading the broker as messages come, without a pace");
 }
 
 /// Room in ingest's queue; never, once the link has let go of it.

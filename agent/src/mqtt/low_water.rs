@@ -16,13 +16,13 @@ use std::os::fd::RawFd;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LowWaterError {
-    #[error("cannot resolve the broker's address {host}:{port}: {source}")]
-    Resolve { host: String, port: u16, source: std::io::Error },
     #[error("cannot list this process's sockets: {0}")]
     List(std::io::Error),
     #[error("no socket of this process is connected to {host}:{port}")]
     NotFound { host: String, port: u16 },
-    #[error("{count} sockets of this process are connected to {host}:{port}: cannot tell which is the link's")]
+    #[error(
+        "{count} sockets of this process are connected to port {port} and {host} does not say which is the link's"
+    )]
     Ambiguous { count: usize, host: String, port: u16 },
     #[error("setting SO_RCVLOWAT to {bytes} on fd {fd}: {source}")]
     Set { fd: RawFd, bytes: usize, source: std::io::Error },
@@ -36,9 +36,10 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// The socket connected to `host:port`, if exactly one is. The name is resolved only when
-    /// several sockets are connected to that port (the uplink's broker, say, on another host).
-    pub async fn find(host: &str, port: u16) -> Result<Socket, LowWaterError> {
+    /// The socket connected to `host:port`, if exactly one is. When several are connected to
+    /// that port (the uplink's broker on another host, say), the one whose peer is `host`, if
+    /// `host` is an address or localhost; a name, and the link reads as messages come.
+    pub fn find(host: &str, port: u16) -> Result<Socket, LowWaterError> {
         let mut found = Vec::new();
         for entry in std::fs::read_dir("/proc/self/fd").map_err(LowWaterError::List)? {
             let Ok(entry) = entry else { continue };
@@ -47,18 +48,19 @@ impl Socket {
                 found.push((fd, canonical(peer)));
             }
         }
-        if found.len() > 1 {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|source| LowWaterError::Resolve { host: host.to_owned(), port, source })?
-                .map(canonical)
-                .collect();
-            found.retain(|(_, peer)| addrs.contains(peer));
+        let candidates = found.len();
+        if candidates > 1 {
+            // Without a DNS lookup (that would wait on the resolver, the link's loop with it):
+            // an address given as such, or localhost.
+            found.retain(|(_, peer)| match host.parse::<std::net::IpAddr>() {
+                Ok(ip) => peer.ip() == ip.to_canonical(),
+                Err(_) => host.eq_ignore_ascii_case("localhost") && peer.ip().is_loopback(),
+            });
         }
         match found[..] {
             [(fd, _)] => Ok(Socket { fd, low: 1 }),
-            [] => Err(LowWaterError::NotFound { host: host.to_owned(), port }),
-            _ => Err(LowWaterError::Ambiguous { count: found.len(), host: host.to_owned(), port }),
+            [] if candidates == 0 => Err(LowWaterError::NotFound { host: host.to_owned(), port }),
+            _ => Err(LowWaterError::Ambiguous { count: candidates, host: host.to_owned(), port }),
         }
     }
 
@@ -152,18 +154,36 @@ mod tests {
         let port = broker.local_addr().expect("addr").port();
 
         // When the link looks for the broker's socket, by name as the config gives it
-        let found = Socket::find("127.0.0.1", port).await.expect("found");
+        let found = Socket::find("127.0.0.1", port).expect("found");
 
         // Then it is the connection to the broker, not the other nor the listener
         assert_eq!(found.fd, to_broker.as_raw_fd());
 
         // And with a second connection to the same broker it does not guess
         let (_uplink, _u) = pair(&broker).await;
-        assert!(matches!(Socket::find("127.0.0.1", port).await, Err(LowWaterError::Ambiguous { count: 2, .. })));
+        assert!(matches!(Socket::find("127.0.0.1", port), Err(LowWaterError::Ambiguous { count: 2, .. })));
         // And with none it says so
         let free = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let free_port = free.local_addr().expect("addr").port();
-        assert!(matches!(Socket::find("127.0.0.1", free_port).await, Err(LowWaterError::NotFound { .. })));
+        assert!(matches!(Socket::find("127.0.0.1", free_port), Err(LowWaterError::NotFound { .. })));
+    }
+
+    #[tokio::test]
+    async fn of_two_brokers_on_one_port_the_address_named_tells_them_apart() {
+        use std::os::fd::AsRawFd;
+        // Given two brokers on the same port at two addresses, and a connection to each
+        let local = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = local.local_addr().expect("addr").port();
+        let city = TcpListener::bind(("127.0.0.2", port)).await.expect("bind 127.0.0.2 on the same port");
+        let (to_local, _l) = pair(&local).await;
+        let (to_city, _c) = pair(&city).await;
+
+        // When the link names its broker by address, Then it finds that one
+        assert_eq!(Socket::find("127.0.0.1", port).expect("found").fd, to_local.as_raw_fd());
+        assert_eq!(Socket::find("127.0.0.2", port).expect("found").fd, to_city.as_raw_fd());
+        // And by a name it would have to resolve, or one that fits both, it does not guess
+        assert!(matches!(Socket::find("localhost", port), Err(LowWaterError::Ambiguous { count: 2, .. })));
+        assert!(matches!(Socket::find("broker.example", port), Err(LowWaterError::Ambiguous { count: 2, .. })));
     }
 
     #[tokio::test]
@@ -171,7 +191,7 @@ mod tests {
         // Given a connection whose reader asks for 64 bytes before it is woken
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let (client, mut server) = pair(&listener).await;
-        let mut socket = Socket::find("127.0.0.1", listener.local_addr().expect("addr").port()).await.expect("found");
+        let mut socket = Socket::find("127.0.0.1", listener.local_addr().expect("addr").port()).expect("found");
         socket.wait_for(64).expect("set");
         assert_eq!(kernel_low(socket.fd), 64);
 

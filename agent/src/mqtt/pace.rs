@@ -77,7 +77,8 @@ impl Pace {
             return Some(1);
         }
         let mark = ((bytes * PACE.as_secs_f64()) as usize).clamp(1, MARK_MOST);
-        let fill = Duration::from_secs_f64(mark as f64 / bytes).min(PACE);
+        // Integer nanoseconds: from_secs_f64's panic and its message are bytes on the box.
+        let fill = Duration::from_nanos((mark as f64 / bytes * 1e9) as u64).min(PACE);
         self.until = Some(now + fill * HOLD_FILLS);
         Some(mark)
     }
