@@ -2,8 +2,9 @@
 //! message while messages trickle in (`SO_RCVLOWAT`, see `pace`).
 //!
 //! rumqttc owns the socket and does not lend it, so the link finds it after each connection:
-//! the one socket of this process whose peer is the broker's address. Two such sockets (the
-//! uplink to the same broker) and the link reads as messages come, as it would without this.
+//! the one socket of this process connected to the broker's port, or of several, the one at
+//! the broker's address when the config gives an address. Otherwise (a name, or the uplink to
+//! the very same broker) the link reads as messages come, as it would without this.
 //!
 //! The one place the agent calls libc itself: no safe crate sets `SO_RCVLOWAT`. Both calls pass
 //! a pointer to a local of the size they are told, so they are sound for any fd number; a
